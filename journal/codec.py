@@ -1,0 +1,114 @@
+"""Line codec: one event <-> one checksummed JSON line.
+
+On-disk line format (contract)::
+
+    {"type":"MessageRecorded","v":1,"session_id":"...","seq":3,"ts":"...",...,"crc":"1a2b3c4d"}\n
+
+The line is the msgspec JSON encoding of the event with its closing ``}``
+replaced by ``,"crc":"XXXXXXXX"}`` and a ``\n``. ``crc`` is the CRC-32 (zlib,
+8 lowercase hex digits) of the encoding *without* the crc member, i.e. of
+``line[:-19] + b"}"``. A flipped bit anywhere in the line is detected, and lines
+stay plain JSON (jq sees ``crc`` as an ordinary string member). Readers ignore
+``crc`` when decoding, so it never collides with an event field.
+
+The encoder and decoders are built once at import. Lines are split on ``b"\n"``
+only: JSON escapes every control character, so a raw newline byte only ever
+ends a record.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import msgspec
+
+from .errors import CorruptLineError, InvalidEventError
+from .events import EVENT_TYPES, AnyEvent, Event, UnknownEvent
+
+__all__ = [
+    "CRC_SUFFIX_LEN",
+    "decode_block",
+    "decode_line",
+    "encode_event",
+    "line_checksum_ok",
+]
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
+_RAW_DECODER = msgspec.json.Decoder(dict[str, Any])
+_KNOWN_TAGS = frozenset(t.__name__ for t in EVENT_TYPES)
+_CRC_KEY = b',"crc":"'
+# ,"crc":"  (8) + 8 hex digits + "}  (2)
+CRC_SUFFIX_LEN = 18
+
+
+def encode_event(event: Event) -> bytearray:
+    """Encode `event` as one checksummed line, newline included."""
+    buf = bytearray()
+    try:
+        _ENCODER.encode_into(event, buf)
+    except (TypeError, ValueError, UnicodeEncodeError, OverflowError) as exc:
+        raise InvalidEventError(
+            f"cannot encode {type(event).__name__} (seq {event.seq}): {exc}"
+        ) from exc
+    crc = zlib.crc32(buf)
+    buf[-1:] = b',"crc":"%08x"}\n' % crc
+    return buf
+
+
+def line_checksum_ok(line: bytes | memoryview) -> bool:
+    """True if `line` (without its newline) carries a matching crc member."""
+    n = len(line)
+    if n < CRC_SUFFIX_LEN + 2 or line[n - CRC_SUFFIX_LEN : n - 10] != _CRC_KEY:
+        return False
+    if line[n - 2 : n] != b'"}':
+        return False
+    crc = zlib.crc32(b"}", zlib.crc32(memoryview(line)[: n - CRC_SUFFIX_LEN]))
+    return line[n - 10 : n - 2] == b"%08x" % crc
+
+
+def _unknown(line: bytes) -> UnknownEvent | None:
+    try:
+        raw = _RAW_DECODER.decode(line)
+    except msgspec.DecodeError:
+        return None
+    kind, sid, seq, ts = raw.get("type"), raw.get("session_id"), raw.get("seq"), raw.get("ts")
+    if (
+        isinstance(kind, str)
+        and kind not in _KNOWN_TAGS
+        and isinstance(sid, str)
+        and type(seq) is int
+        and isinstance(ts, str)
+    ):
+        raw.pop("crc", None)
+        return UnknownEvent(type=kind, session_id=sid, seq=seq, ts=ts, raw=raw)
+    return None
+
+
+def decode_line(
+    line: bytes, *, path: str | None = None, lineno: int | None = None, offset: int | None = None
+) -> AnyEvent | UnknownEvent:
+    """Verify and decode one line (without its newline); raise CorruptLineError naming it."""
+    if not line_checksum_ok(line):
+        raise CorruptLineError(
+            "checksum mismatch or missing crc", path=path, line=lineno, offset=offset, data=line
+        )
+    try:
+        return _DECODER.decode(line)
+    except msgspec.DecodeError as exc:
+        unknown = _unknown(line)
+        if unknown is not None:
+            return unknown
+        raise CorruptLineError(
+            f"not a valid event: {exc}", path=path, line=lineno, offset=offset, data=line
+        ) from exc
+
+
+def decode_block(block: bytes) -> list[AnyEvent]:
+    """Batch-decode newline-terminated lines whose checksums were already verified.
+
+    Raises msgspec.DecodeError on any bad line; callers fall back to `decode_line`
+    per line to name it.
+    """
+    return _DECODER.decode_lines(block)

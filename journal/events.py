@@ -1,0 +1,129 @@
+"""Journal event types: frozen, tagged msgspec Structs named in the past tense.
+
+On disk every event is one JSON object on one line. The tag field ``type`` holds
+the class name. The envelope comes first on every event:
+
+- ``v``: schema version of the writer (currently 1);
+- ``session_id``: the session's UUIDv7;
+- ``seq``: 0, 1, 2, ... within the session, no gaps;
+- ``ts``: UTC, RFC 3339 with microseconds (``2026-11-24T07:06:00.000123Z``).
+
+Schema evolution rules (tested by tests/journal/test_schema.py against
+tests/fixtures): new fields always get defaults; a field's type never changes;
+a tag is never renamed or reused. A reader meets events it does not know as
+`UnknownEvent` (kept raw, reported), never as an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+
+class Event(msgspec.Struct, frozen=True, tag_field="type", tag=True, omit_defaults=True):
+    """Envelope shared by every event."""
+
+    v: int
+    session_id: str
+    seq: int
+    ts: str
+
+
+class SessionStarted(Event, frozen=True):
+    """A session was created."""
+
+    project_name: str
+    metadata: dict[str, Any] = {}
+    cwd: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    p8j_version: str | None = None
+
+
+class MessageRecorded(Event, frozen=True):
+    """A conversation message; `content` is a string, content blocks, or anything JSON."""
+
+    role: str
+    content: Any = msgspec.UNSET
+    extra: dict[str, Any] = {}
+
+
+class CommandRecorded(Event, frozen=True):
+    """A shell command the agent (or user) issued."""
+
+    command: str
+    cwd: str | None = None
+
+
+class ExecutionRecorded(Event, frozen=True):
+    """A command's execution and its result."""
+
+    command: str
+    exit_code: int | None = None
+    output: str = ""
+    started_at: str | None = None
+    duration_s: float | None = None
+
+
+class MetadataUpdated(Event, frozen=True):
+    """Keys merged into the session's metadata."""
+
+    changes: dict[str, Any]
+
+
+class SessionPaused(Event, frozen=True):
+    """The session was paused; it can be resumed."""
+
+    reason: str | None = None
+
+
+class SessionResumed(Event, frozen=True):
+    """The session was resumed, possibly recovering from a writer that died."""
+
+    reason: str | None = None
+    recovered: bool = False
+    repaired_bytes: int = 0
+    pid: int | None = None
+    host: str | None = None
+
+
+class SessionEnded(Event, frozen=True):
+    """The session was completed; nothing may follow."""
+
+    reason: str | None = None
+
+
+AnyEvent = (
+    SessionStarted
+    | MessageRecorded
+    | CommandRecorded
+    | ExecutionRecorded
+    | MetadataUpdated
+    | SessionPaused
+    | SessionResumed
+    | SessionEnded
+)
+
+EVENT_TYPES: tuple[type[Event], ...] = (
+    SessionStarted,
+    MessageRecorded,
+    CommandRecorded,
+    ExecutionRecorded,
+    MetadataUpdated,
+    SessionPaused,
+    SessionResumed,
+    SessionEnded,
+)
+
+
+class UnknownEvent(msgspec.Struct, frozen=True):
+    """An event whose type this p8j does not know (written by a newer p8j); kept raw."""
+
+    type: str
+    session_id: str
+    seq: int
+    ts: str
+    raw: dict[str, Any]

@@ -1,0 +1,357 @@
+"""SessionManager: the library API an agent CLI embeds (names kept from the original design).
+
+Contract:
+- The manager owns at most one open session at a time (`current_session`),
+  which it keeps in sync by folding every event it writes, so it always equals
+  a replay of the log.
+- Every `record_*` call appends exactly one event (see log.py for what
+  "returned" guarantees in each durability mode) and returns its seq.
+- `pause_session` and `end_session` fsync and release the session's write
+  lock; `resume_session` takes it again, repairs a torn tail left by a crashed
+  writer, and appends ``SessionResumed`` (``recovered=True`` after a crash).
+- Starting or resuming a session while another is active pauses that one first.
+- As a context manager, leaving the ``with`` block pauses a still-active
+  session (so it can be resumed later) and closes the manager; call
+  `end_session()` yourself to mark it completed.
+- Thread-safe: calls from several threads of one process are serialised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from .catalog import SessionSummary, list_summaries
+from .errors import InvalidEventError, SessionStateError
+from .events import (
+    SCHEMA_VERSION,
+    CommandRecorded,
+    Event,
+    ExecutionRecorded,
+    MessageRecorded,
+    MetadataUpdated,
+    SessionEnded,
+    SessionPaused,
+    SessionResumed,
+    SessionStarted,
+)
+from .home import Home, resolve_session_ref
+from .ids import new_session_id
+from .log import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
+from .reader import LogCursor
+from .session import Session, apply, fold
+from .timefmt import format_ts, now_ts
+
+__all__ = ["SessionManager"]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("p8j")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+class SessionManager:
+    """Start, record into, pause, resume and end journaled sessions."""
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | Home | None = None,
+        *,
+        durability: Durability = "default",
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        batch_interval_ms: float = 50.0,
+        batch_max_events: int = 256,
+    ) -> None:
+        self.home = home if isinstance(home, Home) else Home(home)
+        self.durability: Durability = durability
+        self._writer_opts: dict[str, Any] = {
+            "durability": durability,
+            "max_record_bytes": max_record_bytes,
+            "batch_interval_ms": batch_interval_ms,
+            "batch_max_events": batch_max_events,
+        }
+        if durability not in ("default", "fsync", "batch"):
+            raise ValueError(f"durability must be default, fsync or batch, not {durability!r}")
+        self._lock = threading.RLock()
+        self._writer: LogWriter | None = None
+        self._session: Session | None = None
+
+    # -- state -----------------------------------------------------------------
+
+    @property
+    def current_session(self) -> Session | None:
+        """The session this manager last started or resumed (None before that)."""
+        return self._session
+
+    def _active(
+        self, action: str, states: tuple[str, ...] = ("active",)
+    ) -> tuple[Session, LogWriter]:
+        session, writer = self._session, self._writer
+        if session is None:
+            raise SessionStateError(f"cannot {action}: no session has been started or resumed")
+        if session.status not in states or writer is None:
+            raise SessionStateError(
+                f"cannot {action}: session {session.session_id} is {session.status}"
+            )
+        return session, writer
+
+    def _append(
+        self,
+        action: str,
+        build: type[Event],
+        states: tuple[str, ...] = ("active",),
+        **fields: Any,
+    ) -> int:
+        with self._lock:
+            session, writer = self._active(action, states)
+            seq = session.last_seq + 1
+            event = build(SCHEMA_VERSION, session.session_id, seq, now_ts(), **fields)
+            writer.append(event)
+            apply(session, event)
+            return seq
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start_session(
+        self,
+        project_name: str,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        cwd: str | None = None,
+    ) -> Session:
+        """Create a new session, make it current, and return it."""
+        if not isinstance(project_name, str):
+            raise InvalidEventError(
+                f"project_name must be a string, not {type(project_name).__name__}"
+            )
+        with self._lock:
+            self._pause_if_active()
+            sid = new_session_id()
+            event = SessionStarted(
+                SCHEMA_VERSION,
+                sid,
+                0,
+                now_ts(),
+                project_name=project_name,
+                metadata=dict(metadata or {}),
+                cwd=cwd if cwd is not None else _cwd(),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                p8j_version=_version(),
+            )
+            from .codec import encode_event
+
+            encode_event(event)  # refuse an unencodable start before creating a file
+            writer = LogWriter(self.home, sid, create=True, **self._writer_opts)
+            try:
+                writer.append(event)
+                writer.sync()
+            except BaseException:
+                writer.close(sync=False)
+                raise
+            self._writer = writer
+            self._session = apply(None, event)
+            return self._session
+
+    def _pause_if_active(self) -> None:
+        if self._session is not None and self._session.status == "active" and self._writer:
+            self.pause_session()
+
+    def pause_session(self, reason: str | None = None) -> Session:
+        """Pause the active session: fsync, release its lock; it can be resumed."""
+        with self._lock:
+            session, _ = self._active("pause")
+            self._append("pause", SessionPaused, reason=reason)
+            self._close_writer()
+            return session
+
+    def end_session(self, reason: str | None = None) -> Session:
+        """Complete the current session (active or paused); nothing may follow."""
+        with self._lock:
+            session = self._session
+            if session is None:
+                raise SessionStateError("cannot end: no session has been started or resumed")
+            if session.status == "completed":
+                raise SessionStateError(f"cannot end: session {session.session_id} is completed")
+            if session.status == "paused" or self._writer is None:
+                # Re-open the paused session's log just long enough to end it.
+                self._open_for_append(session.session_id, resume=False)
+            self._append("end", SessionEnded, ("active", "paused"), reason=reason)
+            self._close_writer()
+            assert self._session is not None
+            return self._session
+
+    def resume_session(self, session_id: str) -> Session:
+        """Re-open a paused (or crashed, still active) session by id, prefix or ``latest``."""
+        with self._lock:
+            sid = resolve_session_ref(self.home, session_id)
+            cur = self._session
+            if (
+                cur is not None
+                and cur.session_id == sid
+                and self._writer
+                and cur.status == "active"
+            ):
+                raise SessionStateError(f"cannot resume: session {sid} is already active here")
+            self._pause_if_active()
+            session, repaired = self._open_for_append(sid, resume=True)
+            recovered = session.status == "active"
+            try:
+                self._append(
+                    "resume",
+                    SessionResumed,
+                    ("active", "paused"),
+                    reason="crash-recovery" if recovered else None,
+                    recovered=recovered,
+                    repaired_bytes=repaired,
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                )
+            except BaseException:
+                self._close_writer()
+                raise
+            return session
+
+    def _open_for_append(self, sid: str, *, resume: bool) -> tuple[Session, int]:
+        """Lock and open `sid`'s log, repair a torn tail, fold it; return (session, bytes moved)."""
+        self._close_writer()
+        writer = LogWriter(self.home, sid, create=False, **self._writer_opts)
+        try:
+            cursor = LogCursor(writer.path, session_id=sid)
+            session = fold(cursor.read(final=True))
+            if resume and session.status == "completed":
+                raise SessionStateError(f"cannot resume: session {sid} is completed")
+            if not resume and session.status == "completed":
+                raise SessionStateError(f"session {sid} is completed")
+            repaired = writer.repair_tail(cursor.offset)
+        except BaseException:
+            writer.close(sync=False)
+            raise
+        self._writer = writer
+        self._session = session
+        return session, repaired
+
+    def _close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+
+    # -- records ---------------------------------------------------------------
+
+    def record_message(self, message: Mapping[str, Any]) -> int:
+        """Append a conversation message (a dict with ``role`` and ``content``); return its seq."""
+        if not isinstance(message, Mapping):
+            raise InvalidEventError(f"a message must be a mapping, not {type(message).__name__}")
+        role = message.get("role")
+        if not isinstance(role, str):
+            raise InvalidEventError("a message needs a string 'role'")
+        extra = {k: v for k, v in message.items() if k != "role" and k != "content"}
+        if "content" in message:
+            return self._append(
+                "record a message",
+                MessageRecorded,
+                role=role,
+                content=message["content"],
+                extra=extra,
+            )
+        return self._append("record a message", MessageRecorded, role=role, extra=extra)
+
+    def record_command(self, command: str, cwd: str | None = None) -> int:
+        """Append a shell command; return its seq."""
+        if not isinstance(command, str):
+            raise InvalidEventError(f"a command must be a string, not {type(command).__name__}")
+        return self._append("record a command", CommandRecorded, command=command, cwd=cwd)
+
+    def record_execution(
+        self,
+        command: str,
+        exit_code: int | None = None,
+        output: str = "",
+        duration_s: float | None = None,
+        started_at: datetime | str | None = None,
+    ) -> int:
+        """Append a command execution and its result; return its seq."""
+        if not isinstance(command, str) or not isinstance(output, str):
+            raise InvalidEventError("an execution needs string 'command' and 'output'")
+        started = format_ts(started_at) if isinstance(started_at, datetime) else started_at
+        return self._append(
+            "record an execution",
+            ExecutionRecorded,
+            command=command,
+            exit_code=exit_code,
+            output=output,
+            started_at=started,
+            duration_s=duration_s,
+        )
+
+    def update_metadata(self, changes: Mapping[str, Any] | None = None, /, **kw: Any) -> int:
+        """Merge keys into the session's metadata; return the event's seq."""
+        merged = dict(changes or {})
+        merged.update(kw)
+        with self._lock:
+            session = self._session
+            if session is not None and session.status == "paused":
+                raise SessionStateError(
+                    f"cannot update metadata: session {session.session_id} is paused; "
+                    "resume it first"
+                )
+            return self._append("update metadata", MetadataUpdated, changes=merged)
+
+    # -- durability ------------------------------------------------------------
+
+    def save_session(self) -> None:
+        """Flush and fsync the current session's log (no-op when nothing is open)."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.sync()
+
+    async def save_session_async(self) -> None:
+        """`save_session` without blocking the event loop."""
+        await asyncio.to_thread(self.save_session)
+
+    # -- listing ---------------------------------------------------------------
+
+    def list_sessions(self) -> list[SessionSummary]:
+        """Summaries of every session in the home, newest first."""
+        return list_summaries(self.home)
+
+    async def list_all_sessions_async(self) -> list[str]:
+        """Ids of every session in the home (oldest first), without blocking the loop."""
+        return await asyncio.to_thread(self.home.session_ids)
+
+    # -- closing ---------------------------------------------------------------
+
+    def close(self) -> None:
+        """Pause an active session and release everything; idempotent."""
+        with self._lock:
+            if self._session is not None and self._session.status == "active" and self._writer:
+                self.pause_session()
+            self._close_writer()
+
+    def __enter__(self) -> SessionManager:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None

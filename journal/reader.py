@@ -1,0 +1,268 @@
+"""Streaming, verifying reader of one session log.
+
+Contract:
+- The log is read in chunks (never whole) and split on ``b"\\n"`` only.
+- Every line is verified: framing and CRC (see codec), decoding, ``session_id``
+  matching the file, ``seq`` continuing 0, 1, 2, ... without gaps, and lifecycle
+  order (see session.check_transition).
+- Trailing bytes without a newline, or a corrupt last line, are a *torn tail*
+  (what a crash mid-write leaves): tolerated and reported in `LogCursor.torn`,
+  never yielded. Any other bad line raises `CorruptLineError` naming path, line
+  and byte offset, unless the caller passed ``skip_corrupt=True``; then it is
+  skipped and reported in `LogCursor.issues`. Events of unknown type are yielded
+  as `UnknownEvent` and reported too.
+- Memory is bounded by the chunk size plus the longest line; a line longer than
+  ``max_line_bytes`` is corrupt.
+- A cursor can be resumed: `read()` continues at the first byte it has not
+  consumed, so a follower can call it again whenever the file grows.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from .codec import decode_block, decode_line, line_checksum_ok
+from .errors import CorruptLineError, JournalIOError, P8jError, SessionStateError, UnsafePathError
+from .events import AnyEvent, UnknownEvent
+from .session import check_transition
+
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "IssueKind", "LogCursor", "ReadIssue", "read_events"]
+
+DEFAULT_MAX_LINE_BYTES = 64 << 20
+CHUNK = 1 << 20
+
+IssueKind = Literal["torn-tail", "corrupt", "seq-gap", "lifecycle", "unknown-event", "too-long"]
+
+
+class ReadIssue(msgspec.Struct, frozen=True):
+    """One problem met while reading a log: what, where, and the bytes."""
+
+    kind: IssueKind
+    path: str
+    line: int
+    offset: int
+    message: str
+    data: bytes = b""
+
+    def describe(self) -> str:
+        """One line for people: ``path:line (byte N): kind: message``."""
+        return f"{self.path}:{self.line} (byte {self.offset}): {self.kind}: {self.message}"
+
+
+def _clip(data: bytes) -> bytes:
+    return data if len(data) <= 200 else data[:200]
+
+
+def open_log_readonly(path: Path) -> int:
+    """Open a log for reading without following symlinks or blocking on FIFOs."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: the last component is a symlink
+            raise UnsafePathError("refusing to follow a symlink", path=path) from exc
+        raise JournalIOError(f"cannot open: {exc.strerror}", path=path) from exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise UnsafePathError("not a regular file", path=path)
+    return fd
+
+
+class LogCursor:
+    """Incremental verifying reader; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        session_id: str | None = None,
+        skip_corrupt: bool = False,
+        offset: int = 0,
+        line: int = 1,
+        next_seq: int = 0,
+        state: str | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        chunk_size: int = CHUNK,
+    ) -> None:
+        self.path = Path(path)
+        self._spath = str(self.path)
+        self.session_id = session_id
+        self.skip_corrupt = skip_corrupt
+        self.offset = offset
+        self.line = line
+        self.next_seq = next_seq
+        self.state = state
+        self.max_line_bytes = max_line_bytes
+        self.chunk_size = chunk_size
+        self.issues: list[ReadIssue] = []
+        self.torn: ReadIssue | None = None
+        self._discarding = False
+
+    # -- problems -------------------------------------------------------------
+
+    def _problem(
+        self, kind: IssueKind, message: str, data: bytes, exc: BaseException | None = None
+    ) -> None:
+        """Report (when skipping) or raise a problem at the current line."""
+        if not self.skip_corrupt:
+            raise CorruptLineError(
+                f"{kind}: {message}", path=self.path, line=self.line, offset=self.offset, data=data
+            ) from exc
+        self.issues.append(
+            ReadIssue(kind, self._spath, self.line, self.offset, message, _clip(data))
+        )
+
+    def _torn(self, message: str, data: bytes) -> None:
+        self.torn = ReadIssue(
+            "torn-tail", self._spath, self.line, self.offset, message, _clip(data)
+        )
+
+    # -- reading --------------------------------------------------------------
+
+    def read(self, *, final: bool = True) -> Iterator[AnyEvent | UnknownEvent]:
+        """Yield the verified events from the cursor's position to the end of the file.
+
+        With ``final=True`` (a whole read) leftover bytes after the last newline
+        are reported as a torn tail; with ``final=False`` (following a live log)
+        they are left for the next call, since the writer may be mid-append.
+        """
+        self.torn = None
+        try:
+            fd = open_log_readonly(self.path)
+        except FileNotFoundError as exc:
+            raise JournalIOError("no such log", path=self.path) from exc
+        try:
+            yield from self._read_fd(fd, final)
+        finally:
+            os.close(fd)
+
+    def _read_fd(self, fd: int, final: bool) -> Iterator[AnyEvent | UnknownEvent]:
+        pending = b""
+        pos = self.offset
+        while True:
+            try:
+                data = os.pread(fd, self.chunk_size, pos)
+            except OSError as exc:
+                raise JournalIOError(f"read failed: {exc.strerror}", path=self.path) from exc
+            if not data:
+                break
+            pos += len(data)
+            if self._discarding:
+                nl = data.find(b"\n")
+                if nl < 0:
+                    self.offset += len(data)
+                    continue
+                self.offset += nl + 1
+                self.line += 1
+                self._discarding = False
+                data = data[nl + 1 :]
+            buf = pending + data if pending else data
+            nl = buf.rfind(b"\n")
+            if nl < 0:
+                pending = buf
+                if len(pending) > self.max_line_bytes:
+                    self._problem(
+                        "too-long",
+                        f"line longer than {self.max_line_bytes} bytes",
+                        pending[:200],
+                    )
+                    self._discarding = True
+                    self.offset += len(pending)
+                    pending = b""
+                continue
+            pending = buf[nl + 1 :]
+            yield from self._block(buf[: nl + 1] if nl + 1 < len(buf) else buf, fd, final)
+        if pending and final:
+            self._torn("incomplete last line (no newline): a write was cut short", pending)
+
+    def _at_eof(self, fd: int, end: int) -> bool:
+        try:
+            return os.fstat(fd).st_size <= end
+        except OSError:
+            return False
+
+    def _block(self, block: bytes, fd: int, final: bool) -> Iterator[AnyEvent | UnknownEvent]:
+        lines = block.split(b"\n")
+        lines.pop()  # block ends with a newline
+        events: list[AnyEvent] | None = None
+        for ln in lines:
+            if not line_checksum_ok(ln):
+                break
+        else:
+            try:
+                events = decode_block(block)
+            except msgspec.DecodeError:
+                events = None
+        if events is not None:
+            for ln, ev in zip(lines, events, strict=True):
+                if self._accept(ev, ln):
+                    yield ev
+                self.offset += len(ln) + 1
+                self.line += 1
+            return
+        for ln in lines:
+            try:
+                event = decode_line(ln, path=self._spath, lineno=self.line, offset=self.offset)
+            except CorruptLineError as exc:
+                if final and self._at_eof(fd, self.offset + len(ln) + 1):
+                    self._torn(f"corrupt last line: {exc.message}", ln)
+                    return
+                self._problem("corrupt", exc.message, ln, exc)
+                event = None
+            if event is not None and self._accept(event, ln):
+                yield event
+            self.offset += len(ln) + 1
+            self.line += 1
+
+    def _accept(self, ev: AnyEvent | UnknownEvent, ln: bytes) -> bool:
+        """Check seq, session id and lifecycle; True if `ev` should be yielded."""
+        if ev.seq != self.next_seq:
+            if ev.seq < self.next_seq or not self.skip_corrupt:
+                self._problem(
+                    "seq-gap" if ev.seq > self.next_seq else "corrupt",
+                    f"seq {ev.seq} where {self.next_seq} was expected",
+                    ln,
+                )
+                return False
+            self._problem("seq-gap", f"seq {ev.seq} where {self.next_seq} was expected", ln)
+        if self.session_id is not None and ev.session_id != self.session_id:
+            self._problem("corrupt", f"event of session {ev.session_id} in this log", ln)
+            return False
+        try:
+            self.state = check_transition(self.state, type(ev))
+        except SessionStateError as exc:
+            self._problem("lifecycle", exc.message, ln, exc)
+            return False
+        self.next_seq = ev.seq + 1
+        if type(ev) is UnknownEvent:
+            self.issues.append(
+                ReadIssue(
+                    "unknown-event",
+                    self._spath,
+                    self.line,
+                    self.offset,
+                    f"event type {ev.type!r} is unknown to this p8j (kept raw)",
+                    _clip(ln),
+                )
+            )
+        return True
+
+
+def read_events(
+    path: str | os.PathLike[str], *, skip_corrupt: bool = False, session_id: str | None = None
+) -> tuple[list[AnyEvent | UnknownEvent], LogCursor]:
+    """Read a whole log; return its events and the cursor (issues, torn tail, offset)."""
+    cursor = LogCursor(path, skip_corrupt=skip_corrupt, session_id=session_id)
+    try:
+        events = list(cursor.read())
+    except P8jError:
+        raise
+    return events, cursor

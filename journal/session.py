@@ -1,0 +1,206 @@
+"""The Session model and its pure fold.
+
+Contract: `fold(events, initial)` is a pure function: it reads no files, mutates
+neither its inputs nor `initial`, and folding the same events twice gives equal
+Sessions. ``fold(a + b) == fold(b, initial=fold(a))`` for every split point.
+
+Lifecycle (enforced by `check_transition`, used by both the fold and the reader)::
+
+    (none) --SessionStarted--> active
+    active --SessionPaused--> paused --SessionResumed--> active
+    active --SessionResumed--> active      (crash recovery: the writer died)
+    active|paused --SessionEnded--> completed   (terminal: nothing may follow)
+
+Messages, commands and executions are legal only while active; metadata
+updates while active or paused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from .errors import SessionStateError
+from .events import (
+    CommandRecorded,
+    Event,
+    ExecutionRecorded,
+    MessageRecorded,
+    MetadataUpdated,
+    SessionEnded,
+    SessionPaused,
+    SessionResumed,
+    SessionStarted,
+    UnknownEvent,
+)
+from .timefmt import parse_ts
+
+__all__ = ["Session", "Status", "apply", "check_transition", "fold", "message_dict"]
+
+Status = Literal["active", "paused", "completed"]
+
+# event type -> (states it is legal in, state after it; None = unchanged)
+_RULES: dict[type[Event], tuple[frozenset[str | None], str | None]] = {
+    SessionStarted: (frozenset({None}), "active"),
+    MessageRecorded: (frozenset({"active"}), None),
+    CommandRecorded: (frozenset({"active"}), None),
+    ExecutionRecorded: (frozenset({"active"}), None),
+    MetadataUpdated: (frozenset({"active", "paused"}), None),
+    SessionPaused: (frozenset({"active"}), "paused"),
+    SessionResumed: (frozenset({"active", "paused"}), "active"),
+    SessionEnded: (frozenset({"active", "paused"}), "completed"),
+}
+
+
+def check_transition(state: str | None, event_type: type[Any]) -> str | None:
+    """Return the state after an event of `event_type` in `state`, or raise SessionStateError.
+
+    Unknown events (from a newer p8j) are legal anywhere after the start and
+    change nothing.
+    """
+    if event_type is UnknownEvent:
+        if state is None:
+            raise SessionStateError("an unknown event before SessionStarted")
+        return state
+    allowed, after = _RULES[event_type]
+    if state not in allowed:
+        shown = "not started" if state is None else state
+        raise SessionStateError(f"{event_type.__name__} is illegal: the session is {shown}")
+    return state if after is None else after
+
+
+class Session(msgspec.Struct, kw_only=True):
+    """A snapshot of one session, as of its event `last_seq`."""
+
+    session_id: str
+    project_name: str
+    start_time: datetime
+    status: Status = "active"
+    end_time: datetime | None = None
+    conversation_history: list[dict[str, Any]] = []
+    command_history: list[str] = []
+    execution_histories: list[dict[str, Any]] = []
+    metadata: dict[str, Any] = {}
+    last_seq: int = -1
+    last_event_time: datetime | None = None
+    cwd: str | None = None
+    host: str | None = None
+    unknown_events: list[dict[str, Any]] = []
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (datetimes as RFC 3339 strings)."""
+        result: dict[str, Any] = msgspec.to_builtins(self)
+        return result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Session:
+        """Rebuild a Session from `to_dict()` output."""
+        return msgspec.convert(data, cls)
+
+    def copy(self) -> Session:
+        """A copy whose lists and metadata can change without touching this one."""
+        return msgspec.structs.replace(
+            self,
+            conversation_history=list(self.conversation_history),
+            command_history=list(self.command_history),
+            execution_histories=list(self.execution_histories),
+            metadata=dict(self.metadata),
+            unknown_events=list(self.unknown_events),
+        )
+
+
+def message_dict(event: MessageRecorded) -> dict[str, Any]:
+    """The message dict a MessageRecorded event was recorded from."""
+    message: dict[str, Any] = {"role": event.role}
+    if event.content is not msgspec.UNSET:
+        message["content"] = event.content
+    if event.extra:
+        message.update(event.extra)
+    return message
+
+
+def _start(event: SessionStarted) -> Session:
+    return Session(
+        session_id=event.session_id,
+        project_name=event.project_name,
+        start_time=parse_ts(event.ts),
+        metadata=dict(event.metadata),
+        last_seq=event.seq,
+        last_event_time=None,
+        cwd=event.cwd,
+        host=event.host,
+    )
+
+
+def apply(session: Session | None, event: Event | UnknownEvent) -> Session:
+    """Apply one event to `session` IN PLACE (or create it); return the session.
+
+    This is the fold's step; it is exposed for owners of a Session (the manager)
+    that keep it current event by event. Use `fold` for a pure fold.
+    """
+    session = _step(session, event)
+    session.last_event_time = parse_ts(event.ts)
+    return session
+
+
+def _step(session: Session | None, event: Event | UnknownEvent) -> Session:
+    state = None if session is None else session.status
+    check_transition(state, type(event))
+    if session is None:
+        assert isinstance(event, SessionStarted)
+        session = _start(event)
+    elif session.session_id != event.session_id:
+        raise SessionStateError(
+            f"event for session {event.session_id} applied to session {session.session_id}"
+        )
+    t = type(event)
+    if t is MessageRecorded:
+        assert isinstance(event, MessageRecorded)
+        session.conversation_history.append(message_dict(event))
+    elif t is CommandRecorded:
+        assert isinstance(event, CommandRecorded)
+        session.command_history.append(event.command)
+    elif t is ExecutionRecorded:
+        assert isinstance(event, ExecutionRecorded)
+        session.execution_histories.append(
+            {
+                "command": event.command,
+                "exit_code": event.exit_code,
+                "output": event.output,
+                "started_at": event.started_at,
+                "duration_s": event.duration_s,
+                "ts": event.ts,
+            }
+        )
+    elif t is MetadataUpdated:
+        assert isinstance(event, MetadataUpdated)
+        session.metadata.update(event.changes)
+    elif t is SessionPaused:
+        session.status = "paused"
+    elif t is SessionResumed:
+        session.status = "active"
+    elif t is SessionEnded:
+        session.status = "completed"
+        session.end_time = parse_ts(event.ts)
+    elif t is UnknownEvent:
+        assert isinstance(event, UnknownEvent)
+        session.unknown_events.append(event.raw)
+    session.last_seq = event.seq
+    return session
+
+
+def fold(events: Iterable[Event | UnknownEvent], initial: Session | None = None) -> Session:
+    """Fold events into a Session, starting from a copy of `initial`; pure."""
+    session = None if initial is None else initial.copy()
+    last: Event | UnknownEvent | None = None
+    for last in events:
+        session = _step(session, last)
+    if session is None:
+        raise SessionStateError("no events to fold: a session starts with SessionStarted")
+    if last is not None:
+        # Parsed once per fold, not per event: it is the hot loop of every replay.
+        session.last_event_time = parse_ts(last.ts)
+    return session
