@@ -150,7 +150,8 @@ def _load(home: Home) -> dict[str, _Entry]:
     try:
         with open(home.cache_dir / "catalog.msgpack", "rb") as f:
             cat = _DEC.decode(f.read())
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+    except (OSError, ValueError, RecursionError):
+        # ValueError covers msgspec's errors and a UnicodeDecodeError from a damaged string.
         return {}
     return cat.entries if cat.version == CATALOG_VERSION else {}
 

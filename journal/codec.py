@@ -30,7 +30,9 @@ __all__ = [
     "CRC_SUFFIX_LEN",
     "decode_block",
     "decode_line",
+    "decode_written",
     "encode_event",
+    "first_bad_checksum",
     "line_checksum_ok",
 ]
 
@@ -41,20 +43,36 @@ _KNOWN_TAGS = frozenset(t.__name__ for t in EVENT_TYPES)
 _CRC_KEY = b',"crc":"'
 # ,"crc":"  (8) + 8 hex digits + "}  (2)
 CRC_SUFFIX_LEN = 18
+_SUFFIX = b',"crc":"%08x"}\n'
+_CHECK_SUFFIX = b',"crc":"%08x"}'
+_ENCODE = _ENCODER.encode
+_crc32 = zlib.crc32
 
 
-def encode_event(event: Event) -> bytearray:
+def encode_event(event: Event) -> bytes:
     """Encode `event` as one checksummed line, newline included."""
-    buf = bytearray()
     try:
-        _ENCODER.encode_into(event, buf)
+        body = _ENCODE(event)
     except (TypeError, ValueError, UnicodeEncodeError, OverflowError) as exc:
         raise InvalidEventError(
             f"cannot encode {type(event).__name__} (seq {event.seq}): {exc}"
         ) from exc
-    crc = zlib.crc32(buf)
-    buf[-1:] = b',"crc":"%08x"}\n' % crc
-    return buf
+    # One bytes concatenation beats growing a bytearray in place (hot path of every record).
+    return body[:-1] + _SUFFIX % _crc32(body)
+
+
+def first_bad_checksum(lines: list[bytes]) -> int:
+    """Index of the first line (without newline) whose crc framing fails; len(lines) if none.
+
+    The batch form of `line_checksum_ok`: comparing the whole 18-byte suffix with
+    the one the line's body implies checks framing and checksum in one step.
+    """
+    crc32 = _crc32
+    suffix = _CHECK_SUFFIX
+    for i, ln in enumerate(lines):
+        if ln[-18:] != suffix % crc32(b"}", crc32(ln[:-18])) or len(ln) < CRC_SUFFIX_LEN + 2:
+            return i
+    return len(lines)
 
 
 def line_checksum_ok(line: bytes | memoryview) -> bool:
@@ -103,6 +121,15 @@ def decode_line(
         raise CorruptLineError(
             f"not a valid event: {exc}", path=path, line=lineno, offset=offset, data=line
         ) from exc
+
+
+def decode_written(line: bytes) -> AnyEvent:
+    """Decode a line `encode_event` just produced (no checks: it is known good).
+
+    A writer folds this, not the event it built, so what it keeps in memory is
+    exactly what a replay reads: plain JSON values, nothing shared with the caller.
+    """
+    return _DECODER.decode(line)
 
 
 def decode_block(block: bytes) -> list[AnyEvent]:

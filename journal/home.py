@@ -21,7 +21,7 @@ import stat
 from pathlib import Path
 
 from .errors import JournalIOError, UnsafePathError
-from .ids import validate_session_id
+from .ids import _ID_RE, validate_session_id
 
 __all__ = ["ENV_VAR", "Home", "resolve_home"]
 
@@ -100,8 +100,6 @@ class Home:
 
     def session_ids(self) -> list[str]:
         """Ids of every session log in the home, sorted (= by start time)."""
-        from .ids import _ID_RE
-
         try:
             names = os.listdir(self.sessions_dir)
         except FileNotFoundError:
@@ -137,12 +135,15 @@ def resolve_session_ref(home: Home, ref: str) -> str:
     from .errors import SessionNotFoundError
     from .ids import validate_prefix
 
+    if ref != "latest":
+        validate_prefix(ref)  # before the home is touched at all
+        if _ID_RE.fullmatch(ref) and home.log_path(ref).is_file():
+            return ref  # a full id needs no directory listing
     ids = home.session_ids()
     if ref == "latest":
         if not ids:
             raise SessionNotFoundError(f"no sessions in {home.path}")
         return ids[-1]
-    validate_prefix(ref)
     matches = [i for i in ids if i.startswith(ref)]
     if len(matches) == 1:
         return matches[0]

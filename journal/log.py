@@ -136,26 +136,24 @@ class LogWriter:
 
     # -- appends ---------------------------------------------------------------
 
-    def append(self, event: Event) -> None:
-        """Write one event as one line; return once it is in the file (see durability)."""
-        if self._failed is not None:
-            raise JournalIOError(
-                "the log stopped accepting writes after an earlier I/O failure "
-                f"({self._failed.message}); reopen the session",
-                path=self.path,
-            )
-        if self._closed:
-            raise JournalIOError("the log writer is closed", path=self.path)
+    def append(self, event: Event) -> bytes:
+        """Write one event as one line and return the line, once it is in the file.
+
+        See the module docstring for what "in the file" means per durability mode.
+        """
+        if self._failed is not None or self._closed:
+            self._refuse()
         line = encode_event(event)
-        if len(line) > self.max_record_bytes:
+        size = len(line)
+        if size > self.max_record_bytes:
             raise RecordTooLargeError(
-                f"{type(event).__name__} record is {len(line)} bytes; "
+                f"{type(event).__name__} record is {size} bytes; "
                 f"the cap is {self.max_record_bytes}",
                 path=self.path,
             )
         try:
             written = os.write(self._fd, line)
-            while written < len(line):
+            while written < size:
                 # A short write means the disk or a limit is full; finish or roll back.
                 n = os.write(self._fd, memoryview(line)[written:])
                 if n <= 0:
@@ -164,7 +162,13 @@ class LogWriter:
         except OSError as exc:
             self._rollback()
             raise _io_error("write", exc, self.path) from exc
-        self.size += len(line)
+        except BaseException:
+            # Interrupted (KeyboardInterrupt...) between writes: never leave half a line.
+            self._rollback()
+            raise
+        self.size += size
+        if self.durability == "default":
+            return line
         if self.durability == "fsync":
             self._fdatasync()
         elif self.durability == "batch":
@@ -175,6 +179,17 @@ class LogWriter:
                     self._pending = 0
                 elif self._pending == 1:
                     self._cond.notify()
+        return line
+
+    def _refuse(self) -> None:
+        """Raise why this writer takes no more appends (failed earlier, or closed)."""
+        if self._failed is not None:
+            raise JournalIOError(
+                "the log stopped accepting writes after an earlier I/O failure "
+                f"({self._failed.message}); reopen the session",
+                path=self.path,
+            )
+        raise JournalIOError("the log writer is closed", path=self.path)
 
     def _rollback(self) -> None:
         try:
@@ -272,6 +287,11 @@ class LogWriter:
     def closed(self) -> bool:
         """True once closed."""
         return self._closed
+
+    @property
+    def failed(self) -> bool:
+        """True once an I/O failure made the writer refuse appends (reopen to continue)."""
+        return self._failed is not None
 
 
 def _nofollow_opener(path: str, flags: int) -> int:

@@ -19,16 +19,21 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
+from msgspec import UNSET
+
 from .catalog import SessionSummary, list_summaries
-from .errors import InvalidEventError, SessionStateError
+from .codec import decode_written, encode_event
+from .errors import InvalidEventError, RecordTooLargeError, SessionStateError
 from .events import (
     SCHEMA_VERSION,
     CommandRecorded,
@@ -44,8 +49,8 @@ from .events import (
 from .home import Home, resolve_session_ref
 from .ids import new_session_id
 from .log import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
-from .reader import LogCursor
-from .session import Session, apply, fold
+from .session import Session, apply, message_dict
+from .snapshots import fold_log
 from .timefmt import format_ts, now_ts
 
 __all__ = ["SessionManager"]
@@ -115,9 +120,9 @@ class SessionManager:
         with self._lock:
             session, writer = self._active(action, states)
             seq = session.last_seq + 1
-            event = build(SCHEMA_VERSION, session.session_id, seq, now_ts(), **fields)
-            writer.append(event)
-            apply(session, event)
+            ts, when = _now()
+            event = build(SCHEMA_VERSION, session.session_id, seq, ts, **fields)
+            apply(session, decode_written(writer.append(event)), when)
             return seq
 
     # -- lifecycle -------------------------------------------------------------
@@ -135,7 +140,6 @@ class SessionManager:
                 f"project_name must be a string, not {type(project_name).__name__}"
             )
         with self._lock:
-            self._pause_if_active()
             sid = new_session_id()
             event = SessionStarted(
                 SCHEMA_VERSION,
@@ -149,22 +153,35 @@ class SessionManager:
                 pid=os.getpid(),
                 p8j_version=_version(),
             )
-            from .codec import encode_event
-
-            encode_event(event)  # refuse an unencodable start before creating a file
+            # Refuse an unencodable or oversized start before touching anything.
+            size = len(encode_event(event))
+            if size > self._writer_opts["max_record_bytes"]:
+                raise RecordTooLargeError(
+                    f"SessionStarted record is {size} bytes; "
+                    f"the cap is {self._writer_opts['max_record_bytes']}",
+                    path=self.home.log_path(sid),
+                )
+            self._pause_if_active()
             writer = LogWriter(self.home, sid, create=True, **self._writer_opts)
             try:
-                writer.append(event)
+                written = decode_written(writer.append(event))
                 writer.sync()
             except BaseException:
+                # The session never began: leave no empty or half-written log behind.
+                with contextlib.suppress(OSError):
+                    os.unlink(writer.path)
                 writer.close(sync=False)
                 raise
             self._writer = writer
-            self._session = apply(None, event)
+            self._session = apply(None, written)
             return self._session
 
     def _pause_if_active(self) -> None:
-        if self._session is not None and self._session.status == "active" and self._writer:
+        writer = self._writer
+        if writer is not None and writer.failed:
+            # It cannot write a pause; the log stays active, so it can be resumed later.
+            self._close_writer()
+        elif self._session is not None and self._session.status == "active" and writer:
             self.pause_session()
 
     def pause_session(self, reason: str | None = None) -> Session:
@@ -183,9 +200,11 @@ class SessionManager:
                 raise SessionStateError("cannot end: no session has been started or resumed")
             if session.status == "completed":
                 raise SessionStateError(f"cannot end: session {session.session_id} is completed")
-            if session.status == "paused" or self._writer is None:
+            if session.status == "paused" or self._writer is None or self._writer.failed:
                 # Re-open the paused session's log just long enough to end it.
-                self._open_for_append(session.session_id, resume=False)
+                writer, reopened, _ = self._open_for_append(session.session_id)
+                self._close_writer()
+                self._writer, self._session = writer, reopened
             self._append("end", SessionEnded, ("active", "paused"), reason=reason)
             self._close_writer()
             assert self._session is not None
@@ -200,11 +219,21 @@ class SessionManager:
                 cur is not None
                 and cur.session_id == sid
                 and self._writer
+                and not self._writer.failed
                 and cur.status == "active"
             ):
                 raise SessionStateError(f"cannot resume: session {sid} is already active here")
-            self._pause_if_active()
-            session, repaired = self._open_for_append(sid, resume=True)
+            if cur is not None and cur.session_id == sid:
+                self._close_writer()  # a failed writer of this session: reopen it below
+            # Open (lock, fold, check) first, so a refused resume leaves everything as it was.
+            writer, session, repaired = self._open_for_append(sid)
+            try:
+                self._pause_if_active()
+                self._close_writer()
+            except BaseException:
+                writer.close(sync=False)
+                raise
+            self._writer, self._session = writer, session
             recovered = session.status == "active"
             try:
                 self._append(
@@ -222,24 +251,23 @@ class SessionManager:
                 raise
             return session
 
-    def _open_for_append(self, sid: str, *, resume: bool) -> tuple[Session, int]:
-        """Lock and open `sid`'s log, repair a torn tail, fold it; return (session, bytes moved)."""
-        self._close_writer()
+    def _open_for_append(self, sid: str) -> tuple[LogWriter, Session, int]:
+        """Lock `sid`'s log, fold it, repair a torn tail; return (writer, session, bytes moved).
+
+        The caller installs the writer and session; on error nothing is left open.
+        """
         writer = LogWriter(self.home, sid, create=False, **self._writer_opts)
         try:
-            cursor = LogCursor(writer.path, session_id=sid)
-            session = fold(cursor.read(final=True))
-            if resume and session.status == "completed":
-                raise SessionStateError(f"cannot resume: session {sid} is completed")
-            if not resume and session.status == "completed":
-                raise SessionStateError(f"session {sid} is completed")
+            # From the snapshot cache when fresh (and refreshed after a long tail); a log
+            # without a complete SessionStarted raises missing_start_error's error.
+            session, cursor, _ = fold_log(self.home, sid)
+            if session.status == "completed":
+                raise SessionStateError(f"cannot reopen session {sid}: it is completed")
             repaired = writer.repair_tail(cursor.offset)
         except BaseException:
             writer.close(sync=False)
             raise
-        self._writer = writer
-        self._session = session
-        return session, repaired
+        return writer, session, repaired
 
     def _close_writer(self) -> None:
         writer, self._writer = self._writer, None
@@ -250,21 +278,37 @@ class SessionManager:
 
     def record_message(self, message: Mapping[str, Any]) -> int:
         """Append a conversation message (a dict with ``role`` and ``content``); return its seq."""
-        if not isinstance(message, Mapping):
+        if type(message) is not dict and not isinstance(message, Mapping):
             raise InvalidEventError(f"a message must be a mapping, not {type(message).__name__}")
         role = message.get("role")
         if not isinstance(role, str):
             raise InvalidEventError("a message needs a string 'role'")
-        extra = {k: v for k, v in message.items() if k != "role" and k != "content"}
-        if "content" in message:
-            return self._append(
-                "record a message",
-                MessageRecorded,
-                role=role,
-                content=message["content"],
-                extra=extra,
+        content = message.get("content", UNSET)
+        if len(message) == (1 if content is UNSET else 2):
+            extra: dict[str, Any] = {}
+        else:
+            extra = {k: v for k, v in message.items() if k != "role" and k != "content"}
+        # The hot path of every agent: `_append` and `apply` inlined (same checks,
+        # same result), the ts and its datetime from one clock read.
+        with self._lock:
+            session, writer = self._session, self._writer
+            if session is None or writer is None or session.status != "active":
+                session, writer = self._active("record a message")
+            seq = session.last_seq + 1
+            ts, when = _now()
+            event = MessageRecorded(
+                SCHEMA_VERSION, session.session_id, seq, ts, role=role, content=content, extra=extra
             )
-        return self._append("record a message", MessageRecorded, role=role, extra=extra)
+            line = writer.append(event)
+            if type(content) is str and type(role) is str and not extra:
+                # Plain strings read back as themselves: skip decoding the line again.
+                session.conversation_history.append({"role": role, "content": content})
+            else:
+                message = message_dict(decode_written(line))  # type: ignore[arg-type]
+                session.conversation_history.append(message)
+            session.last_seq = seq
+            session.last_event_time = when
+            return seq
 
     def record_command(self, command: str, cwd: str | None = None) -> int:
         """Append a shell command; return its seq."""
@@ -348,6 +392,27 @@ class SessionManager:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_UTC = timezone.utc
+# (second, its RFC 3339 prefix, its y/m/d/h/m/s), replaced as one tuple so threads never
+# see a torn update.
+_clock: tuple[int, str, tuple[int, ...]] = (-1, "", ())
+
+
+def _now() -> tuple[str, datetime]:
+    """Now as p8j's ts string (see timefmt) and the equal aware datetime, from one clock read."""
+    global _clock
+    sec, ns = divmod(time.time_ns(), 1_000_000_000)
+    cached_sec, prefix, parts = _clock
+    if sec != cached_sec:
+        tm = time.gmtime(sec)
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", tm)
+        parts = tuple(tm[:6])
+        _clock = (sec, prefix, parts)
+    us = ns // 1000
+    y, mo, d, h, mi, s = parts
+    return "%s.%06dZ" % (prefix, us), datetime(y, mo, d, h, mi, s, us, _UTC)  # noqa: UP031
 
 
 def _cwd() -> str | None:

@@ -5,9 +5,11 @@ Contract:
 - Every line is verified: framing and CRC (see codec), decoding, ``session_id``
   matching the file, ``seq`` continuing 0, 1, 2, ... without gaps, and lifecycle
   order (see session.check_transition).
-- Trailing bytes without a newline, or a corrupt last line, are a *torn tail*
-  (what a crash mid-write leaves): tolerated and reported in `LogCursor.torn`,
-  never yielded. Any other bad line raises `CorruptLineError` naming path, line
+- Trailing bytes without a newline, or a corrupt line with no line after it
+  that passes its checksum, start a *torn tail* (what a crash mid-write or a
+  power loss leaves: only unsynced writes at the end are damaged): everything
+  from there on is tolerated, reported in `LogCursor.torn` and never yielded
+  (only with ``final=True``). Any other bad line raises `CorruptLineError` naming path, line
   and byte offset, unless the caller passed ``skip_corrupt=True``; then it is
   skipped and reported in `LogCursor.issues`. Events of unknown type are yielded
   as `UnknownEvent` and reported too.
@@ -27,15 +29,32 @@ from typing import Literal
 
 import msgspec
 
-from .codec import decode_block, decode_line, line_checksum_ok
+from .codec import decode_block, decode_line, first_bad_checksum, line_checksum_ok
 from .errors import CorruptLineError, JournalIOError, P8jError, SessionStateError, UnsafePathError
-from .events import AnyEvent, UnknownEvent
+from .events import (
+    AnyEvent,
+    CommandRecorded,
+    ExecutionRecorded,
+    MessageRecorded,
+    MetadataUpdated,
+    UnknownEvent,
+)
 from .session import check_transition
 
-__all__ = ["DEFAULT_MAX_LINE_BYTES", "IssueKind", "LogCursor", "ReadIssue", "read_events"]
+__all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
+    "IssueKind",
+    "LogCursor",
+    "ReadIssue",
+    "missing_start_error",
+    "read_events",
+]
 
 DEFAULT_MAX_LINE_BYTES = 64 << 20
 CHUNK = 1 << 20
+
+# Legal in an active session and leaving it active: the reader's fast path.
+_ACTIVE_RECORDS = frozenset({MessageRecorded, CommandRecorded, ExecutionRecorded, MetadataUpdated})
 
 IssueKind = Literal["torn-tail", "corrupt", "seq-gap", "lifecycle", "unknown-event", "too-long"]
 
@@ -140,80 +159,94 @@ class LogCursor:
         except FileNotFoundError as exc:
             raise JournalIOError("no such log", path=self.path) from exc
         try:
-            yield from self._read_fd(fd, final)
+            # The read loop is inlined here: every generator level costs each event.
+            pending = b""
+            pos = self.offset
+            while True:
+                try:
+                    data = os.pread(fd, self.chunk_size, pos)
+                except OSError as exc:
+                    raise JournalIOError(f"read failed: {exc.strerror}", path=self.path) from exc
+                if not data:
+                    break
+                pos += len(data)
+                if self._discarding:
+                    nl = data.find(b"\n")
+                    if nl < 0:
+                        self.offset += len(data)
+                        continue
+                    self.offset += nl + 1
+                    self.line += 1
+                    self._discarding = False
+                    data = data[nl + 1 :]
+                buf = pending + data if pending else data
+                nl = buf.rfind(b"\n")
+                if nl < 0:
+                    pending = buf
+                    if len(pending) > self.max_line_bytes:
+                        self._problem(
+                            "too-long",
+                            f"line longer than {self.max_line_bytes} bytes",
+                            pending[:200],
+                        )
+                        self._discarding = True
+                        self.offset += len(pending)
+                        pending = b""
+                    continue
+                pending = buf[nl + 1 :]
+                yield from self._block(buf[: nl + 1] if nl + 1 < len(buf) else buf, fd, final)
+                if self.torn is not None:
+                    break  # a bad line with nothing verifiable after it: the rest is torn
+            if pending and final and self.torn is None:
+                self._torn("incomplete last line (no newline): a write was cut short", pending)
         finally:
             os.close(fd)
 
-    def _read_fd(self, fd: int, final: bool) -> Iterator[AnyEvent | UnknownEvent]:
+    def _only_garbage_after(self, fd: int, end: int) -> bool:
+        """True if no line after byte `end` passes its checksum.
+
+        A crash or power loss can only damage the end of a log (the writes not
+        yet on disk), so a bad line with nothing verifiable after it starts a torn
+        tail; with a good line after it, it is corruption.
+        """
         pending = b""
-        pos = self.offset
+        pos = end
         while True:
             try:
                 data = os.pread(fd, self.chunk_size, pos)
-            except OSError as exc:
-                raise JournalIOError(f"read failed: {exc.strerror}", path=self.path) from exc
+            except OSError:
+                return False
             if not data:
-                break
+                return True
             pos += len(data)
-            if self._discarding:
-                nl = data.find(b"\n")
-                if nl < 0:
-                    self.offset += len(data)
-                    continue
-                self.offset += nl + 1
-                self.line += 1
-                self._discarding = False
-                data = data[nl + 1 :]
-            buf = pending + data if pending else data
-            nl = buf.rfind(b"\n")
-            if nl < 0:
-                pending = buf
-                if len(pending) > self.max_line_bytes:
-                    self._problem(
-                        "too-long",
-                        f"line longer than {self.max_line_bytes} bytes",
-                        pending[:200],
-                    )
-                    self._discarding = True
-                    self.offset += len(pending)
-                    pending = b""
-                continue
-            pending = buf[nl + 1 :]
-            yield from self._block(buf[: nl + 1] if nl + 1 < len(buf) else buf, fd, final)
-        if pending and final:
-            self._torn("incomplete last line (no newline): a write was cut short", pending)
-
-    def _at_eof(self, fd: int, end: int) -> bool:
-        try:
-            return os.fstat(fd).st_size <= end
-        except OSError:
-            return False
+            lines = (pending + data).split(b"\n")
+            pending = lines.pop()
+            if any(line_checksum_ok(ln) for ln in lines):
+                return False
+            if len(pending) > self.max_line_bytes:
+                pending = b""  # too long to be a record, and so not a good one
 
     def _block(self, block: bytes, fd: int, final: bool) -> Iterator[AnyEvent | UnknownEvent]:
+        """The events of a newline-terminated block: batch-decoded, or line by line."""
         lines = block.split(b"\n")
         lines.pop()  # block ends with a newline
-        events: list[AnyEvent] | None = None
-        for ln in lines:
-            if not line_checksum_ok(ln):
-                break
-        else:
+        if first_bad_checksum(lines) == len(lines):
             try:
                 events = decode_block(block)
             except msgspec.DecodeError:
-                events = None
-        if events is not None:
-            for ln, ev in zip(lines, events, strict=True):
-                if self._accept(ev, ln):
-                    yield ev
-                self.offset += len(ln) + 1
-                self.line += 1
-            return
+                pass
+            else:
+                return self._accept_block(events, lines)
+        return self._lines(lines, fd, final)
+
+    def _lines(self, lines: list[bytes], fd: int, final: bool) -> Iterator[AnyEvent | UnknownEvent]:
+        """Decode and check line by line, naming the line of any problem."""
         for ln in lines:
             try:
                 event = decode_line(ln, path=self._spath, lineno=self.line, offset=self.offset)
             except CorruptLineError as exc:
-                if final and self._at_eof(fd, self.offset + len(ln) + 1):
-                    self._torn(f"corrupt last line: {exc.message}", ln)
+                if final and self._only_garbage_after(fd, self.offset + len(ln) + 1):
+                    self._torn(f"corrupt line, and no good line after it: {exc.message}", ln)
                     return
                 self._problem("corrupt", exc.message, ln, exc)
                 event = None
@@ -221,6 +254,45 @@ class LogCursor:
                 yield event
             self.offset += len(ln) + 1
             self.line += 1
+
+    def _accept_block(
+        self, events: list[AnyEvent], lines: list[bytes]
+    ) -> Iterator[AnyEvent | UnknownEvent]:
+        """Check and yield a batch-decoded block; the cursor tracks exactly what was consumed.
+
+        The common event (a record of an active session, next seq, this session)
+        is checked with locals only; anything else goes through `_accept`. If the
+        consumer stops early, offset, line, seq and state stay at the start of the
+        event it was handed last, so `read()` can continue there.
+        """
+        sid = self.session_id
+        nxt = self.next_seq
+        state = self.state
+        done = 0  # lines accounted for in self.offset / self.line
+        i = 0  # lines consumed (events handed over, or skipped)
+        try:
+            for ev in events:
+                if (
+                    ev.seq == nxt
+                    and state == "active"
+                    and type(ev) in _ACTIVE_RECORDS
+                    and (sid is None or ev.session_id == sid)
+                ):
+                    yield ev
+                    nxt += 1
+                else:
+                    self.offset += sum(map(len, lines[done:i])) + (i - done)
+                    self.line += i - done
+                    done = i
+                    self.next_seq, self.state = nxt, state
+                    if self._accept(ev, lines[i]):
+                        yield ev
+                    nxt, state = self.next_seq, self.state
+                i += 1
+        finally:
+            self.offset += sum(map(len, lines[done:i])) + (i - done)
+            self.line += i - done
+            self.next_seq, self.state = nxt, state
 
     def _accept(self, ev: AnyEvent | UnknownEvent, ln: bytes) -> bool:
         """Check seq, session id and lifecycle; True if `ev` should be yielded."""
@@ -266,3 +338,25 @@ def read_events(
     except P8jError:
         raise
     return events, cursor
+
+
+def missing_start_error(cursor: LogCursor) -> CorruptLineError:
+    """The error for a log that holds no complete SessionStarted record (read by `cursor`).
+
+    That is what a crash inside `start_session` leaves (an empty or torn first
+    line): the session never began, so it cannot be loaded or resumed.
+    """
+    problem = cursor.torn if cursor.torn is not None and cursor.torn.line == 1 else None
+    if problem is None:
+        problem = next((i for i in cursor.issues if i.line == 1), None)
+    if problem is not None:
+        why = f"line 1 is {'torn' if problem.kind == 'torn-tail' else problem.kind}: {problem.message}"
+    else:
+        why = "the log is empty"
+    return CorruptLineError(
+        f"no complete SessionStarted record ({why}); the session's creation was cut short",
+        path=cursor.path,
+        line=1,
+        offset=0,
+        data=problem.data if problem is not None else None,
+    )

@@ -17,7 +17,7 @@ updates while active or paused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -63,7 +63,7 @@ def check_transition(state: str | None, event_type: type[Any]) -> str | None:
     """
     if event_type is UnknownEvent:
         if state is None:
-            raise SessionStateError("an unknown event before SessionStarted")
+            raise SessionStateError("an unknown event is illegal: the session is not started")
         return state
     allowed, after = _RULES[event_type]
     if state not in allowed:
@@ -135,14 +135,18 @@ def _start(event: SessionStarted) -> Session:
     )
 
 
-def apply(session: Session | None, event: Event | UnknownEvent) -> Session:
+def apply(
+    session: Session | None, event: Event | UnknownEvent, when: datetime | None = None
+) -> Session:
     """Apply one event to `session` IN PLACE (or create it); return the session.
 
     This is the fold's step; it is exposed for owners of a Session (the manager)
-    that keep it current event by event. Use `fold` for a pure fold.
+    that keep it current event by event. Use `fold` for a pure fold. `when`, if
+    given, must be ``parse_ts(event.ts)``: a writer that has the datetime the ts
+    was formatted from passes it to skip re-parsing.
     """
     session = _step(session, event)
-    session.last_event_time = parse_ts(event.ts)
+    session.last_event_time = parse_ts(event.ts) if when is None else when
     return session
 
 
@@ -195,12 +199,62 @@ def _step(session: Session | None, event: Event | UnknownEvent) -> Session:
 def fold(events: Iterable[Event | UnknownEvent], initial: Session | None = None) -> Session:
     """Fold events into a Session, starting from a copy of `initial`; pure."""
     session = None if initial is None else initial.copy()
-    last: Event | UnknownEvent | None = None
-    for last in events:
-        session = _step(session, last)
+    it = iter(events)
     if session is None:
-        raise SessionStateError("no events to fold: a session starts with SessionStarted")
+        for first in it:
+            session = _step(None, first)
+            break
+        else:
+            raise SessionStateError("no events to fold: a session starts with SessionStarted")
+        last: Event | UnknownEvent | None = first
+    else:
+        last = None
+    last = _fold_into(session, it, last)
     if last is not None:
         # Parsed once per fold, not per event: it is the hot loop of every replay.
         session.last_event_time = parse_ts(last.ts)
     return session
+
+
+def _fold_into(
+    session: Session, events: Iterator[Event | UnknownEvent], last: Event | UnknownEvent | None
+) -> Event | UnknownEvent | None:
+    """`_step` over `events` with the common records inlined; return the last event."""
+    # The three records that make up nearly every log are applied here with
+    # locals; everything else (and every error) goes through `_step`.
+    sid = session.session_id
+    status = session.status
+    messages = session.conversation_history.append
+    commands = session.command_history.append
+    executions = session.execution_histories.append
+    unset = msgspec.UNSET
+    for last in events:
+        if last.session_id != sid or status != "active":
+            _step(session, last)
+            status = session.status
+        elif isinstance(last, MessageRecorded):
+            message: dict[str, Any] = {"role": last.role}
+            if last.content is not unset:
+                message["content"] = last.content
+            if last.extra:
+                message.update(last.extra)
+            messages(message)
+        elif isinstance(last, CommandRecorded):
+            commands(last.command)
+        elif isinstance(last, ExecutionRecorded):
+            executions(
+                {
+                    "command": last.command,
+                    "exit_code": last.exit_code,
+                    "output": last.output,
+                    "started_at": last.started_at,
+                    "duration_s": last.duration_s,
+                    "ts": last.ts,
+                }
+            )
+        else:
+            _step(session, last)
+            status = session.status
+    if last is not None:
+        session.last_seq = last.seq
+    return last

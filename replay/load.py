@@ -22,11 +22,14 @@ from p8j.journal import (
     ReadIssue,
     Session,
     SessionNotFoundError,
+    SessionStateError,
     UnknownEvent,
     fold,
     resolve_session_ref,
 )
-from p8j.journal.timefmt import format_ts
+from p8j.journal.reader import missing_start_error
+from p8j.journal.snapshots import fold_log
+from p8j.journal.timefmt import format_ts, parse_ts
 
 __all__ = ["LoadReport", "load_session", "load_session_with_report"]
 
@@ -60,7 +63,16 @@ def load_session_with_report(
     path = h.log_path(sid)
     if not path.exists():
         raise SessionNotFoundError(f"no session {sid} in {h.path}")
-    bound = format_ts(until) if isinstance(until, datetime) else until
+    # Normalised to p8j's fixed-width form: only then does string order equal time order
+    # ("...07:00:00Z" sorts after "...07:00:00.5Z").
+    bound = None
+    if until is not None:
+        bound = format_ts(until if isinstance(until, datetime) else parse_ts(until))
+    if upto_seq is None and bound is None:
+        # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
+        session, cursor, count = fold_log(h, sid, skip_corrupt=skip_corrupt)
+        report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
+        return session, report
     cursor = LogCursor(path, session_id=sid, skip_corrupt=skip_corrupt)
     count = 0
 
@@ -74,7 +86,12 @@ def load_session_with_report(
             count += 1
             yield ev
 
-    session = fold(events())
+    try:
+        session = fold(events())
+    except SessionStateError:
+        if cursor.next_seq == 0:  # not even a complete SessionStarted
+            raise missing_start_error(cursor) from None
+        raise
     report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
     return session, report
 

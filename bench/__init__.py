@@ -1,0 +1,1 @@
+"""p8j benchmarks (pytest-benchmark); not part of the default test run. See bench/README.md."""

@@ -1,0 +1,104 @@
+"""Listing 1k, 10k and 100k sessions: the library call and `p8j ls` as a whole process.
+
+The reference is the least an up-to-date listing must do: scandir the sessions
+directory and stat every log.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from p8j.journal import Home
+from p8j.journal.catalog import list_summaries
+
+from .common import (
+    Results,
+    cli_failure,
+    cli_has,
+    env_with_home,
+    p8j_argv,
+    run_timed,
+    session_id,
+    write_log,
+)
+from .conftest import SMOKE, plain_rounds, timed_rounds
+
+COUNTS = (10, 100) if SMOKE else (1_000, 10_000, 100_000)
+
+
+def _scan_stat(home: Home) -> int:
+    n = 0
+    with os.scandir(home.sessions_dir) as it:
+        for entry in it:
+            if entry.name.endswith(".jsonl"):
+                entry.stat(follow_symlinks=False)
+                n += 1
+    return n
+
+
+@pytest.fixture(scope="module", params=COUNTS, ids=lambda n: f"{n}")
+def many(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Home:
+    """A home with N small completed sessions (start, 3 events, end)."""
+    count: int = request.param
+    home = Home(tmp_path_factory.mktemp(f"many{count}") / "home")
+    for i in range(count):
+        write_log(home, session_id(i + 1), 4, end=True)
+    return home
+
+
+def _rounds(count: int) -> int:
+    return 1 if count >= 100_000 else 3
+
+
+def test_list_summaries(benchmark: Any, results: Results, many: Home) -> None:
+    count = len(many.session_ids())
+    shutil.rmtree(many.cache_dir, ignore_errors=True)
+    cold_times, cold = plain_rounds(lambda: list_summaries(many), 1)
+    ref_times, n = plain_rounds(lambda: _scan_stat(many), 3)
+    times, rows = timed_rounds(benchmark, lambda: list_summaries(many), _rounds(count))
+    assert len(rows) == len(cold) == n == count
+    results.add(
+        "listing",
+        f"list_summaries {count:,} sessions (warm catalog)",
+        count=count,
+        ms=min(times) * 1000,
+        cold_ms=cold_times[0] * 1000,
+        ref_ms=min(ref_times) * 1000,
+        ratio=min(times) / min(ref_times),
+        reference="scandir+stat",
+    )
+
+
+@pytest.mark.parametrize("args", [["ls"], ["ls", "--json"]], ids=["table", "json"])
+def test_p8j_ls(benchmark: Any, results: Results, many: Home, args: list[str]) -> None:
+    if not cli_has("ls"):
+        results.note("p8j ls: skipped, the CLI has no `ls` command in this build")
+        pytest.skip("the CLI has no `ls` command yet")
+    count = len(many.session_ids())
+    env = env_with_home(many.path)
+    argv = [*p8j_argv(), *args]
+    broken = cli_failure(argv, env)  # also leaves the catalog fresh, as any earlier listing
+    if broken:
+        results.note(f"p8j {' '.join(args)}: skipped, the command failed ({broken})")
+        pytest.skip(f"p8j {' '.join(args)} fails in this build: {broken}")
+    times, _ = timed_rounds(benchmark, lambda: run_timed(argv, env, 1)[0], _rounds(count))
+    results.add(
+        "listing",
+        f"p8j {' '.join(args)} {count:,} sessions (process wall)",
+        count=count,
+        ms=min(times) * 1000,
+        median_ms=sorted(times)[len(times) // 2] * 1000,
+    )
+
+
+def test_startup_reference(results: Results, tmp_path: Path) -> None:
+    """The floor under any CLI number: a bare interpreter start (recorded for the ratios)."""
+    import sys
+
+    times = run_timed([sys.executable, "-c", "pass"], env_with_home(tmp_path), 5)
+    results.add("startup", "python -c pass (reference)", ms=min(times) * 1000)

@@ -1,0 +1,73 @@
+"""record_message latency and throughput per durability mode, at three session sizes.
+
+Each case resumes a session of the given size, then records N messages, timing
+every call; the reference (encode + one os.write on an O_APPEND fd, plus
+fdatasync for the fsync mode) records the same messages in the same test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from p8j.journal import Home, SessionManager
+from p8j.journal.log import Durability
+
+from .common import Results, message, session_id, time_calls, write_log
+from .conftest import BIG, SMOKE, BigSession, timed_rounds
+from .reference import RefAppender
+
+SIZES = (0, 100, BIG) if SMOKE else (0, 10_000, BIG)
+RECORDS: dict[str, int] = (
+    {"default": 200, "batch": 200, "fsync": 20}
+    if SMOKE
+    else {"default": 50_000, "batch": 50_000, "fsync": 1_000}
+)
+
+
+def _session(tmp_path: Path, big: BigSession, size: int) -> tuple[Home, str]:
+    if size == BIG:
+        return big.home, big.sid
+    home = Home(tmp_path / "home")
+    sid = session_id(size + 1)
+    write_log(home, sid, max(size, 1))
+    return home, sid
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("mode", ["default", "batch", "fsync"])
+def test_record_message(
+    benchmark: Any, results: Results, tmp_path: Path, big: BigSession, mode: Durability, size: int
+) -> None:
+    n = RECORDS[mode]
+    home, sid = _session(tmp_path, big, size)
+    ref = RefAppender(tmp_path / "ref.jsonl", sync=mode == "fsync")
+    try:
+        ref_stats = time_calls(ref.record, n)
+    finally:
+        ref.close()
+    with SessionManager(home, durability=mode) as mgr:
+        mgr.resume_session(sid)
+        record = mgr.record_message
+
+        def run() -> dict[str, float]:
+            return time_calls(lambda i: record(message(i)), n, start=size)
+
+        _, stats = timed_rounds(benchmark, run, 1)
+        assert mgr.current_session is not None
+        assert mgr.current_session.last_seq >= size + n
+    benchmark.extra_info.update(stats)
+    results.add(
+        "record",
+        f"record_message {mode}",
+        mode=mode,
+        size=size,
+        **stats,
+        ref_p50_us=ref_stats["p50_us"],
+        ref_per_s=ref_stats["per_s"],
+        ratio_p50=stats["p50_us"] / ref_stats["p50_us"],
+        ratio_per_s=stats["per_s"] / ref_stats["per_s"],
+        reference="encode+write+fdatasync" if mode == "fsync" else "encode+write",
+    )

@@ -1,0 +1,118 @@
+"""Replay throughput (events/s, MB/s) at MID and BIG events, and peak memory of loading BIG.
+
+p8j's full replay (verify every line's CRC, seq, session and lifecycle, then
+fold) is compared with the reference (read + decode_lines + a minimal fold).
+Loading through the snapshot cache is reported beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from p8j.journal import Home, LogCursor, fold
+from p8j.replay import load_session
+
+from .common import Results, session_id, write_log
+from .conftest import BIG, MID, BigSession, plain_rounds, timed_rounds
+from .reference import ref_replay
+
+
+@pytest.mark.parametrize("size", [MID, BIG])
+def test_replay(
+    benchmark: Any, results: Results, tmp_path: Path, big: BigSession, size: int
+) -> None:
+    if size == BIG:
+        path, home, sid = big.path, big.home, big.sid
+    else:
+        home = Home(tmp_path / "home")
+        sid = session_id(7)
+        path = write_log(home, sid, size)
+    nbytes = path.stat().st_size
+    rounds = 3 if size < BIG else 2
+    ref_times, (ref_events, _) = plain_rounds(lambda: ref_replay(path), rounds)
+
+    def replay() -> int:
+        session = fold(LogCursor(path, session_id=sid).read())
+        return session.last_seq + 1
+
+    times, events = timed_rounds(benchmark, replay, rounds)
+    assert events >= size and ref_events >= size
+    best, ref_best = min(times), min(ref_times)
+    row = results.add(
+        "replay",
+        f"full replay {size:,} events",
+        size=size,
+        events_per_s=events / best,
+        mb_per_s=nbytes / best / 1e6,
+        ref_events_per_s=ref_events / ref_best,
+        ratio=ref_best / best * events / ref_events,
+        seconds=best,
+        reference="read+decode_lines+minimal fold",
+    )
+    benchmark.extra_info.update(row)
+
+
+def test_load_with_snapshot(benchmark: Any, results: Results, big: BigSession) -> None:
+    big.warm()
+    times, session = timed_rounds(benchmark, lambda: load_session(big.sid, big.home), 2)
+    assert session.last_seq + 1 >= big.events
+    results.add(
+        "replay",
+        f"load_session {big.events:,} events, fresh snapshot",
+        size=big.events,
+        seconds=min(times),
+        events_per_s=big.events / min(times),
+    )
+
+
+_MEMORY_PROBE = textwrap.dedent(
+    """
+    import gc, json, resource, sys, tracemalloc
+    from p8j.journal import LogCursor, fold
+    path, sid = sys.argv[1], sys.argv[2]
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    tracemalloc.start()
+    session = fold(LogCursor(path, session_id=sid).read())
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(json.dumps({
+        "retained_mb": current / 1e6, "peak_mb": peak / 1e6,
+        "transient_mb": (peak - current) / 1e6,
+        "maxrss_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024,
+        "events": session.last_seq + 1,
+    }))
+    """
+)
+
+
+def test_peak_memory_of_loading(benchmark: Any, results: Results, big: BigSession) -> None:
+    """Peak memory over what the loaded Session itself holds (tracemalloc, in a fresh process)."""
+
+    def probe() -> dict[str, float]:
+        out = subprocess.run(
+            [sys.executable, "-c", _MEMORY_PROBE, str(big.path), big.sid],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
+        doc: dict[str, float] = json.loads(out.stdout)
+        return doc
+
+    _, doc = timed_rounds(benchmark, probe, 1)
+    assert doc["events"] >= big.events
+    benchmark.extra_info.update(doc)
+    results.add(
+        "memory",
+        f"load {big.events:,} events",
+        size=big.events,
+        log_mb=big.path.stat().st_size / 1e6,
+        **doc,
+    )

@@ -1,0 +1,87 @@
+"""`p8j export ID`: the session as Markdown, its JSON snapshot, or its raw verified events."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import IO
+
+import click
+
+from p8j.journal import JournalIOError, fold, resolve_session_ref
+from p8j.replay.export import markdown, raw_lines, read_session_events, snapshot_json
+from p8j.replay.load import LoadReport
+
+from .options import SESSION_REF, current_home, home_option, json_option
+from .render import escape
+from .replay import report_problems
+
+__all__ = ["export"]
+
+
+def _write_all(chunks: Iterable[bytes], out: IO[bytes]) -> None:
+    for chunk in chunks:
+        out.write(chunk)
+
+
+def _to_file(path: str, chunks: Iterable[bytes]) -> None:
+    """Write crash-safely: a temp file beside `path`, fsync, then rename over it."""
+    target = os.path.abspath(path)
+    tmp = f"{target}.p8j-tmp-{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            _write_all(chunks, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise JournalIOError(f"cannot write the export: {exc.strerror}", path=path) from exc
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@click.command()
+@click.argument("ref", metavar="ID", type=SESSION_REF, default="latest")
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(["md", "json", "jsonl"]), default="md",
+    show_default=True, help="md: a readable transcript; json: the snapshot; jsonl: raw events.",
+)
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
+@json_option
+@home_option
+def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) -> None:
+    """Export a session as Markdown, JSON or raw JSONL."""
+    home = current_home()
+    if as_json:
+        fmt = "json"
+    chunks: Iterable[bytes]
+    if fmt == "jsonl":
+        sid = resolve_session_ref(home, ref)
+        lines, cursor = raw_lines(home, sid, strict=strict)
+        chunks = lines
+    else:
+        events, report = read_session_events(home, ref, strict=strict)
+        sid = report.session_id
+        if fmt == "json":
+            chunks = [snapshot_json(fold(events))]
+        else:
+            chunks = (piece.encode("utf-8") for piece in markdown(events))
+    if output is not None:
+        _to_file(output, chunks)
+        click.echo(f"p8j: wrote the {fmt} export of {sid} to {escape(output)}", err=True)
+    else:
+        out = click.get_binary_stream("stdout")
+        _write_all(chunks, out)
+        out.flush()
+    if fmt == "jsonl":
+        report = LoadReport(sid, str(cursor.path), list(cursor.issues), cursor.torn, 0, cursor.offset)
+    report_problems(report)

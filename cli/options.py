@@ -1,0 +1,198 @@
+"""Options and parameter types shared by the commands: --home, --json, session ids, --since.
+
+Contract: ``--home PATH`` is accepted both before the command (``p8j --home X ls``)
+and after it (``p8j ls --home X``; this one wins); without it the home is
+``$P8J_HOME``, else the platform's user data dir. Session ids are checked for
+shape when parsed (a malformed one is a usage error, exit 2) and resolved by the
+command (an unknown or ambiguous one is a failure, exit 1). Ids complete in the
+shell (with the project and title as the description where the shell shows one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+from click.shell_completion import CompletionItem
+
+from p8j.journal import Home
+from p8j.journal.errors import InvalidSessionIdError
+from p8j.journal.ids import validate_prefix
+
+from .render import ColorMode, Style
+
+__all__ = [
+    "SINCE",
+    "SESSION_REF",
+    "STATE_LIST",
+    "color_mode",
+    "current_home",
+    "home_option",
+    "json_option",
+    "stdout_style",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_HOME_KEY = "p8j.home"
+_COLOR_KEY = "p8j.color"
+HOME_HELP = "Journal home directory (default: $P8J_HOME, else the platform's user data dir)."
+
+
+def _store_home(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[_HOME_KEY] = value
+
+
+def home_option(f: F) -> F:
+    """Add ``--home PATH`` to a command."""
+    return click.option(
+        "--home",
+        metavar="PATH",
+        type=click.Path(file_okay=False, dir_okay=True),
+        expose_value=False,
+        is_eager=True,
+        callback=_store_home,
+        help=HOME_HELP,
+    )(f)
+
+
+def json_option(f: F) -> F:
+    """Add ``--json`` to a command."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Machine-readable JSON output (see README)."
+    )(f)
+
+
+def current_home(ctx: click.Context | None = None) -> Home:
+    """The journal home chosen by --home (command, then group), else the default."""
+    ctx = ctx or click.get_current_context()
+    path = ctx.meta.get(_HOME_KEY)
+    return Home(path)
+
+
+def color_mode(ctx: click.Context | None = None) -> ColorMode:
+    """The --color choice of the group (``auto`` by default)."""
+    ctx = ctx or click.get_current_context()
+    mode = ctx.meta.get(_COLOR_KEY, "auto")
+    return mode if mode in ("always", "never") else "auto"
+
+
+def stdout_style(ctx: click.Context | None = None) -> Style:
+    """The Style for standard output under the --color choice and NO_COLOR."""
+    return Style.for_stream(color_mode(ctx))
+
+
+def store_color(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Callback of the group's --color option."""
+    if value is not None:
+        ctx.meta[_COLOR_KEY] = value
+        if value != "auto":
+            ctx.color = value == "always"  # click.echo keeps or strips ANSI codes by this
+
+
+def store_home(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Callback of the group's --home option."""
+    _store_home(ctx, param, value)
+
+
+class SessionRefType(click.ParamType):
+    """A session id, a unique prefix of one, or ``latest``; completes in the shell."""
+
+    name = "ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """Check the shape (not existence) of a session reference."""
+        text = str(value)
+        if text == "latest":
+            return text
+        try:
+            return validate_prefix(text)
+        except InvalidSessionIdError as exc:
+            self.fail(exc.message, param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        """Session ids starting with `incomplete`, newest first, described by project and title."""
+        from p8j.journal.catalog import list_summaries
+        from p8j.journal.errors import P8jError
+
+        try:
+            summaries = list_summaries(current_home(ctx))
+        except P8jError:
+            return []
+        items = [CompletionItem("latest", help="the newest session")] if "latest".startswith(
+            incomplete
+        ) else []
+        for s in summaries:
+            if s.session_id.startswith(incomplete):
+                text = f"{s.project_name}: {s.title}" if s.title else s.project_name
+                items.append(CompletionItem(s.session_id, help=_one_line(text)[:80]))
+        return items
+
+
+def _one_line(text: str) -> str:
+    from .render import escape
+
+    return escape(text)
+
+
+class SinceType(click.ParamType):
+    """A --since value: ``2h``, ``3d``, ``today``, ``2026-11-01``, an ISO date and time."""
+
+    name = "TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        """Parse into an aware UTC datetime or fail as a usage error."""
+        if isinstance(value, datetime):
+            return value
+        from p8j.replay.listing import parse_since
+
+        try:
+            return parse_since(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SESSION_REF = SessionRefType()
+SINCE = SinceType()
+
+
+class StateListType(click.ParamType):
+    """A comma-separated list of session states."""
+
+    name = "STATE[,STATE]"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, ...]:
+        """Split and check the states."""
+        if isinstance(value, tuple):
+            return value
+        from p8j.replay.listing import STATES
+
+        states = tuple(s.strip() for s in str(value).split(",") if s.strip())
+        bad = [s for s in states if s not in STATES]
+        if bad or not states:
+            self.fail(
+                f"unknown state {bad[0] if bad else value!r}: expected one or more of "
+                f"{', '.join(STATES)} (comma-separated)",
+                param,
+                ctx,
+            )
+        return states
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        """The states."""
+        from p8j.replay.listing import STATES
+
+        return [CompletionItem(s) for s in STATES if s.startswith(incomplete)]
+
+
+STATE_LIST = StateListType()

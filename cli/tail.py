@@ -1,0 +1,151 @@
+"""`p8j tail [ID ...]`: follow live sessions as other processes append to them (like journalctl -f)."""
+
+from __future__ import annotations
+
+import click
+import msgspec
+
+from p8j.journal import (
+    AnyEvent,
+    CommandRecorded,
+    ExecutionRecorded,
+    MessageRecorded,
+    MetadataUpdated,
+    SessionEnded,
+    SessionPaused,
+    SessionResumed,
+    SessionStarted,
+    UnknownEvent,
+    resolve_session_ref,
+)
+from p8j.replay.content import content_parts
+from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
+
+from .options import SESSION_REF, current_home, home_option, json_option, stdout_style
+from .render import Style, cell_width, escape, is_terminal, local_time, terminal_width, truncate
+
+__all__ = ["ROLE_COLORS", "event_summary", "human_line", "tail"]
+
+ID_CHARS = 13  # the 48-bit millisecond timestamp of a UUIDv7: distinct unless started together
+ROLE_COLORS = {"user": "cyan", "assistant": "green", "system": "magenta", "tool": "yellow"}
+_ENC = msgspec.json.Encoder()
+
+
+TEXT_CHARS = 4000  # a one-line summary never needs more of a (possibly huge) text
+
+
+def _short(text: str) -> str:
+    return escape(text[:TEXT_CHARS] + ("…" if len(text) > TEXT_CHARS else ""))
+
+
+def _message_text(event: MessageRecorded) -> str:
+    pieces = []
+    for part in content_parts(event.content):
+        if part.kind == "thinking":
+            pieces.append("(thinking) " + _short(part.text))
+        elif part.kind == "tool_use":
+            pieces.append(f"⚙ {_short(part.name or 'tool')}({_short(part.text)})")
+        elif part.kind == "tool_result":
+            pieces.append(("↳ error: " if part.is_error else "↳ ") + _short(part.text))
+        else:
+            pieces.append(_short(part.text))
+    return "  ".join(pieces)
+
+
+def event_summary(event: AnyEvent | UnknownEvent) -> tuple[str, str | None, str]:
+    """(label, label colour, one-line text) of an event for people; log text escaped."""
+    if isinstance(event, MessageRecorded):
+        return _short(event.role), ROLE_COLORS.get(event.role, "white"), _message_text(event)
+    if isinstance(event, CommandRecorded):
+        return "command", "blue", "$ " + _short(event.command)
+    if isinstance(event, ExecutionRecorded):
+        code = event.exit_code
+        label = f"exit {code if code is not None else '?'}"
+        took = f" ({event.duration_s:.1f}s)" if event.duration_s is not None else ""
+        first = event.output.strip().split("\n", 1)[0] if event.output else ""
+        text = f"$ {_short(event.command)}{took}" + (f"  → {_short(first)}" if first else "")
+        return label, "green" if code == 0 else "red", text
+    if isinstance(event, SessionStarted):
+        return "started", "magenta", f"project {_short(event.project_name)}"
+    if isinstance(event, SessionPaused):
+        return "paused", "yellow", _short(event.reason or "")
+    if isinstance(event, SessionResumed):
+        text = "after a crash" if event.recovered else ""
+        if event.repaired_bytes:
+            text += f" ({event.repaired_bytes} torn bytes moved aside)"
+        return "resumed", "magenta", text
+    if isinstance(event, SessionEnded):
+        return "ended", "magenta", _short(event.reason or "")
+    if isinstance(event, MetadataUpdated):
+        return "metadata", None, _short(_ENC.encode(event.changes).decode("utf-8", "replace"))
+    return _short(event.type), None, "(an event type this p8j does not know)"
+
+
+def human_line(item: FollowedEvent, style: Style, width: int | None) -> str:
+    """One event as one line: time, session, project, label, text (cut to `width`)."""
+    event = item.event
+    label, color, text = event_summary(event)
+    stamp = local_time(event.ts, seconds=True)[11:]
+    project = truncate(_short(item.project_name[:100]), 20)
+    plain_head = f"{stamp} {item.session_id[:ID_CHARS]} {project}  {label}  "
+    if width is not None:
+        text = truncate(text, max(20, width - cell_width(plain_head)))
+    return (
+        f"{style(stamp, dim=True)} {style(item.session_id[:ID_CHARS], 'yellow')} {project}  "
+        f"{style(label, color, bold=True)}  {text}"
+    )
+
+
+@click.command()
+@click.argument("refs", metavar="[ID]...", nargs=-1, type=SESSION_REF)
+@click.option(
+    "-n", "--lines", "backlog", type=click.IntRange(min=0), default=10, show_default=True,
+    help="Show the last N matching events first.",
+)
+@click.option(
+    "--type", "types", multiple=True, metavar="TYPE[,TYPE]",
+    help="Only these event types: message, command, execution, metadata, start, pause, "
+    "resume, end, lifecycle.",
+)
+@click.option("--project", metavar="NAME", help="Only sessions of this project (wildcards work).")
+@click.option("--no-follow", is_flag=True, help="Print the last events and exit.")
+@click.option("--poll", is_flag=True, help="Poll for changes instead of using inotify (NFS etc.).")
+@json_option
+@home_option
+def tail(
+    refs: tuple[str, ...],
+    backlog: int,
+    types: tuple[str, ...],
+    project: str | None,
+    no_follow: bool,
+    poll: bool,
+    as_json: bool,
+) -> None:
+    """Follow sessions live as they are written."""
+    home = current_home()
+    try:
+        wanted = parse_event_types(types) if types else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--type") from None
+    ids = [resolve_session_ref(home, r) for r in refs] if refs else None
+    follower = Follower(
+        home,
+        ids,
+        types=wanted,
+        project=project,
+        backlog=backlog,
+        follow=not no_follow,
+        force_polling=poll,
+    )
+    style = stdout_style()
+    width = terminal_width() if is_terminal() else None
+    try:
+        for item in follower:
+            if isinstance(item, FollowNotice):
+                click.echo(f"p8j: {escape(item.message)}", err=True)
+            elif as_json:
+                click.echo(item.line, nl=False)
+            else:
+                click.echo(human_line(item, style, width))
+    except KeyboardInterrupt:
+        return

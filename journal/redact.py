@@ -1,0 +1,803 @@
+"""Write-time secret redaction: built-in rules, a cheap prefilter, and user configuration.
+
+Contract:
+- `Redactor.text` returns its input with every secret a rule finds replaced by
+  the marker ``[REDACTED:<rule-id>]`` (only the secret part: ``export
+  GITHUB_TOKEN=`` and ``https://user:`` stay readable). Rules run in a fixed
+  order, specific formats first, the generic high-entropy rule last.
+- Idempotent: a marker is never matched again, so redacting redacted text
+  changes nothing. Strings stay strings and structures keep their shape, so a
+  redacted event is still a valid event.
+- Linear time: every built-in pattern is anchored on a literal and bounds each
+  repetition by what can follow it, so no input makes a rule backtrack
+  quadratically (tests run each rule on 1 MB adversarial inputs). User patterns
+  run as written: keep them linear too.
+- Cheap when there is nothing to find: a rule's regular expression only runs on
+  a text that contains one of the rule's keywords, and keywords are only looked
+  for when a rarer single character they contain is present (a memchr-speed
+  check). Plain prose costs a handful of ``in`` tests.
+- Split secrets: `RedactStream` redacts a session's texts in record order and
+  scans each one together with the last `CARRY_CHARS` characters of the text
+  before it (held in memory only), so a credential split across two messages is
+  still caught in the second one.
+- Configuration: ``<home>/redact.json`` (optional; owner-only, read when a
+  `SessionManager` or `p8j scan`/`p8j redact` starts)::
+
+      {
+        "rules": [{"id": "acme-token", "pattern": "acme_[0-9a-f]{32}", "keywords": ["acme_"]}],
+        "allow": ["AKIAIOSFODNN7EXAMPLE"],
+        "allow_patterns": ["^sk-test-fixture-"],
+        "disable": ["generic-secret"]
+      }
+
+  ``rules`` add patterns (a group named ``secret`` limits what is replaced;
+  ``keywords`` are literals at least one of which every match contains, used as
+  the prefilter; without keywords the pattern runs on every text; set
+  ``"ignore_case": true`` to compare keywords case-insensitively). ``allow``
+  lists exact secrets never to redact, ``allow_patterns`` regular expressions a
+  whole secret may match to be kept, ``disable`` built-in rule ids to turn off.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .errors import P8jError, UnsafePathError
+
+__all__ = [
+    "BUILTIN_RULE_IDS",
+    "CARRY_CHARS",
+    "CONFIG_NAME",
+    "ENV_VAR",
+    "MARKER_PREFIX",
+    "RedactConfig",
+    "RedactConfigError",
+    "RedactStream",
+    "Redactor",
+    "Rule",
+    "UserRule",
+    "default_redactor",
+    "load_config",
+    "marker",
+    "redaction_enabled",
+]
+
+ENV_VAR = "P8J_REDACT"
+CONFIG_NAME = "redact.json"
+MARKER_PREFIX = "[REDACTED:"
+CARRY_CHARS = 128
+_CONFIG_MAX_BYTES = 1 << 20
+_ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+class RedactConfigError(P8jError):
+    """The redaction configuration file is unreadable, unsafe or invalid."""
+
+
+def marker(rule_id: str) -> str:
+    """The text that replaces a secret found by `rule_id`."""
+    return f"{MARKER_PREFIX}{rule_id}]"
+
+
+def redaction_enabled(env: dict[str, str] | os._Environ[str] | None = None) -> bool:
+    """False if ``P8J_REDACT`` is set to 0/false/no/off, else True."""
+    value = (os.environ if env is None else env).get(ENV_VAR, "")
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+# -- validators: does a candidate look like a real secret? ------------------------------------
+
+
+def _entropy(s: str) -> float:
+    n = len(s)
+    return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
+
+
+_PLACEHOLDER_CHARS = "*xX._-\u2022"
+
+
+def _placeholder(v: str) -> bool:
+    """True for values that name or stand for a secret instead of being one."""
+    if not v or v.startswith(("$", "%", "<", "{{", "${", "#{", MARKER_PREFIX)):
+        return True
+    return not v.strip(_PLACEHOLDER_CHARS)
+
+
+_DIGIT = re.compile(r"[0-9]")
+_LOWER = re.compile(r"[a-z]")
+_UPPER = re.compile(r"[A-Z]")
+_ALPHA = re.compile(r"[A-Za-z]")
+_HEX_RE = re.compile(r"[0-9a-fA-F]+")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9+/=_.~-]+")
+
+
+def _mixed(s: str) -> bool:
+    """Upper case, lower case and a digit: what a random base62 token almost always has."""
+    return bool(_DIGIT.search(s) and _LOWER.search(s) and _UPPER.search(s))
+
+
+def _upper_and_lower(s: str) -> bool:
+    return bool(_LOWER.search(s) and _UPPER.search(s))
+
+
+def _tokenish(s: str) -> bool:
+    """A bearer/authorization credential: not a placeholder, and not a plain word."""
+    if _placeholder(s):
+        return False
+    if _DIGIT.search(s) and _ALPHA.search(s):
+        return True
+    return len(s) >= 20 and _upper_and_lower(s)
+
+
+def high_entropy(v: str) -> bool:
+    """True if `v` looks like a random credential (hex >= 16 or base64-ish >= 16 chars)."""
+    if len(v) < 16 or _placeholder(v) or v.startswith(("/", "./", "~/", "http")):
+        return False
+    if not (_DIGIT.search(v) and _ALPHA.search(v)):
+        return False
+    # Entropy >= 3.0 / 3.5 bits needs at least 8 / 12 distinct characters: a cheap first test.
+    distinct = len(set(v))
+    if _HEX_RE.fullmatch(v):
+        return distinct >= 8 and _entropy(v) >= 3.0
+    if distinct < 12 or not _TOKEN_RE.fullmatch(v):
+        return False
+    return _entropy(v) >= 3.5
+
+
+def _nonempty_secret(v: str) -> bool:
+    return len(v) >= 3 and not _placeholder(v)
+
+
+def _flag_value(v: str) -> bool:
+    return not _placeholder(v)
+
+
+def _spaced_flag_value(v: str) -> bool:
+    """`--password VALUE`: only if VALUE is not a plain word (prose says "--password flag")."""
+    return not _placeholder(v) and not v.startswith("-") and not v.isalpha()
+
+
+# -- rules -----------------------------------------------------------------------------------
+
+Finder = Callable[[str], Iterator[tuple[int, int]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One redaction rule: a regular expression (or finder) behind a keyword prefilter.
+
+    `groups` names the group holding the secret (0: the whole match); with several,
+    they are alternatives and the one that matched is used. `check` vets the
+    secret, `name_check(text, match_start)` the context before it.
+    """
+
+    id: str
+    keywords: tuple[str, ...]
+    pattern: re.Pattern[str] | None = None
+    groups: tuple[int | str, ...] = (0,)
+    check: Callable[[str], bool] | None = None
+    ignore_case: bool = False
+    requires: tuple[str, ...] = ()
+    finder: Finder | None = None
+    name_check: Callable[[str, int], bool] | None = field(default=None, compare=False)
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """(start, end) of every secret this rule finds in `text`, left to right."""
+        if self.finder is not None:
+            yield from self.finder(text)
+            return
+        assert self.pattern is not None
+        check, name_check = self.check, self.name_check
+        alternatives = len(self.groups) > 1
+        group = self.groups[0]
+        for m in self.pattern.finditer(text):
+            if alternatives:
+                if m.lastindex is None:
+                    continue
+                start, end = m.span(m.lastindex)
+            else:
+                start, end = m.span(group)
+            if end <= start:
+                continue
+            if name_check is not None and not name_check(text, m.start()):
+                continue
+            secret = text[start:end]
+            if MARKER_PREFIX in secret:
+                continue
+            if check is not None and not check(secret):
+                continue
+            yield start, end
+
+
+# A value after `=`/`:`: double-quoted, JSON-escaped-quoted (\"...\"), single-quoted or bare.
+# Exactly one of its four groups matches, and it is the last group of any pattern using it.
+_VALUE = (
+    r'(?:"([^"\n]{1,4096})"'
+    r'|\\"((?:[^"\\\n]|\\[^"\n]){1,4096}?)\\"'
+    r"|'([^'\n]{1,4096})'"
+    r"|([^\s\"'\\`;&|<>(){}\[\],]{1,4096}))"
+)
+_VALUE_GROUPS = (1, 2, 3, 4)
+_BARE = r"[^\s\"'\\`;&|<>(){}\[\],]{1,4096}"
+
+
+def _env_keyword(word: str, *, alone: bool) -> str:
+    """`word` as the end of an UPPER_CASE env name (or, if `alone`, the whole name)."""
+    n = len(word)
+    own = rf"{word}(?<=[A-Z0-9]_{word})"
+    if not alone:
+        return own
+    # Whole name (not after a letter, digit or `_`), or after an upper-case `NAME_`.
+    return rf"{word}(?<![A-Za-z0-9_]{'.' * n})|{own}"
+
+
+# Names like GITHUB_TOKEN=, AWS_SECRET_ACCESS_KEY=, PASSWORD=; not KEY= alone, not my_key=.
+# Look-behinds sit after each literal so the search still starts at memchr speed.
+_ENV_ASSIGNMENT = (
+    "(?:"
+    + "|".join(
+        [
+            *(
+                _env_keyword(w, alone=True)
+                for w in ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE")
+            ),
+            *(_env_keyword(w, alone=True) for w in ("CREDENTIALS", "CREDENTIAL")),
+            *(_env_keyword(w, alone=False) for w in ("KEY", "PASS", "PWD", "AUTH")),
+        ]
+    )
+    + ")="
+)
+
+
+_PEM_END = re.compile(r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\\ \t\r\n:,"
+
+
+def _pem_tails(text: str) -> Iterator[tuple[int, int]]:
+    """A private key's body and END line whose BEGIN line is not in this text (split keys)."""
+    floor = 0
+    for m in _PEM_END.finditer(text):
+        lo = max(floor, m.start() - 65536)
+        seg = text[lo : m.start()]
+        run = len(seg) - len(seg.rstrip(_PEM_BODY_CHARS))
+        floor = m.end()
+        if run >= 64:
+            yield m.start() - run, m.end()
+
+
+def _builtin_rules() -> list[Rule]:
+    c = re.compile
+    # Every pattern starts with a literal (so the engine searches for it at memchr speed);
+    # a look-behind right after the literal checks that it starts a word, so a run of
+    # repeated literals is tried once, not at every repetition.
+    return [
+        Rule(
+            "private-key",
+            ("PRIVATE KEY",),
+            c(
+                r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[^-]{0,65536}"
+                r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
+            ),
+        ),
+        Rule("private-key", ("PRIVATE KEY",), finder=_pem_tails),
+        Rule("anthropic-api-key", ("sk-ant-",), c(r"sk-ant-[A-Za-z0-9_-]{20,}")),
+        Rule(
+            "openai-api-key",
+            ("sk-",),
+            c(r"sk-(?<![A-Za-z0-9_-]sk-)(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}"),
+            check=_mixed,
+        ),
+        Rule(
+            "aws-access-key",
+            ("AKIA", "ASIA"),
+            c(r"A[KS]IA(?<![A-Za-z0-9_]A[KS]IA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+        ),
+        Rule(
+            "github-token",
+            ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+            c(
+                r"gh[pousr]_(?<![A-Za-z0-9_]gh[pousr]_)[A-Za-z0-9]{36,255}"
+                r"|github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}"
+            ),
+        ),
+        Rule(
+            "slack-webhook",
+            ("hooks.slack.com",),
+            c(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]{8,512}"),
+        ),
+        Rule(
+            "slack-token",
+            ("xox", "xapp-"),
+            c(
+                r"xox[abposre]-(?<![A-Za-z0-9_]xox.-)[A-Za-z0-9-]{10,512}"
+                r"|xapp-(?<![A-Za-z0-9_]xapp-)[0-9]-[A-Za-z0-9-]{10,512}"
+            ),
+        ),
+        Rule(
+            "google-api-key",
+            ("AIza",),
+            c(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}"),
+        ),
+        Rule(
+            "stripe-key",
+            ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"),
+            c(
+                r"[sr]k_(?:live|test)_(?<![A-Za-z0-9_][sr]k_....._)[0-9A-Za-z]{10,255}"
+                r"|whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{20,255}"
+            ),
+            check=lambda s: s.startswith("whsec_") or _mixed(s),
+        ),
+        Rule(
+            "huggingface-token",
+            ("hf_",),
+            c(r"hf_(?<![A-Za-z0-9_]hf_)[A-Za-z0-9]{30,255}"),
+            check=lambda s: _upper_and_lower(s[3:]),
+        ),
+        Rule(
+            "jwt",
+            ("eyJ",),
+            c(
+                r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,8192}"
+                r"\.eyJ[A-Za-z0-9_-]{5,16384}\.[A-Za-z0-9_-]{0,8192}"
+            ),
+        ),
+        Rule(
+            "bearer-token",
+            ("Bearer", "BEARER"),
+            c(
+                r"(?:Bearer|BEARER)(?<![A-Za-z0-9_]......)[ \t]{1,8}"
+                r"([A-Za-z0-9._~+/-]{12,4096}=*)"
+            ),
+            groups=(1,),
+            check=_tokenish,
+        ),
+        Rule(
+            "authorization-header",
+            ("uthorization", "UTHORIZATION"),
+            c(
+                r"(?:uthorization|UTHORIZATION)(?<=[Aa]uthorization|AUTHORIZATION)(?<![A-Za-z0-9_].{13})"
+                r"[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?"
+                r"(?:(?:Bearer|bearer|Basic|basic|Token|token|Digest|Negotiate)[ \t]{1,8})?"
+                r"([A-Za-z0-9._~+/-]{8,4096}=*)"
+            ),
+            groups=(1,),
+            check=_tokenish,
+        ),
+        Rule(
+            "url-password",
+            ("://",),
+            c(r"://[^\s/?#@:\"'<>\[\]]{1,256}:([^\s/?#@\"'<>\[\]]{1,256})@"),
+            groups=(1,),
+            check=lambda s: not _placeholder(s),
+        ),
+        Rule(
+            "password-flag",
+            ("--",),
+            c(
+                r"--(?<![A-Za-z0-9_-]--)"
+                r"(?:password|passwd|pass|token|api-key|apikey|secret|client-secret)=" + _VALUE
+            ),
+            groups=_VALUE_GROUPS,
+            check=_flag_value,
+        ),
+        Rule(
+            "password-flag",
+            ("--",),
+            c(
+                r"--(?<![A-Za-z0-9_-]--)"
+                r"(?:password|passwd|pass|token|api-key|apikey|secret|client-secret)"
+                r"[ \t]{1,8}(" + _BARE + ")"
+            ),
+            groups=(1,),
+            check=_spaced_flag_value,
+        ),
+        Rule(
+            "secret-assignment",
+            (
+                "TOKEN=",
+                "KEY=",
+                "SECRET=",
+                "PASSWORD=",
+                "PASSWD=",
+                "PASSPHRASE=",
+                "PASS=",
+                "PWD=",
+                "CREDENTIALS=",
+                "CREDENTIAL=",
+                "AUTH=",
+            ),
+            c(_ENV_ASSIGNMENT + _VALUE),
+            groups=_VALUE_GROUPS,
+            check=_nonempty_secret,
+        ),
+        Rule(
+            "generic-secret",
+            ("key", "token", "secret", "passw", "passphrase", "pwd", "credential"),
+            c(
+                # Case-insensitive by hand: re.IGNORECASE would cost the first-character
+                # prefilter, so "A" * 10**6 would be tried at every position.
+                r"(?:[Kk][Ee][Yy]|[Tt][Oo][Kk][Ee][Nn]|[Ss][Ee][Cc][Rr][Ee][Tt]"
+                r"|[Pp][Aa][Ss][Ss][Ww](?:[Oo][Rr])?[Dd]|[Pp][Aa][Ss][Ss][Pp][Hh][Rr][Aa][Ss][Ee]"
+                r"|[Pp][Ww][Dd]|[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]?)[Ss]?(?:\\?[\"'])?"
+                r"[ \t]{0,8}(?:=>|:=|=|:)[ \t]{0,8}" + _VALUE
+            ),
+            groups=_VALUE_GROUPS,
+            check=high_entropy,
+            ignore_case=True,
+            requires=("=", ":"),
+        ),
+    ]
+
+
+BUILTIN_RULE_IDS: tuple[str, ...] = tuple(dict.fromkeys(r.id for r in _builtin_rules()))
+
+# Characters ranked rarest first (by how many texts of real agent logs hold them): a keyword is looked for only when its
+# rarest character is present, and that test is a memchr.
+_RARITY = (
+    "^%~\\@&$?|!<#;]`[*>}{'\"XOQKY=J+V,BWIGH)(FqzLjNMEPRDSACZxUv/y:w_Thk"
+    " .gmp7u8963li5brnf42sto10-cdae"
+)
+
+
+def _gate_char(keyword: str) -> str:
+    best = None
+    for ch in keyword:
+        rank = _RARITY.find(ch)
+        if rank < 0:
+            return ch  # not in the table: rarer than anything in it
+        if best is None or rank < _RARITY.find(best):
+            best = ch
+    assert best is not None
+    return best
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+class UserRule(msgspec.Struct, forbid_unknown_fields=True):
+    """A pattern a user adds in redact.json."""
+
+    id: str
+    pattern: str
+    keywords: list[str] = []
+    ignore_case: bool = False
+
+
+class RedactConfig(msgspec.Struct, forbid_unknown_fields=True):
+    """The contents of ``<home>/redact.json``."""
+
+    rules: list[UserRule] = []
+    allow: list[str] = []
+    allow_patterns: list[str] = []
+    disable: list[str] = []
+
+
+_CONFIG_DECODER = msgspec.json.Decoder(RedactConfig)
+
+
+def load_config(home_path: str | os.PathLike[str]) -> RedactConfig:
+    """Read ``<home>/redact.json`` (owner-only, never through a symlink); defaults if absent."""
+    path = Path(home_path) / CONFIG_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return RedactConfig()
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP
+            raise UnsafePathError("refusing to read a symlinked redaction config", path=path) from exc
+        raise RedactConfigError(f"cannot open: {exc.strerror}", path=path) from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePathError("the redaction config is not a regular file", path=path)
+        if st.st_uid != os.geteuid():
+            raise UnsafePathError("the redaction config is owned by another user", path=path)
+        if st.st_mode & 0o022:
+            raise UnsafePathError(
+                f"the redaction config is group- or world-writable (mode {st.st_mode & 0o777:o}); "
+                f"run: chmod 600 {path}",
+                path=path,
+            )
+        if st.st_size > _CONFIG_MAX_BYTES:
+            raise RedactConfigError(f"larger than {_CONFIG_MAX_BYTES} bytes", path=path)
+        data = os.read(fd, _CONFIG_MAX_BYTES + 1)
+    except OSError as exc:
+        raise RedactConfigError(f"cannot read: {exc.strerror}", path=path) from exc
+    finally:
+        os.close(fd)
+    try:
+        config = _CONFIG_DECODER.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise RedactConfigError(f"invalid: {exc}", path=path) from exc
+    _validate(config, path)
+    return config
+
+
+def _validate(config: RedactConfig, path: Path) -> None:
+    for i, r in enumerate(config.rules):
+        if not _ID_RE.fullmatch(r.id):
+            raise RedactConfigError(
+                f"rules[{i}].id {r.id!r} must be lower-case letters, digits, '.', '_' or '-'",
+                path=path,
+            )
+        try:
+            compiled = re.compile(r.pattern)
+        except re.error as exc:
+            raise RedactConfigError(
+                f"rules[{i}] ({r.id}): bad pattern: {exc}", path=path
+            ) from exc
+        if compiled.fullmatch(""):
+            raise RedactConfigError(
+                f"rules[{i}] ({r.id}): the pattern matches the empty string", path=path
+            )
+        if any(not k for k in r.keywords):
+            raise RedactConfigError(f"rules[{i}] ({r.id}): an empty keyword", path=path)
+    for i, p in enumerate(config.allow_patterns):
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise RedactConfigError(f"allow_patterns[{i}]: bad pattern: {exc}", path=path) from exc
+    unknown = sorted(set(config.disable) - set(BUILTIN_RULE_IDS))
+    if unknown:
+        raise RedactConfigError(
+            f"disable names unknown rule ids {unknown}; built-in ids: {list(BUILTIN_RULE_IDS)}",
+            path=path,
+        )
+
+
+# -- the engine ------------------------------------------------------------------------------
+
+# Field names whose string value is a secret whatever it looks like, and ones whose value
+# is a secret if it looks random.
+_PASSWORD_FIELD = re.compile(r"(?:.*[_.-])?(?:password|passwd|passphrase|client[_-]?secret|secret)")
+_TOKEN_FIELD = re.compile(
+    r"(?:.*[_.-])?(?:token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key"
+    r"|auth[_-]?token|credentials?)"
+)
+_FIELD_CACHE_MAX = 4096
+
+
+class Redactor:
+    """A compiled set of rules plus the allow-list; stateless and thread-safe."""
+
+    def __init__(
+        self,
+        rules: list[Rule] | None = None,
+        *,
+        allow: list[str] | tuple[str, ...] = (),
+        allow_patterns: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        self.rules: tuple[Rule, ...] = tuple(_builtin_rules() if rules is None else rules)
+        self._allow = frozenset(allow)
+        self._allow_res = tuple(re.compile(p) for p in allow_patterns)
+        gates: dict[str, list[tuple[str, bool, int]]] = {}
+        always: list[int] = []
+        for idx, rule in enumerate(self.rules):
+            if not rule.keywords:
+                always.append(idx)
+                continue
+            for kw in rule.keywords:
+                kw_cmp = kw.lower() if rule.ignore_case else kw
+                chars = rule.requires or (_gate_char(kw),)
+                for ch in chars:
+                    gates.setdefault(ch, []).append((kw_cmp, rule.ignore_case, idx))
+        self._gates = tuple((ch, tuple(entries)) for ch, entries in gates.items())
+        self._always = tuple(always)
+        self._field_cache: dict[str, int] = {}
+        self._markers = tuple(marker(r.id) for r in self.rules)
+
+    @classmethod
+    def from_config(cls, config: RedactConfig) -> Redactor:
+        """Built-in rules (minus the disabled ones) plus the user's rules and allow-list."""
+        disabled = set(config.disable)
+        rules = [r for r in _builtin_rules() if r.id not in disabled]
+        for ur in config.rules:
+            pat = re.compile(ur.pattern)
+            group: int | str = "secret" if "secret" in pat.groupindex else 0
+            rules.insert(
+                len(rules) - 1 if rules and rules[-1].id == "generic-secret" else len(rules),
+                Rule(
+                    ur.id,
+                    tuple(ur.keywords),
+                    pat,
+                    groups=(group,),
+                    ignore_case=ur.ignore_case,
+                ),
+            )
+        return cls(rules, allow=config.allow, allow_patterns=config.allow_patterns)
+
+    # -- text --------------------------------------------------------------------------------
+
+    def _applicable(self, s: str) -> list[int]:
+        hits: set[int] | None = None
+        low: str | None = None
+        for ch, entries in self._gates:
+            if ch in s:
+                for kw, ci, idx in entries:
+                    if hits is not None and idx in hits:
+                        continue
+                    if ci:
+                        if low is None:
+                            low = s.lower()
+                        found = kw in low
+                    else:
+                        found = kw in s
+                    if found:
+                        if hits is None:
+                            hits = set()
+                        hits.add(idx)
+        if hits is None:
+            return list(self._always)
+        hits.update(self._always)
+        return sorted(hits)
+
+    def _allowed(self, secret: str) -> bool:
+        if secret in self._allow:
+            return True
+        return any(p.fullmatch(secret) for p in self._allow_res)
+
+    def text(self, s: str, fired: list[str] | None = None, *, prefix: str = "") -> str:
+        """`s` with its secrets replaced by markers; rule ids that fired are appended to `fired`.
+
+        With `prefix` (the end of the text recorded before `s`), secrets that start
+        in the prefix and end in `s` are caught too; only `s` is changed.
+        """
+        joined = prefix + s if prefix else s
+        rules = self._applicable(joined)
+        if not rules:
+            return s
+        cut = len(prefix)
+        for idx in rules:
+            rule = self.rules[idx]
+            mark = self._markers[idx]
+            pieces: list[str] | None = None
+            last = 0
+            for start, end in rule.spans(joined):
+                if end <= cut or start < last:
+                    continue
+                start = max(start, cut)
+                secret = joined[start:end]
+                if self._allowed(secret):
+                    continue
+                if pieces is None:
+                    pieces = []
+                pieces.append(joined[last:start])
+                pieces.append(mark)
+                last = end
+                if fired is not None:
+                    fired.append(rule.id)
+            if pieces is not None:
+                pieces.append(joined[last:])
+                joined = "".join(pieces)
+        return joined[cut:] if cut else joined
+
+    def fields(self, name: str, value: str) -> str | None:
+        """The rule id that redacts `value` because of its field `name`, or None."""
+        kind = self._field_cache.get(name)
+        if kind is None:
+            low = name.lower()
+            if _PASSWORD_FIELD.fullmatch(low):
+                kind = 1
+            elif _TOKEN_FIELD.fullmatch(low):
+                kind = 2
+            else:
+                kind = 0
+            if len(self._field_cache) < _FIELD_CACHE_MAX:
+                self._field_cache[name] = kind
+        if kind == 0 or MARKER_PREFIX in value or self._allowed(value):
+            return None
+        if kind == 1:
+            return "secret-field" if value and not _placeholder(value) else None
+        return "secret-field" if high_entropy(value) else None
+
+    def value(self, v: Any, fired: list[str] | None = None) -> Any:
+        """Redact every string inside `v` (lists and dicts recursively); same object if clean."""
+        return RedactStream(self).value(v, fired)
+
+
+class RedactStream:
+    """Redacts one session's texts in record order, catching secrets split between them."""
+
+    __slots__ = ("carry", "fired", "redactor")
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.carry = ""
+        self.fired: list[str] = []
+
+    def reset(self) -> None:
+        """Forget the previous text (a new or resumed session starts here)."""
+        self.carry = ""
+        self.fired = []
+
+    def take(self) -> list[str]:
+        """The sorted, distinct rule ids fired since the last take()."""
+        fired, self.fired = self.fired, []
+        return sorted(set(fired)) if fired else []
+
+    def text(self, s: str) -> str:
+        """Redact one text, scanning it together with the end of the previous one."""
+        out = self.redactor.text(s, self.fired, prefix=self.carry)
+        tail = s if len(s) >= CARRY_CHARS else self.carry + s
+        self.carry = tail[-CARRY_CHARS:]
+        return out
+
+    def value(self, v: Any, fired: list[str] | None = None) -> Any:
+        """Redact every string inside `v`; returns `v` itself when nothing changed."""
+        if fired is not None:
+            saved, self.fired = self.fired, fired
+            try:
+                return self._value(v)
+            finally:
+                self.fired = saved
+        return self._value(v)
+
+    def _value(self, v: Any) -> Any:
+        if isinstance(v, str):
+            return self.text(v)
+        if isinstance(v, list):
+            out: list[Any] | None = None
+            for i, item in enumerate(v):
+                new = self._value(item)
+                if new is not item:
+                    if out is None:
+                        out = list(v)
+                    out[i] = new
+            return v if out is None else out
+        if isinstance(v, dict):
+            dout: dict[Any, Any] | None = None
+            for k, item in v.items():
+                if isinstance(item, str) and isinstance(k, str):
+                    rid = self.redactor.fields(k, item)
+                    if rid is not None:
+                        new = marker(rid)
+                        self.fired.append(rid)
+                        self.carry = ""
+                    else:
+                        new = self.text(item)
+                else:
+                    new = self._value(item)
+                if new is not item:
+                    if dout is None:
+                        dout = dict(v)
+                    dout[k] = new
+            return v if dout is None else dout
+        return v
+
+
+_DEFAULT: Redactor | None = None
+_CACHE: dict[tuple[str, int, int, int], Redactor] = {}
+
+
+def default_redactor(home_path: str | os.PathLike[str] | None = None) -> Redactor:
+    """The redactor for a journal home: built-in rules plus its redact.json, cached by mtime."""
+    global _DEFAULT
+    if home_path is not None:
+        path = Path(home_path) / CONFIG_NAME
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise RedactConfigError(f"cannot stat: {exc.strerror}", path=path) from exc
+        else:
+            key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+            cached = _CACHE.get(key)
+            if cached is None:
+                cached = Redactor.from_config(load_config(home_path))
+                _CACHE.clear()
+                _CACHE[key] = cached
+            return cached
+    if _DEFAULT is None:
+        _DEFAULT = Redactor()
+    return _DEFAULT

@@ -1,0 +1,230 @@
+"""Export a session: Markdown for people, the JSON snapshot, or its raw verified events.
+
+Contract:
+- `read_session_events` reads one log through the verifying reader (skipping and
+  reporting bad lines unless ``strict``), optionally only up to a seq or a time,
+  and returns the events with the `LoadReport` (issues, torn tail).
+- `markdown` renders the events in log order as a transcript: a header with the
+  folded session's facts, every message (content blocks shown: text, thinking,
+  tool calls with their JSON input, tool results), commands, executions with
+  their output, and lifecycle changes. Text from the log is passed through
+  `content.visible` (no control characters, bidi overrides or bare CRs reach
+  the document) and fenced with a fence longer than any backtick run inside it.
+- `snapshot_json` is the `Session.to_dict()` snapshot as pretty JSON.
+- `raw_lines` yields the exact verified lines (newline included) for jsonl
+  export, with the cursor so the caller can report what was skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from p8j.journal import (
+    AnyEvent,
+    CommandRecorded,
+    ExecutionRecorded,
+    Home,
+    LogCursor,
+    MessageRecorded,
+    MetadataUpdated,
+    Session,
+    SessionEnded,
+    SessionNotFoundError,
+    SessionPaused,
+    SessionResumed,
+    SessionStarted,
+    UnknownEvent,
+    fold,
+    resolve_session_ref,
+)
+from p8j.journal.timefmt import format_ts
+
+from .content import content_parts, visible
+from .lines import read_with_lines
+from .load import LoadReport
+
+__all__ = ["markdown", "raw_lines", "read_session_events", "snapshot_json"]
+
+_ENC = msgspec.json.Encoder()
+_BACKTICKS = re.compile(r"`{3,}")
+
+
+def read_session_events(
+    home: Home,
+    ref: str,
+    *,
+    upto_seq: int | None = None,
+    until: datetime | str | None = None,
+    strict: bool = False,
+) -> tuple[list[AnyEvent | UnknownEvent], LoadReport]:
+    """The verified events of a session (id, prefix or ``latest``) and what reading met."""
+    sid = resolve_session_ref(home, ref)
+    path = home.log_path(sid)
+    if not path.exists():
+        raise SessionNotFoundError(f"no session {sid} in {home.path}")
+    bound = format_ts(until) if isinstance(until, datetime) else until
+    cursor = LogCursor(path, session_id=sid, skip_corrupt=not strict)
+    events: list[AnyEvent | UnknownEvent] = []
+    for event in cursor.read(final=True):
+        if upto_seq is not None and event.seq > upto_seq:
+            break
+        if bound is not None and event.ts > bound and event.seq > 0:
+            break
+        events.append(event)
+    report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, len(events), cursor.offset)
+    return events, report
+
+
+def raw_lines(home: Home, session_id: str, *, strict: bool = False) -> tuple[Iterator[bytes], LogCursor]:
+    """The exact verified lines of a session's log, and the cursor reading them."""
+    cursor = LogCursor(home.log_path(session_id), session_id=session_id, skip_corrupt=not strict)
+
+    def lines() -> Iterator[bytes]:
+        for _, line in read_with_lines(cursor, final=True):
+            yield line
+
+    return lines(), cursor
+
+
+def snapshot_json(session: Session) -> bytes:
+    """The session snapshot as indented JSON, newline-terminated."""
+    return msgspec.json.format(_ENC.encode(session.to_dict()), indent=2) + b"\n"
+
+
+# -- Markdown ------------------------------------------------------------------
+
+
+def _fence(text: str, lang: str = "") -> str:
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=2)
+    fence = "`" * max(3, longest + 1)
+    body = text if text.endswith("\n") else text + "\n"
+    return f"{fence}{lang}\n{body}{fence}\n"
+
+
+def _inline(text: str) -> str:
+    """Text for one line of Markdown: visible, single-line, backticks made harmless."""
+    return visible(text, multiline=False).replace("`", "'")
+
+
+def _pretty_json(value: Any) -> str:
+    try:
+        return msgspec.json.format(_ENC.encode(value), indent=2).decode("utf-8")
+    except (TypeError, ValueError, UnicodeError):
+        return repr(value)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _header(session: Session) -> Iterator[str]:
+    title = _inline(session.project_name) or "(no project)"
+    yield f"# {title} · session {session.session_id}\n\n"
+    rows: list[tuple[str, str]] = [
+        ("Status", session.status),
+        ("Started", format_ts(session.start_time)),
+    ]
+    if session.end_time is not None:
+        rows.append(("Ended", format_ts(session.end_time)))
+        seconds = (session.end_time - session.start_time).total_seconds()
+        rows.append(("Duration", _duration(seconds)))
+    elif session.last_event_time is not None:
+        rows.append(("Last event", format_ts(session.last_event_time)))
+    rows.append(
+        (
+            "Messages · commands · executions",
+            f"{len(session.conversation_history)} · {len(session.command_history)} · "
+            f"{len(session.execution_histories)}",
+        )
+    )
+    if session.host:
+        rows.append(("Host", _inline(session.host)))
+    if session.cwd:
+        rows.append(("Directory", f"`{_inline(session.cwd)}`"))
+    if session.metadata:
+        rows.append(("Metadata", f"`{_inline(_ENC.encode(session.metadata).decode())}`"))
+    yield "| | |\n|---|---|\n"
+    for key, value in rows:
+        yield f"| {key} | {value.replace('|', '&#124;')} |\n"
+    yield "\n## Transcript\n\n"
+
+
+def _time(ts: str) -> str:
+    return ts[11:19] if len(ts) >= 19 else ts
+
+
+def _message(event: MessageRecorded) -> Iterator[str]:
+    yield f"### {event.seq} · {_inline(event.role)} · {_time(event.ts)}\n\n"
+    for part in content_parts(event.content):
+        if part.kind == "text":
+            text = visible(part.text)
+            yield (text if text.endswith("\n") else text + "\n") + "\n"
+        elif part.kind == "thinking":
+            quoted = "\n".join("> " + ln for ln in visible(part.text).split("\n"))
+            yield f"> *thinking*\n>\n{quoted}\n\n"
+        elif part.kind == "tool_use":
+            ident = f" (`{_inline(part.id)}`)" if part.id else ""
+            yield f"**Tool call: {_inline(part.name or '?')}**{ident}\n\n"
+            yield _fence(visible(_pretty_json(part.input)), "json") + "\n"
+        elif part.kind == "tool_result":
+            ident = f" (`{_inline(part.id)}`)" if part.id else ""
+            error = " — error" if part.is_error else ""
+            yield f"**Tool result**{ident}{error}\n\n"
+            yield _fence(visible(part.text), "text") + "\n"
+        else:
+            yield f"*{_inline(part.text)}*\n\n"
+
+
+def _event(event: AnyEvent | UnknownEvent) -> Iterator[str]:
+    t = type(event)
+    when = _time(event.ts)
+    if t is MessageRecorded:
+        assert isinstance(event, MessageRecorded)
+        yield from _message(event)
+    elif t is CommandRecorded:
+        assert isinstance(event, CommandRecorded)
+        yield f"### {event.seq} · command · {when}\n\n"
+        yield _fence(visible(event.command), "sh") + "\n"
+    elif t is ExecutionRecorded:
+        assert isinstance(event, ExecutionRecorded)
+        facts = [f"exit {event.exit_code}" if event.exit_code is not None else "exit ?"]
+        if event.duration_s is not None:
+            facts.append(_duration(event.duration_s))
+        yield f"### {event.seq} · execution · {' · '.join(facts)} · {when}\n\n"
+        body = "$ " + event.command + ("\n" + event.output if event.output else "")
+        yield _fence(visible(body), "console") + "\n"
+    elif t is SessionStarted:
+        assert isinstance(event, SessionStarted)
+        yield f"*{when} · session started*\n\n"
+    elif t is MetadataUpdated:
+        assert isinstance(event, MetadataUpdated)
+        changes = _inline(_ENC.encode(event.changes).decode())
+        yield f"*{when} · metadata updated: `{changes}`*\n\n"
+    elif t in (SessionPaused, SessionResumed, SessionEnded):
+        assert isinstance(event, (SessionPaused, SessionResumed, SessionEnded))
+        verb = {SessionPaused: "paused", SessionResumed: "resumed", SessionEnded: "ended"}[t]
+        extra = ""
+        if isinstance(event, SessionResumed) and event.recovered:
+            extra = f" after a crash ({event.repaired_bytes} torn bytes moved aside)"
+        reason = f": {_inline(event.reason)}" if event.reason else ""
+        yield f"*{when} · session {verb}{extra}{reason}*\n\n"
+    elif t is UnknownEvent:
+        assert isinstance(event, UnknownEvent)
+        yield f"*{when} · event of unknown type `{_inline(event.type)}` (kept raw)*\n\n"
+
+
+def markdown(events: list[AnyEvent | UnknownEvent]) -> Iterator[str]:
+    """The Markdown transcript of a session's events, in chunks."""
+    session = fold(events)
+    yield from _header(session)
+    for event in events:
+        yield from _event(event)

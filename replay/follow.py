@@ -1,0 +1,387 @@
+"""Follow live session logs as other processes append to them (what `p8j tail` runs on).
+
+Contract:
+- `Follower` yields `FollowedEvent`s (the verified event, its exact raw line, its
+  session and project) and `FollowNotice`s (problems met, a switch to polling),
+  first the last `backlog` matching events (across the followed sessions, merged
+  by timestamp, each session in log order), then, when following, every event
+  appended afterwards, until `stop()` or the iterator is closed.
+- Exactly once, in order: each session has one `LogCursor` reading with
+  ``final=False``, so a line still being written (or left torn by a writer that
+  died) is never yielded; the cursor continues at the next complete line, which
+  is where a resumed writer appends after moving the torn bytes aside. A log
+  replaced by a new file (a crash-safe rewrite) is re-read and events whose seq
+  was already yielded are skipped. A session's end just makes it quiet.
+- Followed sessions: the given ids, or (none given) every session, including
+  ones created after the follower started. Completed sessions are not read
+  unless the backlog needs them.
+- Change detection: one watchfiles (inotify) watch on ``<home>/sessions`` with a
+  short step (a change is seen within a few milliseconds), started before the
+  first read so no append is missed; every `rescan_ms` every followed log is
+  also checked by stat as a safety net. Where inotify is unavailable or its
+  limits are exhausted, watchfiles polls instead (a `FollowNotice` says so once);
+  ``force_polling=True`` asks for polling from the start (network file systems).
+- watchfiles is imported only when following.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import heapq
+import os
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import msgspec
+
+from p8j.journal import (
+    AnyEvent,
+    Home,
+    JournalIOError,
+    LogCursor,
+    P8jError,
+    ReadIssue,
+    SessionEnded,
+    SessionStarted,
+    SessionSummary,
+    UnknownEvent,
+)
+from p8j.journal.catalog import list_summaries
+from p8j.journal.errors import InvalidSessionIdError
+from p8j.journal.ids import validate_session_id
+
+from .lines import read_with_lines
+
+__all__ = ["EVENT_TYPE_NAMES", "FollowNotice", "FollowedEvent", "Follower", "parse_event_types"]
+
+EVENT_TYPE_NAMES: dict[str, str] = {
+    "start": "SessionStarted",
+    "started": "SessionStarted",
+    "message": "MessageRecorded",
+    "messages": "MessageRecorded",
+    "command": "CommandRecorded",
+    "commands": "CommandRecorded",
+    "execution": "ExecutionRecorded",
+    "executions": "ExecutionRecorded",
+    "metadata": "MetadataUpdated",
+    "pause": "SessionPaused",
+    "paused": "SessionPaused",
+    "resume": "SessionResumed",
+    "resumed": "SessionResumed",
+    "end": "SessionEnded",
+    "ended": "SessionEnded",
+}
+_LIFECYCLE = ("SessionStarted", "SessionPaused", "SessionResumed", "SessionEnded")
+
+
+def parse_event_types(specs: Iterable[str]) -> frozenset[str]:
+    """Event type names from ``message,command,...`` (short names, class names, ``lifecycle``)."""
+    known = set(EVENT_TYPE_NAMES.values())
+    out: set[str] = set()
+    for spec in specs:
+        for raw in spec.split(","):
+            name = raw.strip()
+            if not name:
+                continue
+            if name.lower() == "lifecycle":
+                out.update(_LIFECYCLE)
+            elif name.lower() in EVENT_TYPE_NAMES:
+                out.add(EVENT_TYPE_NAMES[name.lower()])
+            elif name in known:
+                out.add(name)
+            else:
+                choices = ", ".join(sorted(set(EVENT_TYPE_NAMES) | {"lifecycle"}))
+                raise ValueError(f"unknown event type {name!r}: expected one of {choices}")
+    return frozenset(out)
+
+
+class FollowedEvent(msgspec.Struct, frozen=True):
+    """One event of a followed session, with its exact line from the log."""
+
+    session_id: str
+    project_name: str
+    event: AnyEvent | UnknownEvent
+    line: bytes
+
+
+class FollowNotice(msgspec.Struct, frozen=True):
+    """Something the follower met that a person should know (a bad line, polling)."""
+
+    message: str
+    issue: ReadIssue | None = None
+
+
+def _type_name(event: AnyEvent | UnknownEvent) -> str:
+    return event.type if isinstance(event, UnknownEvent) else type(event).__name__
+
+
+class _Tracked:
+    """Follow state of one session log."""
+
+    __slots__ = ("cursor", "ended", "inode", "issues_seen", "project", "session_id", "skip_below")
+
+    def __init__(self, home: Home, session_id: str, project: str | None) -> None:
+        self.session_id = session_id
+        self.cursor = LogCursor(home.log_path(session_id), session_id=session_id, skip_corrupt=True)
+        self.inode: int | None = None
+        self.project = project
+        self.skip_below = 0
+        self.issues_seen = 0
+        self.ended = False
+
+
+class Follower:
+    """Iterate over the backlog and then the live events of sessions in a journal home."""
+
+    def __init__(
+        self,
+        home: Home,
+        session_ids: Sequence[str] | None = None,
+        *,
+        types: frozenset[str] | None = None,
+        project: str | None = None,
+        backlog: int = 10,
+        follow: bool = True,
+        force_polling: bool = False,
+        poll_delay_ms: int = 100,
+        step_ms: int = 2,
+        debounce_ms: int = 20,
+        rescan_ms: int = 1000,
+    ) -> None:
+        self.home = home
+        self.session_ids = list(session_ids) if session_ids is not None else None
+        self.types = types
+        self.project = project
+        self.backlog = max(0, backlog)
+        self.follow = follow
+        self.force_polling = force_polling
+        self.poll_delay_ms = poll_delay_ms
+        self.step_ms = step_ms
+        self.debounce_ms = debounce_ms
+        self.rescan_ms = rescan_ms
+        self.polling = force_polling
+        self._stop = threading.Event()
+        self._tracked: dict[str, _Tracked] = {}
+        self._ignored: set[str] = set()
+
+    def stop(self) -> None:
+        """Ask a running iteration to end (safe from another thread)."""
+        self._stop.set()
+
+    def __iter__(self) -> Iterator[FollowedEvent | FollowNotice]:
+        return self.run()
+
+    # -- filters ---------------------------------------------------------------
+
+    def _project_ok(self, project: str | None) -> bool:
+        return self.project is None or (
+            project is not None and fnmatch.fnmatchcase(project, self.project)
+        )
+
+    def _wanted(self, event: AnyEvent | UnknownEvent) -> bool:
+        return self.types is None or _type_name(event) in self.types
+
+    # -- reading ---------------------------------------------------------------
+
+    def _notices(self, tracked: _Tracked) -> Iterator[FollowNotice]:
+        issues = tracked.cursor.issues
+        while tracked.issues_seen < len(issues):
+            issue = issues[tracked.issues_seen]
+            tracked.issues_seen += 1
+            yield FollowNotice(issue.describe(), issue)
+
+    def _read(self, tracked: _Tracked) -> Iterator[FollowedEvent | FollowNotice]:
+        """Yield what was appended to `tracked` since the last read (filters applied)."""
+        path = tracked.cursor.path
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            self._drop(tracked.session_id)
+            return
+        except OSError as exc:
+            yield FollowNotice(f"{path}: cannot stat: {exc.strerror}")
+            return
+        if tracked.inode is None:
+            tracked.inode = st.st_ino
+        elif st.st_ino != tracked.inode or st.st_size < tracked.cursor.offset:
+            # Rewritten (a new file renamed over it, or truncated): start over, skip what was seen.
+            seen = tracked.cursor.next_seq
+            fresh = _Tracked(self.home, tracked.session_id, tracked.project)
+            fresh.inode, fresh.skip_below, fresh.ended = st.st_ino, seen, tracked.ended
+            self._tracked[tracked.session_id] = tracked = fresh
+        elif st.st_size == tracked.cursor.offset:
+            return
+        try:
+            for event, line in read_with_lines(tracked.cursor, final=False):
+                if isinstance(event, SessionStarted):
+                    tracked.project = event.project_name
+                elif isinstance(event, SessionEnded):
+                    tracked.ended = True
+                if event.seq < tracked.skip_below:
+                    continue
+                if self.project is not None and not self._project_ok(tracked.project):
+                    continue
+                if self._wanted(event):
+                    yield FollowedEvent(tracked.session_id, tracked.project or "", event, line)
+        except P8jError as exc:
+            yield FollowNotice(str(exc))
+        yield from self._notices(tracked)
+        if tracked.project is not None and not self._project_ok(tracked.project):
+            self._drop(tracked.session_id)
+
+    def _drop(self, session_id: str) -> None:
+        self._tracked.pop(session_id, None)
+        self._ignored.add(session_id)
+
+    # -- the backlog -----------------------------------------------------------
+
+    def _initial(self, summaries: list[SessionSummary]) -> Iterator[FollowedEvent | FollowNotice]:
+        """Track the followed sessions, positioned at their ends; yield the backlog."""
+        by_recency = sorted(summaries, key=lambda s: s.last_activity or "", reverse=True)
+        newest: list[str] = []  # min-heap of the timestamps of the newest `backlog` events
+        per_session: list[list[FollowedEvent]] = []
+        notices: list[FollowNotice] = []
+        for summary in by_recency:
+            sid = summary.session_id
+            could_contribute = self.backlog > 0 and not (
+                len(newest) >= self.backlog and (summary.last_activity or "") < newest[0]
+            )
+            live = summary.status != "completed"
+            if not live and not could_contribute:
+                self._ignored.add(sid)
+                continue
+            tracked = _Tracked(self.home, sid, summary.project_name or None)
+            self._tracked[sid] = tracked
+            keep: deque[FollowedEvent] = deque(maxlen=self.backlog or 1)
+            for item in self._read(tracked):
+                if isinstance(item, FollowNotice):
+                    notices.append(item)
+                elif self.backlog:
+                    keep.append(item)
+            if self.backlog and keep:
+                per_session.append(list(keep))
+                for item in keep:
+                    if len(newest) < self.backlog:
+                        heapq.heappush(newest, item.event.ts)
+                    elif item.event.ts > newest[0]:
+                        heapq.heapreplace(newest, item.event.ts)
+            if tracked.ended and sid in self._tracked:
+                # Nothing may follow an end: stop watching it (the backlog is kept).
+                del self._tracked[sid]
+                self._ignored.add(sid)
+        yield from notices
+        if self.backlog:
+            merged: deque[FollowedEvent] = deque(
+                heapq.merge(*per_session, key=lambda e: e.event.ts), maxlen=self.backlog
+            )
+            yield from merged
+
+    def _summaries(self) -> list[SessionSummary]:
+        summaries = list_summaries(self.home)
+        if self.session_ids is not None:
+            wanted = set(self.session_ids)
+            found = {s.session_id: s for s in summaries if s.session_id in wanted}
+            summaries = [found.get(sid) or SessionSummary(session_id=sid) for sid in wanted]
+        return [s for s in summaries if s.project_name == "" or self._project_ok(s.project_name)]
+
+    # -- following -------------------------------------------------------------
+
+    def _new_session(self, sid: str) -> Iterator[FollowedEvent | FollowNotice]:
+        if sid in self._ignored:
+            return
+        try:
+            validate_session_id(sid)
+        except InvalidSessionIdError:
+            self._ignored.add(sid)
+            return
+        if self.session_ids is not None and sid not in self.session_ids:
+            self._ignored.add(sid)
+            return
+        tracked = _Tracked(self.home, sid, None)
+        self._tracked[sid] = tracked
+        yield from self._read(tracked)
+
+    def _changed(self, sid: str) -> Iterator[FollowedEvent | FollowNotice]:
+        tracked = self._tracked.get(sid)
+        if tracked is None:
+            yield from self._new_session(sid)
+        else:
+            yield from self._read(tracked)
+
+    def _rescan(self) -> Iterator[FollowedEvent | FollowNotice]:
+        """The safety net: check every followed log and look for new sessions."""
+        for tracked in list(self._tracked.values()):
+            if not tracked.ended:
+                yield from self._read(tracked)
+        try:
+            names = os.listdir(self.home.sessions_dir)
+        except OSError as exc:
+            yield FollowNotice(f"{self.home.sessions_dir}: cannot list: {exc.strerror}")
+            return
+        for name in sorted(names):
+            if name.endswith(".jsonl"):
+                sid = name[:-6]
+                if sid not in self._tracked and sid not in self._ignored:
+                    yield from self._new_session(sid)
+
+    def _watcher(self) -> tuple[Any, FollowNotice | None]:
+        from watchfiles._rust_notify import RustNotify
+
+        path = [str(self.home.sessions_dir)]
+        if not self.force_polling:
+            try:
+                return RustNotify(path, False, False, self.poll_delay_ms, False, False), None
+            except FileNotFoundError as exc:
+                raise JournalIOError("no sessions directory", path=path[0]) from exc
+            except (OSError, RuntimeError) as exc:
+                reason = str(exc) or type(exc).__name__
+        else:
+            reason = ""
+        self.polling = True
+        try:
+            watcher = RustNotify(path, False, True, self.poll_delay_ms, False, False)
+        except (OSError, RuntimeError) as exc:
+            raise JournalIOError(f"cannot watch for changes: {exc}", path=path[0]) from exc
+        if not reason:
+            return watcher, None
+        return watcher, FollowNotice(
+            f"cannot watch with inotify ({reason}); polling every {self.poll_delay_ms} ms instead"
+        )
+
+    def run(self) -> Iterator[FollowedEvent | FollowNotice]:
+        """The iteration itself (see the module docstring)."""
+        if not self.home.sessions_dir.is_dir():
+            raise JournalIOError("no journal here (no sessions directory)", path=self.home.path)
+        watcher = None
+        if self.follow:
+            watcher, notice = self._watcher()  # before the first read: no append goes unseen
+            if notice is not None:
+                yield notice
+        try:
+            yield from self._initial(self._summaries())
+            if watcher is None:
+                return
+            prefix = str(self.home.sessions_dir) + os.sep
+            while not self._stop.is_set():
+                result = watcher.watch(self.debounce_ms, self.step_ms, self.rescan_ms, self._stop)
+                if result == "signal":
+                    raise KeyboardInterrupt
+                if result == "stop":
+                    return
+                if result == "timeout":
+                    yield from self._rescan()
+                    continue
+                sids = sorted(
+                    {
+                        p[len(prefix) : -6]
+                        for _, p in result
+                        if p.startswith(prefix) and p.endswith(".jsonl")
+                    }
+                )
+                for sid in sids:
+                    yield from self._changed(sid)
+        finally:
+            if watcher is not None:
+                watcher.close()

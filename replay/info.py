@@ -1,0 +1,85 @@
+"""Facts about a journal home: where it is, how many sessions in which state, disk used.
+
+Contract: `journal_info` never creates or writes anything (the catalog cache
+aside, which listing refreshes); a missing home is reported with
+``exists=False`` and zero counts. Sizes are apparent file sizes in bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+from p8j.journal import Home
+
+from .listing import list_sessions
+
+__all__ = ["JournalInfo", "journal_info"]
+
+
+class JournalInfo(msgspec.Struct, kw_only=True):
+    """What `p8j info` reports."""
+
+    home: str
+    exists: bool
+    sessions: int
+    states: dict[str, int]
+    sessions_with_problems: int
+    log_bytes: int
+    cache_bytes: int
+    torn_files: int
+    torn_bytes: int
+    oldest: str | None
+    newest: str | None
+
+
+def _tree_size(path: Path) -> tuple[int, int]:
+    """(files, bytes) under `path`, not following symlinks."""
+    files = total = 0
+    for root, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            files += 1
+            total += st.st_size
+    return files, total
+
+
+def journal_info(home: Home) -> JournalInfo:
+    """Count the sessions of `home` by state and measure its disk use."""
+    if not home.path.is_dir():
+        return JournalInfo(
+            home=str(home.path),
+            exists=False,
+            sessions=0,
+            states={},
+            sessions_with_problems=0,
+            log_bytes=0,
+            cache_bytes=0,
+            torn_files=0,
+            torn_bytes=0,
+            oldest=None,
+            newest=None,
+        )
+    rows = list_sessions(home)
+    states: dict[str, int] = {}
+    for row in rows:
+        states[row.state] = states.get(row.state, 0) + 1
+    torn_files, torn_bytes = _tree_size(home.torn_dir)
+    return JournalInfo(
+        home=str(home.path),
+        exists=True,
+        sessions=len(rows),
+        states=dict(sorted(states.items())),
+        sessions_with_problems=sum(1 for r in rows if r.problems),
+        log_bytes=sum(r.size_bytes for r in rows),
+        cache_bytes=_tree_size(home.cache_dir)[1],
+        torn_files=torn_files,
+        torn_bytes=torn_bytes,
+        oldest=rows[-1].start_time if rows else None,
+        newest=rows[0].start_time if rows else None,
+    )

@@ -1,0 +1,108 @@
+"""Verified events together with their exact raw lines, for `--json` output and jsonl export.
+
+Contract: `read_with_lines` drives a `LogCursor` (so every line is verified:
+framing, checksum, seq, lifecycle) and yields each accepted event with the bytes
+of its line exactly as stored, newline included. Lines the cursor skips or leaves
+pending (a torn tail, a partial line still being written) are never yielded.
+The raw bytes come from a second descriptor, opened before the cursor's, read
+forward in step with the cursor: each event is paired with the next complete
+line at or after the cursor's starting offset that decodes to an equal event,
+so memory stays bounded by the chunk size plus the longest line, and the pairing
+does not depend on how the reader batches its work. If no such line exists (the
+log was replaced underneath the read) `JournalIOError` is raised.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from p8j.journal import AnyEvent, CorruptLineError, JournalIOError, LogCursor, UnknownEvent
+from p8j.journal.codec import decode_line, line_checksum_ok
+from p8j.journal.reader import open_log_readonly
+
+__all__ = ["read_with_lines"]
+
+CHUNK = 1 << 20
+
+
+class _LineStream:
+    """Complete lines of a file from an offset on, read lazily in chunks."""
+
+    def __init__(self, fd: int, offset: int, path: str, max_line: int) -> None:
+        self.fd = fd
+        self.pos = offset  # file offset of the first byte not yet read into `buf`
+        self.buf = b""
+        self.start = 0  # index in `buf` of the next line
+        self.path = path
+        self.max_line = max_line
+
+    def _fill(self) -> bool:
+        try:
+            data = os.pread(self.fd, CHUNK, self.pos)
+        except OSError as exc:
+            raise JournalIOError(f"read failed: {exc.strerror}", path=self.path) from exc
+        if not data:
+            return False
+        self.pos += len(data)
+        self.buf = self.buf[self.start :] + data
+        self.start = 0
+        return True
+
+    def next_line(self) -> bytes | None:
+        """The next complete line without its newline, or None at the end of the file."""
+        while True:
+            nl = self.buf.find(b"\n", self.start)
+            if nl >= 0:
+                line = self.buf[self.start : nl]
+                self.start = nl + 1
+                return line
+            if len(self.buf) - self.start > self.max_line:
+                # The cursor discards such a line too; drop what is buffered of it.
+                self.buf, self.start = b"", 0
+                while True:
+                    if not self._fill():
+                        return None
+                    nl = self.buf.find(b"\n")
+                    if nl >= 0:
+                        self.start = nl + 1
+                        break
+                    self.buf = b""
+                continue
+            if not self._fill():
+                return None
+
+    def match(self, event: AnyEvent | UnknownEvent) -> bytes:
+        """The raw line (with newline) of `event`: the next line that decodes equal to it."""
+        marker = b'"seq":%d' % event.seq
+        while True:
+            line = self.next_line()
+            if line is None:
+                raise JournalIOError(
+                    f"the log changed while it was being read (no line for seq {event.seq})",
+                    path=self.path,
+                )
+            if marker not in line or not line_checksum_ok(line):
+                continue
+            try:
+                if decode_line(line) == event:
+                    return line + b"\n"
+            except CorruptLineError:
+                continue
+
+
+def read_with_lines(
+    cursor: LogCursor, *, final: bool = True
+) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
+    """Yield ``(event, raw_line)`` for each event `cursor.read(final=...)` accepts."""
+    path = str(cursor.path)
+    try:
+        fd = open_log_readonly(cursor.path)
+    except FileNotFoundError as exc:
+        raise JournalIOError("no such log", path=path) from exc
+    try:
+        stream = _LineStream(fd, cursor.offset, path, cursor.max_line_bytes)
+        for event in cursor.read(final=final):
+            yield event, stream.match(event)
+    finally:
+        os.close(fd)

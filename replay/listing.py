@@ -1,0 +1,201 @@
+"""Listing sessions for people and scripts: filters, live-vs-crashed, ``--since`` parsing.
+
+Contract:
+- `list_sessions` returns `SessionListing`s newest first (by start time), built
+  from the journal's derived catalog (`p8j.journal.catalog.list_summaries`), so a
+  listing costs one stat per unchanged log.
+- `state` refines the lifecycle `status`: an ``active`` session whose write lock
+  is held right now is ``live``; one whose lock nobody holds lost its writer
+  (the process died without pausing or ending it) and is ``crashed``. ``paused``
+  and ``completed`` are as logged. The lock is probed only for active sessions.
+- Filters: `project` is a shell-style pattern (an exact name matches itself);
+  `states` takes any of ``active`` (= live or crashed), ``live``, ``crashed``,
+  ``paused``, ``completed``; `since` keeps sessions with activity at or after it;
+  `limit` keeps the newest N after filtering.
+- `parse_since` accepts a duration before now (``90s``, ``15m``, ``2h``,
+  ``1h30m``, ``3d``, ``2w``), ``today``, ``yesterday``, a date (``2026-11-01``, local
+  midnight) or a date and time (local time unless it carries an offset or ``Z``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+import msgspec
+
+from p8j.journal import Home, JournalIOError, SessionSummary, lock_holder
+from p8j.journal.catalog import list_summaries
+from p8j.journal.timefmt import format_ts, parse_ts
+
+__all__ = [
+    "STATES",
+    "SessionListing",
+    "State",
+    "list_sessions",
+    "listing_of",
+    "parse_since",
+    "session_state",
+]
+
+State = Literal["live", "crashed", "paused", "completed"]
+STATES: tuple[str, ...] = ("active", "live", "crashed", "paused", "completed")
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(secs|sec|s|mins|min|m|hrs|hr|h|days|day|d|wks|wk|w)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class SessionListing(msgspec.Struct, kw_only=True):
+    """One row of `p8j ls`: a session summary plus whether its writer is alive."""
+
+    session_id: str
+    project_name: str
+    status: str
+    state: str
+    start_time: str | None
+    end_time: str | None
+    last_activity: str | None
+    duration_s: float | None
+    message_count: int
+    command_count: int
+    execution_count: int
+    title: str
+    size_bytes: int
+    last_seq: int
+    problems: int
+    writer_pid: int | None = None
+    writer_host: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+def session_state(home: Home, session_id: str, status: str) -> tuple[str, int | None, str | None]:
+    """(state, writer pid, writer host) of a session with lifecycle `status`."""
+    if status != "active":
+        return status, None, None
+    try:
+        holder = lock_holder(home.lock_path(session_id))
+    except JournalIOError:
+        return "active", None, None  # cannot tell; say only what the log says
+    if holder is None:
+        return "crashed", None, None
+    return "live", holder.pid, holder.host
+
+
+def _duration(summary: SessionSummary) -> float | None:
+    if summary.start_time is None:
+        return None
+    last = summary.end_time or summary.last_activity
+    if last is None:
+        return None
+    try:
+        return max(0.0, (parse_ts(last) - parse_ts(summary.start_time)).total_seconds())
+    except ValueError:
+        return None
+
+
+def listing_of(home: Home, summary: SessionSummary) -> SessionListing:
+    """The listing row of one summary (probes the write lock of an active session)."""
+    state, pid, host = session_state(home, summary.session_id, summary.status)
+    return SessionListing(
+        session_id=summary.session_id,
+        project_name=summary.project_name,
+        status=summary.status,
+        state=state,
+        start_time=summary.start_time,
+        end_time=summary.end_time,
+        last_activity=summary.last_activity,
+        duration_s=_duration(summary),
+        message_count=summary.message_count,
+        command_count=summary.command_count,
+        execution_count=summary.execution_count,
+        title=summary.title,
+        size_bytes=summary.size_bytes,
+        last_seq=summary.last_seq,
+        problems=summary.problems,
+        writer_pid=pid,
+        writer_host=host,
+        metadata=summary.metadata,
+    )
+
+
+def _state_matches(states: frozenset[str], state: str) -> bool:
+    if state in states:
+        return True
+    if state == "active-any":  # before the lock is probed: could be live or crashed
+        return bool(states.intersection(("active", "live", "crashed")))
+    return "active" in states and state in ("live", "crashed", "active")
+
+
+def list_sessions(
+    home: Home,
+    *,
+    project: str | None = None,
+    states: Iterable[str] | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    summaries: list[SessionSummary] | None = None,
+) -> list[SessionListing]:
+    """Sessions newest first, filtered (see the module docstring)."""
+    wanted = frozenset(states) if states else None
+    if wanted is not None:
+        unknown = sorted(wanted.difference(STATES))
+        if unknown:
+            raise ValueError(f"unknown state {unknown[0]!r}: expected one of {', '.join(STATES)}")
+    bound = format_ts(since) if since is not None else None
+    rows: list[SessionListing] = []
+    for summary in summaries if summaries is not None else list_summaries(home):
+        if limit is not None and len(rows) >= limit:
+            break
+        if project is not None and not fnmatch.fnmatchcase(summary.project_name, project):
+            continue
+        if bound is not None and (summary.last_activity or summary.start_time or "") < bound:
+            continue
+        if wanted is not None and not _state_matches(
+            wanted, summary.status if summary.status != "active" else "active-any"
+        ):
+            continue
+        row = listing_of(home, summary)
+        if wanted is not None and not _state_matches(wanted, row.state):
+            continue
+        rows.append(row)
+    return rows
+
+
+def _local_midnight(day: datetime) -> datetime:
+    return day.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """Parse a ``--since`` value into an aware UTC datetime; raise ValueError if it is not one."""
+    value = text.strip().lower()
+    current = now if now is not None else datetime.now(timezone.utc)
+    if not value:
+        raise ValueError("empty time")
+    if value in ("today", "yesterday"):
+        midnight = _local_midnight(current.astimezone())
+        if value == "yesterday":
+            midnight -= timedelta(days=1)
+        return midnight.astimezone(timezone.utc)
+    compact = value.replace(" ", "")
+    pos, total = 0, 0.0
+    while pos < len(compact):
+        m = _DURATION_RE.match(compact, pos)
+        if m is None:
+            break
+        total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)[0]]
+        pos = m.end()
+    if pos == len(compact):
+        return current - timedelta(seconds=total)
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"cannot read {text!r} as a time: use a duration such as 30m, 2h or 3d, "
+            "'today', 'yesterday', a date such as 2026-11-01, or an ISO date and time"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # naive means local time, as people type it
+    return parsed.astimezone(timezone.utc)

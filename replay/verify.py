@@ -1,0 +1,121 @@
+"""Integrity check of session logs: framing, checksums, seq, lifecycle order.
+
+Contract: `verify_session` reads a whole log with the verifying reader in
+skip-and-report mode (it never stops at the first problem and never writes) and
+returns a `VerifyReport`. Errors make ``ok`` false: corrupt lines (framing,
+checksum, decoding, a foreign session id), seq gaps or repeats, lifecycle
+violations (anything before ``SessionStarted`` or after ``SessionEnded``), lines
+over the size limit, an empty log, and a log that cannot be opened or is unsafe
+(a symlink, not a regular file). Warnings leave ``ok`` true: a torn tail (the
+last write of a writer that died; moved aside when the session is resumed) and
+events of a type this p8j does not know. A torn tail or an empty log of a
+session whose writer is live is a write in progress, not a problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import msgspec
+
+from p8j.journal import Home, LogCursor, P8jError, ReadIssue
+
+from .listing import session_state
+
+__all__ = ["VerifyIssue", "VerifyReport", "verify_session", "verify_sessions"]
+
+_WARNING_KINDS = frozenset({"torn-tail", "unknown-event"})
+
+
+class VerifyIssue(msgspec.Struct, frozen=True):
+    """One problem: its kind, where (1-based line, byte offset), what, and the bytes."""
+
+    kind: str
+    line: int | None
+    offset: int | None
+    message: str
+    data: str = ""
+
+
+class VerifyReport(msgspec.Struct, kw_only=True):
+    """The verdict on one session log."""
+
+    session_id: str
+    path: str
+    ok: bool
+    status: str | None
+    state: str | None
+    events: int
+    last_seq: int
+    size_bytes: int
+    errors: list[VerifyIssue]
+    warnings: list[VerifyIssue]
+
+
+def _shown(data: bytes) -> str:
+    return data.decode("utf-8", "backslashreplace")
+
+
+def _issue(issue: ReadIssue) -> VerifyIssue:
+    return VerifyIssue(issue.kind, issue.line, issue.offset, issue.message, _shown(issue.data))
+
+
+def verify_session(home: Home, session_id: str) -> VerifyReport:
+    """Check one session's log from end to end; never raises for a bad log."""
+    path = home.log_path(session_id)
+    cursor = LogCursor(path, session_id=session_id, skip_corrupt=True)
+    errors: list[VerifyIssue] = []
+    warnings: list[VerifyIssue] = []
+    events = 0
+    try:
+        for _ in cursor.read(final=True):
+            events += 1
+    except P8jError as exc:
+        errors.append(VerifyIssue("unreadable", exc.line, exc.offset, exc.message))
+    status = cursor.state
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    state = None
+    if status is not None:
+        state = session_state(home, session_id, status)[0]
+    live = state == "live" or (status is None and _lock_held(home, session_id))
+    for issue in cursor.issues:
+        (warnings if issue.kind in _WARNING_KINDS else errors).append(_issue(issue))
+    if cursor.torn is not None and not live:
+        torn = cursor.torn
+        warnings.append(
+            VerifyIssue(
+                "torn-tail",
+                torn.line,
+                torn.offset,
+                f"{size - torn.offset} bytes after the last complete line ({torn.message}); "
+                "they are moved aside when the session is resumed",
+                _shown(torn.data),
+            )
+        )
+    if events == 0 and not errors and not live:
+        errors.append(VerifyIssue("empty", 1, 0, "the log holds no events (no SessionStarted)"))
+    return VerifyReport(
+        session_id=session_id,
+        path=str(path),
+        ok=not errors,
+        status=status,
+        state=state,
+        events=events,
+        last_seq=cursor.next_seq - 1,
+        size_bytes=size,
+        errors=errors,
+        warnings=warnings,
+    )
+
+
+def _lock_held(home: Home, session_id: str) -> bool:
+    return session_state(home, session_id, "active")[0] == "live"
+
+
+def verify_sessions(home: Home, session_ids: Iterable[str]) -> Iterator[VerifyReport]:
+    """Verify each session in turn."""
+    for sid in session_ids:
+        yield verify_session(home, sid)

@@ -1,0 +1,57 @@
+"""`p8j info`: where, how many, how big."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from p8j.cli.info import size
+from p8j.cli.main import cli
+from p8j.journal import Home
+
+INFO_FIELDS = {
+    "home",
+    "exists",
+    "sessions",
+    "states",
+    "sessions_with_problems",
+    "log_bytes",
+    "cache_bytes",
+    "torn_files",
+    "torn_bytes",
+    "oldest",
+    "newest",
+}
+
+
+def test_human(runner: CliRunner, demo_ids: list[str], p8j_home: Home) -> None:
+    result = runner.invoke(cli, ["info"])
+    assert result.exit_code == 0
+    assert f"home      {p8j_home.path}" in result.stdout
+    assert "sessions  3 (1 completed, 1 crashed, 1 paused)" in result.stdout
+    assert "logs" in result.stdout and "KiB" in result.stdout
+
+
+def test_json(runner: CliRunner, demo_ids: list[str], p8j_home: Home) -> None:
+    facts = json.loads(runner.invoke(cli, ["info", "--json"]).stdout)
+    assert set(facts) == INFO_FIELDS
+    assert facts["home"] == str(p8j_home.path) and facts["exists"] is True
+    assert facts["sessions"] == 3
+    assert facts["states"] == {"completed": 1, "crashed": 1, "paused": 1}
+    assert facts["log_bytes"] == sum(p8j_home.log_path(s).stat().st_size for s in demo_ids)
+
+
+def test_missing_home(runner: CliRunner, p8j_home: Home) -> None:
+    result = runner.invoke(cli, ["info"])
+    assert result.exit_code == 0 and "does not exist yet" in result.stdout
+    facts = json.loads(runner.invoke(cli, ["info", "--json"]).stdout)
+    assert facts["exists"] is False and facts["sessions"] == 0
+    assert not p8j_home.path.exists()
+
+
+def test_size() -> None:
+    assert size(0) == "0 B"
+    assert size(1536) == "1.5 KiB"
+    assert size(5 * 1024 * 1024) == "5.0 MiB"
+    assert size(3 << 40) == "3072.0 GiB"

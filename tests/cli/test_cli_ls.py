@@ -1,0 +1,159 @@
+"""`p8j ls`: table, JSON, filters, live vs crashed, colour."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from cli_helpers import SGR, record_simple
+from click.testing import CliRunner
+
+from p8j.cli.ls import short_ids
+from p8j.cli.main import cli
+from p8j.journal import Home, SessionManager
+
+LISTING_FIELDS = {
+    "session_id",
+    "project_name",
+    "status",
+    "state",
+    "start_time",
+    "end_time",
+    "last_activity",
+    "duration_s",
+    "message_count",
+    "command_count",
+    "execution_count",
+    "title",
+    "size_bytes",
+    "last_seq",
+    "problems",
+    "writer_pid",
+    "writer_host",
+    "metadata",
+}
+
+
+def test_table_newest_first_with_states(runner: CliRunner, demo_ids: list[str]) -> None:
+    result = runner.invoke(cli, ["ls"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ID", "PROJECT", "STATE", "STARTED", "DURATION", "MSGS", "CMDS", "TITLE"]
+    body = [ln.split() for ln in lines[1:]]
+    assert [row[1] for row in body] == ["docs-site", "api-server", "webshop"]
+    assert [row[2] for row in body] == ["crashed", "paused", "completed"]
+    assert "The checkout total is wrong" in lines[3]
+    # Piped: absolute local times, no colour.
+    assert not SGR.search(result.stdout)
+    assert datetime.now().strftime("%Y-") in lines[1]
+
+
+def test_ids_are_unique_prefixes(runner: CliRunner, demo_ids: list[str]) -> None:
+    result = runner.invoke(cli, ["ls"])
+    shown = [ln.split()[0] for ln in result.stdout.splitlines()[1:]]
+    assert len(set(shown)) == 3
+    for prefix, full in zip(shown, reversed(demo_ids), strict=True):
+        assert full.startswith(prefix) and len(prefix) >= 8
+        assert runner.invoke(cli, ["replay", prefix, "--json"]).exit_code == 0
+
+
+def test_short_ids() -> None:
+    assert short_ids([]) == 8
+    assert short_ids(["abcdef0123", "abcdef0999"]) == 8
+    assert short_ids(["abcdef0123", "abcdef0129"]) == 10
+
+
+def test_json_fields_are_stable(runner: CliRunner, demo_ids: list[str]) -> None:
+    rows = json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)
+    assert [r["session_id"] for r in rows] == list(reversed(demo_ids))
+    for row in rows:
+        assert set(row) == LISTING_FIELDS
+    web = rows[2]
+    assert web["status"] == "completed" and web["state"] == "completed"
+    assert web["message_count"] == 8 and web["command_count"] == 2 and web["execution_count"] == 2
+    assert web["metadata"]["tests"] == "passing"
+    assert rows[0]["status"] == "active" and rows[0]["state"] == "crashed"
+
+
+def test_jsonl_and_quiet(runner: CliRunner, demo_ids: list[str]) -> None:
+    lines = runner.invoke(cli, ["ls", "--jsonl"]).stdout.splitlines()
+    assert [json.loads(ln)["session_id"] for ln in lines] == list(reversed(demo_ids))
+    assert runner.invoke(cli, ["ls", "-q"]).stdout.split() == list(reversed(demo_ids))
+
+
+def test_filters(runner: CliRunner, demo_ids: list[str]) -> None:
+    def ids(*args: str) -> list[str]:
+        result = runner.invoke(cli, ["ls", "-q", *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout.split()
+
+    web, api, docs = demo_ids
+    assert ids("--project", "webshop") == [web]
+    assert ids("--project", "*-s*") == [docs, api]
+    assert ids("--status", "paused") == [api]
+    assert ids("--status", "crashed") == [docs]
+    assert ids("--status", "active") == [docs]
+    assert ids("--status", "live") == []
+    assert ids("--status", "completed,paused") == [api, web]
+    assert ids("-n", "2") == [docs, api]
+    assert ids("--limit", "0") == []
+    assert ids("--since", "1h") == [docs, api, web]
+    future = (datetime.now(timezone.utc) + timedelta(days=2)).strftime("%Y-%m-%d")
+    assert ids("--since", future) == []
+
+
+def test_bad_filters_are_usage_errors(runner: CliRunner) -> None:
+    for args in (["--status", "sleeping"], ["--since", "yesterdayish"], ["-n", "-1"]):
+        result = runner.invoke(cli, ["ls", *args])
+        assert result.exit_code == 2, args
+        assert "Invalid value" in result.stderr
+
+
+def test_live_session_is_not_crashed(runner: CliRunner, p8j_home: Home) -> None:
+    mgr = SessionManager(p8j_home)
+    s = mgr.start_session("live-one")
+    mgr.record_message({"role": "user", "content": "still typing"})
+    try:
+        rows = json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)
+        assert rows[0]["session_id"] == s.session_id
+        assert rows[0]["state"] == "live" and rows[0]["writer_pid"] is not None
+        assert runner.invoke(cli, ["ls", "-q", "--status", "live"]).stdout.split() == [s.session_id]
+    finally:
+        mgr.close()
+    rows = json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)
+    assert rows[0]["state"] == "paused" and rows[0]["writer_pid"] is None
+
+
+def test_empty_journal(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["ls"])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "p8j demo" in result.stderr
+    assert runner.invoke(cli, ["ls", "--json"]).stdout == "[]\n"
+    assert runner.invoke(cli, ["ls", "--jsonl"]).stdout == ""
+
+
+def test_no_match_message(runner: CliRunner, demo_ids: list[str]) -> None:
+    result = runner.invoke(cli, ["ls", "--project", "nothing-like-it"])
+    assert result.exit_code == 0 and "No sessions match" in result.stderr
+
+
+def test_colour_always_and_no_color(runner: CliRunner, demo_ids: list[str]) -> None:
+    coloured = runner.invoke(cli, ["--color", "always", "ls"])
+    assert SGR.search(coloured.stdout)
+    plain = runner.invoke(cli, ["--color", "never", "ls"])
+    assert not SGR.search(plain.stdout)
+    assert SGR.sub("", coloured.stdout) == plain.stdout
+    no_color = runner.invoke(cli, ["ls"], env={"NO_COLOR": "1"})
+    assert not SGR.search(no_color.stdout)
+
+
+def test_problems_are_flagged(runner: CliRunner, p8j_home: Home) -> None:
+    sid = record_simple(p8j_home, "bad", ["one", "two"])
+    path = p8j_home.log_path(sid)
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b"one", b"ONE")  # checksum no longer matches
+    path.write_bytes(b"\n".join(lines))
+    result = runner.invoke(cli, ["ls"])
+    # The flipped line, and the seq gap it leaves.
+    assert "[2 problems] two" in result.stdout
+    assert json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)[0]["problems"] == 2

@@ -1,0 +1,118 @@
+"""Helpers for the journal tests: crafting lines, running child writers, waiting on conditions."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+HERE = Path(__file__).resolve().parent
+CHILD = HERE / "child_writer.py"
+
+
+def crc_line(obj: dict[str, Any]) -> bytes:
+    """A checksummed journal line (newline included) for an arbitrary JSON object."""
+    body = msgspec.json.encode(obj)
+    crc = zlib.crc32(body)
+    return body[:-1] + b',"crc":"%08x"}\n' % crc
+
+
+def line_ends(data: bytes) -> list[int]:
+    """Offsets just past every newline in `data`."""
+    return [i + 1 for i, b in enumerate(data) if b == 0x0A]
+
+
+def line_of(data: bytes, offset: int) -> int:
+    """1-based number of the line that holds byte `offset`."""
+    return data.count(b"\n", 0, offset) + 1
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll `pred` until true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.002)
+
+
+def spawn_child(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """Start tests/journal/child_writer.py with `args` (text pipes, line-buffered)."""
+    return subprocess.Popen(
+        [sys.executable, str(CHILD), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+        env=env,
+    )
+
+
+def read_line(stream: IO[str], timeout: float = 20.0) -> str:
+    """Read one line from a child's stdout, failing after `timeout` seconds."""
+    sel = selectors.DefaultSelector()
+    sel.register(stream, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            raise AssertionError(f"child printed nothing for {timeout}s")
+    finally:
+        sel.close()
+    return stream.readline()
+
+
+def run_child(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run child_writer.py to completion and return its result (raises on timeout)."""
+    return subprocess.run(
+        [sys.executable, str(CHILD), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def expect_lines(proc: subprocess.Popen[str], prefix: str, count: int) -> list[str]:
+    """Read `count` lines starting with `prefix` from `proc`'s stdout; return their payloads."""
+    assert proc.stdout is not None
+    out: list[str] = []
+    while len(out) < count:
+        text = read_line(proc.stdout)
+        if not text:
+            err = proc.stderr.read() if proc.stderr is not None else ""
+            raise AssertionError(f"child exited early; stderr:\n{err}")
+        word, _, rest = text.rstrip("\n").partition(" ")
+        assert word == prefix, f"expected {prefix!r}, child printed {text!r}"
+        out.append(rest)
+    return out
+
+
+def kill_and_reap(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL `proc` (if alive) and wait for it, closing its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=20)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+def files_under(root: Path) -> list[Path]:
+    """Every file and directory below `root` (not following symlinks)."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        found.extend(Path(dirpath) / n for n in (*dirnames, *filenames))
+    return found
+
+
+def strip_times(d: dict[str, Any], keys: Sequence[str] = ("ts",)) -> dict[str, Any]:
+    """A copy of `d` without the given keys."""
+    return {k: v for k, v in d.items() if k not in keys}

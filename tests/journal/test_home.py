@@ -1,0 +1,159 @@
+"""The journal home: resolution, layout, permissions, and ids checked before any path is built."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import pytest
+
+from journal_helpers import files_under
+from p8j.journal import (
+    Home,
+    InvalidSessionIdError,
+    SessionManager,
+    SessionNotFoundError,
+    UnsafePathError,
+    resolve_home,
+    resolve_session_ref,
+)
+from p8j.replay import load_session
+from test_ids import BAD_IDS, BAD_PREFIXES
+
+
+@contextlib.contextmanager
+def no_filesystem(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Make every file-system call fail the test while the block runs."""
+
+    def refuse(*args: Any, **kw: Any) -> Any:
+        raise AssertionError(f"touched the file system: {args!r}")
+
+    with monkeypatch.context() as m:
+        for name in ("open", "stat", "lstat", "listdir", "scandir", "mkdir", "access"):
+            m.setattr(os, name, refuse)
+        yield
+
+
+def test_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("P8J_HOME", str(tmp_path / "env"))
+    assert resolve_home(tmp_path / "explicit") == tmp_path / "explicit"
+    assert resolve_home() == tmp_path / "env"
+    monkeypatch.setenv("P8J_HOME", "~/j")
+    assert resolve_home() == Path.home() / "j"
+    monkeypatch.delenv("P8J_HOME")
+    assert resolve_home() == platformdirs.user_data_path("p8j", appauthor=False)
+    monkeypatch.setenv("P8J_HOME", "")
+    assert resolve_home() == platformdirs.user_data_path("p8j", appauthor=False)
+
+
+def test_manager_uses_p8j_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("P8J_HOME", str(tmp_path / "env"))
+    with SessionManager() as mgr:
+        sid = mgr.start_session("p").session_id
+    assert (tmp_path / "env" / "sessions" / f"{sid}.jsonl").is_file()
+    assert load_session(sid).project_name == "p"
+
+
+def test_layout_and_permissions_under_umask_000(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        home = Home(tmp_path / "deep" / "home")
+        mgr = SessionManager(home)
+        sid = mgr.start_session("p").session_id
+        mgr.record_message({"role": "user", "content": "x"})
+        mgr.pause_session()
+        with open(home.log_path(sid), "ab") as f:
+            f.write(b'{"torn')  # so resuming writes a torn-tail sidecar as well
+        mgr.resume_session(sid)
+        mgr.end_session()
+        assert [s.session_id for s in mgr.list_sessions()] == [sid]  # writes the catalog
+    finally:
+        os.umask(old)
+    made = files_under(home.path)
+    assert {p.name for p in made} >= {"sessions", "locks", "torn", "cache", f"{sid}.jsonl"}
+    assert any(p.parent == home.torn_dir for p in made)
+    assert any(p.parent == home.cache_dir and p.is_file() for p in made)
+    for p in [home.path, *made]:
+        mode = stat.S_IMODE(os.lstat(p).st_mode)
+        if p.is_dir():
+            assert mode == 0o700, p
+        else:
+            assert mode == 0o600, p
+
+
+def test_home_that_is_a_file_or_symlink_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UnsafePathError):
+        Home(tmp_path / "file").ensure()
+    real = Home(tmp_path / "real").ensure()
+    os.symlink(real.sessions_dir, tmp_path / "sessions-link")
+    os.rmdir(real.sessions_dir)
+    os.symlink(tmp_path / "elsewhere", real.sessions_dir)
+    with pytest.raises(UnsafePathError):
+        real.ensure()
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=lambda b: repr(b)[:30])
+def test_bad_ids_rejected_before_touching_a_path(
+    bad: Any, home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mgr = SessionManager(home)
+    with no_filesystem(monkeypatch):
+        with pytest.raises(InvalidSessionIdError):
+            home.log_path(bad)
+        with pytest.raises(InvalidSessionIdError):
+            home.lock_path(bad)
+    if bad in BAD_PREFIXES:
+        with no_filesystem(monkeypatch):
+            with pytest.raises(InvalidSessionIdError):
+                mgr.resume_session(bad)
+            with pytest.raises(InvalidSessionIdError):
+                load_session(bad, home)
+            with pytest.raises(InvalidSessionIdError):
+                resolve_session_ref(home, bad)
+    assert not home.path.exists()
+
+
+def test_session_ids_lists_only_well_named_logs(home: Home) -> None:
+    mgr = SessionManager(home)
+    sids = [mgr.start_session(f"p{i}").session_id for i in range(3)]
+    mgr.close()
+    for junk in ("notes.txt", "ABC.jsonl", ".jsonl", f"{sids[0]}.jsonl.tmp", "x.jsonl"):
+        (home.sessions_dir / junk).write_text("")
+    assert home.session_ids() == sids  # sorted = by start time
+
+
+def test_resolve_session_ref(home: Home) -> None:
+    with pytest.raises(SessionNotFoundError):
+        resolve_session_ref(home, "latest")
+    mgr = SessionManager(home)
+    a = mgr.start_session("a").session_id
+    b = mgr.start_session("b").session_id
+    mgr.close()
+    assert resolve_session_ref(home, "latest") == b
+    assert resolve_session_ref(home, a) == a
+    common = os.path.commonprefix([a, b])
+    assert resolve_session_ref(home, a[: len(common) + 1]) == a
+    with pytest.raises(SessionNotFoundError) as info:
+        resolve_session_ref(home, common)
+    assert info.value.candidates == [a, b]
+    assert a in str(info.value) and b in str(info.value)
+    with pytest.raises(SessionNotFoundError) as missing:
+        resolve_session_ref(home, "ffff")
+    assert missing.value.candidates == []
+    assert "ffff" in str(missing.value)
+
+
+def test_many_ambiguous_candidates_are_summarised(home: Home) -> None:
+    home.ensure()
+    for i in range(15):
+        (home.sessions_dir / f"0000000{i:x}-0000-7000-8000-000000000000.jsonl").write_text("")
+    with pytest.raises(SessionNotFoundError) as info:
+        resolve_session_ref(home, "0000000")
+    assert len(info.value.candidates) == 15
+    assert "and 5 more" in str(info.value)
