@@ -85,8 +85,7 @@ def percentile(sorted_ns: list[int], q: float) -> float:
     return sorted_ns[i] / 1000.0
 
 
-def time_calls(fn: Callable[[int], object], n: int, start: int = 0) -> dict[str, float]:
-    """Call fn(i) n times; per-call p50/p99/mean in us and calls per second."""
+def _sample(fn: Callable[[int], object], n: int, start: int) -> tuple[list[int], int]:
     clock = time.perf_counter_ns
     samples = [0] * n
     t0 = clock()
@@ -94,15 +93,51 @@ def time_calls(fn: Callable[[int], object], n: int, start: int = 0) -> dict[str,
         a = clock()
         fn(start + k)
         samples[k] = clock() - a
-    total = clock() - t0
+    return samples, clock() - t0
+
+
+def _stats(samples: list[int], total_ns: int) -> dict[str, float]:
     samples.sort()
+    n = len(samples)
     return {
         "p50_us": percentile(samples, 0.50),
         "p99_us": percentile(samples, 0.99),
-        "mean_us": total / n / 1000.0,
-        "per_s": n / (total / 1e9),
+        "mean_us": total_ns / n / 1000.0,
+        "per_s": n / (total_ns / 1e9),
         "n": float(n),
     }
+
+
+def time_calls(fn: Callable[[int], object], n: int, start: int = 0) -> dict[str, float]:
+    """Call fn(i) n times; per-call p50/p99/mean in us and calls per second."""
+    samples, total = _sample(fn, n, start)
+    return _stats(samples, total)
+
+
+def time_calls_interleaved(
+    fn: Callable[[int], object],
+    ref: Callable[[int], object],
+    n: int,
+    start: int = 0,
+    blocks: int = 10,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Like `time_calls` for `fn` and `ref`, alternating blocks of n/blocks calls.
+
+    Alternating keeps both under the same machine load, so their ratio holds on a
+    busy machine (a sequential ref-then-p8j run is at the mercy of the load's drift).
+    """
+    per = max(1, n // blocks)
+    ours: list[int] = []
+    theirs: list[int] = []
+    ours_ns = theirs_ns = 0
+    for b in range(blocks):
+        s, t = _sample(ref, per, start + b * per)
+        theirs += s
+        theirs_ns += t
+        s, t = _sample(fn, per, start + b * per)
+        ours += s
+        ours_ns += t
+    return _stats(ours, ours_ns), _stats(theirs, theirs_ns)
 
 
 def p8j_argv() -> list[str]:

@@ -52,11 +52,14 @@ def results() -> Results:
     return _RESULTS
 
 
-def timed_rounds(benchmark: Any, fn: Callable[[], T], rounds: int) -> tuple[list[float], T]:
+def timed_rounds(
+    benchmark: Any, fn: Callable[[], T], rounds: int, setup: Callable[[], None] | None = None
+) -> tuple[list[float], T]:
     """Run `fn` `rounds` times under pytest-benchmark; return our own wall times and a result.
 
     pytest-benchmark reports the rounds as usual; our copy of the times feeds the
-    ratios and works with --benchmark-disable too (one round then).
+    ratios and works with --benchmark-disable too (one round then). `setup` runs,
+    untimed by pytest-benchmark, before each round.
     """
     times: list[float] = []
     out: list[T] = []
@@ -68,7 +71,14 @@ def timed_rounds(benchmark: Any, fn: Callable[[], T], rounds: int) -> tuple[list
         out.append(r)
         return r
 
-    benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=0)
+    if setup is None:
+        benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=0)
+    else:
+
+        def before() -> None:
+            setup()
+
+        benchmark.pedantic(run, setup=before, rounds=rounds, iterations=1, warmup_rounds=0)
     return times, out[-1]
 
 

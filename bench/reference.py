@@ -73,7 +73,7 @@ def ref_replay(path: Path) -> tuple[int, list[Any]]:
     return count, messages
 
 
-def ref_lifecycle(directory: Path, n: int) -> None:
+def ref_lifecycle(directory: Path, n: int) -> int:
     """Create, write 12 lines and sync one file: a session lifecycle with nothing else."""
     path = directory / f"ref-{n}.jsonl"
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -95,3 +95,4 @@ def ref_lifecycle(directory: Path, n: int) -> None:
         os.fdatasync(fd)
     finally:
         os.close(fd)
+    return n

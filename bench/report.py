@@ -110,10 +110,18 @@ def markdown(doc: dict[str, Any]) -> str:
     for name in names:
         by_size = {r["size"]: r for r in peers if r["peer"] == name}
         dur = next(iter(by_size.values()))["durability"]
-        cells = [f"{by_size[s]['mean_us']:,.1f} us" if s in by_size else "not run" for s in sizes]
+        cells = [
+            f"{_f(by_size[s]['p50_us'], 1)} / {_f(by_size[s]['mean_us'], 1)}"
+            if s in by_size
+            else "not run"
+            for s in sizes
+        ]
         out.append(f"| {name} | {dur} | " + " | ".join(cells) + " |")
     out.append("")
-    out.append("Per-record cost is the mean wall time of one record call at that session size.")
+    out.append(
+        "Cells: p50 / mean wall time (us) of one record call at that session size; the mean "
+        "includes amortised costs (GC, group-commit fsyncs, whole-file rewrites)."
+    )
     if doc["notes"]:
         out += ["", "Notes:", ""] + [f"- {n}" for n in doc["notes"]]
     return "\n".join(out) + "\n"
@@ -129,12 +137,12 @@ def plot(doc: dict[str, Any], target: Path) -> None:
     peers = _rows(doc, "peers")
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     for name in dict.fromkeys(r["peer"] for r in peers):
-        pts = sorted((max(r["size"], 1), r["mean_us"]) for r in peers if r["peer"] == name)
+        pts = sorted((max(r["size"], 1), r["p50_us"]) for r in peers if r["peer"] == name)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("session size (events already recorded; 0 plotted at 1)")
-    ax.set_ylabel("cost of one more record (us, mean)")
+    ax.set_ylabel("cost of one more record (us, median)")
     ax.set_title("Per-record cost against session size")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from p8j.journal import Home, LogCursor, fold
 from p8j.replay import load_session
 
 from .common import Results, session_id, write_log
-from .conftest import BIG, MID, BigSession, plain_rounds, timed_rounds
+from .conftest import BIG, MID, BigSession, timed_rounds
 from .reference import ref_replay
 
 
@@ -36,13 +37,22 @@ def test_replay(
         path = write_log(home, sid, size)
     nbytes = path.stat().st_size
     rounds = 3 if size < BIG else 2
-    ref_times, (ref_events, _) = plain_rounds(lambda: ref_replay(path), rounds)
+    ref_times: list[float] = []
+    ref_events = 0
+
+    def reference() -> None:
+        # pytest-benchmark's untimed setup: the reference runs right before each
+        # round of ours, under the same machine load.
+        nonlocal ref_events
+        t = time.perf_counter()
+        ref_events = ref_replay(path)[0]
+        ref_times.append(time.perf_counter() - t)
 
     def replay() -> int:
         session = fold(LogCursor(path, session_id=sid).read())
         return session.last_seq + 1
 
-    times, events = timed_rounds(benchmark, replay, rounds)
+    times, events = timed_rounds(benchmark, replay, rounds, setup=reference)
     assert events >= size and ref_events >= size
     best, ref_best = min(times), min(ref_times)
     row = results.add(

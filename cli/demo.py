@@ -107,9 +107,7 @@ def _webshop(mgr: SessionManager) -> str:
             "model": MODEL,
         }
     )
-    mgr.record_message(
-        {"role": "user", "content": [_tool_result("toolu_02", CHECKOUT_SOURCE)]}
-    )
+    mgr.record_message({"role": "user", "content": [_tool_result("toolu_02", CHECKOUT_SOURCE)]})
     mgr.record_message(
         {
             "role": "assistant",
@@ -131,11 +129,15 @@ def _webshop(mgr: SessionManager) -> str:
     mgr.record_message(
         {
             "role": "user",
-            "content": [_tool_result("toolu_03", "The file src/shop/checkout.py has been updated.")],
+            "content": [
+                _tool_result("toolu_03", "The file src/shop/checkout.py has been updated.")
+            ],
         }
     )
     mgr.record_command("pytest -q", cwd="/home/dev/webshop")
-    mgr.record_execution("pytest -q", 0, "........................  [100%]\n24 passed in 1.92s", 1.92)
+    mgr.record_execution(
+        "pytest -q", 0, "........................  [100%]\n24 passed in 1.92s", 1.92
+    )
     mgr.record_message(
         {
             "role": "assistant",
@@ -163,7 +165,10 @@ def _api_server(mgr: SessionManager) -> str:
         }
     )
     mgr.record_message(
-        {"role": "user", "content": [_tool_result("toolu_11", "app/auth/views.py:42:def login(request):")]}
+        {
+            "role": "user",
+            "content": [_tool_result("toolu_11", "app/auth/views.py:42:def login(request):")],
+        }
     )
     mgr.pause_session("user stepped away")
     mgr.resume_session(s.session_id)
@@ -218,7 +223,10 @@ def _docs_site(mgr: SessionManager) -> str:
     mgr.record_command("ls scripts/")
     mgr.record_execution("ls scripts/", 0, "build.sh\ndeploy.sh\nrelease-notes.py", 0.01)
     mgr.record_message(
-        {"role": "user", "content": [_tool_result("toolu_21", "build.sh\ndeploy.sh\nrelease-notes.py")]}
+        {
+            "role": "user",
+            "content": [_tool_result("toolu_21", "build.sh\ndeploy.sh\nrelease-notes.py")],
+        }
     )
     # Not paused or ended: when this process exits its lock goes with it, so the
     # session shows as crashed, exactly like an agent that was killed mid-task.
@@ -268,23 +276,49 @@ LIVE_SCRIPT: list[tuple[str, Any]] = [
         "message",
         {
             "role": "assistant",
-            "content": [_text("Running ruff."), _tool_use("toolu_l1", "Bash", command="ruff check .")],
+            "content": [
+                _text("Running ruff."),
+                _tool_use("toolu_l1", "Bash", command="ruff check ."),
+            ],
         },
     ),
     ("command", "ruff check ."),
-    ("execution", ("ruff check .", 1, "app/models.py:12:1: F401 `os` imported but unused\nFound 1 error.", 0.3)),
-    ("message", {"role": "user", "content": [_tool_result("toolu_l1", "Found 1 error.", error=True)]}),
+    (
+        "execution",
+        (
+            "ruff check .",
+            1,
+            "app/models.py:12:1: F401 `os` imported but unused\nFound 1 error.",
+            0.3,
+        ),
+    ),
+    (
+        "message",
+        {"role": "user", "content": [_tool_result("toolu_l1", "Found 1 error.", error=True)]},
+    ),
     (
         "message",
         {
             "role": "assistant",
             "content": [
                 _text("Removing the unused import."),
-                _tool_use("toolu_l2", "Edit", file_path="app/models.py", old_string="import os\n", new_string=""),
+                _tool_use(
+                    "toolu_l2",
+                    "Edit",
+                    file_path="app/models.py",
+                    old_string="import os\n",
+                    new_string="",
+                ),
             ],
         },
     ),
-    ("message", {"role": "user", "content": [_tool_result("toolu_l2", "The file app/models.py has been updated.")]}),
+    (
+        "message",
+        {
+            "role": "user",
+            "content": [_tool_result("toolu_l2", "The file app/models.py has been updated.")],
+        },
+    ),
     ("command", "ruff check ."),
     ("execution", ("ruff check .", 0, "All checks passed!", 0.2)),
     ("message", {"role": "assistant", "content": "The linter is clean now."}),
@@ -358,13 +392,23 @@ def _next_steps(home: Home, ids: list[str]) -> str:
 
 
 @click.command()
-@click.option("--live", is_flag=True, help="Keep appending to one session so `p8j tail` has something to watch.")
 @click.option(
-    "--duration", type=click.FloatRange(min=0), default=60.0, show_default=True,
+    "--live",
+    is_flag=True,
+    help="Keep appending to one session so `p8j tail` has something to watch.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
     help="With --live: seconds to keep recording (0: until Ctrl-C).",
 )
 @click.option(
-    "--interval", type=click.FloatRange(min=0), default=1.0, show_default=True,
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
     help="With --live: seconds between events.",
 )
 @json_option
@@ -395,7 +439,6 @@ def demo(live: bool, duration: float, interval: float, as_json: bool) -> None:
     for i in ids:
         r = rows[i]
         click.echo(
-            f"  {style(i[:n], 'yellow')}  {r.project_name:<11} {r.state:<10} "
-            f"{escape(r.title)[:60]}"
+            f"  {style(i[:n], 'yellow')}  {r.project_name:<11} {r.state:<10} {escape(r.title)[:60]}"
         )
     click.echo(_next_steps(home, ids))

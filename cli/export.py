@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from typing import IO
@@ -35,26 +36,36 @@ def _to_file(path: str, chunks: Iterable[bytes]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise JournalIOError(f"cannot write the export: {exc.strerror}", path=path) from exc
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  p8j export 01a2c3 > session.md
+  p8j export latest -f json -o snapshot.json
+  p8j export latest -f jsonl | jq -c 'select(.type == "CommandRecorded")'
+"""
+)
 @click.argument("ref", metavar="ID", type=SESSION_REF, default="latest")
 @click.option(
-    "-f", "--format", "fmt", type=click.Choice(["md", "json", "jsonl"]), default="md",
-    show_default=True, help="md: a readable transcript; json: the snapshot; jsonl: raw events.",
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "json", "jsonl"]),
+    default="md",
+    show_default=True,
+    help="md: a readable transcript; json: the snapshot; jsonl: raw events.",
 )
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@click.option(
+    "-o", "--output", metavar="FILE", help="Write to FILE (atomically) instead of stdout."
+)
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
 @json_option
 @home_option
@@ -83,5 +94,7 @@ def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) 
         _write_all(chunks, out)
         out.flush()
     if fmt == "jsonl":
-        report = LoadReport(sid, str(cursor.path), list(cursor.issues), cursor.torn, 0, cursor.offset)
+        report = LoadReport(
+            sid, str(cursor.path), list(cursor.issues), cursor.torn, 0, cursor.offset
+        )
     report_problems(report)

@@ -45,9 +45,12 @@ def info(as_json: bool) -> None:
             "(`p8j verify` says which)"
         )
     if facts.oldest:
-        click.echo(f"{style('span', bold=True)}      {local_time(facts.oldest)} .. {local_time(facts.newest)}")
+        span = f"{local_time(facts.oldest)} .. {local_time(facts.newest)}"
+        click.echo(f"{style('span', bold=True)}      {span}")
     click.echo(f"{style('logs', bold=True)}      {size(facts.log_bytes)}")
-    click.echo(f"{style('cache', bold=True)}     {size(facts.cache_bytes)} (derived; safe to delete)")
+    click.echo(
+        f"{style('cache', bold=True)}     {size(facts.cache_bytes)} (derived; safe to delete)"
+    )
     if facts.torn_files:
         click.echo(
             f"{style('torn', bold=True)}      {facts.torn_files} file(s), {size(facts.torn_bytes)} "

@@ -2,37 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 import click
 import msgspec
 
+from p8j.journal.catalog import list_summaries
 from p8j.replay.listing import SessionListing, list_sessions
 
 from .options import SINCE, STATE_LIST, current_home, home_option, json_option, stdout_style
-from .render import Style, duration, escape, is_terminal, table, terminal_width, when
+from .render import duration, escape, is_terminal, table, terminal_width, when
 
 __all__ = ["ls", "short_ids"]
 
+TABLE_LIMIT = 50
 _STATE_COLORS = {"live": "green", "crashed": "red", "paused": "yellow", "active": "cyan"}
 _ENC = msgspec.json.Encoder()
 
 
 def short_ids(ids: list[str], minimum: int = 8) -> int:
     """The shortest prefix length (at least `minimum`) that tells every id apart."""
-    ordered = sorted(ids)
-    length = minimum
-    for a, b in zip(ordered, ordered[1:], strict=False):
-        common = 0
-        for x, y in zip(a, b, strict=False):
-            if x != y:
-                break
-            common += 1
-        length = max(length, common + 1)
-    return min(length, 36)
+    distinct = len(set(ids))
+    lo, hi = minimum, 36  # unique at `hi`; find the least unique length by bisection
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len({i[:mid] for i in ids}) == distinct:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
-def _rows(rows: list[SessionListing], style: Style, relative: bool, prefix: int) -> list[list[str]]:
+def _rows(rows: list[SessionListing], relative: bool, prefix: int) -> list[list[str]]:
+    now = datetime.now(timezone.utc)
     out = []
     for r in rows:
         title = escape(r.title)
@@ -43,7 +45,7 @@ def _rows(rows: list[SessionListing], style: Style, relative: bool, prefix: int)
                 r.session_id[:prefix],
                 escape(r.project_name) or "-",
                 r.state,
-                when(r.start_time, relative=relative),
+                when(r.start_time, relative=relative, now=now),
                 duration(r.duration_s),
                 str(r.message_count),
                 str(r.command_count),
@@ -53,7 +55,14 @@ def _rows(rows: list[SessionListing], style: Style, relative: bool, prefix: int)
     return out
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  p8j ls --status crashed,paused      what can be resumed
+  p8j ls --since 2h --project 'web*'
+  p8j ls --json | jq -r '.[] | select(.state == "live") | .session_id'
+"""
+)
 @click.option("--project", metavar="NAME", help="Only this project (shell-style wildcards work).")
 @click.option(
     "--status",
@@ -62,10 +71,21 @@ def _rows(rows: list[SessionListing], style: Style, relative: bool, prefix: int)
     default=None,
     help="Only these states: active (= live or crashed), live, crashed, paused, completed.",
 )
-@click.option("--since", type=SINCE, default=None, help="Only sessions active since: 2h, 3d, 2026-11-01.")
-@click.option("-n", "--limit", type=click.IntRange(min=0), default=None, help="At most N sessions.")
+@click.option(
+    "--since", type=SINCE, default=None, help="Only sessions active since: 2h, 3d, 2026-11-01."
+)
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help=f"At most N sessions (the table's default: {TABLE_LIMIT}; JSON and -q: all).",
+)
+@click.option("-a", "--all", "show_all", is_flag=True, help="Every session, however many.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only full session ids, one a line.")
-@click.option("--jsonl", "as_jsonl", is_flag=True, help="One JSON object a line instead of an array.")
+@click.option(
+    "--jsonl", "as_jsonl", is_flag=True, help="One JSON object a line instead of an array."
+)
 @json_option
 @home_option
 def ls(
@@ -73,13 +93,27 @@ def ls(
     states: tuple[str, ...] | None,
     since: datetime | None,
     limit: int | None,
+    show_all: bool,
     quiet: bool,
     as_jsonl: bool,
     as_json: bool,
 ) -> None:
     """List sessions, newest first."""
     home = current_home()
-    rows = list_sessions(home, project=project, states=states, since=since, limit=limit)
+    summaries = list_summaries(home)
+    table_only = not (as_json or as_jsonl or quiet)
+    cut = False
+    if show_all:
+        limit = None
+    elif limit is None and table_only:
+        limit = TABLE_LIMIT  # people read the newest few; scripts get everything
+        cut = True
+    want = None if limit is None else limit + 1  # one more tells whether there is more
+    rows = list_sessions(
+        home, project=project, states=states, since=since, limit=want, summaries=summaries
+    )
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
     if as_json:
         click.echo(_ENC.encode(rows).decode("utf-8"))
         return
@@ -96,20 +130,18 @@ def ls(
         if filtered:
             click.echo("No sessions match.", err=True)
         else:
-            click.echo(
-                f"No sessions in {escape(str(home.path))} yet. Try `p8j demo`.", err=True
-            )
+            click.echo(f"No sessions in {escape(str(home.path))} yet. Try `p8j demo`.", err=True)
         return
     tty = is_terminal()
     style = stdout_style()
-    prefix = short_ids(home.session_ids()) if len(rows) < 50_000 else 13
+    prefix = short_ids([s.session_id for s in summaries])
 
     def state_style(text: str) -> str:
         return style(text, _STATE_COLORS.get(text))
 
     lines = table(
         ["ID", "PROJECT", "STATE", "STARTED", "DURATION", "MSGS", "CMDS", "TITLE"],
-        _rows(rows, style, tty, prefix),
+        _rows(rows, tty, prefix),
         right=(4, 5, 6),
         styles=[
             lambda s: style(s, "yellow"),
@@ -120,8 +152,12 @@ def ls(
             None,
             None,
             None,
-        ],
-        header_style=lambda s: style(s, bold=True),
+        ]
+        if style.enabled
+        else None,
+        header_style=(lambda s: style(s, bold=True)) if style.enabled else None,
         width=terminal_width() if tty else None,
     )
     click.echo("\n".join(lines))
+    if more and cut:
+        click.echo(f"p8j: showing the newest {limit} sessions; -n N or --all shows more", err=True)

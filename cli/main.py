@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import click
@@ -31,7 +32,9 @@ COMMANDS: dict[str, str] = {
     "info": "p8j.cli.info:info",
     "ls": "p8j.cli.ls:ls",
     "pick": "p8j.cli.pick:pick",
+    "redact": "p8j.cli.redact:redact",
     "replay": "p8j.cli.replay:replay",
+    "scan": "p8j.cli.scan:scan",
     "search": "p8j.cli.search:search_cmd",
     "tail": "p8j.cli.tail:tail",
     "verify": "p8j.cli.verify:verify",
@@ -57,22 +60,42 @@ def _os_error(exc: OSError) -> str:
     return f"{what}: {exc.filename}" if exc.filename else f"cannot write output: {what}"
 
 
+class _LazyCommands(MutableMapping[str, click.Command]):
+    """The group's command table: names from `COMMANDS`, modules imported on first lookup."""
+
+    def __init__(self, registry: dict[str, str]) -> None:
+        self._registry = registry
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            target = self._registry[name]  # KeyError for an unknown name, as a dict
+            module_name, attr = target.split(":")
+            command = getattr(importlib.import_module(module_name), attr)
+            assert isinstance(command, click.Command)
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._loaded.pop(name, None)
+        self._registry.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(set(self._registry) | set(self._loaded)))
+
+    def __len__(self) -> int:
+        return len(set(self._registry) | set(self._loaded))
+
+
 class LazyGroup(click.Group):
-    """A group that imports a command's module only when the command is needed."""
+    """A group whose commands' modules are imported only when a command is needed."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        """Every registered command name, sorted."""
-        return sorted(set(COMMANDS) | set(super().list_commands(ctx)))
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """The command object, importing its module on first use."""
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return super().get_command(ctx, cmd_name)
-        module_name, attr = target.split(":")
-        command = getattr(importlib.import_module(module_name), attr)
-        assert isinstance(command, click.Command)
-        return command
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands(dict(COMMANDS))
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command, turning library and OS errors into one-line failures."""

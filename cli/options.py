@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.shell_completion import CompletionItem
@@ -24,8 +24,8 @@ from p8j.journal.ids import validate_prefix
 from .render import ColorMode, Style
 
 __all__ = [
-    "SINCE",
     "SESSION_REF",
+    "SINCE",
     "STATE_LIST",
     "color_mode",
     "current_home",
@@ -35,6 +35,12 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:  # click >= 8.2 types ParamType by what it converts to; older clicks do not
+    _StrParam = click.ParamType[str]
+    _TimeParam = click.ParamType[datetime]
+    _StatesParam = click.ParamType[tuple[str, ...]]
+else:
+    _StrParam = _TimeParam = _StatesParam = click.ParamType
 _HOME_KEY = "p8j.home"
 _COLOR_KEY = "p8j.color"
 HOME_HELP = "Journal home directory (default: $P8J_HOME, else the platform's user data dir)."
@@ -97,7 +103,7 @@ def store_home(ctx: click.Context, param: click.Parameter, value: str | None) ->
     _store_home(ctx, param, value)
 
 
-class SessionRefType(click.ParamType):
+class SessionRefType(_StrParam):
     """A session id, a unique prefix of one, or ``latest``; completes in the shell."""
 
     name = "ID"
@@ -123,9 +129,11 @@ class SessionRefType(click.ParamType):
             summaries = list_summaries(current_home(ctx))
         except P8jError:
             return []
-        items = [CompletionItem("latest", help="the newest session")] if "latest".startswith(
-            incomplete
-        ) else []
+        items = (
+            [CompletionItem("latest", help="the newest session")]
+            if "latest".startswith(incomplete)
+            else []
+        )
         for s in summaries:
             if s.session_id.startswith(incomplete):
                 text = f"{s.project_name}: {s.title}" if s.title else s.project_name
@@ -139,7 +147,7 @@ def _one_line(text: str) -> str:
     return escape(text)
 
 
-class SinceType(click.ParamType):
+class SinceType(_TimeParam):
     """A --since value: ``2h``, ``3d``, ``today``, ``2026-11-01``, an ISO date and time."""
 
     name = "TIME"
@@ -162,7 +170,7 @@ SESSION_REF = SessionRefType()
 SINCE = SinceType()
 
 
-class StateListType(click.ParamType):
+class StateListType(_StatesParam):
     """A comma-separated list of session states."""
 
     name = "STATE[,STATE]"

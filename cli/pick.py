@@ -1,4 +1,4 @@
-"""`p8j pick`: choose a session interactively and print its id (``mycli --resume "$(p8j pick)"``)."""
+"""`p8j pick`: choose a session interactively, print its id (``mycli --resume "$(p8j pick)"``)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,20 @@ from .picker import pick_session
 __all__ = ["pick"]
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Keys: type to filter, Up/Down (Ctrl-P/Ctrl-N) to move, Enter to choose, Esc to cancel.
+Example:
+  mycli --resume "$(p8j pick --status paused,crashed)"
+"""
+)
 @click.argument("query", required=False, default="")
 @click.option("--project", metavar="NAME", help="Only sessions of this project (wildcards work).")
 @click.option(
-    "--status", "states", type=STATE_LIST, default=None,
+    "--status",
+    "states",
+    type=STATE_LIST,
+    default=None,
     help="Only these states: active, live, crashed, paused, completed.",
 )
 @json_option

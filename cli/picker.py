@@ -199,7 +199,9 @@ def _run_picker(home: Home, listing: list[SessionListing], query: str) -> str | 
             frags.append((style, " "))
             frags.append((style + " class:project", f"{escape(r.project_name)[:16]:<16}"))
             frags.append((style + f" class:state-{r.state}", f" {r.state:<9}"))
-            frags.append((style + " class:dim", f" {relative_time(r.last_activity or r.start_time):>9} "))
+            frags.append(
+                (style + " class:dim", f" {relative_time(r.last_activity or r.start_time):>9} ")
+            )
             frags.append((style, f" {title}\n"))
         return frags
 
@@ -273,14 +275,18 @@ def _run_picker(home: Home, listing: list[SessionListing], query: str) -> str | 
                 wrap_lines=False,
             ),
             Window(width=1, char="│", style="class:dim"),
-            Window(FormattedTextControl(preview_fragments), width=Dimension(weight=2), wrap_lines=True),
+            Window(
+                FormattedTextControl(preview_fragments), width=Dimension(weight=2), wrap_lines=True
+            ),
         ]
     )
     root = HSplit(
         [
             VSplit(
                 [
-                    Window(FormattedTextControl([("class:prompt", "filter › ")]), width=9, height=1),
+                    Window(
+                        FormattedTextControl([("class:prompt", "filter › ")]), width=9, height=1
+                    ),
                     Window(BufferControl(buffer=buffer), height=1),
                 ]
             ),

@@ -20,7 +20,7 @@ import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import IO, Any, Literal
 
 import click
@@ -81,9 +81,11 @@ class Style:
             return cls(False)
         return cls(is_terminal(stream))
 
-    def __call__(self, text: str, fg: str | None = None, *, bold: bool = False, dim: bool = False) -> str:
+    def __call__(
+        self, text: str, fg: str | None = None, *, bold: bool = False, dim: bool = False
+    ) -> str:
         """`text` styled (foreground colour name, bold, dim) when enabled."""
-        if not self.enabled or not text:
+        if not self.enabled or not text or not (fg or bold or dim):
             return text
         return click.style(text, fg=fg, bold=bold or None, dim=dim or None)
 
@@ -117,36 +119,63 @@ def truncate(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
-def _parse(value: str | datetime) -> datetime | None:
+def _utc(value: str | datetime) -> datetime | None:
+    """`value` as a naive UTC datetime (naive arithmetic is several times faster)."""
     if isinstance(value, datetime):
-        return value
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    if len(value) == 27 and value[-1] == "Z":
+        # p8j's own fixed-width form: the C parser, ~10x faster than the general path.
+        try:
+            return datetime.fromisoformat(value[:-1])
+        except ValueError:
+            pass
     from p8j.journal.timefmt import parse_ts
 
     try:
-        return parse_ts(value)
+        return parse_ts(value).replace(tzinfo=None)
     except ValueError:
         return None
+
+
+_OFFSETS: dict[tuple[int, int, int, int], timedelta] = {}
+
+
+def _local(utc: datetime) -> datetime:
+    """Naive UTC `utc` in local time; the UTC offset is looked up once per hour of the day."""
+    key = (utc.year, utc.month, utc.day, utc.hour)
+    offset = _OFFSETS.get(key)
+    if offset is None:
+        offset = utc.replace(tzinfo=timezone.utc).astimezone().utcoffset() or timedelta(0)
+        _OFFSETS[key] = offset
+    return utc + offset
+
+
+def _date(d: datetime) -> str:
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
 
 
 def local_time(value: str | datetime | None, *, seconds: bool = False) -> str:
     """An absolute local time: ``2026-11-24 07:06`` (``:SS`` with `seconds`)."""
     if value is None:
         return "-"
-    parsed = _parse(value)
-    if parsed is None:
+    utc = _utc(value)
+    if utc is None:
         return escape(str(value))
-    return parsed.astimezone().strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    d = _local(utc)
+    text = f"{_date(d)} {d.hour:02d}:{d.minute:02d}"
+    return f"{text}:{d.second:02d}" if seconds else text
 
 
 def relative_time(value: str | datetime | None, now: datetime | None = None) -> str:
     """A short relative time: ``just now``, ``42s ago``, ``5m ago``, ``3h ago``, ``4d ago``."""
     if value is None:
         return "-"
-    parsed = _parse(value)
-    if parsed is None:
+    utc = _utc(value)
+    if utc is None:
         return escape(str(value))
-    current = now if now is not None else datetime.now(timezone.utc)
-    seconds = (current - parsed).total_seconds()
+    current = _utc(now) if now is not None else datetime.now(timezone.utc).replace(tzinfo=None)
+    assert current is not None
+    seconds = (current - utc).total_seconds()
     if seconds < 0:
         return "in the future" if seconds < -60 else "just now"
     if seconds < 5:
@@ -159,12 +188,12 @@ def relative_time(value: str | datetime | None, now: datetime | None = None) -> 
         return f"{int(seconds // 3600)}h ago"
     if seconds < 86400 * 30:
         return f"{int(seconds // 86400)}d ago"
-    return parsed.astimezone().strftime("%Y-%m-%d")
+    return _date(_local(utc))
 
 
-def when(value: str | datetime | None, *, relative: bool) -> str:
+def when(value: str | datetime | None, *, relative: bool, now: datetime | None = None) -> str:
     """Relative on a terminal, absolute local time otherwise."""
-    return relative_time(value) if relative else local_time(value)
+    return relative_time(value, now) if relative else local_time(value)
 
 
 def duration(seconds: float | None) -> str:
@@ -205,18 +234,22 @@ def table(
     if width is not None:
         last_room = max(8, width - sum(widths[:-1]) - 2 * (ncol - 1))
 
+    right_set = frozenset(right)
+
     def line(cells: Sequence[str], cws: Sequence[int], styler: Sequence[Any] | None) -> str:
         out: list[str] = []
         for i, cell in enumerate(cells):
             if i == ncol - 1:
-                text = truncate(cell, last_room) if last_room is not None else cell
+                text = cell if last_room is None else truncate(cell, last_room)
                 pad = ""
             else:
                 text = cell
                 pad = " " * (widths[i] - cws[i])
-            style = styler[i] if styler is not None else None
-            shown = style(text) if style is not None and text else text
-            out.append(pad + shown if i in right else shown + pad)
+            if styler is not None and text:
+                style = styler[i]
+                if style is not None:
+                    text = style(text)
+            out.append(pad + text if i in right_set else text + pad)
         return "  ".join(out).rstrip()
 
     result = [

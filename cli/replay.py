@@ -1,4 +1,4 @@
-"""`p8j replay ID`: rebuild a session from its log (optionally as of a seq or a time) and show it."""
+"""`p8j replay ID`: rebuild a session from its log (optionally as of a seq or time) and show it."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def _clip_lines(text: str, limit: int | None) -> tuple[list[str], int]:
         lines, more = lines[:limit], len(lines) - limit
     if limit is not None:
         lines = [
-            ln if len(ln) <= LINE_CHARS else f"{ln[:LINE_CHARS]}… ({len(ln) - LINE_CHARS} more chars)"
+            ln
+            if len(ln) <= LINE_CHARS
+            else f"{ln[:LINE_CHARS]}… ({len(ln) - LINE_CHARS} more chars)"
             for ln in lines
         ]
     return lines, more
@@ -71,12 +73,20 @@ def message_lines(
             if width is not None and len(call) > width:
                 call = call[: max(10, width - 1)] + "…"
             ident = style(f"  [{escape(part.id)}]", dim=True) if part.id else ""
-            out.append(lead + style("⚙ ", "yellow") + style(name, "yellow", bold=True) + f"({call})" + ident)
+            out.append(
+                lead
+                + style("⚙ ", "yellow")
+                + style(name, "yellow", bold=True)
+                + f"({call})"
+                + ident
+            )
         elif part.kind == "tool_result":
             lines, more = _clip_lines(escape(part.text, multiline=True), limit)
             tag = "error" if part.is_error else "result"
             ident = f" [{escape(part.id)}]" if part.id else ""
-            head = style(f"↳ {tag}{ident}:", "red" if part.is_error else None, dim=not part.is_error)
+            head = style(
+                f"↳ {tag}{ident}:", "red" if part.is_error else None, dim=not part.is_error
+            )
             out.append(lead + head + (" " + lines[0] if lines and lines[0] else ""))
             out.extend("      " + ln for ln in lines[1:])
             if more:
@@ -147,10 +157,21 @@ def _section(name: str, style: Style) -> str:
     return style(f"── {name} ──", dim=True)
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  p8j replay                    the newest session
+  p8j replay 01a2c3 --at 12     as it was at event 12
+  p8j replay latest --until 2026-11-24T09:30 --json
+"""
+)
 @click.argument("ref", metavar="ID", type=SESSION_REF, default="latest")
-@click.option("--at", "at_seq", type=click.IntRange(min=0), default=None, help="State as of event seq SEQ.")
-@click.option("--until", type=SINCE, default=None, help="State as of a time: 2026-11-24T07:00, 2h (ago).")
+@click.option(
+    "--at", "at_seq", type=click.IntRange(min=0), default=None, help="State as of event seq SEQ."
+)
+@click.option(
+    "--until", type=SINCE, default=None, help="State as of a time: 2026-11-24T07:00, 2h (ago)."
+)
 @click.option("--full", is_flag=True, help="Show long texts and outputs whole.")
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
 @json_option
@@ -197,10 +218,13 @@ def replay(
             code = ex.get("exit_code")
             mark = style("✔", "green") if code == 0 else style("✘", "red")
             took = duration(ex["duration_s"]) if ex.get("duration_s") is not None else "-"
-            out.append(f"{mark} exit {code if code is not None else '?'}  {took}  $ {escape(str(ex.get('command', '')))}")
+            shown = code if code is not None else "?"
+            out.append(f"{mark} exit {shown}  {took}  $ {escape(str(ex.get('command', '')))}")
             output = str(ex.get("output") or "")
             if output:
-                lines, more = _clip_lines(escape(output, multiline=True), None if full else PREVIEW_LINES)
+                lines, more = _clip_lines(
+                    escape(output, multiline=True), None if full else PREVIEW_LINES
+                )
                 out.extend("    " + ln for ln in lines)
                 if more:
                     out.append("    " + style(f"… {more} more lines (--full shows all)", dim=True))

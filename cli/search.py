@@ -36,17 +36,41 @@ def _hit_line(hit: SearchHit, style: Style, color: bool) -> str:
     )
 
 
-@click.command("search")
+@click.command(
+    "search",
+    epilog="""\b
+Examples:
+  p8j search 'rate.?limit' -i
+  p8j search 'Traceback' --kind execution --since 1d
+  p8j search 'def \\w+' --role assistant --json | jq -r '.[].session_id' | sort -u
+""",
+)
 @click.argument("pattern")
 @click.option("-i", "--ignore-case", is_flag=True, help="Match regardless of case.")
-@click.option("--role", "roles", multiple=True, metavar="ROLE", help="Only messages of this role (repeatable).")
 @click.option(
-    "--kind", "kinds", type=click.Choice(["message", "command", "execution"]), multiple=True,
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="ROLE",
+    help="Only messages of this role (repeatable).",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    type=click.Choice(["message", "command", "execution"]),
+    multiple=True,
     help="Only this kind of record (repeatable).",
 )
 @click.option("--project", metavar="NAME", help="Only sessions of this project (wildcards work).")
 @click.option("--since", type=SINCE, default=None, help="Only events since: 2h, 3d, 2026-11-01.")
-@click.option("-s", "--session", "refs", type=SESSION_REF, multiple=True, help="Only this session (repeatable).")
+@click.option(
+    "-s",
+    "--session",
+    "refs",
+    type=SESSION_REF,
+    multiple=True,
+    help="Only this session (repeatable).",
+)
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="Stop after N hits.")
 @json_option
 @home_option
@@ -65,12 +89,20 @@ def search_cmd(
     try:
         regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
     except re.error as exc:
-        raise click.BadParameter(f"not a valid regular expression: {exc}", param_hint="PATTERN") from None
+        raise click.BadParameter(
+            f"not a valid regular expression: {exc}", param_hint="PATTERN"
+        ) from None
     home = current_home()
     ids = [resolve_session_ref(home, r) for r in refs] if refs else None
     result = search(
-        home, regex, roles=roles or None, kinds=kinds or None, project=project, since=since,
-        session_ids=ids, limit=limit,
+        home,
+        regex,
+        roles=roles or None,
+        kinds=kinds or None,
+        project=project,
+        since=since,
+        session_ids=ids,
+        limit=limit,
     )
     if as_json:
         click.echo(_ENC.encode(result.hits).decode("utf-8"))

@@ -1,4 +1,8 @@
-"""`p8j tail [ID ...]`: follow live sessions as other processes append to them (like journalctl -f)."""
+"""`p8j tail [ID ...]`: follow sessions as other processes append to them, like journalctl -f.
+
+Following every session of a journal that does not exist yet creates it and waits for the
+first session (the only command that creates a journal without writing a session).
+"""
 
 from __future__ import annotations
 
@@ -96,14 +100,30 @@ def human_line(item: FollowedEvent, style: Style, width: int | None) -> str:
     )
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Examples:
+  p8j tail                      every session, new ones too (Ctrl-C stops)
+  p8j tail latest -n 50         one session, its last 50 events first
+  p8j tail --type message,command --project 'web*'
+  p8j tail --json | jq -c 'select(.type == "ExecutionRecorded" and .exit_code != 0)'
+"""
+)
 @click.argument("refs", metavar="[ID]...", nargs=-1, type=SESSION_REF)
 @click.option(
-    "-n", "--lines", "backlog", type=click.IntRange(min=0), default=10, show_default=True,
+    "-n",
+    "--lines",
+    "backlog",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
     help="Show the last N matching events first.",
 )
 @click.option(
-    "--type", "types", multiple=True, metavar="TYPE[,TYPE]",
+    "--type",
+    "types",
+    multiple=True,
+    metavar="TYPE[,TYPE]",
     help="Only these event types: message, command, execution, metadata, start, pause, "
     "resume, end, lifecycle.",
 )
@@ -123,6 +143,12 @@ def tail(
 ) -> None:
     """Follow sessions live as they are written."""
     home = current_home()
+    if not no_follow and not refs and not home.exists():
+        # Following everything on a fresh machine: wait for the first session.
+        home.ensure()
+        click.echo(
+            f"p8j: no sessions in {escape(str(home.path))} yet; waiting for the first", err=True
+        )
     try:
         wanted = parse_event_types(types) if types else None
     except ValueError as exc:

@@ -26,7 +26,8 @@ def _reports(home: Home, ids: list[str], progress: bool) -> Iterator[VerifyRepor
         return
     from rich.progress import Progress  # only for many sessions on a terminal
 
-    with Progress(transient=True, redirect_stdout=False, redirect_stderr=False) as bar:
+    # Lines printed meanwhile go above the bar (rich redirects stdout while it is live).
+    with Progress(transient=True) as bar:
         task = bar.add_task("verifying", total=len(ids))
         for sid in ids:
             yield verify_session(home, sid)
@@ -44,14 +45,24 @@ def _describe(report: VerifyReport, style: Style, verbose: bool) -> list[str]:
     ]
     for issue in report.errors:
         where = f"line {issue.line}" if issue.line is not None else "log"
-        lines.append(f"      {style('error', 'red')} {where}: {issue.kind}: {escape(issue.message)}")
+        lines.append(
+            f"      {style('error', 'red')} {where}: {issue.kind}: {escape(issue.message)}"
+        )
     for issue in report.warnings:
         where = f"line {issue.line}" if issue.line is not None else "log"
-        lines.append(f"      {style('warning', 'yellow')} {where}: {issue.kind}: {escape(issue.message)}")
+        lines.append(
+            f"      {style('warning', 'yellow')} {where}: {issue.kind}: {escape(issue.message)}"
+        )
     return lines
 
 
-@click.command()
+@click.command(
+    epilog="""\b
+Exit status: 0 when every log is sound (warnings allowed), 1 otherwise.
+Example:
+  p8j verify --json | jq '.[] | select(.ok | not) | .errors'
+"""
+)
 @click.argument("refs", metavar="[ID]...", nargs=-1, type=SESSION_REF)
 @click.option("-v", "--verbose", is_flag=True, help="Also list the sessions that are fine.")
 @json_option

@@ -8,6 +8,10 @@ the class name. The envelope comes first on every event:
 - ``seq``: 0, 1, 2, ... within the session, no gaps;
 - ``ts``: UTC, RFC 3339 with microseconds (``2026-11-24T07:06:00.000123Z``).
 
+Events that carry text have ``redactions`` (ids of the redaction rules that
+replaced a secret before the event was written; never the secret) and, where a
+payload can be large, ``blobs`` (`BlobRef`: values stored outside the line).
+
 Schema evolution rules (tested by tests/journal/test_schema.py against
 tests/fixtures): new fields always get defaults; a field's type never changes;
 a tag is never renamed or reused. A reader meets events it does not know as
@@ -32,6 +36,24 @@ class Event(msgspec.Struct, frozen=True, tag_field="type", tag=True, omit_defaul
     ts: str
 
 
+class BlobRef(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Where a payload too large for one line lives: a content-addressed blob in the home.
+
+    `path` locates the value inside the event (``["output"]``, ``["content", 0,
+    "source", "data"]``); on disk that value is a short placeholder string.
+    `encoding` says how the blob's bytes become the value again: ``utf-8`` (text),
+    ``base64`` (`prefix` + the base64 of the bytes, e.g. an image or a data URL),
+    or ``json`` (the JSON the bytes encode).
+    """
+
+    path: list[str | int]
+    sha256: str
+    size: int
+    media_type: str = "text/plain; charset=utf-8"
+    encoding: str = "utf-8"
+    prefix: str = ""
+
+
 class SessionStarted(Event, frozen=True):
     """A session was created."""
 
@@ -41,6 +63,7 @@ class SessionStarted(Event, frozen=True):
     host: str | None = None
     pid: int | None = None
     p8j_version: str | None = None
+    redactions: list[str] = []
 
 
 class MessageRecorded(Event, frozen=True):
@@ -49,6 +72,8 @@ class MessageRecorded(Event, frozen=True):
     role: str
     content: Any = msgspec.UNSET
     extra: dict[str, Any] = {}
+    redactions: list[str] = []
+    blobs: list[BlobRef] = []
 
 
 class CommandRecorded(Event, frozen=True):
@@ -56,6 +81,8 @@ class CommandRecorded(Event, frozen=True):
 
     command: str
     cwd: str | None = None
+    redactions: list[str] = []
+    blobs: list[BlobRef] = []
 
 
 class ExecutionRecorded(Event, frozen=True):
@@ -66,12 +93,15 @@ class ExecutionRecorded(Event, frozen=True):
     output: str = ""
     started_at: str | None = None
     duration_s: float | None = None
+    redactions: list[str] = []
+    blobs: list[BlobRef] = []
 
 
 class MetadataUpdated(Event, frozen=True):
     """Keys merged into the session's metadata."""
 
     changes: dict[str, Any]
+    redactions: list[str] = []
 
 
 class SessionPaused(Event, frozen=True):

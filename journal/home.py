@@ -9,21 +9,34 @@ Layout (contract)::
     <home>/locks/<session-id>.lock         flock()ed by the session's single writer
     <home>/torn/<session-id>.<offset>.torn bytes cut from a torn tail on repair
     <home>/cache/                          derived, rebuildable (catalog, snapshots)
+    <home>/blobs/<sha256>                  payloads too large for a line (see blobs.py)
+    <home>/redact.json                     optional redaction rules (see redact.py)
 
 Directories are created 0700 and files 0600 whatever the umask. Paths are built
 only from validated session ids.
+
+Hostile file systems (contract): the home and its subdirectories must be real
+directories (not symlinks), owned by the current user and not group- or
+world-writable, or `UnsafePathError` says which and how to fix it. Files are
+opened relative to a descriptor of their directory (`Home.open_file`), never
+through a symlink (``O_NOFOLLOW``) and never blocking on a FIFO (``O_NONBLOCK``
+until the file is known to be regular), so swapping a path for a symlink
+between a check and a use gains nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import JournalIOError, UnsafePathError
 from .ids import _ID_RE, validate_session_id
 
-__all__ = ["ENV_VAR", "Home", "resolve_home"]
+__all__ = ["ENV_VAR", "Home", "check_dir", "check_file", "resolve_home"]
 
 ENV_VAR = "P8J_HOME"
 LOG_SUFFIX = ".jsonl"
@@ -41,6 +54,43 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_data_path("p8j", appauthor=False))
 
 
+def check_dir(path: str | os.PathLike[str], st: os.stat_result) -> None:
+    """Raise UnsafePathError unless `st` is a directory of ours that others cannot write."""
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafePathError(
+            "is a symlink; p8j does not follow symlinks in its home "
+            "(point P8J_HOME or --home at the real directory)",
+            path=path,
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafePathError("expected a directory, found another kind of file", path=path)
+    uid = os.geteuid()
+    if st.st_uid != uid:
+        raise UnsafePathError(
+            f"is owned by uid {st.st_uid}, not by you (uid {uid}); "
+            "p8j only uses a journal home that is yours",
+            path=path,
+        )
+    if st.st_mode & 0o022:
+        raise UnsafePathError(
+            f"is group- or world-writable (mode {stat.S_IMODE(st.st_mode):o}), so another user "
+            f"could plant files in it; run: chmod 700 {os.fspath(path)}",
+            path=path,
+        )
+
+
+def check_file(path: str | os.PathLike[str], st: os.stat_result) -> None:
+    """Raise UnsafePathError unless `st` is a regular file of ours with exactly one link."""
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafePathError("not a regular file (a FIFO, device or directory)", path=path)
+    if st.st_nlink != 1:
+        raise UnsafePathError(
+            f"has {st.st_nlink} hard links; writing would change another file too", path=path
+        )
+    if st.st_uid != os.geteuid():
+        raise UnsafePathError(f"is owned by uid {st.st_uid}, not by you", path=path)
+
+
 def _make_dir(path: Path) -> None:
     try:
         os.mkdir(path, 0o700)
@@ -55,8 +105,27 @@ def _make_dir(path: Path) -> None:
         st = os.lstat(path)
     except OSError as exc:
         raise JournalIOError(f"cannot stat directory: {exc.strerror}", path=path) from exc
-    if not stat.S_ISDIR(st.st_mode):
-        raise UnsafePathError("expected a directory (not a symlink or file)", path=path)
+    check_dir(path, st)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_dir(path: Path, dir_fd: int | None = None, name: str | None = None) -> int:
+    try:
+        fd = os.open(name if name is not None else path, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            with contextlib.suppress(OSError):
+                check_dir(path, os.lstat(path))
+            raise UnsafePathError("not a directory (a symlink or a file)", path=path) from exc
+        raise JournalIOError(f"cannot open directory: {exc.strerror}", path=path) from exc
+    try:
+        check_dir(path, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 class Home:
@@ -68,6 +137,7 @@ class Home:
         self.locks_dir = self.path / "locks"
         self.torn_dir = self.path / "torn"
         self.cache_dir = self.path / "cache"
+        self.blobs_dir = self.path / "blobs"
 
     def __repr__(self) -> str:
         return f"Home({str(self.path)!r})"
@@ -82,9 +152,70 @@ class Home:
                 raise JournalIOError(
                     f"cannot create directory: {exc.strerror}", path=parent
                 ) from exc
-        for d in (self.path, self.sessions_dir, self.locks_dir, self.torn_dir, self.cache_dir):
+        for d in (
+            self.path,
+            self.sessions_dir,
+            self.locks_dir,
+            self.torn_dir,
+            self.cache_dir,
+            self.blobs_dir,
+        ):
             _make_dir(d)
         return self
+
+    def check(self) -> Home:
+        """Raise UnsafePathError if the home or a subdirectory present is unsafe; return self."""
+        for d in (
+            self.path,
+            self.sessions_dir,
+            self.locks_dir,
+            self.torn_dir,
+            self.cache_dir,
+            self.blobs_dir,
+        ):
+            try:
+                st = os.lstat(d)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise JournalIOError(f"cannot stat: {exc.strerror}", path=d) from exc
+            check_dir(d, st)
+        return self
+
+    def open_file(
+        self,
+        subdir: str,
+        name: str,
+        flags: int,
+        mode: int = 0o600,
+        *,
+        opener: Callable[..., int] = os.open,
+    ) -> int:
+        """Open ``<home>/<subdir>/<name>`` relative to checked directory descriptors.
+
+        Neither the home, the subdirectory nor the file may be a symlink
+        (``O_NOFOLLOW`` at every step); the directories must pass `check_dir`.
+        Opening a FIFO never blocks (``O_NONBLOCK`` is added; callers clear it
+        once `check_file` has passed). ELOOP becomes `UnsafePathError`.
+        """
+        path = self.path / subdir / name
+        home_fd = _open_dir(self.path)
+        try:
+            sub_fd = _open_dir(self.path / subdir, home_fd, subdir)
+        finally:
+            os.close(home_fd)
+        try:
+            return opener(
+                name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode, dir_fd=sub_fd
+            )
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafePathError("refusing to open a symlink", path=path) from exc
+            if exc.errno == errno.ENXIO:
+                raise UnsafePathError("is a FIFO or socket, not a regular file", path=path) from exc
+            raise
+        finally:
+            os.close(sub_fd)
 
     def exists(self) -> bool:
         """True if the sessions directory exists."""

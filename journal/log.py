@@ -15,7 +15,8 @@ Contract:
   never a torn record in the middle, and never a gap.
 - Creating a log fsyncs its directory. Files are 0600 whatever the umask.
 - A record larger than `max_record_bytes` raises `RecordTooLargeError` before
-  anything is written.
+  anything is written. (The manager first moves large payloads into blobs, so
+  this cap only refuses what cannot be moved: metadata, a huge extra field.)
 - On a failed or short write the file is truncated back to the last record
   boundary and `JournalIOError` is raised: nothing is acknowledged that is not
   in the file. After a failed fsync the writer refuses further appends (Linux
@@ -32,13 +33,15 @@ import os
 import stat
 import threading
 import time
+from pathlib import Path
 from typing import Literal
 
 from .codec import encode_event
 from .errors import JournalIOError, RecordTooLargeError, UnsafePathError
 from .events import Event
-from .home import Home, fsync_dir
+from .home import Home, check_file
 from .lock import SessionLock
+from .storage import REAL, Storage
 
 __all__ = ["DEFAULT_MAX_RECORD_BYTES", "Durability", "LogWriter"]
 
@@ -66,6 +69,7 @@ class LogWriter:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         batch_interval_ms: float = 50.0,
         batch_max_events: int = 256,
+        storage: Storage | None = None,
     ) -> None:
         if durability not in DURABILITY_MODES:
             raise ValueError(f"durability must be one of {DURABILITY_MODES}, not {durability!r}")
@@ -81,7 +85,12 @@ class LogWriter:
         self._cond = threading.Condition()
         self._flusher: threading.Thread | None = None
         self._closed = False
+        # Every call that changes the file goes through `storage` (fault injection in
+        # tests); without one, the hot path calls os.write/os.fdatasync itself.
+        self._injected = storage
+        self._os = storage if storage is not None else REAL
         home.ensure()
+        _refuse_unsafe_lock(home.lock_path(session_id))
         self._lock = SessionLock(home.lock_path(session_id))
         try:
             self._fd = self._open(create)
@@ -100,7 +109,7 @@ class LogWriter:
         if create:
             flags |= os.O_CREAT | os.O_EXCL
         try:
-            fd = os.open(self.path, flags, 0o600)
+            fd = self.home.open_file("sessions", self.path.name, flags, 0o600, opener=self._os.open)
         except FileExistsError as exc:
             raise JournalIOError("session log already exists", path=self.path) from exc
         except FileNotFoundError as exc:
@@ -112,20 +121,12 @@ class LogWriter:
                 ) from exc
             raise _io_error("open", exc, self.path) from exc
         try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafePathError("not a regular file", path=self.path)
-            if st.st_nlink != 1:
-                raise UnsafePathError(
-                    f"the log has {st.st_nlink} hard links; refusing to write", path=self.path
-                )
-            if st.st_uid != os.geteuid():
-                raise UnsafePathError("the log is owned by another user", path=self.path)
+            check_file(self.path, os.fstat(fd))
             os.set_blocking(fd, True)
             if create:
                 os.fchmod(fd, 0o600)
-                os.fsync(fd)
-                fsync_dir(self.path.parent)
+                self._os.fsync(fd)
+                self._os.fsync_dir(self.path.parent)
         except OSError as exc:
             os.close(fd)
             raise _io_error("open", exc, self.path) from exc
@@ -136,26 +137,29 @@ class LogWriter:
 
     # -- appends ---------------------------------------------------------------
 
-    def append(self, event: Event) -> bytes:
+    def append(self, event: Event, limit: int = 0) -> bytes:
         """Write one event as one line and return the line, once it is in the file.
 
         See the module docstring for what "in the file" means per durability mode.
+        A `limit` (bytes) below the cap refuses smaller records too (the manager
+        then moves their payload into blobs).
         """
         if self._failed is not None or self._closed:
             self._refuse()
         line = encode_event(event)
         size = len(line)
-        if size > self.max_record_bytes:
+        if size > (limit or self.max_record_bytes):
             raise RecordTooLargeError(
                 f"{type(event).__name__} record is {size} bytes; "
-                f"the cap is {self.max_record_bytes}",
+                f"the cap is {limit or self.max_record_bytes}",
                 path=self.path,
             )
         try:
-            written = os.write(self._fd, line)
+            write = os.write if self._injected is None else self._injected.write
+            written = write(self._fd, line)
             while written < size:
                 # A short write means the disk or a limit is full; finish or roll back.
-                n = os.write(self._fd, memoryview(line)[written:])
+                n = write(self._fd, memoryview(line)[written:])
                 if n <= 0:
                     raise OSError(28, "No space left on device (short write)")
                 written += n
@@ -193,13 +197,16 @@ class LogWriter:
 
     def _rollback(self) -> None:
         try:
-            os.ftruncate(self._fd, self.size)
+            self._os.ftruncate(self._fd, self.size)
         except OSError as exc:
             self._failed = _io_error("truncate after a failed write", exc, self.path)
 
     def _fdatasync(self) -> None:
         try:
-            os.fdatasync(self._fd)
+            if self._injected is None:
+                os.fdatasync(self._fd)
+            else:
+                self._injected.fdatasync(self._fd)
         except OSError as exc:
             self._failed = _io_error("fdatasync", exc, self.path)
             raise self._failed from exc
@@ -242,23 +249,43 @@ class LogWriter:
         """Move bytes after `good_end` into a sidecar and truncate; return how many."""
         if self.size <= good_end:
             return 0
+        st_os = self._os
         try:
-            with open(self.path, "rb", opener=_nofollow_opener) as f:
-                f.seek(good_end)
-                torn = f.read(self.size - good_end)
-            side = self.home.torn_dir / f"{self.session_id}.{good_end}.torn"
-            fd = os.open(
-                side, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600
-            )
+            rfd = self.home.open_file("sessions", self.path.name, os.O_RDONLY)
             try:
+                mine, theirs = os.fstat(self._fd), os.fstat(rfd)
+                if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+                    raise UnsafePathError("the log was replaced while open", path=self.path)
+                torn = os.pread(rfd, self.size - good_end, good_end)
+            finally:
+                os.close(rfd)
+            # O_EXCL, never O_TRUNC: a name planted in torn/ (a hard link to another
+            # file, say) is left alone, not truncated.
+            fd, n = -1, 0
+            while fd < 0:
+                suffix = f".{n}" if n else ""
+                try:
+                    fd = self.home.open_file(
+                        "torn",
+                        f"{self.session_id}.{good_end}{suffix}.torn",
+                        os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                        0o600,
+                        opener=st_os.open,
+                    )
+                except FileExistsError:
+                    n += 1
+            try:
+                os.set_blocking(fd, True)
                 os.fchmod(fd, 0o600)
-                os.write(fd, torn)
-                os.fsync(fd)
+                view = memoryview(torn)
+                while view:
+                    view = view[st_os.write(fd, view) :]
+                st_os.fsync(fd)
             finally:
                 os.close(fd)
-            fsync_dir(self.home.torn_dir)
-            os.ftruncate(self._fd, good_end)
-            os.fsync(self._fd)
+            st_os.fsync_dir(self.home.torn_dir)
+            st_os.ftruncate(self._fd, good_end)
+            st_os.fsync(self._fd)
         except OSError as exc:
             raise _io_error("torn-tail repair", exc, self.path) from exc
         moved = self.size - good_end
@@ -294,5 +321,14 @@ class LogWriter:
         return self._failed is not None
 
 
-def _nofollow_opener(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
+def _refuse_unsafe_lock(path: Path) -> None:
+    """Refuse a lock file that is a symlink, FIFO or hard link before SessionLock writes it."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _io_error("stat of the lock", exc, path) from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafePathError("the lock file is a symlink; refusing to write through it", path=path)
+    check_file(path, st)

@@ -14,12 +14,19 @@ Contract:
   session (so it can be resumed later) and closes the manager; call
   `end_session()` yourself to mark it completed.
 - Thread-safe: calls from several threads of one process are serialised.
+- Secrets: unless turned off (``redact=False``, or ``P8J_REDACT=0`` in the
+  environment), every text of an event (message content and extra, commands,
+  execution output, metadata) is redacted before it is encoded (see
+  redact.py); the event's ``redactions`` lists the rule ids that fired.
+- Large payloads: a payload string over `blob_threshold` bytes (256 KiB by
+  default; None turns blobs off) is stored as a blob, fsynced before its event
+  is written (see blobs.py); the session in memory holds the value itself.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -29,8 +36,16 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
+import msgspec
 from msgspec import UNSET
 
+from .blobs import (
+    BLOB_FIELDS,
+    DEFAULT_BLOB_THRESHOLD,
+    BlobStore,
+    offload_content,
+    offload_event,
+)
 from .catalog import SessionSummary, list_summaries
 from .codec import decode_written, encode_event
 from .errors import InvalidEventError, RecordTooLargeError, SessionStateError
@@ -49,14 +64,18 @@ from .events import (
 from .home import Home, resolve_session_ref
 from .ids import new_session_id
 from .log import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
+from .redact import REDACTED_FIELDS, RedactStream, default_redactor, redaction_enabled
 from .session import Session, apply, message_dict
 from .snapshots import fold_log
+from .storage import Storage
 from .timefmt import format_ts, now_ts
 
 __all__ = ["SessionManager"]
 
 
+@functools.cache
 def _version() -> str:
+    # Cached: importlib.metadata parses the dist-info on every call (~0.2 ms a session start).
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -76,14 +95,24 @@ class SessionManager:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         batch_interval_ms: float = 50.0,
         batch_max_events: int = 256,
+        redact: bool | None = None,
+        blob_threshold: int | None = DEFAULT_BLOB_THRESHOLD,
+        storage: Storage | None = None,
     ) -> None:
         self.home = home if isinstance(home, Home) else Home(home)
+        # None: on unless P8J_REDACT=0. The stream is (re)built at each start/resume,
+        # so edits to <home>/redact.json apply to the next session.
+        self._redact_on = redaction_enabled() if redact is None else redact
+        self._redact: RedactStream | None = None
+        self._blob_threshold = blob_threshold or 0
+        self._blobs = BlobStore(self.home.blobs_dir, storage=storage) if blob_threshold else None
         self.durability: Durability = durability
         self._writer_opts: dict[str, Any] = {
             "durability": durability,
             "max_record_bytes": max_record_bytes,
             "batch_interval_ms": batch_interval_ms,
             "batch_max_events": batch_max_events,
+            "storage": storage,
         }
         if durability not in ("default", "fsync", "batch"):
             raise ValueError(f"durability must be default, fsync or batch, not {durability!r}")
@@ -104,6 +133,12 @@ class SessionManager:
         session, writer = self._session, self._writer
         if session is None:
             raise SessionStateError(f"cannot {action}: no session has been started or resumed")
+        if writer is None and session.status in states:
+            # Left active by a writer that failed (or a resume that did not finish).
+            raise SessionStateError(
+                f"cannot {action}: session {session.session_id} is {session.status} but not "
+                "open for writing here; resume it"
+            )
         if session.status not in states or writer is None:
             raise SessionStateError(
                 f"cannot {action}: session {session.session_id} is {session.status}"
@@ -121,9 +156,46 @@ class SessionManager:
             session, writer = self._active(action, states)
             seq = session.last_seq + 1
             ts, when = _now()
+            stream = self._redact
+            if stream is not None and build.__name__ in REDACTED_FIELDS:
+                fired = stream.fields(fields, REDACTED_FIELDS[build.__name__])
+                if fired:
+                    fields["redactions"] = fired
             event = build(SCHEMA_VERSION, session.session_id, seq, ts, **fields)
-            apply(session, decode_written(writer.append(event)), when)
+            folded: Event
+            if self._blobs is not None and build in BLOB_FIELDS:
+                try:
+                    folded = decode_written(writer.append(event, self._blob_threshold))
+                except RecordTooLargeError:
+                    folded = self._write_large(writer, event)
+            else:
+                folded = decode_written(writer.append(event))
+            apply(session, folded, when)
             return seq
+
+    def _write_large(self, writer: LogWriter, event: Event) -> Event:
+        """Append an event too large for one line, its payloads moved into blobs.
+
+        Returns the event to fold: the one with the values, as a replay (which
+        resolves the blobs) reads it.
+        """
+        store = self._blobs
+        assert store is not None
+        disk = offload_event(event, store, self._blob_threshold)
+        try:
+            writer.append(disk)
+        except RecordTooLargeError:
+            if not isinstance(event, MessageRecorded) or event.content is UNSET:
+                raise  # no single payload is large: the record is over the cap
+            whole = msgspec.structs.replace(disk, content=event.content)
+            assert isinstance(whole, MessageRecorded)
+            writer.append(offload_content(whole, store))
+        names = BLOB_FIELDS[type(event)]
+        if all(type(getattr(event, n)) is str for n in names if n != "extra") and not getattr(
+            event, "extra", None
+        ):
+            return event  # plain strings read back as themselves
+        return decode_written(encode_event(event))
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -141,17 +213,22 @@ class SessionManager:
             )
         with self._lock:
             sid = new_session_id()
+            stream = self._new_redact_stream()
+            start: dict[str, Any] = {"metadata": dict(metadata or {})}
+            fired = [] if stream is None else stream.fields(start, ("metadata",))
+            meta = start["metadata"]
             event = SessionStarted(
                 SCHEMA_VERSION,
                 sid,
                 0,
                 now_ts(),
                 project_name=project_name,
-                metadata=dict(metadata or {}),
+                metadata=meta,
                 cwd=cwd if cwd is not None else _cwd(),
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 p8j_version=_version(),
+                redactions=fired,
             )
             # Refuse an unencodable or oversized start before touching anything.
             size = len(encode_event(event))
@@ -174,7 +251,14 @@ class SessionManager:
                 raise
             self._writer = writer
             self._session = apply(None, written)
+            self._redact = stream
             return self._session
+
+    def _new_redact_stream(self) -> RedactStream | None:
+        """A fresh redaction stream for a session starting or resuming (None when off)."""
+        if not self._redact_on:
+            return None
+        return RedactStream(default_redactor(self.home.path))
 
     def _pause_if_active(self) -> None:
         writer = self._writer
@@ -225,6 +309,7 @@ class SessionManager:
                 raise SessionStateError(f"cannot resume: session {sid} is already active here")
             if cur is not None and cur.session_id == sid:
                 self._close_writer()  # a failed writer of this session: reopen it below
+            stream = self._new_redact_stream()
             # Open (lock, fold, check) first, so a refused resume leaves everything as it was.
             writer, session, repaired = self._open_for_append(sid)
             try:
@@ -234,6 +319,7 @@ class SessionManager:
                 writer.close(sync=False)
                 raise
             self._writer, self._session = writer, session
+            self._redact = stream
             recovered = session.status == "active"
             try:
                 self._append(
@@ -288,6 +374,7 @@ class SessionManager:
             extra: dict[str, Any] = {}
         else:
             extra = {k: v for k, v in message.items() if k != "role" and k != "content"}
+        fired: list[str] = []
         # The hot path of every agent: `_append` and `apply` inlined (same checks,
         # same result), the ts and its datetime from one clock read.
         with self._lock:
@@ -296,10 +383,34 @@ class SessionManager:
                 session, writer = self._active("record a message")
             seq = session.last_seq + 1
             ts, when = _now()
+            stream = self._redact
+            if stream is not None:
+                if content is not UNSET:
+                    content = stream.value(content)
+                if extra:
+                    extra = stream.value(extra)
+                fired = stream.take()
             event = MessageRecorded(
-                SCHEMA_VERSION, session.session_id, seq, ts, role=role, content=content, extra=extra
+                SCHEMA_VERSION,
+                session.session_id,
+                seq,
+                ts,
+                role=role,
+                content=content,
+                extra=extra,
+                redactions=fired,
             )
-            line = writer.append(event)
+            try:
+                line = writer.append(event, self._blob_threshold)
+            except RecordTooLargeError:
+                if self._blobs is None:
+                    raise
+                folded = self._write_large(writer, event)
+                assert isinstance(folded, MessageRecorded)
+                session.conversation_history.append(message_dict(folded))
+                session.last_seq = seq
+                session.last_event_time = when
+                return seq
             if type(content) is str and type(role) is str and not extra:
                 # Plain strings read back as themselves: skip decoding the line again.
                 session.conversation_history.append({"role": role, "content": content})
@@ -361,6 +472,8 @@ class SessionManager:
 
     async def save_session_async(self) -> None:
         """`save_session` without blocking the event loop."""
+        import asyncio  # here, not at module level: it costs every CLI start ~17 ms
+
         await asyncio.to_thread(self.save_session)
 
     # -- listing ---------------------------------------------------------------
@@ -371,6 +484,8 @@ class SessionManager:
 
     async def list_all_sessions_async(self) -> list[str]:
         """Ids of every session in the home (oldest first), without blocking the loop."""
+        import asyncio
+
         return await asyncio.to_thread(self.home.session_ids)
 
     # -- closing ---------------------------------------------------------------
@@ -378,9 +493,10 @@ class SessionManager:
     def close(self) -> None:
         """Pause an active session and release everything; idempotent."""
         with self._lock:
-            if self._session is not None and self._session.status == "active" and self._writer:
-                self.pause_session()
-            self._close_writer()
+            try:
+                self._pause_if_active()  # a writer that failed is closed without a pause
+            finally:
+                self._close_writer()
 
     def __enter__(self) -> SessionManager:
         return self

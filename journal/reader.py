@@ -17,6 +17,11 @@ Contract:
   ``max_line_bytes`` is corrupt.
 - A cursor can be resumed: `read()` continues at the first byte it has not
   consumed, so a follower can call it again whenever the file grows.
+- Blobs (see blobs.py): with ``resolve_blobs=True`` (the default) an event's
+  blob references are replaced by their values, read from the ``blobs``
+  directory beside ``sessions`` (or `blob_dir`); a missing or damaged blob
+  keeps its placeholder and is reported in `issues` (``missing-blob``,
+  ``bad-blob``), never raised.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from typing import Literal
 
 import msgspec
 
+from .blobs import BlobStore
+from .blobs import resolve as resolve_blobs
 from .codec import decode_block, decode_line, first_bad_checksum, line_checksum_ok
 from .errors import CorruptLineError, JournalIOError, P8jError, SessionStateError, UnsafePathError
 from .events import (
@@ -56,7 +63,20 @@ CHUNK = 1 << 20
 # Legal in an active session and leaving it active: the reader's fast path.
 _ACTIVE_RECORDS = frozenset({MessageRecorded, CommandRecorded, ExecutionRecorded, MetadataUpdated})
 
-IssueKind = Literal["torn-tail", "corrupt", "seq-gap", "lifecycle", "unknown-event", "too-long"]
+IssueKind = Literal[
+    "torn-tail",
+    "corrupt",
+    "seq-gap",
+    "lifecycle",
+    "unknown-event",
+    "too-long",
+    "missing-blob",
+    "bad-blob",
+]
+# Some malformed lines make the decoder raise these instead of msgspec.DecodeError
+# (e.g. 100000 nested "[" -> RecursionError; invalid UTF-8 inside a string).
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+_BLOBS_KEY = b'"blobs":['
 
 
 class ReadIssue(msgspec.Struct, frozen=True):
@@ -110,8 +130,16 @@ class LogCursor:
         state: str | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         chunk_size: int = CHUNK,
+        resolve_blobs: bool = True,
+        blob_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.path = Path(path)
+        self._blob_dir: Path | None = None
+        if resolve_blobs:
+            self._blob_dir = (
+                Path(blob_dir) if blob_dir is not None else self.path.parent.parent / "blobs"
+            )
+        self._blob_store: BlobStore | None = None
         self._spath = str(self.path)
         self.session_id = session_id
         self.skip_corrupt = skip_corrupt
@@ -146,6 +174,11 @@ class LogCursor:
 
     # -- reading --------------------------------------------------------------
 
+    def _reset_torn(self) -> None:
+        # A method, not an assignment in `read`: mypy would take `torn` as None for the
+        # whole read loop, though `_block` sets it.
+        self.torn = None
+
     def read(self, *, final: bool = True) -> Iterator[AnyEvent | UnknownEvent]:
         """Yield the verified events from the cursor's position to the end of the file.
 
@@ -153,7 +186,7 @@ class LogCursor:
         are reported as a torn tail; with ``final=False`` (following a live log)
         they are left for the next call, since the writer may be mid-append.
         """
-        self.torn = None
+        self._reset_torn()
         try:
             fd = open_log_readonly(self.path)
         except FileNotFoundError as exc:
@@ -230,20 +263,29 @@ class LogCursor:
         """The events of a newline-terminated block: batch-decoded, or line by line."""
         lines = block.split(b"\n")
         lines.pop()  # block ends with a newline
+        if len(block) > self.max_line_bytes and max(map(len, lines)) > self.max_line_bytes:
+            return self._lines(lines, fd, final)  # to name the too-long line, as split reads do
         if first_bad_checksum(lines) == len(lines):
             try:
                 events = decode_block(block)
-            except msgspec.DecodeError:
+            except _DECODE_ERRORS:
                 pass
             else:
+                if self._blob_dir is not None and _BLOBS_KEY in block:
+                    events = self._resolve_block(events, lines)
                 return self._accept_block(events, lines)
         return self._lines(lines, fd, final)
 
     def _lines(self, lines: list[bytes], fd: int, final: bool) -> Iterator[AnyEvent | UnknownEvent]:
         """Decode and check line by line, naming the line of any problem."""
         for ln in lines:
+            if len(ln) > self.max_line_bytes:
+                self._problem("too-long", f"line longer than {self.max_line_bytes} bytes", ln[:200])
+                self.offset += len(ln) + 1
+                self.line += 1
+                continue
             try:
-                event = decode_line(ln, path=self._spath, lineno=self.line, offset=self.offset)
+                event = _decode(ln, self._spath, self.line, self.offset)
             except CorruptLineError as exc:
                 if final and self._only_garbage_after(fd, self.offset + len(ln) + 1):
                     self._torn(f"corrupt line, and no good line after it: {exc.message}", ln)
@@ -251,9 +293,35 @@ class LogCursor:
                 self._problem("corrupt", exc.message, ln, exc)
                 event = None
             if event is not None and self._accept(event, ln):
+                if self._blob_dir is not None and getattr(event, "blobs", None):
+                    event = self._resolve(event, self.line, self.offset)
                 yield event
             self.offset += len(ln) + 1
             self.line += 1
+
+    # -- blobs ----------------------------------------------------------------
+
+    def _resolve(self, ev: AnyEvent | UnknownEvent, line: int, offset: int) -> AnyEvent:
+        """`ev` with its blobs put back; problems are reported, never raised."""
+        assert not isinstance(ev, UnknownEvent)
+        if self._blob_store is None:
+            assert self._blob_dir is not None
+            self._blob_store = BlobStore(self._blob_dir)
+        resolved, problems = resolve_blobs(ev, self._blob_store)
+        for p in problems:
+            self.issues.append(ReadIssue(p.kind, self._spath, line, offset, p.message))
+        out: AnyEvent = resolved
+        return out
+
+    def _resolve_block(self, events: list[AnyEvent], lines: list[bytes]) -> list[AnyEvent]:
+        out = list(events)
+        offset, line = self.offset, self.line
+        for i, (ev, ln) in enumerate(zip(events, lines, strict=True)):
+            if getattr(ev, "blobs", None):
+                out[i] = self._resolve(ev, line, offset)
+            offset += len(ln) + 1
+            line += 1
+        return out
 
     def _accept_block(
         self, events: list[AnyEvent], lines: list[bytes]
@@ -328,6 +396,20 @@ class LogCursor:
         return True
 
 
+def _decode(ln: bytes, path: str, line: int, offset: int) -> AnyEvent | UnknownEvent:
+    """decode_line, with every decoder failure (not only DecodeError) as CorruptLineError."""
+    try:
+        return decode_line(ln, path=path, lineno=line, offset=offset)
+    except (RecursionError, UnicodeDecodeError) as exc:
+        raise CorruptLineError(
+            f"not a valid event: {type(exc).__name__}: {exc}",
+            path=path,
+            line=line,
+            offset=offset,
+            data=ln,
+        ) from exc
+
+
 def read_events(
     path: str | os.PathLike[str], *, skip_corrupt: bool = False, session_id: str | None = None
 ) -> tuple[list[AnyEvent | UnknownEvent], LogCursor]:
@@ -350,7 +432,8 @@ def missing_start_error(cursor: LogCursor) -> CorruptLineError:
     if problem is None:
         problem = next((i for i in cursor.issues if i.line == 1), None)
     if problem is not None:
-        why = f"line 1 is {'torn' if problem.kind == 'torn-tail' else problem.kind}: {problem.message}"
+        kind = "torn" if problem.kind == "torn-tail" else problem.kind
+        why = f"line 1 is {kind}: {problem.message}"
     else:
         why = "the log is empty"
     return CorruptLineError(

@@ -40,6 +40,7 @@ Contract:
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
@@ -52,7 +53,7 @@ from typing import Any
 
 import msgspec
 
-from .errors import P8jError, UnsafePathError
+from .errors import JournalIOError, P8jError, UnsafePathError
 
 __all__ = [
     "BUILTIN_RULE_IDS",
@@ -60,6 +61,7 @@ __all__ = [
     "CONFIG_NAME",
     "ENV_VAR",
     "MARKER_PREFIX",
+    "REDACTED_FIELDS",
     "RedactConfig",
     "RedactConfigError",
     "RedactStream",
@@ -78,6 +80,7 @@ MARKER_PREFIX = "[REDACTED:"
 CARRY_CHARS = 128
 _CONFIG_MAX_BYTES = 1 << 20
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_MARKER_RE = re.compile(r"\[REDACTED:[a-z0-9._-]{0,64}\]")
 
 
 class RedactConfigError(P8jError):
@@ -106,11 +109,17 @@ def _entropy(s: str) -> float:
 _PLACEHOLDER_CHARS = "*xX._-\u2022"
 
 
+_PLACEHOLDER_WORDS = ("your", "example", "placeholder", "changeme", "redacted", "dummy", "<")
+
+
 def _placeholder(v: str) -> bool:
     """True for values that name or stand for a secret instead of being one."""
     if not v or v.startswith(("$", "%", "<", "{{", "${", "#{", MARKER_PREFIX)):
         return True
-    return not v.strip(_PLACEHOLDER_CHARS)
+    if v.endswith(("...", "\u2026")) or not v.strip(_PLACEHOLDER_CHARS):
+        return True
+    low = v.lower()
+    return any(w in low for w in _PLACEHOLDER_WORDS)
 
 
 _DIGIT = re.compile(r"[0-9]")
@@ -154,6 +163,13 @@ def high_entropy(v: str) -> bool:
     return _entropy(v) >= 3.5
 
 
+def _random_part(s: str) -> bool:
+    """A piece of a token rather than a word: digits and letters, or both cases, or no letters."""
+    if not _ALPHA.search(s):
+        return True
+    return bool(_DIGIT.search(s)) or _upper_and_lower(s)
+
+
 def _nonempty_secret(v: str) -> bool:
     return len(v) >= 3 and not _placeholder(v)
 
@@ -174,22 +190,25 @@ Finder = Callable[[str], Iterator[tuple[int, int]]]
 
 @dataclass(frozen=True)
 class Rule:
-    """One redaction rule: a regular expression (or finder) behind a keyword prefilter.
+    """One redaction rule: a regular expression (or finder) behind a cheap prefilter.
 
-    `groups` names the group holding the secret (0: the whole match); with several,
-    they are alternatives and the one that matched is used. `check` vets the
-    secret, `name_check(text, match_start)` the context before it.
+    The rule runs on a text only if it contains `gate` (a single character, so the
+    test is a memchr) and, when given, one of `keywords`. `groups` names the group
+    holding the secret (0: the whole match, widened `back` characters to the
+    left); with several groups they are alternatives and the one that matched is
+    used. `check` vets the secret, `name_check(text, match_start)` what precedes it.
     """
 
     id: str
-    keywords: tuple[str, ...]
+    gate: str
     pattern: re.Pattern[str] | None = None
-    groups: tuple[int | str, ...] = (0,)
-    check: Callable[[str], bool] | None = None
+    keywords: tuple[str, ...] = ()
     ignore_case: bool = False
-    requires: tuple[str, ...] = ()
-    finder: Finder | None = None
+    groups: tuple[int | str, ...] = (0,)
+    back: int = 0
+    check: Callable[[str], bool] | None = field(default=None, compare=False)
     name_check: Callable[[str, int], bool] | None = field(default=None, compare=False)
+    finder: Finder | None = field(default=None, compare=False)
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """(start, end) of every secret this rule finds in `text`, left to right."""
@@ -197,7 +216,7 @@ class Rule:
             yield from self.finder(text)
             return
         assert self.pattern is not None
-        check, name_check = self.check, self.name_check
+        check, name_check, back = self.check, self.name_check, self.back
         alternatives = len(self.groups) > 1
         group = self.groups[0]
         for m in self.pattern.finditer(text):
@@ -207,56 +226,84 @@ class Rule:
                 start, end = m.span(m.lastindex)
             else:
                 start, end = m.span(group)
+                start -= back
             if end <= start:
-                continue
-            if name_check is not None and not name_check(text, m.start()):
                 continue
             secret = text[start:end]
             if MARKER_PREFIX in secret:
                 continue
             if check is not None and not check(secret):
                 continue
+            if name_check is not None and not name_check(text, m.start()):
+                continue
             yield start, end
 
 
 # A value after `=`/`:`: double-quoted, JSON-escaped-quoted (\"...\"), single-quoted or bare.
-# Exactly one of its four groups matches, and it is the last group of any pattern using it.
-_VALUE = (
-    r'(?:"([^"\n]{1,4096})"'
-    r'|\\"((?:[^"\\\n]|\\[^"\n]){1,4096}?)\\"'
-    r"|'([^'\n]{1,4096})'"
-    r"|([^\s\"'\\`;&|<>(){}\[\],]{1,4096}))"
-)
+# Exactly one of its four groups matches, and they are the last groups of any pattern using it.
+def _value(least: int) -> str:
+    n = f"{{{least},4096}}"
+    return (
+        rf'(?:"([^"\n]{n})"'
+        rf'|\\"((?:[^"\\\n]|\\[^"\n]){n}?)\\"'
+        rf"|'([^'\n]{n})'"
+        rf"|([^\s\"'\\`;&|<>(){{}}\[\],]{n}))"
+    )
+
+
+_VALUE = _value(1)
+_VALUE16 = _value(16)
 _VALUE_GROUPS = (1, 2, 3, 4)
 _BARE = r"[^\s\"'\\`;&|<>(){}\[\],]{1,4096}"
 
-
-def _env_keyword(word: str, *, alone: bool) -> str:
-    """`word` as the end of an UPPER_CASE env name (or, if `alone`, the whole name)."""
-    n = len(word)
-    own = rf"{word}(?<=[A-Z0-9]_{word})"
-    if not alone:
-        return own
-    # Whole name (not after a letter, digit or `_`), or after an upper-case `NAME_`.
-    return rf"{word}(?<![A-Za-z0-9_]{'.' * n})|{own}"
+_ENV_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIALS", "CREDENTIAL")
+_ENV_SUFFIXES = tuple("_" + w for w in (*_ENV_WORDS, "KEY", "PASS", "PWD", "AUTH", "APIKEY"))
+_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
 
-# Names like GITHUB_TOKEN=, AWS_SECRET_ACCESS_KEY=, PASSWORD=; not KEY= alone, not my_key=.
-# Look-behinds sit after each literal so the search still starts at memchr speed.
-_ENV_ASSIGNMENT = (
-    "(?:"
-    + "|".join(
-        [
-            *(
-                _env_keyword(w, alone=True)
-                for w in ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE")
-            ),
-            *(_env_keyword(w, alone=True) for w in ("CREDENTIALS", "CREDENTIAL")),
-            *(_env_keyword(w, alone=False) for w in ("KEY", "PASS", "PWD", "AUTH")),
-        ]
-    )
-    + ")="
+def _env_name_ok(text: str, eq: int) -> bool:
+    """`eq` is the `=`: the name before it must be an UPPER_CASE env name ending in a secret word.
+
+    GITHUB_TOKEN=, AWS_SECRET_ACCESS_KEY=, PASSWORD= qualify; KEY= alone, PWD=, my_TOKEN=
+    do not.
+    """
+    lo = max(0, eq - 128)
+    seg = text[lo:eq]
+    start = lo + len(seg.rstrip(_NAME_CHARS))
+    if start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+        return False  # part of a lower-case or longer name
+    name = text[start:eq]
+    return name in _ENV_WORDS or name.endswith(_ENV_SUFFIXES)
+
+
+_GENERIC_WORDS = (
+    "key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "credential",
+    "credentials",
 )
+_GENERIC_ENDINGS = (*_GENERIC_WORDS, *(w + "s" for w in _GENERIC_WORDS))
+
+
+def _generic_name_ok(text: str, op: int) -> bool:
+    """`op` is the `=`/`:`: the name before it (quotes and blanks skipped) ends in a secret word.
+
+    A bare ``key`` is not enough (``cache key: ...``, ``key = ...`` name lookups):
+    it must end a longer name (``api_key``, ``secretKey``).
+    """
+    seg = text[max(0, op - 40) : op].rstrip(" \t").rstrip("\"'").rstrip("\\").lower()
+    if not seg.endswith(_GENERIC_ENDINGS):
+        return False
+    word = seg.removesuffix("s") if seg.endswith("keys") else seg
+    if word.endswith("key"):
+        before = word[-4:-3]
+        return before.isalnum() or before in ("_", "-", ".")
+    return True
 
 
 _PEM_END = re.compile(r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
@@ -277,75 +324,71 @@ def _pem_tails(text: str) -> Iterator[tuple[int, int]]:
 
 def _builtin_rules() -> list[Rule]:
     c = re.compile
-    # Every pattern starts with a literal (so the engine searches for it at memchr speed);
+    # Every pattern starts with a literal, so the engine finds candidates at memchr speed;
     # a look-behind right after the literal checks that it starts a word, so a run of
-    # repeated literals is tried once, not at every repetition.
+    # repeated literals is tried once, not at every repetition; every repetition is
+    # bounded by a character it cannot contain, so a failed match costs its own length.
+    sk_alts = r"(?:proj-|svcacct-|admin-|None-)?"
     return [
         Rule(
             "private-key",
-            ("PRIVATE KEY",),
+            "V",
             c(
                 r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[^-]{0,65536}"
                 r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
             ),
         ),
-        Rule("private-key", ("PRIVATE KEY",), finder=_pem_tails),
-        Rule("anthropic-api-key", ("sk-ant-",), c(r"sk-ant-[A-Za-z0-9_-]{20,}")),
+        Rule("private-key", "V", finder=_pem_tails),
+        Rule("anthropic-api-key", "-", c(r"sk-ant-[A-Za-z0-9_-]{20,}")),
         Rule(
             "openai-api-key",
-            ("sk-",),
-            c(r"sk-(?<![A-Za-z0-9_-]sk-)(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}"),
+            "-",
+            c(r"sk-(?<![A-Za-z0-9_-]sk-)" + sk_alts + r"[A-Za-z0-9_-]{20,}"),
             check=_mixed,
         ),
+        Rule("aws-access-key", "K", c(r"AKIA(?<![A-Za-z0-9_]AKIA)[A-Z0-9]{16}(?![A-Za-z0-9])")),
+        Rule("aws-access-key", "S", c(r"ASIA(?<![A-Za-z0-9_]ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")),
         Rule(
-            "aws-access-key",
-            ("AKIA", "ASIA"),
-            c(r"A[KS]IA(?<![A-Za-z0-9_]A[KS]IA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+            "github-token",
+            "_",
+            c(r"gh[pousr]_(?<![A-Za-z0-9_]gh._)[A-Za-z0-9]{36,255}"),
         ),
         Rule(
             "github-token",
-            ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-            c(
-                r"gh[pousr]_(?<![A-Za-z0-9_]gh[pousr]_)[A-Za-z0-9]{36,255}"
-                r"|github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}"
-            ),
+            "_",
+            c(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}"),
         ),
         Rule(
             "slack-webhook",
-            ("hooks.slack.com",),
+            ":",
             c(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]{8,512}"),
         ),
         Rule(
             "slack-token",
-            ("xox", "xapp-"),
+            "-",
             c(
-                r"xox[abposre]-(?<![A-Za-z0-9_]xox.-)[A-Za-z0-9-]{10,512}"
-                r"|xapp-(?<![A-Za-z0-9_]xapp-)[0-9]-[A-Za-z0-9-]{10,512}"
+                r"x(?:ox[abposre]-(?<![A-Za-z0-9_]xox.-)[A-Za-z0-9-]{10,512}"
+                r"|app-(?<![A-Za-z0-9_]xapp-)[0-9]-[A-Za-z0-9-]{10,512})"
             ),
         ),
-        Rule(
-            "google-api-key",
-            ("AIza",),
-            c(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}"),
-        ),
+        Rule("google-api-key", "z", c(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}")),
         Rule(
             "stripe-key",
-            ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"),
-            c(
-                r"[sr]k_(?:live|test)_(?<![A-Za-z0-9_][sr]k_....._)[0-9A-Za-z]{10,255}"
-                r"|whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{20,255}"
-            ),
-            check=lambda s: s.startswith("whsec_") or _mixed(s),
+            "_",
+            c(r"k_(?:live|test)_(?<=[sr]k_...._)(?<![A-Za-z0-9_].k_...._)[0-9A-Za-z]{10,255}"),
+            back=1,
+            check=_mixed,
         ),
+        Rule("stripe-key", "_", c(r"whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{20,255}")),
         Rule(
             "huggingface-token",
-            ("hf_",),
+            "_",
             c(r"hf_(?<![A-Za-z0-9_]hf_)[A-Za-z0-9]{30,255}"),
             check=lambda s: _upper_and_lower(s[3:]),
         ),
         Rule(
             "jwt",
-            ("eyJ",),
+            "J",
             c(
                 r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,8192}"
                 r"\.eyJ[A-Za-z0-9_-]{5,16384}\.[A-Za-z0-9_-]{0,8192}"
@@ -353,36 +396,39 @@ def _builtin_rules() -> list[Rule]:
         ),
         Rule(
             "bearer-token",
-            ("Bearer", "BEARER"),
+            "B",
             c(
-                r"(?:Bearer|BEARER)(?<![A-Za-z0-9_]......)[ \t]{1,8}"
+                r"B(?:earer|EARER)(?<![A-Za-z0-9_]......)[ \t]{1,8}"
                 r"([A-Za-z0-9._~+/-]{12,4096}=*)"
             ),
-            groups=(1,),
             check=_tokenish,
+            groups=(1,),
         ),
-        Rule(
-            "authorization-header",
-            ("uthorization", "UTHORIZATION"),
-            c(
-                r"(?:uthorization|UTHORIZATION)(?<=[Aa]uthorization|AUTHORIZATION)(?<![A-Za-z0-9_].{13})"
-                r"[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?"
-                r"(?:(?:Bearer|bearer|Basic|basic|Token|token|Digest|Negotiate)[ \t]{1,8})?"
-                r"([A-Za-z0-9._~+/-]{8,4096}=*)"
-            ),
-            groups=(1,),
-            check=_tokenish,
+        *(
+            Rule(
+                "authorization-header",
+                gate,
+                c(
+                    rf"{word}(?<={lead}{word})(?<![A-Za-z0-9_].{{{len(word) + 1}}})"
+                    r"[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?"
+                    r"(?:(?:Bearer|bearer|Basic|basic|Token|token|Digest|Negotiate)[ \t]{1,8})?"
+                    r"([A-Za-z0-9._~+/-]{8,4096}=*)"
+                ),
+                groups=(1,),
+                check=_tokenish,
+            )
+            for gate, lead, word in (("z", "[Aa]", "uthorization"), ("Z", "A", "UTHORIZATION"))
         ),
         Rule(
             "url-password",
-            ("://",),
+            ":",
             c(r"://[^\s/?#@:\"'<>\[\]]{1,256}:([^\s/?#@\"'<>\[\]]{1,256})@"),
             groups=(1,),
             check=lambda s: not _placeholder(s),
         ),
         Rule(
             "password-flag",
-            ("--",),
+            "-",
             c(
                 r"--(?<![A-Za-z0-9_-]--)"
                 r"(?:password|passwd|pass|token|api-key|apikey|secret|client-secret)=" + _VALUE
@@ -392,7 +438,7 @@ def _builtin_rules() -> list[Rule]:
         ),
         Rule(
             "password-flag",
-            ("--",),
+            "-",
             c(
                 r"--(?<![A-Za-z0-9_-]--)"
                 r"(?:password|passwd|pass|token|api-key|apikey|secret|client-secret)"
@@ -403,63 +449,32 @@ def _builtin_rules() -> list[Rule]:
         ),
         Rule(
             "secret-assignment",
-            (
-                "TOKEN=",
-                "KEY=",
-                "SECRET=",
-                "PASSWORD=",
-                "PASSWD=",
-                "PASSPHRASE=",
-                "PASS=",
-                "PWD=",
-                "CREDENTIALS=",
-                "CREDENTIAL=",
-                "AUTH=",
-            ),
-            c(_ENV_ASSIGNMENT + _VALUE),
+            "=",
+            c(r"=(?<=[A-Z]=)" + _VALUE),
             groups=_VALUE_GROUPS,
             check=_nonempty_secret,
+            name_check=_env_name_ok,
         ),
         Rule(
             "generic-secret",
-            ("key", "token", "secret", "passw", "passphrase", "pwd", "credential"),
-            c(
-                # Case-insensitive by hand: re.IGNORECASE would cost the first-character
-                # prefilter, so "A" * 10**6 would be tried at every position.
-                r"(?:[Kk][Ee][Yy]|[Tt][Oo][Kk][Ee][Nn]|[Ss][Ee][Cc][Rr][Ee][Tt]"
-                r"|[Pp][Aa][Ss][Ss][Ww](?:[Oo][Rr])?[Dd]|[Pp][Aa][Ss][Ss][Pp][Hh][Rr][Aa][Ss][Ee]"
-                r"|[Pp][Ww][Dd]|[Cc][Rr][Ee][Dd][Ee][Nn][Tt][Ii][Aa][Ll][Ss]?)[Ss]?(?:\\?[\"'])?"
-                r"[ \t]{0,8}(?:=>|:=|=|:)[ \t]{0,8}" + _VALUE
-            ),
+            "=",
+            c(r"=>?[ \t]{0,8}" + _VALUE16),
             groups=_VALUE_GROUPS,
             check=high_entropy,
-            ignore_case=True,
-            requires=("=", ":"),
+            name_check=_generic_name_ok,
+        ),
+        Rule(
+            "generic-secret",
+            ":",
+            c(r":=?[ \t]{0,8}" + _VALUE16),
+            groups=_VALUE_GROUPS,
+            check=high_entropy,
+            name_check=_generic_name_ok,
         ),
     ]
 
 
 BUILTIN_RULE_IDS: tuple[str, ...] = tuple(dict.fromkeys(r.id for r in _builtin_rules()))
-
-# Characters ranked rarest first (by how many texts of real agent logs hold them): a keyword is looked for only when its
-# rarest character is present, and that test is a memchr.
-_RARITY = (
-    "^%~\\@&$?|!<#;]`[*>}{'\"XOQKY=J+V,BWIGH)(FqzLjNMEPRDSACZxUv/y:w_Thk"
-    " .gmp7u8963li5brnf42sto10-cdae"
-)
-
-
-def _gate_char(keyword: str) -> str:
-    best = None
-    for ch in keyword:
-        rank = _RARITY.find(ch)
-        if rank < 0:
-            return ch  # not in the table: rarer than anything in it
-        if best is None or rank < _RARITY.find(best):
-            best = ch
-    assert best is not None
-    return best
-
 
 # -- configuration ---------------------------------------------------------------------------
 
@@ -494,7 +509,9 @@ def load_config(home_path: str | os.PathLike[str]) -> RedactConfig:
         return RedactConfig()
     except OSError as exc:
         if exc.errno == 40:  # ELOOP
-            raise UnsafePathError("refusing to read a symlinked redaction config", path=path) from exc
+            raise UnsafePathError(
+                "refusing to read a symlinked redaction config", path=path
+            ) from exc
         raise RedactConfigError(f"cannot open: {exc.strerror}", path=path) from exc
     try:
         st = os.fstat(fd)
@@ -533,9 +550,7 @@ def _validate(config: RedactConfig, path: Path) -> None:
         try:
             compiled = re.compile(r.pattern)
         except re.error as exc:
-            raise RedactConfigError(
-                f"rules[{i}] ({r.id}): bad pattern: {exc}", path=path
-            ) from exc
+            raise RedactConfigError(f"rules[{i}] ({r.id}): bad pattern: {exc}", path=path) from exc
         if compiled.fullmatch(""):
             raise RedactConfigError(
                 f"rules[{i}] ({r.id}): the pattern matches the empty string", path=path
@@ -580,18 +595,14 @@ class Redactor:
         self.rules: tuple[Rule, ...] = tuple(_builtin_rules() if rules is None else rules)
         self._allow = frozenset(allow)
         self._allow_res = tuple(re.compile(p) for p in allow_patterns)
-        gates: dict[str, list[tuple[str, bool, int]]] = {}
+        gates: dict[str, list[int]] = {}
         always: list[int] = []
         for idx, rule in enumerate(self.rules):
-            if not rule.keywords:
+            if rule.gate:
+                gates.setdefault(rule.gate, []).append(idx)
+            else:
                 always.append(idx)
-                continue
-            for kw in rule.keywords:
-                kw_cmp = kw.lower() if rule.ignore_case else kw
-                chars = rule.requires or (_gate_char(kw),)
-                for ch in chars:
-                    gates.setdefault(ch, []).append((kw_cmp, rule.ignore_case, idx))
-        self._gates = tuple((ch, tuple(entries)) for ch, entries in gates.items())
+        self._gates = tuple((ch, tuple(idxs)) for ch, idxs in gates.items())
         self._always = tuple(always)
         self._field_cache: dict[str, int] = {}
         self._markers = tuple(marker(r.id) for r in self.rules)
@@ -604,42 +615,47 @@ class Redactor:
         for ur in config.rules:
             pat = re.compile(ur.pattern)
             group: int | str = "secret" if "secret" in pat.groupindex else 0
-            rules.insert(
-                len(rules) - 1 if rules and rules[-1].id == "generic-secret" else len(rules),
+            keywords = (
+                tuple(k.lower() for k in ur.keywords) if ur.ignore_case else tuple(ur.keywords)
+            )
+            rules.append(
                 Rule(
                     ur.id,
-                    tuple(ur.keywords),
+                    "",
                     pat,
-                    groups=(group,),
+                    keywords=keywords,
                     ignore_case=ur.ignore_case,
-                ),
+                    groups=(group,),
+                )
             )
+        # The generic rule stays last: a user's pattern claims its secrets first.
+        rules.sort(key=lambda r: r.id == "generic-secret")
         return cls(rules, allow=config.allow, allow_patterns=config.allow_patterns)
 
     # -- text --------------------------------------------------------------------------------
 
     def _applicable(self, s: str) -> list[int]:
-        hits: set[int] | None = None
-        low: str | None = None
-        for ch, entries in self._gates:
+        hits: list[int] = list(self._always)
+        for ch, idxs in self._gates:
             if ch in s:
-                for kw, ci, idx in entries:
-                    if hits is not None and idx in hits:
+                hits.extend(idxs)
+        if not hits:
+            return hits
+        hits.sort()
+        low: str | None = None
+        out = []
+        for idx in hits:
+            kws = self.rules[idx].keywords
+            if kws:
+                if self.rules[idx].ignore_case:
+                    if low is None:
+                        low = s.lower()
+                    if not any(k in low for k in kws):
                         continue
-                    if ci:
-                        if low is None:
-                            low = s.lower()
-                        found = kw in low
-                    else:
-                        found = kw in s
-                    if found:
-                        if hits is None:
-                            hits = set()
-                        hits.add(idx)
-        if hits is None:
-            return list(self._always)
-        hits.update(self._always)
-        return sorted(hits)
+                elif not any(k in s for k in kws):
+                    continue
+            out.append(idx)
+        return out
 
     def _allowed(self, secret: str) -> bool:
         if secret in self._allow:
@@ -657,6 +673,7 @@ class Redactor:
         if not rules:
             return s
         cut = len(prefix)
+        changed = False
         for idx in rules:
             rule = self.rules[idx]
             mark = self._markers[idx]
@@ -665,7 +682,10 @@ class Redactor:
             for start, end in rule.spans(joined):
                 if end <= cut or start < last:
                     continue
-                start = max(start, cut)
+                if start < cut:
+                    if not self._continues(rule, prefix, joined[cut:end]):
+                        continue
+                    start = cut
                 secret = joined[start:end]
                 if self._allowed(secret):
                     continue
@@ -679,7 +699,23 @@ class Redactor:
             if pieces is not None:
                 pieces.append(joined[last:])
                 joined = "".join(pieces)
+                changed = True
+        if not changed:
+            return s  # the same object: callers test identity to see a change
         return joined[cut:] if cut else joined
+
+    @staticmethod
+    def _continues(rule: Rule, prefix: str, part: str) -> bool:
+        """Is `part` (the start of a text) the rest of a secret that began in `prefix`?
+
+        Yes if the rule needs it (the prefix alone holds no complete match that
+        reaches its end: ``export TOKEN=`` then the value), or if `part` itself
+        looks random. A message that merely starts with a word after one that
+        ended with a whole token is not a continuation.
+        """
+        if not any(end == len(prefix) for _, end in rule.spans(prefix)):
+            return True
+        return _random_part(part)
 
     def fields(self, name: str, value: str) -> str | None:
         """The rule id that redacts `value` because of its field `name`, or None."""
@@ -729,8 +765,22 @@ class RedactStream:
         """Redact one text, scanning it together with the end of the previous one."""
         out = self.redactor.text(s, self.fired, prefix=self.carry)
         tail = s if len(s) >= CARRY_CHARS else self.carry + s
-        self.carry = tail[-CARRY_CHARS:]
+        tail = tail[-CARRY_CHARS:]
+        if MARKER_PREFIX in tail:
+            # Text redacted earlier: a marker stands where secret characters stood, so
+            # let the carry look like them again (a marker's "]" would otherwise start
+            # a new word and make a second pass find what the first did not).
+            tail = _MARKER_RE.sub(lambda m: "x" * len(m.group()), tail)
+        self.carry = tail
         return out
+
+    def fields(self, fields: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+        """Redact `fields[name]` in place for each of `names`; return the rule ids that fired."""
+        for name in names:
+            value = fields.get(name)
+            if value is not None:
+                fields[name] = self._value(value)
+        return self.take()
 
     def value(self, v: Any, fired: list[str] | None = None) -> Any:
         """Redact every string inside `v`; returns `v` itself when nothing changed."""
@@ -775,6 +825,15 @@ class RedactStream:
         return v
 
 
+# The text fields redacted in each event type (by name; see events.py).
+REDACTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "SessionStarted": ("metadata",),
+    "MessageRecorded": ("content", "extra"),
+    "CommandRecorded": ("command",),
+    "ExecutionRecorded": ("command", "output"),
+    "MetadataUpdated": ("changes",),
+}
+
 _DEFAULT: Redactor | None = None
 _CACHE: dict[tuple[str, int, int, int], Redactor] = {}
 
@@ -789,7 +848,8 @@ def default_redactor(home_path: str | os.PathLike[str] | None = None) -> Redacto
         except FileNotFoundError:
             pass
         except OSError as exc:
-            raise RedactConfigError(f"cannot stat: {exc.strerror}", path=path) from exc
+            if exc.errno != errno.ENOTDIR:  # no home yet: the writer reports that
+                raise JournalIOError(f"cannot stat: {exc.strerror}", path=path) from exc
         else:
             key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
             cached = _CACHE.get(key)

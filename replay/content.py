@@ -13,9 +13,8 @@ is returned exactly as logged: escaping for a terminal is the renderer's job.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import re
+from typing import Any, Literal
 
 import msgspec
 
@@ -72,10 +71,11 @@ def _json(value: Any) -> str:
 def compact_input(value: Any) -> str:
     """A one-glance rendering of a tool call's input: its salient field, else compact JSON."""
     if isinstance(value, str):
+        text: str = value
         try:  # OpenAI function calls carry their arguments as a JSON string
-            value = msgspec.json.decode(value)
+            value = msgspec.json.decode(text)
         except msgspec.DecodeError:
-            return value
+            return text
     if isinstance(value, dict):
         for key in _SALIENT_KEYS:
             field = value.get(key)

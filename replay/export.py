@@ -12,7 +12,8 @@ Contract:
   the document) and fenced with a fence longer than any backtick run inside it.
 - `snapshot_json` is the `Session.to_dict()` snapshot as pretty JSON.
 - `raw_lines` yields the exact verified lines (newline included) for jsonl
-  export, with the cursor so the caller can report what was skipped.
+  export, with the cursor so the caller can report what was skipped. They are
+  the log as stored: a payload kept in a blob appears as its reference.
 """
 
 from __future__ import annotations
@@ -76,11 +77,15 @@ def read_session_events(
         if bound is not None and event.ts > bound and event.seq > 0:
             break
         events.append(event)
-    report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, len(events), cursor.offset)
+    report = LoadReport(
+        sid, str(path), list(cursor.issues), cursor.torn, len(events), cursor.offset
+    )
     return events, report
 
 
-def raw_lines(home: Home, session_id: str, *, strict: bool = False) -> tuple[Iterator[bytes], LogCursor]:
+def raw_lines(
+    home: Home, session_id: str, *, strict: bool = False
+) -> tuple[Iterator[bytes], LogCursor]:
     """The exact verified lines of a session's log, and the cursor reading them."""
     cursor = LogCursor(home.log_path(session_id), session_id=session_id, skip_corrupt=not strict)
 

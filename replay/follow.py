@@ -5,7 +5,8 @@ Contract:
   session and project) and `FollowNotice`s (problems met, a switch to polling),
   first the last `backlog` matching events (across the followed sessions, merged
   by timestamp, each session in log order), then, when following, every event
-  appended afterwards, until `stop()` or the iterator is closed.
+  appended afterwards, until `stop()` or the iterator is closed. `ready` is set
+  once the backlog has been yielded: from then on every append is reported.
 - Exactly once, in order: each session has one `LogCursor` reading with
   ``final=False``, so a line still being written (or left torn by a writer that
   died) is never yielded; the cursor continues at the next complete line, which
@@ -19,8 +20,10 @@ Contract:
   short step (a change is seen within a few milliseconds), started before the
   first read so no append is missed; every `rescan_ms` every followed log is
   also checked by stat as a safety net. Where inotify is unavailable or its
-  limits are exhausted, watchfiles polls instead (a `FollowNotice` says so once);
-  ``force_polling=True`` asks for polling from the start (network file systems).
+  limits are exhausted, the follower polls by stat instead (a `FollowNotice`
+  says so once): every `poll_delay_ms`, stretched to keep a scan of many
+  sessions under ~10% of a core; ``force_polling=True`` polls from the start
+  (network file systems, where inotify does not see other hosts' writes).
 - watchfiles is imported only when following.
 """
 
@@ -30,6 +33,7 @@ import fnmatch
 import heapq
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -163,6 +167,7 @@ class Follower:
         self.rescan_ms = rescan_ms
         self.polling = force_polling
         self._stop = threading.Event()
+        self.ready = threading.Event()
         self._tracked: dict[str, _Tracked] = {}
         self._ignored: set[str] = set()
 
@@ -327,28 +332,31 @@ class Follower:
                     yield from self._new_session(sid)
 
     def _watcher(self) -> tuple[Any, FollowNotice | None]:
+        """An inotify watch on the sessions directory, or (None, why) to poll instead."""
+        if self.force_polling:
+            return None, None
         from watchfiles._rust_notify import RustNotify
 
-        path = [str(self.home.sessions_dir)]
-        if not self.force_polling:
-            try:
-                return RustNotify(path, False, False, self.poll_delay_ms, False, False), None
-            except FileNotFoundError as exc:
-                raise JournalIOError("no sessions directory", path=path[0]) from exc
-            except (OSError, RuntimeError) as exc:
-                reason = str(exc) or type(exc).__name__
-        else:
-            reason = ""
-        self.polling = True
+        path = str(self.home.sessions_dir)
         try:
-            watcher = RustNotify(path, False, True, self.poll_delay_ms, False, False)
+            return RustNotify([path], False, False, self.poll_delay_ms, False, False), None
+        except FileNotFoundError as exc:
+            raise JournalIOError("no sessions directory", path=path) from exc
         except (OSError, RuntimeError) as exc:
-            raise JournalIOError(f"cannot watch for changes: {exc}", path=path[0]) from exc
-        if not reason:
-            return watcher, None
-        return watcher, FollowNotice(
+            reason = str(exc) or type(exc).__name__
+        self.polling = True
+        return None, FollowNotice(
             f"cannot watch with inotify ({reason}); polling every {self.poll_delay_ms} ms instead"
         )
+
+    def _poll(self) -> Iterator[FollowedEvent | FollowNotice]:
+        """Follow by stat alone: every `poll_delay_ms`, or ten times the cost of a scan."""
+        while not self._stop.is_set():
+            started = time.monotonic()
+            yield from self._rescan()
+            spent = time.monotonic() - started
+            # Many sessions make a scan expensive: keep polling to at most ~10% of a core.
+            self._stop.wait(max(self.poll_delay_ms / 1000.0, 10 * spent))
 
     def run(self) -> Iterator[FollowedEvent | FollowNotice]:
         """The iteration itself (see the module docstring)."""
@@ -361,7 +369,11 @@ class Follower:
                 yield notice
         try:
             yield from self._initial(self._summaries())
+            self.ready.set()
+            if not self.follow:
+                return
             if watcher is None:
+                yield from self._poll()
                 return
             prefix = str(self.home.sessions_dir) + os.sep
             while not self._stop.is_set():

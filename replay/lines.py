@@ -6,7 +6,9 @@ of its line exactly as stored, newline included. Lines the cursor skips or leave
 pending (a torn tail, a partial line still being written) are never yielded.
 The raw bytes come from a second descriptor, opened before the cursor's, read
 forward in step with the cursor: each event is paired with the next complete
-line at or after the cursor's starting offset that decodes to an equal event,
+line at or after the cursor's starting offset that passes its checksum and
+decodes to the same type, session, seq and timestamp (lines are exact as
+stored: a payload kept in a blob appears as its reference, as on disk),
 so memory stays bounded by the chunk size plus the longest line, and the pairing
 does not depend on how the reader batches its work. If no such line exists (the
 log was replaced underneath the read) `JournalIOError` is raised.
@@ -24,6 +26,13 @@ from p8j.journal.reader import open_log_readonly
 __all__ = ["read_with_lines"]
 
 CHUNK = 1 << 20
+
+
+def _key(event: AnyEvent | UnknownEvent) -> tuple[str, str, int, str]:
+    """What pairs a line with its event: type, session, seq, time (the payload may differ:
+    the reader puts large values stored as blobs back into the event)."""
+    kind = event.type if isinstance(event, UnknownEvent) else type(event).__name__
+    return kind, event.session_id, event.seq, event.ts
 
 
 class _LineStream:
@@ -85,7 +94,7 @@ class _LineStream:
             if marker not in line or not line_checksum_ok(line):
                 continue
             try:
-                if decode_line(line) == event:
+                if _key(decode_line(line)) == _key(event):
                     return line + b"\n"
             except CorruptLineError:
                 continue

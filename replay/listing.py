@@ -84,6 +84,16 @@ def session_state(home: Home, session_id: str, status: str) -> tuple[str, int | 
     return "live", holder.pid, holder.host
 
 
+def _instant(ts: str) -> datetime:
+    """Naive UTC (naive arithmetic is several times faster than aware)."""
+    if len(ts) == 27 and ts[-1] == "Z":  # p8j's fixed-width form: the fast C parser
+        try:
+            return datetime.fromisoformat(ts[:-1])
+        except ValueError:
+            pass
+    return parse_ts(ts).replace(tzinfo=None)
+
+
 def _duration(summary: SessionSummary) -> float | None:
     if summary.start_time is None:
         return None
@@ -91,7 +101,7 @@ def _duration(summary: SessionSummary) -> float | None:
     if last is None:
         return None
     try:
-        return max(0.0, (parse_ts(last) - parse_ts(summary.start_time)).total_seconds())
+        return max(0.0, (_instant(last) - _instant(summary.start_time)).total_seconds())
     except ValueError:
         return None
 

@@ -158,7 +158,7 @@ class EventSourcingSQLite(Adapter):
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(directory / "es.db"),
         }
-        self.app = Application(env=env)
+        self.app: Any = Application(env=env)
         self.agg = Conversation("bench")
         for i in range(prefill):
             m = message(i)

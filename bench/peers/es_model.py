@@ -7,14 +7,14 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 
-class Conversation(Aggregate):  # type: ignore[misc]
+class Conversation(Aggregate):
     """A conversation whose messages are events."""
 
     def __init__(self, project_name: str) -> None:
         self.project_name = project_name
         self.history: list[dict[str, Any]] = []
 
-    @event("MessageRecorded")  # type: ignore[untyped-decorator,misc]
+    @event("MessageRecorded")
     def record_message(self, role: str, content: str) -> None:
         """Append one message."""
         self.history.append({"role": role, "content": content})

@@ -38,7 +38,9 @@ def assert_clean(text: str, *, colour: bool = False) -> None:
     if colour:
         text = SGR.sub("", text)
     bad = FORBIDDEN.search(text)
-    assert bad is None, f"forbidden character {bad.group()!r} at {bad.start()}: {text[max(0, bad.start() - 40) : bad.start() + 40]!r}"
+    if bad is not None:
+        around = text[max(0, bad.start() - 40) : bad.start() + 40]
+        raise AssertionError(f"forbidden character {bad.group()!r} at {bad.start()}: {around!r}")
 
 
 def crc_line(obj: dict[str, Any]) -> bytes:
@@ -72,7 +74,12 @@ def hostile_session(home: Home) -> str:
             "content": [
                 {"type": "text", "text": evil},
                 {"type": "thinking", "thinking": evil},
-                {"type": "tool_use", "id": "t\x1b[1", "name": "Ba\x1bsh", "input": {"command": evil}},
+                {
+                    "type": "tool_use",
+                    "id": "t\x1b[1",
+                    "name": "Ba\x1bsh",
+                    "input": {"command": evil},
+                },
             ],
         }
     )

@@ -44,7 +44,12 @@ def record(mgr: SessionManager, n: int, rng: random.Random) -> None:
                     "role": "assistant",
                     "content": [
                         {"type": "text", "text": text},
-                        {"type": "tool_use", "id": f"t{i}", "name": "Bash", "input": {"command": "ls"}},
+                        {
+                            "type": "tool_use",
+                            "id": f"t{i}",
+                            "name": "Bash",
+                            "input": {"command": "ls"},
+                        },
                     ],
                 }
             )
@@ -65,7 +70,9 @@ def main() -> None:
         record(mgr, int(sys.argv[4]), rng)
         seq = mgr.current_session.last_seq + 1 if mgr.current_session else 0
         half = encode_event(
-            MessageRecorded(SCHEMA_VERSION, s.session_id, seq, now_ts(), role="user", content="torn " * 50)
+            MessageRecorded(
+                SCHEMA_VERSION, s.session_id, seq, now_ts(), role="user", content="torn " * 50
+            )
         )
         fd = os.open(mgr.home.log_path(s.session_id), os.O_WRONLY | os.O_APPEND)
         os.write(fd, bytes(half[: len(half) // 2]))

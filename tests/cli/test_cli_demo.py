@@ -23,10 +23,21 @@ def test_demo_records_three_sessions_and_says_what_next(runner: CliRunner, p8j_h
     ]
     out = result.stdout
     assert f"Recorded 3 demo sessions in {p8j_home.path}" in out
-    for cmd in ("p8j ls", "p8j replay", "p8j search", "p8j export", "p8j verify", "p8j pick", "p8j tail", "p8j info"):
+    for cmd in (
+        "p8j ls",
+        "p8j replay",
+        "p8j search",
+        "p8j export",
+        "p8j verify",
+        "p8j pick",
+        "p8j tail",
+        "p8j info",
+    ):
         assert cmd in out
     web = load_session(rows[2].session_id, p8j_home)
-    blocks = [b for m in web.conversation_history if isinstance(m["content"], list) for b in m["content"]]
+    blocks = [
+        b for m in web.conversation_history if isinstance(m["content"], list) for b in m["content"]
+    ]
     assert {b["type"] for b in blocks} == {"text", "tool_use", "tool_result", "thinking"}
     assert web.command_history and web.execution_histories
     api = load_session(rows[1].session_id, p8j_home)
@@ -56,7 +67,9 @@ def test_live_demo_appends_then_ends(runner: CliRunner, p8j_home: Home) -> None:
     (row,) = list_sessions(p8j_home)
     assert row.project_name == "pairing" and row.state == "completed"
     assert row.last_seq >= 5
-    done = runner.invoke(cli, ["demo", "--live", "--duration", "0.05", "--interval", "0.01", "--json"])
+    done = runner.invoke(
+        cli, ["demo", "--live", "--duration", "0.05", "--interval", "0.01", "--json"]
+    )
     facts = json.loads(done.stdout)
     assert facts["events"] >= 1 and facts["session_id"] in p8j_home.session_ids()
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli_helpers import record_simple
 from click.testing import CliRunner
 
 from p8j.cli.main import cli
 from p8j.journal import Home
 from p8j.replay import load_session
+
+from .cli_helpers import record_simple
 
 
 def test_markdown(runner: CliRunner, demo_ids: list[str]) -> None:
@@ -74,7 +75,9 @@ def test_output_file(runner: CliRunner, demo_ids: list[str], tmp_path: Path) -> 
     assert not list(tmp_path.glob("*.p8j-tmp-*"))
 
 
-def test_output_file_failure_leaves_nothing(runner: CliRunner, demo_ids: list[str], tmp_path: Path) -> None:
+def test_output_file_failure_leaves_nothing(
+    runner: CliRunner, demo_ids: list[str], tmp_path: Path
+) -> None:
     target = tmp_path / "missing-dir" / "out.md"
     result = runner.invoke(cli, ["export", demo_ids[0], "-o", str(target)])
     assert result.exit_code == 1

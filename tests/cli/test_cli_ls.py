@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from cli_helpers import SGR, record_simple
 from click.testing import CliRunner
 
 from p8j.cli.ls import short_ids
 from p8j.cli.main import cli
 from p8j.journal import Home, SessionManager
+
+from .cli_helpers import SGR, record_simple
 
 LISTING_FIELDS = {
     "session_id",
@@ -38,7 +39,16 @@ def test_table_newest_first_with_states(runner: CliRunner, demo_ids: list[str]) 
     result = runner.invoke(cli, ["ls"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "PROJECT", "STATE", "STARTED", "DURATION", "MSGS", "CMDS", "TITLE"]
+    assert lines[0].split() == [
+        "ID",
+        "PROJECT",
+        "STATE",
+        "STARTED",
+        "DURATION",
+        "MSGS",
+        "CMDS",
+        "TITLE",
+    ]
     body = [ln.split() for ln in lines[1:]]
     assert [row[1] for row in body] == ["docs-site", "api-server", "webshop"]
     assert [row[2] for row in body] == ["crashed", "paused", "completed"]
@@ -157,3 +167,16 @@ def test_problems_are_flagged(runner: CliRunner, p8j_home: Home) -> None:
     # The flipped line, and the seq gap it leaves.
     assert "[2 problems] two" in result.stdout
     assert json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)[0]["problems"] == 2
+
+
+def test_table_shows_the_newest_fifty_unless_asked(runner: CliRunner, p8j_home: Home) -> None:
+    ids = [record_simple(p8j_home, f"p{i}") for i in range(52)]
+    table = runner.invoke(cli, ["ls"])
+    assert len(table.stdout.splitlines()) == 1 + 50
+    assert "showing the newest 50 sessions; -n N or --all shows more" in table.stderr
+    every = runner.invoke(cli, ["ls", "--all"])
+    assert len(every.stdout.splitlines()) == 1 + 52 and every.stderr == ""
+    assert len(runner.invoke(cli, ["ls", "-n", "60"]).stdout.splitlines()) == 1 + 52
+    assert runner.invoke(cli, ["ls", "-n", "3"]).stderr == ""  # asked for: no hint
+    assert runner.invoke(cli, ["ls", "-q"]).stdout.split() == list(reversed(ids))
+    assert len(json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)) == 52

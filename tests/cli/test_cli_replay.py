@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from cli_helpers import record_simple
 from click.testing import CliRunner
 
 from p8j.cli.main import cli
 from p8j.journal import Home, SessionManager
 from p8j.replay import load_session
+
+from .cli_helpers import record_simple
 
 
 def test_human_output(runner: CliRunner, demo_ids: list[str]) -> None:
@@ -39,7 +40,9 @@ def test_latest_is_the_default(runner: CliRunner, demo_ids: list[str]) -> None:
     assert runner.invoke(cli, ["replay", "latest"]).stdout.startswith("docs-site")
 
 
-def test_json_is_the_session_snapshot(runner: CliRunner, demo_ids: list[str], p8j_home: Home) -> None:
+def test_json_is_the_session_snapshot(
+    runner: CliRunner, demo_ids: list[str], p8j_home: Home
+) -> None:
     for sid in demo_ids:
         result = runner.invoke(cli, ["replay", sid, "--json"])
         assert json.loads(result.stdout) == json.loads(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from cli_helpers import record_simple
 from click.testing import CliRunner
 
 from p8j.cli.main import cli
 from p8j.journal import Home, SessionManager
+
+from .cli_helpers import record_simple
 
 HIT_FIELDS = {
     "session_id",

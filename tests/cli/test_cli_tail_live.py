@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import wait_until
 
 from p8j.journal import Home
 from p8j.journal.codec import line_checksum_ok
+
+from .cli_helpers import wait_until
 
 HERE = Path(__file__).resolve().parent
 WRITER = HERE / "tail_writer.py"
@@ -191,7 +192,27 @@ def test_tail_human_output_is_one_line_per_event(env: dict[str, str], p8j_home: 
         code, err = tail.finish()
     assert code == 0, err
     lines = tail.text_lines()
-    messages = sum(1 for ln in p8j_home.log_path(sid).read_bytes().splitlines() if b'"MessageRecorded"' in ln)
+    messages = sum(
+        1 for ln in p8j_home.log_path(sid).read_bytes().splitlines() if b'"MessageRecorded"' in ln
+    )
     assert len(lines) == messages + 1
     assert all(sid[:13] in ln and " humans " in ln for ln in lines)
     assert all(len(ln) < 4200 for ln in lines)  # 200 kB texts are cut on one line
+
+
+def test_tail_on_a_fresh_machine_waits_for_the_first_session(tmp_path: Path) -> None:
+    home = Home(tmp_path / "fresh")
+    env = dict(os.environ, P8J_HOME=str(home.path), PYTHONUNBUFFERED="1")
+    tail = _tail(env, "--json")
+    try:
+        wait_until(home.sessions_dir.is_dir, 20, "tail to create the journal")
+        writer = _writer(env, "session", str(home.path), "first", "3")
+        _wait_line(writer, "ready")
+        writer.finish()
+        wait_until(lambda: _ended(tail) == 1, 20, "the first session's end")
+    finally:
+        code, err = tail.finish()
+    assert code == 0
+    assert b"yet; waiting for the first" in err
+    (sid,) = home.session_ids()
+    assert b"".join(tail.lines) == home.log_path(sid).read_bytes()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from cli_helpers import crc_line, record_simple
 from click.testing import CliRunner
 
 from p8j.cli.main import cli
 from p8j.journal import Home, SessionManager
+
+from .cli_helpers import crc_line, record_simple
 
 REPORT_FIELDS = {
     "session_id",
@@ -65,10 +66,25 @@ def test_lifecycle_and_seq_problems(runner: CliRunner, p8j_home: Home) -> None:
     sid = record_simple(p8j_home)
     path = p8j_home.log_path(sid)
     after_end = crc_line(
-        {"type": "MessageRecorded", "v": 1, "session_id": sid, "seq": 5, "ts": "2026-01-01T00:00:00.000000Z", "role": "user", "content": "late"}
+        {
+            "type": "MessageRecorded",
+            "v": 1,
+            "session_id": sid,
+            "seq": 5,
+            "ts": "2026-01-01T00:00:00.000000Z",
+            "role": "user",
+            "content": "late",
+        }
     )
     gap = crc_line(
-        {"type": "CommandRecorded", "v": 1, "session_id": sid, "seq": 9, "ts": "2026-01-01T00:00:00.000000Z", "command": "x"}
+        {
+            "type": "CommandRecorded",
+            "v": 1,
+            "session_id": sid,
+            "seq": 9,
+            "ts": "2026-01-01T00:00:00.000000Z",
+            "command": "x",
+        }
     )
     with open(path, "ab") as f:
         f.write(after_end + gap)
@@ -107,3 +123,28 @@ def test_empty_journal(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["verify"])
     assert result.exit_code == 0 and "0 session(s) checked" in result.stdout
     assert runner.invoke(cli, ["verify", "--json"]).stdout == "[]\n"
+
+
+def test_progress_bar_on_a_terminal(p8j_home: Home) -> None:
+    import os
+    import sys
+
+    import pexpect  # type: ignore[import-untyped]
+
+    for i in range(25):
+        record_simple(p8j_home, f"p{i}")
+    bad = record_simple(p8j_home, "bad")
+    path = p8j_home.log_path(bad)
+    path.write_bytes(path.read_bytes().replace(b"git status", b"git STATUS", 1))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "p8j.cli", "verify"],
+        env=dict(os.environ, P8J_HOME=str(p8j_home.path), TERM="xterm"),
+        dimensions=(30, 120),
+        timeout=30,
+    )
+    child.expect("verifying")
+    child.expect("26 session")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1

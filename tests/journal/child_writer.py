@@ -4,7 +4,7 @@ Usage::
 
     child_writer.py write HOME DURABILITY SEED    start a session, record until killed
     child_writer.py resume HOME SID               resume SID, record one message, end it
-    child_writer.py hold HOME SID|new             resume (or start) and hold the lock until stdin closes
+    child_writer.py hold HOME SID|new             resume (or start); hold it until stdin closes
     child_writer.py efbig HOME                    hit RLIMIT_FSIZE mid-record, then carry on
     child_writer.py race HOME SID ROUNDS K        repeatedly resume SID, record K events, pause
 
@@ -74,10 +74,7 @@ def resume(home: str, sid: str) -> None:
 def hold(home: str, sid: str) -> None:
     """Take a session's write lock and keep it until stdin reaches EOF."""
     mgr = SessionManager(home)
-    if sid == "new":
-        session = mgr.start_session("held")
-    else:
-        session = mgr.resume_session(sid)
+    session = mgr.start_session("held") if sid == "new" else mgr.resume_session(sid)
     say("held", session.session_id, os.getpid())
     sys.stdin.read()
     mgr.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import selectors
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+import pytest
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "child_writer.py"
@@ -33,6 +35,26 @@ def line_ends(data: bytes) -> list[int]:
 def line_of(data: bytes, offset: int) -> int:
     """1-based number of the line that holds byte `offset`."""
     return data.count(b"\n", 0, offset) + 1
+
+
+def patch_os(monkeypatch: pytest.MonkeyPatch, name: str, fake: Callable[..., Any]) -> None:
+    """Replace system call `name` (e.g. "fdatasync") for the journal's write path.
+
+    Patches ``os.<name>`` and the default `Storage`'s bound copy, which writers
+    created afterwards pick up.
+    """
+    if hasattr(os, name):
+        monkeypatch.setattr(os, name, fake)
+    storage = importlib.import_module("p8j.journal.storage")
+    monkeypatch.setattr(storage.REAL, name, fake)
+
+
+def common_prefix(a: str, b: str) -> str:
+    """The longest common start of `a` and `b`."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
 
 
 def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

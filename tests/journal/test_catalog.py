@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
-
 from journal_helpers import crc_line
+
 from p8j.journal import (
     Home,
+    LogCursor,
     SessionManager,
     SessionSummary,
     list_summaries,
 )
-from p8j.journal import catalog as catalog_module
 from p8j.journal.catalog import title_of
 from p8j.journal.timefmt import format_ts
 from p8j.replay import load_session
@@ -28,7 +27,12 @@ def _populate(home: Home) -> list[str]:
     sids = []
     s = mgr.start_session("done", {"model": "m-1"})
     mgr.record_message({"role": "system", "content": "be brief"})
-    mgr.record_message({"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "\n  Fix the bug\nplease"}]})
+    mgr.record_message(
+        {
+            "role": "user",
+            "content": [{"type": "image"}, {"type": "text", "text": "\n  Fix the bug\nplease"}],
+        }
+    )
     mgr.record_command("pytest")
     mgr.record_execution("pytest", 1, "1 failed", 2.5)
     mgr.update_metadata(branch="main")
@@ -51,7 +55,9 @@ def _populate(home: Home) -> list[str]:
     mgr.pause_session()
     stamp = format_ts(s.start_time)
     with open(home.log_path(s.session_id), "ab") as f:  # an event type from a newer p8j
-        f.write(crc_line({"type": "Future", "v": 2, "session_id": s.session_id, "seq": 2, "ts": stamp}))
+        f.write(
+            crc_line({"type": "Future", "v": 2, "session_id": s.session_id, "seq": 2, "ts": stamp})
+        )
     sids.append(s.session_id)
     mgr.close()
     return sids
@@ -82,10 +88,21 @@ def _expected(home: Home, sid: str) -> dict[str, Any]:
 
 
 def _view(summary: SessionSummary) -> dict[str, Any]:
-    keys = (
-        "session_id project_name status start_time end_time last_activity message_count "
-        "command_count execution_count title last_seq metadata size_bytes"
-    ).split()
+    keys = [
+        "session_id",
+        "project_name",
+        "status",
+        "start_time",
+        "end_time",
+        "last_activity",
+        "message_count",
+        "command_count",
+        "execution_count",
+        "title",
+        "last_seq",
+        "metadata",
+        "size_bytes",
+    ]
     return {k: getattr(summary, k) for k in keys}
 
 
@@ -127,13 +144,13 @@ def test_a_grown_log_is_read_from_where_the_cache_left_off(
     list_summaries(home)
     covered = home.log_path(sid).stat().st_size
     starts: list[int] = []
-    real = catalog_module.LogCursor
+    real = LogCursor
 
     def spy(path: Any, **kw: Any) -> Any:
         starts.append(kw.get("offset", 0))
         return real(path, **kw)
 
-    monkeypatch.setattr(catalog_module, "LogCursor", spy)
+    monkeypatch.setattr("p8j.journal.catalog.LogCursor", spy)
     assert list_summaries(home)[0].message_count == 20
     assert starts == []  # unchanged: one stat, no read
     mgr.record_command("make")
@@ -174,7 +191,7 @@ def test_a_corrupt_log_still_lists_and_counts_its_problems(home: Home) -> None:
     mgr.pause_session()
     path = home.log_path(sid)
     data = bytearray(path.read_bytes())
-    data[data.index(b"m2") ] ^= 0x20  # a bit flip in line 4
+    data[data.index(b"m2")] ^= 0x20  # a bit flip in line 4
     path.write_bytes(bytes(data))
     [summary] = list_summaries(home)
     assert summary.problems >= 1

@@ -10,8 +10,8 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from journal_helpers import crc_line
+
 from p8j.journal import (
     SCHEMA_VERSION,
     CommandRecorded,
@@ -83,7 +83,9 @@ def test_crc_is_crc32_of_the_line_without_its_crc_member() -> None:
     content=json_values,
     extra=st.dictionaries(st.text().filter(lambda k: k not in ("role", "content")), json_values),
 )
-def test_message_payloads_round_trip_exactly(role: str, content: Any, extra: dict[str, Any]) -> None:
+def test_message_payloads_round_trip_exactly(
+    role: str, content: Any, extra: dict[str, Any]
+) -> None:
     event = MessageRecorded(SCHEMA_VERSION, SID, 1, TS, role=role, content=content, extra=extra)
     line = encode_event(event)
     # Whatever the text holds (NUL, newlines, control characters), a raw newline only ends it.

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from journal_helpers import expect_lines, kill_and_reap, line_ends, run_child, spawn_child
+
 from p8j.journal import (
     CorruptLineError,
     Home,

@@ -11,8 +11,9 @@ from typing import Any
 
 import platformdirs
 import pytest
+from journal_helpers import common_prefix, files_under
+from test_ids import BAD_IDS, BAD_PREFIXES
 
-from journal_helpers import files_under
 from p8j.journal import (
     Home,
     InvalidSessionIdError,
@@ -23,7 +24,6 @@ from p8j.journal import (
     resolve_session_ref,
 )
 from p8j.replay import load_session
-from test_ids import BAD_IDS, BAD_PREFIXES
 
 
 @contextlib.contextmanager
@@ -137,7 +137,7 @@ def test_resolve_session_ref(home: Home) -> None:
     mgr.close()
     assert resolve_session_ref(home, "latest") == b
     assert resolve_session_ref(home, a) == a
-    common = os.path.commonprefix([a, b])
+    common = common_prefix(a, b)
     assert resolve_session_ref(home, a[: len(common) + 1]) == a
     with pytest.raises(SessionNotFoundError) as info:
         resolve_session_ref(home, common)

@@ -7,8 +7,8 @@ import signal
 import socket
 
 import pytest
-
 from journal_helpers import expect_lines, kill_and_reap, run_child, spawn_child
+
 from p8j.journal import (
     Home,
     LockHolder,
@@ -28,7 +28,9 @@ def test_second_process_gets_session_locked_error_naming_the_holder(home: Home) 
     try:
         sid, pid = expect_lines(proc, "held", 1)[0].split()
         assert int(pid) == proc.pid
-        assert lock_holder(home.lock_path(sid)) == LockHolder(pid=proc.pid, host=socket.gethostname())
+        assert lock_holder(home.lock_path(sid)) == LockHolder(
+            pid=proc.pid, host=socket.gethostname()
+        )
         mgr = SessionManager(home)
         with pytest.raises(SessionLockedError) as info:
             mgr.resume_session(sid)
@@ -76,9 +78,7 @@ def test_concurrent_writers_never_interleave(home: Home) -> None:
     sid = mgr.start_session("race").session_id
     mgr.pause_session()
     writers, rounds, k = 3, 10, 25
-    procs = [
-        spawn_child("race", str(home.path), sid, str(rounds), str(k)) for _ in range(writers)
-    ]
+    procs = [spawn_child("race", str(home.path), sid, str(rounds), str(k)) for _ in range(writers)]
     try:
         for proc in procs:
             expect_lines(proc, "done", 1)

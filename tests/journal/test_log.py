@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import threading
@@ -10,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from journal_helpers import line_ends, patch_os
 
-from journal_helpers import line_ends
 from p8j.journal import (
     SCHEMA_VERSION,
     CommandRecorded,
@@ -21,12 +22,13 @@ from p8j.journal import (
     RecordTooLargeError,
     SessionLockedError,
     SessionManager,
+    SessionResumed,
     SessionStateError,
     UnsafePathError,
     new_session_id,
     read_events,
 )
-from p8j.journal import log as log_module
+from p8j.journal.home import fsync_dir
 from p8j.journal.log import DEFAULT_MAX_RECORD_BYTES
 from p8j.replay import load_session
 
@@ -58,7 +60,7 @@ class SyncCounter:
 @pytest.fixture
 def syncs(monkeypatch: pytest.MonkeyPatch) -> SyncCounter:
     counter = SyncCounter()
-    monkeypatch.setattr(os, "fdatasync", counter)
+    patch_os(monkeypatch, "fdatasync", counter)
     return counter
 
 
@@ -73,10 +75,8 @@ def managers(home: Home) -> Iterator[Callable[..., SessionManager]]:
 
     yield make
     for m in made:
-        try:
+        with contextlib.suppress(JournalIOError):  # a test broke its writer on purpose
             m.close()
-        except JournalIOError:
-            pass  # a test broke its writer on purpose
 
 
 def _msg(i: int) -> dict[str, Any]:
@@ -160,9 +160,10 @@ def test_fdatasync_failure_refuses_appends_until_reopened(
     with pytest.raises(JournalIOError, match="fdatasync"):
         mgr.record_message(_msg(2))
     syncs.fail = False
-    for call in (lambda: mgr.record_message(_msg(3)), lambda: mgr.record_command("ls")):
-        with pytest.raises(JournalIOError, match="reopen"):
-            call()
+    with pytest.raises(JournalIOError, match="reopen"):
+        mgr.record_message(_msg(3))
+    with pytest.raises(JournalIOError, match="reopen"):
+        mgr.record_command("ls")
     # Nothing acknowledged is missing, and nothing is written twice.
     events, _ = read_events(home.log_path(sid))
     assert [e.seq for e in events] == [0, 1, 2]
@@ -195,8 +196,12 @@ def test_creating_a_log_fsyncs_its_directory(
     monkeypatch: pytest.MonkeyPatch, managers: Callable[..., SessionManager], home: Home
 ) -> None:
     synced: list[Path] = []
-    real = log_module.fsync_dir
-    monkeypatch.setattr(log_module, "fsync_dir", lambda p: (synced.append(p), real(p)))
+
+    def spy(path: Path) -> None:
+        synced.append(Path(path))
+        fsync_dir(path)
+
+    patch_os(monkeypatch, "fsync_dir", spy)
     mgr = managers()
     mgr.start_session("dir")
     assert synced == [home.sessions_dir]
@@ -205,15 +210,21 @@ def test_creating_a_log_fsyncs_its_directory(
 # -- size cap --------------------------------------------------------------------------
 
 
-def test_record_too_large_writes_nothing(managers: Callable[..., SessionManager], home: Home) -> None:
-    mgr = managers()
+def test_record_too_large_writes_nothing(
+    managers: Callable[..., SessionManager], home: Home
+) -> None:
+    # Blobs off: with them, a message over the cap moves its content out of the line.
+    mgr = managers(blob_threshold=None)
     sid = mgr.start_session("big").session_id
     mgr.record_message(_msg(1))
     path = home.log_path(sid)
     before = path.read_bytes()
+    blocks = [{"type": "text", "text": "x" * 1000} for _ in range(1100)]
     with pytest.raises(RecordTooLargeError, match="cap is 1048576") as info:
-        mgr.record_message({"role": "user", "content": "x" * DEFAULT_MAX_RECORD_BYTES})
+        mgr.record_message({"role": "user", "content": blocks})
     assert info.value.path == str(path)
+    with pytest.raises(RecordTooLargeError):
+        mgr.update_metadata({f"k{i}": "v" * 1000 for i in range(1100)})
     with pytest.raises(RecordTooLargeError):
         mgr.record_execution("cat big", 0, "y" * (2 * DEFAULT_MAX_RECORD_BYTES))
     assert path.read_bytes() == before
@@ -277,9 +288,9 @@ def test_short_write_is_rolled_back(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as m:
-        m.setattr(os, "write", _journal_write(behaviour))
-        expected: type[BaseException] = KeyboardInterrupt if failure == "interrupt" else (
-            JournalIOError
+        patch_os(m, "write", _journal_write(behaviour))
+        expected: type[BaseException] = (
+            KeyboardInterrupt if failure == "interrupt" else (JournalIOError)
         )
         with pytest.raises(expected):
             mgr.record_message({"role": "user", "content": "lost " * 50})
@@ -350,3 +361,23 @@ def test_lines_are_whole_and_newline_terminated(
         mgr.record_message({"role": "user", "content": "a\nb\r\n\x00" * i})
     data = home.log_path(sid).read_bytes()
     assert len(line_ends(data)) == 11 and data.endswith(b"\n")
+
+
+def test_leaving_a_manager_after_a_failed_sync_does_not_raise_again(
+    syncs: SyncCounter, home: Home
+) -> None:
+    with SessionManager(home, durability="fsync") as mgr:
+        sid = mgr.start_session("eio").session_id
+        syncs.fail = True
+        with pytest.raises(JournalIOError):
+            mgr.record_message(_msg(1))
+        syncs.fail = False
+    with pytest.raises(SessionStateError, match="not open for writing here; resume it"):
+        mgr.record_message(_msg(2))  # closed by the `with`, and it could not pause
+    # No pause could be written: the log is left active, and resuming it is a recovery.
+    assert load_session(sid, home).status == "active"
+    again = SessionManager(home)
+    again.resume_session(sid)
+    events, _ = read_events(home.log_path(sid))
+    assert isinstance(events[-1], SessionResumed) and events[-1].recovered
+    again.close()

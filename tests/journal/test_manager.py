@@ -13,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from journal_helpers import common_prefix, patch_os
+from test_codec import json_values
 
 from p8j.journal import (
     Home,
@@ -28,13 +30,14 @@ from p8j.journal import (
     read_events,
 )
 from p8j.replay import load_session
-from test_codec import json_values
 
 # -- strategies ------------------------------------------------------------------------
 
 # Text as agents send it: anything, and often the awkward characters on purpose.
 awkward = st.sampled_from(["\x00", "\n", "\r\n", "\t", "\x1b[1m", "\U0001f600", "\u2028", "\ufeff"])
-texts = st.one_of(st.text(max_size=30), st.lists(awkward | st.text(max_size=3), max_size=6).map("".join))
+texts = st.one_of(
+    st.text(max_size=30), st.lists(awkward | st.text(max_size=3), max_size=6).map("".join)
+)
 blocks = st.lists(
     st.one_of(
         st.fixed_dictionaries({"type": st.just("text"), "text": texts}),
@@ -50,7 +53,8 @@ blocks = st.lists(
             {
                 "type": st.just("tool_result"),
                 "tool_use_id": texts,
-                "content": texts | st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": texts})),
+                "content": texts
+                | st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": texts})),
             },
             optional={"is_error": st.booleans()},
         ),
@@ -123,7 +127,8 @@ class ManagerMachine(RuleBasedStateMachine):
         super().__init__()
         self.root = Path(_tmp_factory.mktemp("machine"))
         self.home = Home(self.root / "home")
-        self.mgr = SessionManager(self.home)
+        # Redaction off: random text could look like a secret, and the model keeps raw text.
+        self.mgr = SessionManager(self.home, redact=False)
         self.models: dict[str, Model] = {}
         self.current: str | None = None
 
@@ -263,7 +268,7 @@ class ManagerMachine(RuleBasedStateMachine):
         self.current = sid
         del cur
 
-    @precondition(lambda self: self._cur() is not None and self._cur().status == "active")  # type: ignore[union-attr]
+    @precondition(lambda self: self._cur() is not None and self._cur().status == "active")
     @rule(torn=st.sampled_from([b"", b'{"type":"Mess', b"\x00" * 7, b"garbage\nmore"]))
     def crash(self, torn: bytes) -> None:
         """The writer dies without a pause (maybe mid-line); a new process takes over."""
@@ -275,10 +280,12 @@ class ManagerMachine(RuleBasedStateMachine):
             torn = torn.replace(b"\n", b"")  # only the last, unterminated line can be torn
         with open(self.home.log_path(self.current), "ab") as f:
             f.write(torn)
-        self.mgr = SessionManager(self.home)
+        self.mgr = SessionManager(self.home, redact=False)
         self.current = None
 
-    @rule(bad=st.sampled_from([None, "text", ["role", "user"], {"content": "no role"}, {"role": 1}]))
+    @rule(
+        bad=st.sampled_from([None, "text", ["role", "user"], {"content": "no role"}, {"role": 1}])
+    )
     def invalid_message(self, bad: Any) -> None:
         with pytest.raises(InvalidEventError):
             self.mgr.record_message(bad)
@@ -304,7 +311,7 @@ class ManagerMachine(RuleBasedStateMachine):
             self.mgr.close()
             for sid, model in self.models.items():
                 events, cursor = read_events(self.home.log_path(sid), session_id=sid)
-                assert cursor.issues == [] and cursor.torn is None or model.status == "active"
+                assert (cursor.issues == [] and cursor.torn is None) or model.status == "active"
                 whole = fold(events)
                 for cut in range(1, len(events) + 1):
                     assert fold(events[cut:], initial=fold(events[:cut])) == whole
@@ -377,7 +384,7 @@ def test_resume_by_prefix_ambiguity_and_unknown_ids(mgr: SessionManager, home: H
     a = mgr.start_session("a").session_id
     b = mgr.start_session("b").session_id
     mgr.pause_session()
-    common = os.path.commonprefix([a, b])
+    common = common_prefix(a, b)
     assert mgr.resume_session(a[: len(common) + 1]).session_id == a
     with pytest.raises(SessionNotFoundError) as info:
         mgr.resume_session(common)
@@ -479,12 +486,12 @@ def test_async_save_and_list_do_not_block_the_loop(
         synced.set()
 
     async def main() -> list[str]:
-        monkeypatch.setattr(os, "fdatasync", slow_sync)
+        patch_os(monkeypatch, "fdatasync", slow_sync)
         saving = asyncio.ensure_future(mgr.save_session_async())
         await asyncio.sleep(0)
         loop_ran.set()
         await saving
-        monkeypatch.setattr(os, "fdatasync", real)
+        patch_os(monkeypatch, "fdatasync", real)
         return await mgr.list_all_sessions_async()
 
     ids = asyncio.run(main())
@@ -515,9 +522,12 @@ def test_start_while_active_pauses_the_previous_session(mgr: SessionManager, hom
     assert mgr.current_session.status == "active"  # a refused start changed nothing
 
 
-def test_io_errors_are_journal_io_errors(tmp_path: Path) -> None:
-    (tmp_path / "ro").mkdir(mode=0o500)
-    if os.geteuid() == 0:
-        pytest.skip("root ignores directory permissions")
-    with pytest.raises(JournalIOError):
-        SessionManager(tmp_path / "ro" / "home").start_session("p")
+def test_io_errors_are_p8j_errors_naming_the_path(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    home = tmp_path / "file" / "home"
+    with pytest.raises(P8jError) as info:  # the redaction config is read first, when on
+        SessionManager(home).start_session("p")
+    assert info.value.path is not None and info.value.path.startswith(str(home))
+    with pytest.raises(JournalIOError) as io:
+        SessionManager(home, redact=False).start_session("p")
+    assert io.value.path == str(home)

@@ -66,7 +66,8 @@ needs_realdata = pytest.mark.skipif(not LOGS, reason=f"no real agent logs at {RE
 
 @needs_realdata
 def test_every_real_message_round_trips(home: Home) -> None:
-    mgr = SessionManager(home, max_record_bytes=8 << 20)
+    # Redaction off: this is about the schema carrying real data unchanged.
+    mgr = SessionManager(home, max_record_bytes=8 << 20, redact=False)
     expected: dict[str, list[dict[str, Any]]] = {}
     total = 0
     for path in LOGS:
@@ -97,8 +98,13 @@ def test_every_real_message_round_trips(home: Home) -> None:
 def _line_size(sid: str, msg: dict[str, Any]) -> int:
     extra = {k: v for k, v in msg.items() if k not in ("role", "content")}
     event = MessageRecorded(
-        SCHEMA_VERSION, sid, 1, "2026-01-01T00:00:00.000000Z", role=msg["role"],
-        content=msg["content"], extra=extra,
+        SCHEMA_VERSION,
+        sid,
+        1,
+        "2026-01-01T00:00:00.000000Z",
+        role=msg["role"],
+        content=msg["content"],
+        extra=extra,
     )
     return len(encode_event(event))
 
@@ -108,7 +114,8 @@ def test_default_cap_refuses_oversized_real_messages_before_writing(home: Home) 
     biggest = max((m for p in LOGS for m in messages_of(p)), key=lambda m: len(json.dumps(m)))
     assert len(json.dumps(biggest)) > 1_000_000  # the pasted-image message
     doubled = {**biggest, "content": [biggest["content"], biggest["content"]]}
-    mgr = SessionManager(home)
+    # Blobs off: the cap is about what one line may hold (blobs would move the image out).
+    mgr = SessionManager(home, blob_threshold=None, redact=False)
     sid = mgr.start_session("cap").session_id
     path = home.log_path(sid)
     assert _line_size(sid, doubled) > DEFAULT_MAX_RECORD_BYTES

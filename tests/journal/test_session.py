@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_codec import json_values
 
 from p8j.journal import (
     SCHEMA_VERSION,
@@ -30,7 +31,6 @@ from p8j.journal import (
 )
 from p8j.journal.session import check_transition
 from p8j.journal.timefmt import format_ts, parse_ts
-from test_codec import json_values
 
 SID = "01a20c6a-1677-71ff-911a-7d8a8490bda4"
 T0 = datetime(2026, 11, 24, 7, 0, 0, tzinfo=timezone.utc)
@@ -51,7 +51,9 @@ def event_logs(draw: st.DrawFn) -> list[Event | UnknownEvent]:
         return format_ts(t)
 
     out.append(
-        SessionStarted(SCHEMA_VERSION, SID, 0, ts(), project_name=draw(texts), metadata=draw(metadata))
+        SessionStarted(
+            SCHEMA_VERSION, SID, 0, ts(), project_name=draw(texts), metadata=draw(metadata)
+        )
     )
     state = "active"
     for seq in range(1, draw(st.integers(0, 30)) + 1):
@@ -66,7 +68,13 @@ def event_logs(draw: st.DrawFn) -> list[Event | UnknownEvent]:
         if kind == "msg":
             extra = draw(st.dictionaries(st.sampled_from(["model", "usage", "uuid"]), json_values))
             ev = MessageRecorded(
-                SCHEMA_VERSION, SID, seq, stamp, role=draw(texts), content=draw(json_values), extra=extra
+                SCHEMA_VERSION,
+                SID,
+                seq,
+                stamp,
+                role=draw(texts),
+                content=draw(json_values),
+                extra=extra,
             )
         elif kind == "cmd":
             ev = CommandRecorded(SCHEMA_VERSION, SID, seq, stamp, command=draw(texts))
@@ -159,16 +167,19 @@ def test_fold_matches_the_original_session_fields(events: list[Event | UnknownEv
     assert s.conversation_history == expected_messages
     assert s.command_history == [e.command for e in events if isinstance(e, CommandRecorded)]
     execs = [e for e in events if isinstance(e, ExecutionRecorded)]
-    assert [(x["command"], x["exit_code"], x["output"], x["duration_s"], x["ts"]) for x in
-            s.execution_histories] == [(e.command, e.exit_code, e.output, e.duration_s, e.ts)
-                                       for e in execs]
+    assert [
+        (x["command"], x["exit_code"], x["output"], x["duration_s"], x["ts"])
+        for x in s.execution_histories
+    ] == [(e.command, e.exit_code, e.output, e.duration_s, e.ts) for e in execs]
     meta = dict(start.metadata)
     for e in events:
         if isinstance(e, MetadataUpdated):
             meta.update(e.changes)
     assert s.metadata == meta
     assert s.unknown_events == [e.raw for e in events if isinstance(e, UnknownEvent)]
-    last_lifecycle = [e for e in events if isinstance(e, (SessionPaused, SessionResumed, SessionEnded))]
+    last_lifecycle = [
+        e for e in events if isinstance(e, (SessionPaused, SessionResumed, SessionEnded))
+    ]
     if not last_lifecycle:
         assert s.status == "active"
     else:
@@ -225,12 +236,19 @@ def test_fold_of_nothing_or_a_foreign_event_is_a_state_error() -> None:
     with pytest.raises(SessionStateError, match="no events"):
         fold([])
     start = SessionStarted(SCHEMA_VERSION, SID, 0, format_ts(T0), project_name="p")
-    other = CommandRecorded(SCHEMA_VERSION, "01a20c6a-0000-7000-8000-000000000000", 1, "t", command="x")
+    other = CommandRecorded(
+        SCHEMA_VERSION, "01a20c6a-0000-7000-8000-000000000000", 1, "t", command="x"
+    )
     with pytest.raises(SessionStateError, match="applied to session"):
         fold([start, other])
     with pytest.raises(SessionStateError, match="is completed"):
-        fold([start, SessionEnded(SCHEMA_VERSION, SID, 1, format_ts(T0)), MetadataUpdated(
-            SCHEMA_VERSION, SID, 2, format_ts(T0), changes={})])
+        fold(
+            [
+                start,
+                SessionEnded(SCHEMA_VERSION, SID, 1, format_ts(T0)),
+                MetadataUpdated(SCHEMA_VERSION, SID, 2, format_ts(T0), changes={}),
+            ]
+        )
 
 
 def test_copy_is_independent() -> None:

@@ -6,8 +6,9 @@ import os
 import shutil
 import tempfile
 import zlib
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
@@ -100,7 +101,7 @@ def write_log(home: Home, events: list[Event]) -> Path:
 def snapshot_at(home: Home, cut: int) -> bool:
     """Fold the log's first `cut` events and save them as the snapshot."""
     cursor = LogCursor(home.log_path(SID), session_id=SID)
-    events = cursor.read(final=True)
+    events = cast("Generator[Any, None, None]", cursor.read(final=True))
     prefix = [next(events) for _ in range(cut)]
     # Take one more: the cursor counts an event consumed once the next is asked for
     # (closing the reader leaves it at the start of the last event handed out).

@@ -1,0 +1,79 @@
+"""The operating-system calls of the journal's write path, injectable for fault testing.
+
+Contract: every call that changes a journal file or directory (open, write,
+fsync, fdatasync, ftruncate, close, rename, unlink, and the fsync of a
+directory) goes through a `Storage`. `REAL` is the operating system itself
+(it looks the ``os`` functions up at each call, so monkeypatching ``os`` still
+works); writers given no storage call ``os.write``/``os.fdatasync`` directly on
+their hot path. Tests pass another `Storage` (``storage=`` on
+`LogWriter`, `SessionManager` and `BlobStore`) to fail any call with ENOSPC or
+EIO, or to record every call and rebuild what a power loss could leave.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["REAL", "Storage"]
+
+
+class Storage:
+    """The write-path system calls; subclass and override to inject faults or record calls."""
+
+    def open(
+        self,
+        path: str | os.PathLike[str],
+        flags: int,
+        mode: int = 0o777,
+        *,
+        dir_fd: int | None = None,
+    ) -> int:
+        """os.open."""
+        return os.open(path, flags, mode, dir_fd=dir_fd)
+
+    def write(self, fd: int, data: Any) -> int:
+        """os.write (may write fewer bytes than asked)."""
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        """os.fsync."""
+        os.fsync(fd)
+
+    def fdatasync(self, fd: int) -> None:
+        """os.fdatasync."""
+        os.fdatasync(fd)
+
+    def ftruncate(self, fd: int, length: int) -> None:
+        """os.ftruncate."""
+        os.ftruncate(fd, length)
+
+    def close(self, fd: int) -> None:
+        """os.close."""
+        os.close(fd)
+
+    def replace(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str],
+        *,
+        src_dir_fd: int | None = None,
+        dst_dir_fd: int | None = None,
+    ) -> None:
+        """os.replace (an atomic rename)."""
+        os.replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+
+    def unlink(self, path: str | os.PathLike[str], *, dir_fd: int | None = None) -> None:
+        """os.unlink."""
+        os.unlink(path, dir_fd=dir_fd)
+
+    def fsync_dir(self, path: str | os.PathLike[str]) -> None:
+        """fsync a directory, so entries created or renamed in it survive power loss."""
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+REAL: Storage = Storage()

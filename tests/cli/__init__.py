@@ -1,0 +1,1 @@
+"""Tests of the p8j command line (p8j.cli)."""

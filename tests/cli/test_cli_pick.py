@@ -1,0 +1,210 @@
+"""The picker, driven in a real pseudo-terminal (pexpect): filter, move, choose, cancel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect  # type: ignore[import-untyped]
+import pytest
+
+from p8j.cli.picker import SESSION_COMMANDS, NoTerminalError, handle_session_command, matches
+from p8j.journal import Home, SessionManager
+from p8j.replay import list_sessions
+
+from .cli_helpers import hostile_session
+
+READY = "Enter choose"  # in the status line once the picker is drawn
+
+
+def _env(home: Home) -> dict[str, str]:
+    return dict(os.environ, P8J_HOME=str(home.path), TERM="xterm-256color")
+
+
+def _spawn(home: Home, *args: str, shell: str | None = None) -> pexpect.spawn:
+    if shell is not None:
+        return pexpect.spawn(
+            "bash", ["-c", shell], env=_env(home), dimensions=(30, 140), timeout=20
+        )
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "p8j.cli", "pick", *args],
+        env=_env(home),
+        dimensions=(30, 140),
+        timeout=20,
+    )
+
+
+def _finish(child: pexpect.spawn) -> tuple[int, bytes]:
+    child.expect(pexpect.EOF)
+    out: bytes = child.before
+    child.close()
+    return child.exitstatus, out
+
+
+def test_filter_and_choose_prints_the_id(p8j_home: Home, demo_ids: list[str]) -> None:
+    child = _spawn(p8j_home)
+    child.expect(READY)
+    child.send("api\r")
+    code, out = _finish(child)
+    assert code == 0
+    assert out.rstrip().endswith(demo_ids[1].encode())
+
+
+def test_arrow_keys_move(p8j_home: Home, demo_ids: list[str], tmp_path: Path) -> None:
+    target = tmp_path / "picked"
+    # stdout captured, as in mycli --resume "$(p8j pick)": the UI still reaches the terminal.
+    child = _spawn(p8j_home, shell=f"{sys.executable} -m p8j.cli pick > {target}")
+    child.expect(READY)
+    child.send("\x1b[B\x1b[B\x1b[A\x1b[B\r")  # down, down, up, down: the third newest
+    code, _ = _finish(child)
+    assert code == 0
+    assert target.read_text() == demo_ids[0] + "\n"
+
+
+def test_filter_by_conversation_content(
+    p8j_home: Home, demo_ids: list[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "picked"
+    child = _spawn(p8j_home, shell=f"{sys.executable} -m p8j.cli pick > {target}")
+    child.expect(READY)
+    child.send("sliding window\r")  # only in api-server's second user message
+    code, _ = _finish(child)
+    assert code == 0 and target.read_text() == demo_ids[1] + "\n"
+
+
+def test_initial_query_and_json(p8j_home: Home, demo_ids: list[str], tmp_path: Path) -> None:
+    target = tmp_path / "picked"
+    child = _spawn(p8j_home, shell=f"{sys.executable} -m p8j.cli pick docs --json > {target}")
+    child.expect(READY)
+    child.send("\r")
+    code, _ = _finish(child)
+    assert code == 0 and target.read_text() == f'{{"session_id":"{demo_ids[2]}"}}\n'
+
+
+def test_escape_cancels_with_exit_1(p8j_home: Home, demo_ids: list[str], tmp_path: Path) -> None:
+    target = tmp_path / "picked"
+    child = _spawn(p8j_home, shell=f"{sys.executable} -m p8j.cli pick > {target}")
+    child.expect(READY)
+    child.send("\x1b")
+    code, out = _finish(child)
+    assert code == 1 and target.read_text() == ""
+    assert b"no session chosen" in out
+
+
+def test_project_option(p8j_home: Home, demo_ids: list[str], tmp_path: Path) -> None:
+    target = tmp_path / "picked"
+    child = _spawn(p8j_home, shell=f"{sys.executable} -m p8j.cli pick --project web* > {target}")
+    child.expect(READY)
+    child.send("\r")
+    code, _ = _finish(child)
+    assert code == 0 and target.read_text() == demo_ids[0] + "\n"
+
+
+def test_no_match_then_enter_chooses_nothing(p8j_home: Home, demo_ids: list[str]) -> None:
+    child = _spawn(p8j_home, "--status", "paused")
+    child.expect(READY)
+    child.send("zzzz-nothing\r")
+    code, _ = _finish(child)
+    assert code == 1
+
+
+def test_hostile_text_never_reaches_the_screen(p8j_home: Home) -> None:
+    sid = hostile_session(p8j_home)
+    child = _spawn(p8j_home)
+    child.expect(READY)
+    child.send("evil\r")  # filters on the escaped project name
+    code, out = _finish(child)
+    assert code == 0 and out.rstrip().endswith(sid.encode())
+    for payload in (b"\x1b]0;", b"\x1b]52;", b"\xc2\x9b", "\u202e".encode(), b"\x07"):
+        assert payload not in out, payload
+
+
+def test_no_terminal(p8j_home: Home, demo_ids: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "p8j.cli", "pick"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=_env(p8j_home),
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == b"p8j: p8j pick needs a terminal (none of stdin, stdout, stderr is one)\n"
+
+
+def test_empty_journal(p8j_home: Home) -> None:
+    child = _spawn(p8j_home)
+    code, out = _finish(child)
+    assert code == 1 and b"no sessions to pick from" in out
+
+
+HOST = """
+import sys
+from p8j.cli.picker import handle_session_command
+from p8j.journal import SessionManager
+mgr = SessionManager(sys.argv[1])
+session = handle_session_command(sys.argv[2], mgr)
+print("RESUMED", session and session.session_id, session and session.status, flush=True)
+mgr.close()
+"""
+
+
+@pytest.mark.parametrize("command", SESSION_COMMANDS)
+def test_host_session_command_picks_and_resumes(
+    p8j_home: Home, demo_ids: list[str], tmp_path: Path, command: str
+) -> None:
+    script = tmp_path / "host.py"
+    script.write_text(HOST)
+    child = pexpect.spawn(
+        sys.executable,
+        [str(script), str(p8j_home.path), command],
+        env=_env(p8j_home),
+        dimensions=(30, 140),
+        timeout=20,
+    )
+    child.expect(READY)
+    child.send("\r")  # the newest resumable session: docs-site (crashed)
+    code, out = _finish(child)
+    assert code == 0, out
+    assert f"RESUMED {demo_ids[2]} active".encode() in out
+    events = p8j_home.log_path(demo_ids[2]).read_bytes().splitlines()
+    assert b'"recovered":true' in events[-2] or b'"recovered":true' in events[-1]
+
+
+def test_host_session_command_with_an_id_needs_no_terminal(
+    p8j_home: Home, demo_ids: list[str]
+) -> None:
+    mgr = SessionManager(p8j_home)
+    try:
+        session = handle_session_command(f"/sess {demo_ids[1][:13]}", mgr)
+        assert session is not None and session.session_id == demo_ids[1]
+        assert session.status == "active"
+    finally:
+        mgr.close()
+    with pytest.raises(ValueError, match="not a session command"):
+        handle_session_command("/help", mgr)
+
+
+def test_host_session_command_without_terminal_raises(
+    p8j_home: Home, demo_ids: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    for name in ("stdin", "stdout", "stderr"):
+        monkeypatch.setattr(sys, name, io.StringIO())
+    mgr = SessionManager(p8j_home)
+    with pytest.raises(NoTerminalError):
+        handle_session_command("/resume", mgr)
+    mgr.close()
+
+
+def test_matches(p8j_home: Home, demo_ids: list[str]) -> None:
+    rows = {r.project_name: r for r in list_sessions(p8j_home)}
+    web = rows["webshop"]
+    assert matches(web, ["webshop"]) and matches(web, ["checkout", "coupon"])
+    assert matches(web, [web.session_id[:8]]) and matches(web, ["completed"])
+    assert not matches(web, ["checkout", "zebra"])
+    assert matches(web, ["zebra"], content="a zebra crossing")

@@ -1,0 +1,111 @@
+"""Fake credentials for the hardening tests, built at run time by concatenation.
+
+No string in this repository looks like a real key: every fake is assembled
+from pieces (the vendor prefix apart from a random body), so secret scanners of
+the repository itself have nothing to find, and each run uses fresh values.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+
+__all__ = ["FAKES", "Fakes", "b62"]
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def b62(rnd: random.Random, n: int, alphabet: str = _ALNUM) -> str:
+    """`n` random characters with at least one upper, one lower and one digit."""
+    while True:
+        s = "".join(rnd.choice(alphabet) for _ in range(n))
+        if alphabet != _ALNUM or (
+            any(c.isupper() for c in s)
+            and any(c.islower() for c in s)
+            and any(c.isdigit() for c in s)
+        ):
+            return s
+
+
+class Fakes:
+    """One fake credential per built-in rule, and the rule id expected to catch it."""
+
+    def __init__(self, seed: int = 1) -> None:
+        rnd = random.Random(seed)
+        upper = string.ascii_uppercase + string.digits
+        self.anthropic = "sk" + "-ant-" + "api03-" + b62(rnd, 93, _ALNUM + "-_") + "AA"
+        self.openai = "sk" + "-proj-" + b62(rnd, 64)
+        self.aws = "AK" + "IA" + "".join(rnd.choice(upper) for _ in range(16))
+        self.github = "gh" + "p_" + b62(rnd, 36)
+        self.github_pat = "github" + "_pat_" + b62(rnd, 22) + "_" + b62(rnd, 59)
+        self.slack = "xo" + "xb-" + "".join(rnd.choice(string.digits) for _ in range(12)) + "-"
+        self.slack += "".join(rnd.choice(string.digits) for _ in range(13)) + "-" + b62(rnd, 24)
+        self.slack_hook = (
+            "https://hooks" + ".slack.com/services/T0" + b62(rnd, 8) + "/" + b62(rnd, 24)
+        )
+        self.google = "AI" + "za" + b62(rnd, 35, _ALNUM + "-_")
+        self.stripe = "sk" + "_live_" + b62(rnd, 24)
+        self.huggingface = "hf" + "_" + b62(rnd, 34, string.ascii_letters)
+        self.jwt = (
+            "ey"
+            + "JhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+            + "."
+            + "ey"
+            + "J"
+            + b62(rnd, 40)
+            + "."
+            + b62(rnd, 43, _ALNUM + "-_")
+        )
+        body = "\n".join(b62(rnd, 64, _ALNUM + "+/") for _ in range(8))
+        self.pem = (
+            "-----BEGIN RSA " + "PRIVATE KEY-----\n" + body + "\n-----END RSA " + "PRIVATE KEY-----"
+        )
+        self.bearer_token = b62(rnd, 40, _ALNUM + "._-")
+        self.password = "hunter2-" + b62(rnd, 10)
+        self.generic = b62(rnd, 40)
+
+    def cases(self) -> list[tuple[str, str, str]]:
+        """(text containing a secret, the secret, the rule id that must fire)."""
+        return [
+            (f"my key is {self.anthropic} thanks", self.anthropic, "anthropic-api-key"),
+            (f"OPENAI_KEY is {self.openai}", self.openai, "openai-api-key"),
+            (f"aws id {self.aws} in use", self.aws, "aws-access-key"),
+            (f"token: {self.github}", self.github, "github-token"),
+            (f"pat {self.github_pat}.", self.github_pat, "github-token"),
+            (f"slack {self.slack}", self.slack, "slack-token"),
+            (f"hook {self.slack_hook}", self.slack_hook, "slack-webhook"),
+            (f"google {self.google}", self.google, "google-api-key"),
+            (f"stripe {self.stripe}", self.stripe, "stripe-key"),
+            (f"hf {self.huggingface}", self.huggingface, "huggingface-token"),
+            (f"jwt {self.jwt}", self.jwt, "jwt"),
+            (f"key:\n{self.pem}\n", self.pem, "private-key"),
+            (
+                f'curl -H "Authorization: Bearer {self.bearer_token}" https://api.example.org',
+                self.bearer_token,
+                "bearer-token",
+            ),
+            (
+                "Authorization: Basic " + "dXNlcjpzM2NyM3Qx" + "MjM0NTY=",
+                "dXNlcjpzM2NyM3Qx" + "MjM0NTY=",
+                "authorization-header",
+            ),
+            (
+                f"postgres://admin:{self.password}@db.internal:5432/app",
+                self.password,
+                "url-password",
+            ),
+            ("export GITHUB_TO" + f"KEN={self.password}", self.password, "secret-assignment"),
+            ("export MY_API_K" + f'EY="{self.password}"', self.password, "secret-assignment"),
+            ("AWS_SECRET_ACCESS_K" + f"EY={self.generic}", self.generic, "secret-assignment"),
+            ("PASS" + f"WORD={self.password}", self.password, "secret-assignment"),
+            ("mysql --pass" + f"word={self.password} -u root", self.password, "password-flag"),
+            (
+                'settings = {"client_sec' + f'ret": "{self.generic}"}}',
+                self.generic,
+                "generic-secret",
+            ),
+            ("api_k" + f"ey: {self.generic}", self.generic, "generic-secret"),
+        ]
+
+
+FAKES = Fakes()

@@ -1,0 +1,469 @@
+"""Write-time redaction: every rule, idempotence, linear time, configuration, the record path."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from p8j.journal import (
+    ExecutionRecorded,
+    Home,
+    MessageRecorded,
+    SessionManager,
+    UnsafePathError,
+    read_events,
+)
+from p8j.journal.redact import (
+    BUILTIN_RULE_IDS,
+    CONFIG_NAME,
+    RedactConfigError,
+    Redactor,
+    RedactStream,
+    _builtin_rules,
+    default_redactor,
+    marker,
+)
+from p8j.replay import load_session
+
+from .fakes import FAKES, Fakes
+
+REDACTOR = Redactor()
+CASES = FAKES.cases()
+
+
+@pytest.mark.parametrize(("text", "secret", "rule"), CASES, ids=[c[2] for c in CASES])
+def test_each_rule_replaces_the_secret_with_its_marker(text: str, secret: str, rule: str) -> None:
+    fired: list[str] = []
+    out = REDACTOR.text(text, fired)
+    assert secret not in out
+    assert marker(rule) in out
+    assert fired == [rule]
+    assert REDACTOR.text(out) == out  # idempotent
+
+
+def test_every_builtin_rule_has_a_case() -> None:
+    assert {c[2] for c in CASES} == set(BUILTIN_RULE_IDS)
+
+
+def test_only_the_secret_part_is_replaced() -> None:
+    f = FAKES
+    out = REDACTOR.text(f"export GITHUB_TO" + f"KEN={f.password} && echo ok")
+    assert out == "export GITHUB_TOKEN=[REDACTED:secret-assignment] && echo ok"
+    out = REDACTOR.text(f"git clone https://me:{f.password}@git.example.org/x.git")
+    assert out == "git clone https://me:[REDACTED:url-password]@git.example.org/x.git"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please use the --password flag and set the API key in your config.",
+        "def f(key, token=None):\n    password = get_password()\n    return key == token",
+        "export PATH=/usr/local/bin:$PATH; PWD=/home/me; KEY=sort",
+        "curl -H 'Authorization: Bearer $TOKEN' https://api.example.org",
+        "export OPENAI_API_KEY=${OPENAI_API_KEY:-}; --api-key sk-...",
+        "cache hit with key: setup-uv-1-x86_64-linux-0.7.13-f6c65b29c82e498115b3dc436b3a85fc",
+        "the tokenizer splits text into tokens: 4096 tokens max",
+        "postgres://user:${DB_PASSWORD}@localhost/db",
+        "task-runner-with-a-very-long-hyphenated-name and disk-usage-report-generator",
+        "AKIA is the prefix of AWS access key ids; ghp_ of GitHub tokens",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    fired: list[str] = []
+    assert REDACTOR.text(text, fired) is text
+    assert fired == []
+
+
+def test_real_agent_logs_have_no_false_positives() -> None:
+    root = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+    if not root.is_dir():
+        pytest.skip("../shared/realdata is absent")
+    texts: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            texts.append(v)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+
+    for path in sorted(root.rglob("*.jsonl")):
+        for raw in path.read_bytes().split(b"\n"):
+            try:
+                walk(json.loads(raw))
+            except ValueError:
+                continue
+    assert len(texts) > 10_000
+    started = time.perf_counter()
+    hits = [(t[:80], f) for t in texts if (f := []) is not None and REDACTOR.text(t, f) is not t]
+    spent = time.perf_counter() - started
+    mb = sum(map(len, texts)) / 1e6
+    print(f"redacted {mb:.1f} MB of real log text in {spent:.2f} s ({mb / spent:.0f} MB/s)")
+    assert hits == []
+
+
+# -- idempotence and validity ------------------------------------------------------------------
+
+_PIECES = [c[0] for c in CASES] + [
+    "key=",
+    "token: ",
+    "=",
+    ":",
+    '"',
+    "\\",
+    "\\n",
+    "sk-",
+    "ghp_",
+    "eyJ",
+    "AKIA",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END RSA PRIVATE KEY-----",
+    "Bearer ",
+    "://",
+    "@",
+    "[REDACTED:",
+    "]",
+    " ",
+    "\n",
+    "_TOKEN=",
+    "PASSWORD=",
+    "--password ",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_PIECES), st.text(max_size=30)),
+        max_size=12,
+    )
+)
+def test_redaction_is_idempotent(parts: list[str]) -> None:
+    text = "".join(parts)
+    once = REDACTOR.text(text)
+    assert REDACTOR.text(once) == once
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=2, max_size=6))
+def test_redacting_a_stream_is_idempotent_and_keeps_strings_strings(parts: list[str]) -> None:
+    stream = RedactStream(REDACTOR)
+    once = [stream.text(p) for p in parts]
+    again = RedactStream(REDACTOR)
+    assert [again.text(p) for p in once] == once
+
+
+def test_structures_keep_their_shape_and_the_event_stays_valid() -> None:
+    f = FAKES
+    content = [
+        {"type": "text", "text": f"use {f.github}"},
+        {"type": "tool_use", "id": "t1", "input": {"command": f"export A_TOKEN={f.password}"}},
+        {"type": "tool_result", "content": [{"type": "text", "text": f.pem}], "n": 3},
+        {"type": "other", "password": "hunter2", "api_key": f.generic, "max_tokens": 5},
+    ]
+    fired: list[str] = []
+    out = REDACTOR.value(content, fired)
+    assert out is not content
+    assert content[0]["text"] == f"use {f.github}"  # the input is not mutated
+    assert out[0] == {"type": "text", "text": "use [REDACTED:github-token]"}
+    assert out[1]["input"] == {"command": "export A_TOKEN=[REDACTED:secret-assignment]"}
+    assert out[2]["content"][0]["text"] == "[REDACTED:private-key]"
+    assert out[3] == {
+        "type": "other",
+        "password": "[REDACTED:secret-field]",
+        "api_key": "[REDACTED:secret-field]",
+        "max_tokens": 5,
+    }
+    assert sorted(set(fired)) == [
+        "github-token",
+        "private-key",
+        "secret-assignment",
+        "secret-field",
+    ]
+    assert REDACTOR.value(out) is out
+    event = MessageRecorded(1, "s", 1, "t", role="user", content=out, redactions=sorted(fired))
+    from p8j.journal import decode_line, encode_event
+
+    assert decode_line(encode_event(event)[:-1]) == event
+
+
+def test_a_secret_split_across_two_messages_is_caught_in_the_second() -> None:
+    f = FAKES
+    stream = RedactStream(REDACTOR)
+    first = stream.text("here you go: " + f.anthropic[:30])
+    second = stream.text(f.anthropic[30:] + " -- that was my key")
+    assert f.anthropic[30:] not in second
+    assert second.startswith(marker("anthropic-api-key"))
+    assert second.endswith(" -- that was my key")
+    assert first == "here you go: " + marker("anthropic-api-key")  # long enough on its own
+    stream = RedactStream(REDACTOR)
+    assert stream.text("export GITHUB_TO" + "KEN=") == "export GITHUB_TOKEN="
+    assert stream.text(f.password + " # set") == marker("secret-assignment") + " # set"
+    # A whole token, then a message that merely starts with a word: no continuation.
+    stream = RedactStream(REDACTOR)
+    stream.text("my token is " + f.github)
+    assert stream.text("nothing else to say") == "nothing else to say"
+
+
+def test_json_escaped_secrets_are_caught() -> None:
+    f = FAKES
+    doc = json.dumps({"env": f"GITHUB_TOKEN={f.password}", "cfg": {"api_key": f.generic}})
+    escaped = json.dumps(doc)  # a JSON document inside a JSON string: \" everywhere
+    out = REDACTOR.text(escaped)
+    assert f.password not in out and f.generic not in out
+    pem_escaped = json.dumps(f.pem)[1:-1]  # the key with literal \n escapes
+    out = REDACTOR.text(f"key = '{pem_escaped}'")
+    assert "PRIVATE KEY" not in out and f.pem.split("\n")[1] not in out
+
+
+def test_a_split_private_key_is_caught_by_its_end() -> None:
+    head, tail = FAKES.pem[:100], FAKES.pem[100:]
+    stream = RedactStream(REDACTOR)
+    assert stream.text(head).endswith(marker("private-key"))
+    out = stream.text(tail)
+    assert out == marker("private-key")
+
+
+# -- linear time ---------------------------------------------------------------------------------
+
+N = 10**6
+
+
+def _adversarial(literal: str) -> dict[str, str]:
+    return {
+        "repeated": literal * (N // len(literal) + 1),
+        "then a's": literal + "a" * N,
+        "after A's": "A" * N + literal,
+        "dense": (literal + "aB3" * 7 + " ") * (N // (len(literal) + 22)),
+        "open quote": literal + '"' + "a" * N,
+        "escaped": literal + '\\"' * (N // 2),
+    }
+
+
+_LITERALS = [
+    "sk-ant-",
+    "sk-",
+    "AKIA",
+    "ASIA",
+    "ghp_",
+    "github_pat_",
+    "https://hooks.slack.com/services/",
+    "xoxb-",
+    "xapp-1-",
+    "AIza",
+    "sk_live_",
+    "whsec_",
+    "hf_",
+    "eyJ",
+    "eyJa.eyJ",
+    "Bearer ",
+    "Authorization: ",
+    "AUTHORIZATION=",
+    "://u:",
+    "--password=",
+    "--password ",
+    "A_TOKEN=",
+    "PASSWORD=",
+    "api_key: ",
+    '"secret": ',
+    "-----BEGIN PRIVATE KEY-----",
+    "-----END PRIVATE KEY-----",
+    "[REDACTED:",
+]
+
+
+def test_every_rule_is_linear_on_1mb_adversarial_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    inputs = {"a*10**6": "a" * N, "key=+=*10**6": "key=" + "=" * N, "=*10**6": "=" * N}
+    for lit in _LITERALS:
+        for name, text in _adversarial(lit).items():
+            inputs[f"{lit!r} {name}"] = text
+    worst: dict[str, tuple[float, str]] = {}
+    for rule in _builtin_rules():
+        single = Redactor([rule])
+        for name, text in inputs.items():
+            started = time.perf_counter()
+            single.text(text)
+            spent = time.perf_counter() - started
+            if spent > worst.get(rule.id, (0.0, ""))[0]:
+                worst[rule.id] = (spent, name)
+    started = time.perf_counter()
+    REDACTOR.text("a" * N)
+    REDACTOR.text("key=" + "=" * N)
+    spec = time.perf_counter() - started
+    with capsys.disabled():
+        print(f"\nall rules on 'a'*10**6 and 'key='+'='*10**6: {spec * 1000:.1f} ms")
+        for rid, (spent, name) in sorted(worst.items(), key=lambda x: -x[1][0]):
+            print(f"  {rid:22} worst {spent * 1000:7.1f} ms on {name}")
+    # A guard against catastrophic backtracking (seconds to hours), not a benchmark.
+    assert spec < 1.0
+    assert all(spent < 1.0 for spent, _ in worst.values()), worst
+
+
+# -- configuration -------------------------------------------------------------------------------
+
+
+def _config(home: Home, data: Any, mode: int = 0o600) -> Path:
+    home.ensure()
+    path = home.path / CONFIG_NAME
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    os.chmod(path, mode)
+    return path
+
+
+def test_user_rules_allow_list_and_disable(home: Home) -> None:
+    f = Fakes(seed=7)
+    _config(
+        home,
+        {
+            "rules": [
+                {"id": "acme-token", "pattern": "acme_[0-9a-f]{32}", "keywords": ["acme_"]},
+                {"id": "ticket", "pattern": r"TICKET-(?P<secret>\d{6})", "keywords": ["ticket-"],
+                 "ignore_case": True},
+            ],
+            "allow": [f.github],
+            "allow_patterns": ["^sk-proj-fixture.*$"],
+            "disable": ["aws-access-key"],
+        },
+    )
+    red = default_redactor(home.path)
+    acme = "acme_" + "0123456789abcdef" * 2
+    assert red.text(f"use {acme} now") == "use [REDACTED:acme-token] now"
+    assert red.text("see TICKET-123456") == "see TICKET-[REDACTED:ticket]"
+    assert red.text(f"allowed {f.github}") == f"allowed {f.github}"
+    fixture = "sk-proj-fixture" + "Ab1" * 10
+    assert red.text(fixture) == fixture
+    assert red.text(f"id {f.aws}") == f"id {f.aws}"  # disabled
+    assert red.text(f"key {f.anthropic}") == "key [REDACTED:anthropic-api-key]"  # still on
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("cfg").session_id
+        mgr.record_message({"role": "user", "content": f"deploy with {acme}"})
+    assert acme not in home.log_path(sid).read_text()
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ("{not json", "invalid"),
+        ({"rules": [{"id": "x", "pattern": "("}]}, "bad pattern"),
+        ({"rules": [{"id": "Bad Id", "pattern": "x"}]}, "must be lower-case"),
+        ({"rules": [{"id": "empty", "pattern": "a*"}]}, "empty string"),
+        ({"disable": ["no-such-rule"]}, "unknown rule ids"),
+        ({"allow_patterns": ["["]}, "bad pattern"),
+        ({"rulez": []}, "invalid"),
+    ],
+)
+def test_a_bad_config_is_a_clear_error_before_anything_is_written(
+    home: Home, data: Any, match: str
+) -> None:
+    path = _config(home, data)
+    with pytest.raises(RedactConfigError, match=match) as info:
+        SessionManager(home).start_session("x")
+    assert info.value.path == str(path)
+    assert home.session_ids() == []
+
+
+def test_an_unsafe_config_is_refused(home: Home, tmp_path: Path) -> None:
+    path = _config(home, {"allow": ["x"]}, mode=0o666)
+    with pytest.raises(UnsafePathError, match="chmod 600"):
+        default_redactor(home.path)
+    path.unlink()
+    elsewhere = tmp_path / "planted.json"
+    elsewhere.write_text(json.dumps({"disable": list(BUILTIN_RULE_IDS)}))
+    path.symlink_to(elsewhere)
+    with pytest.raises(UnsafePathError, match="symlink"):
+        default_redactor(home.path)
+
+
+# -- the record path -----------------------------------------------------------------------------
+
+
+def test_the_manager_redacts_every_text_before_it_is_written(home: Home) -> None:
+    f = FAKES
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("p", {"db_password": "hunter2", "note": f"key {f.openai}"}).session_id
+        mgr.record_message({"role": "user", "content": f"my token {f.github}", "meta": f.jwt})
+        mgr.record_message(
+            {"role": "assistant", "content": [{"type": "text", "text": f"use {f.stripe}"}]}
+        )
+        mgr.record_command(f"curl -u admin:x https://admin:{f.password}@h.example.org")
+        mgr.record_execution("env", 0, f"AWS_SECRET_ACCESS_KEY={f.generic}\nHOME=/root\n")
+        mgr.update_metadata(slack=f.slack)
+        mgr.record_message({"role": "user", "content": "nothing secret"})
+        memory = mgr.current_session
+    raw = home.log_path(sid).read_bytes()
+    for secret in (f.openai, f.github, f.jwt, f.stripe, f.password, f.generic, f.slack, "hunter2"):
+        assert secret.encode() not in raw
+        assert json.dumps(secret)[1:-1].encode() not in raw
+    events, _ = read_events(home.log_path(sid))
+    fired = {type(e).__name__ + str(e.seq): getattr(e, "redactions", None) for e in events}
+    assert fired == {
+        "SessionStarted0": ["openai-api-key", "secret-field"],
+        "MessageRecorded1": ["github-token", "jwt"],
+        "MessageRecorded2": ["stripe-key"],
+        "CommandRecorded3": ["url-password"],
+        "ExecutionRecorded4": ["secret-assignment"],
+        "MetadataUpdated5": ["slack-token"],
+        "MessageRecorded6": [],
+        "SessionPaused7": None,
+    }
+    assert b'"redactions"' not in raw.split(b"\n")[6]  # the default is not written
+    assert load_session(sid, home) == memory  # memory holds what the log holds
+    assert memory is not None and memory.execution_histories[0]["output"] == (
+        "AWS_SECRET_ACCESS_KEY=[REDACTED:secret-assignment]\nHOME=/root\n"
+    )
+
+
+def test_redaction_can_be_turned_off(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = FAKES.github
+    with SessionManager(home, redact=False) as mgr:
+        off = mgr.start_session("off").session_id
+        mgr.record_message({"role": "user", "content": secret})
+    monkeypatch.setenv("P8J_REDACT", "0")
+    with SessionManager(home) as mgr:
+        env_off = mgr.start_session("env-off").session_id
+        mgr.record_execution("echo", 0, secret)
+    with SessionManager(home, redact=True) as mgr:  # explicit beats the environment
+        on = mgr.start_session("on").session_id
+        mgr.record_message({"role": "user", "content": secret})
+    assert secret in home.log_path(off).read_text()
+    assert secret in home.log_path(env_off).read_text()
+    assert secret not in home.log_path(on).read_text()
+
+
+def test_a_secret_split_across_two_records_never_reaches_the_log_whole(home: Home) -> None:
+    key = FAKES.anthropic
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("split").session_id
+        mgr.record_message({"role": "user", "content": "my key: " + key[:25]})
+        mgr.record_message({"role": "user", "content": key[25:]})
+    raw = home.log_path(sid).read_text()
+    assert key[25:] not in raw and key not in raw
+    events, _ = read_events(home.log_path(sid))
+    assert [getattr(e, "redactions", None) for e in events[1:3]] == [
+        ["anthropic-api-key"],
+        ["anthropic-api-key"],
+    ]
+
+
+def test_a_redacted_execution_event_is_still_an_execution(home: Home) -> None:
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("x").session_id
+        mgr.record_execution("cat .env", 0, f"GITHUB_TOKEN={FAKES.github}\n", duration_s=0.5)
+    events, cursor = read_events(home.log_path(sid))
+    (ex,) = [e for e in events if isinstance(e, ExecutionRecorded)]
+    assert ex.output == "GITHUB_TOKEN=[REDACTED:github-token]\n"
+    assert ex.duration_s == 0.5 and ex.exit_code == 0 and cursor.issues == []
+    assert msgspec.json.decode(home.log_path(sid).read_bytes().split(b"\n")[1])["redactions"] == [
+        "github-token"
+    ]

@@ -1,0 +1,277 @@
+"""Follower in-process: backlog merge, live appends, new sessions, rewrites, torn lines, polling."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
+import pytest
+
+from p8j.journal import Home, SessionManager
+from p8j.journal.codec import encode_event
+from p8j.journal.events import SCHEMA_VERSION, MessageRecorded
+from p8j.journal.timefmt import now_ts
+from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.002)
+
+
+class Run:
+    """A Follower iterated by a thread, collecting what it yields."""
+
+    def __init__(self, follower: Follower) -> None:
+        self.follower = follower
+        self.items: list[FollowedEvent | FollowNotice] = []
+        self.error: BaseException | None = None
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for item in self.follower:
+                self.items.append(item)
+        except BaseException as exc:  # surfaced by stop()
+            self.error = exc
+
+    def events(self) -> list[FollowedEvent]:
+        return [i for i in list(self.items) if isinstance(i, FollowedEvent)]
+
+    def notices(self) -> list[FollowNotice]:
+        return [i for i in list(self.items) if isinstance(i, FollowNotice)]
+
+    def lines(self, sid: str) -> list[bytes]:
+        return [e.line for e in self.events() if e.session_id == sid]
+
+    def stop(self) -> None:
+        self.follower.stop()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.fixture
+def runs() -> Iterator[list[Run]]:
+    made: list[Run] = []
+    yield made
+    for run in made:
+        run.follower.stop()
+        run.thread.join(10)
+
+
+def _log_lines(home: Home, sid: str) -> list[bytes]:
+    return home.log_path(sid).read_bytes().splitlines(keepends=True)
+
+
+def _follow(runs: list[Run], home: Home, **kw: Any) -> Run:
+    run = Run(Follower(home, **kw))
+    runs.append(run)
+    return run
+
+
+def test_no_follow_backlog_merges_sessions_by_time(rhome: Home) -> None:
+    a, b = SessionManager(rhome), SessionManager(rhome)
+    sa = a.start_session("a")
+    sb = b.start_session("b")
+    for i in range(5):
+        a.record_message({"role": "user", "content": f"a{i}"})
+        b.record_message({"role": "user", "content": f"b{i}"})
+    a.close()
+    b.close()
+    items = list(Follower(rhome, backlog=6, follow=False))
+    events = [i for i in items if isinstance(i, FollowedEvent)]
+    assert [e.event.ts for e in events] == sorted(e.event.ts for e in events)
+    texts = [getattr(e.event, "content", type(e.event).__name__) for e in events]
+    assert texts == ["a3", "b3", "a4", "b4", "SessionPaused", "SessionPaused"]
+    assert {e.session_id for e in events} == {sa.session_id, sb.session_id}
+    everything = list(Follower(rhome, backlog=100, follow=False))
+    assert len(everything) == 2 * 7
+
+
+def test_follows_appends_and_new_sessions(rhome: Home, runs: list[Run]) -> None:
+    mgr = SessionManager(rhome)
+    old = mgr.start_session("old")
+    mgr.record_message({"role": "user", "content": "before"})
+    run = _follow(runs, rhome, backlog=0)
+    assert run.follower.ready.wait(10)
+    mgr.record_message({"role": "user", "content": "after"})
+    wait_until(lambda: len(run.lines(old.session_id)) == 1, what="the new message")
+    mgr.end_session()
+    other = SessionManager(rhome)
+    new = other.start_session("new")
+    other.record_command("make")
+    other.end_session()
+    wait_until(lambda: len(run.lines(new.session_id)) == 3, what="the new session")
+    wait_until(lambda: len(run.lines(old.session_id)) == 2, what="the end")
+    run.stop()
+    assert run.lines(old.session_id) == _log_lines(rhome, old.session_id)[-2:]
+    assert run.lines(new.session_id) == _log_lines(rhome, new.session_id)
+    assert {e.project_name for e in run.events()} == {"old", "new"}
+
+
+def test_partial_lines_wait_for_their_newline(rhome: Home, runs: list[Run]) -> None:
+    mgr = SessionManager(rhome)
+    s = mgr.start_session("p")
+    run = _follow(runs, rhome, backlog=0)
+    assert run.follower.ready.wait(10)
+    # A writer mid-append: half a line first, the rest later.
+    line = bytes(
+        encode_event(
+            MessageRecorded(
+                SCHEMA_VERSION, s.session_id, 1, now_ts(), role="user", content="x" * 999
+            )
+        )
+    )
+    fd = os.open(rhome.log_path(s.session_id), os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, line[:500])
+        # Give the follower every chance to (wrongly) print the half line.
+        time.sleep(0.05)
+        assert run.events() == []
+        os.write(fd, line[500:])
+    finally:
+        os.close(fd)
+    wait_until(lambda: len(run.lines(s.session_id)) == 1, what="the completed line")
+    run.stop()
+    assert run.lines(s.session_id) == [line]
+    mgr.close()
+
+
+def test_rewritten_log_is_not_repeated(rhome: Home, runs: list[Run]) -> None:
+    mgr = SessionManager(rhome)
+    s = mgr.start_session("r")
+    mgr.record_message({"role": "user", "content": "one"})
+    mgr.pause_session()
+    run = _follow(runs, rhome, backlog=100)
+    wait_until(lambda: len(run.lines(s.session_id)) == 3, what="the backlog")
+    # A crash-safe rewrite (what `p8j redact` does): a new file renamed over the log.
+    path = rhome.log_path(s.session_id)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(path.read_bytes())
+    os.replace(tmp, path)
+    mgr.resume_session(s.session_id)
+    mgr.record_message({"role": "user", "content": "two"})
+    mgr.end_session()
+    wait_until(lambda: len(run.lines(s.session_id)) == 6, what="the events after the rewrite")
+    run.stop()
+    assert run.lines(s.session_id) == _log_lines(rhome, s.session_id)
+
+
+def test_only_the_given_sessions_and_types(rhome: Home, runs: list[Run]) -> None:
+    a, b = SessionManager(rhome), SessionManager(rhome)
+    sa = a.start_session("a")
+    b.start_session("b")
+    run = _follow(
+        runs, rhome, session_ids=[sa.session_id], types=parse_event_types(["command"]), backlog=0
+    )
+    assert run.follower.ready.wait(10)
+    b.record_command("not followed")
+    a.record_message({"role": "user", "content": "filtered out"})
+    a.record_command("followed")
+    c = SessionManager(rhome)
+    c.start_session("c")
+    c.record_command("new session, not followed")
+    wait_until(lambda: len(run.events()) == 1, what="the command")
+    a.end_session()
+    run.stop()
+    (only,) = run.events()
+    assert msgspec.structs.asdict(only.event)["command"] == "followed"
+    for m in (b, c):
+        m.close()
+
+
+def test_project_filter_applies_to_new_sessions(rhome: Home, runs: list[Run]) -> None:
+    run = _follow(runs, rhome, project="keep*", backlog=0)
+    assert run.follower.ready.wait(10)
+    wanted, unwanted = SessionManager(rhome), SessionManager(rhome)
+    unwanted.start_session("drop-me")
+    unwanted.record_command("no")
+    keep = wanted.start_session("keep-me")
+    wanted.record_command("yes")
+    wanted.end_session()
+    wait_until(
+        lambda: any(
+            e.session_id == keep.session_id and type(e.event).__name__ == "SessionEnded"
+            for e in run.events()
+        ),
+        what="keep-me's end",
+    )
+    run.stop()
+    assert {e.project_name for e in run.events()} == {"keep-me"}
+    unwanted.close()
+
+
+def test_corrupt_lines_become_notices(rhome: Home) -> None:
+    mgr = SessionManager(rhome)
+    s = mgr.start_session("c")
+    mgr.record_message({"role": "user", "content": "x"})
+    mgr.end_session()
+    path = rhome.log_path(s.session_id)
+    lines = path.read_bytes().split(b"\n")
+    lines.insert(1, b"junk")
+    path.write_bytes(b"\n".join(lines))
+    items = list(Follower(rhome, backlog=10, follow=False))
+    notices = [i for i in items if isinstance(i, FollowNotice)]
+    assert len(notices) == 1 and notices[0].issue is not None and notices[0].issue.line == 2
+    assert len([i for i in items if isinstance(i, FollowedEvent)]) == 3
+
+
+def test_falls_back_to_polling_once(
+    rhome: Home, runs: list[Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import watchfiles._rust_notify as rn
+
+    calls: list[bool] = []
+
+    def fake(paths: list[str], debug: bool, force_polling: bool, *rest: Any) -> Any:
+        calls.append(force_polling)
+        raise OSError(28, "OS file watch limit reached")
+
+    monkeypatch.setattr(rn, "RustNotify", fake)
+    mgr = SessionManager(rhome)
+    s = mgr.start_session("poll")
+    run = _follow(runs, rhome, backlog=0, poll_delay_ms=20)
+    assert run.follower.ready.wait(10)
+    mgr.record_message({"role": "user", "content": "seen by polling"})
+    mgr.end_session()
+    wait_until(lambda: len(run.lines(s.session_id)) == 2, what="polled events")
+    run.stop()
+    assert calls == [False]
+    (notice,) = run.notices()
+    assert "polling every 20 ms" in notice.message and "watch limit" in notice.message
+    assert run.follower.polling
+
+
+def test_missing_home_is_an_error(tmp_path: object) -> None:
+    from p8j.journal import JournalIOError
+
+    with pytest.raises(JournalIOError, match="no journal here"):
+        list(Follower(Home(f"{tmp_path}/none"), follow=False))
+
+
+def test_parse_event_types() -> None:
+    assert parse_event_types(["message,command", "end"]) == {
+        "MessageRecorded",
+        "CommandRecorded",
+        "SessionEnded",
+    }
+    assert parse_event_types(["SessionPaused"]) == {"SessionPaused"}
+    assert parse_event_types(["lifecycle"]) == {
+        "SessionStarted",
+        "SessionPaused",
+        "SessionResumed",
+        "SessionEnded",
+    }
+    with pytest.raises(ValueError, match="unknown event type"):
+        parse_event_types(["messagez"])

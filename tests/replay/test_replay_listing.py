@@ -1,0 +1,111 @@
+"""Listing: filters, live vs crashed, --since parsing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from p8j.journal import Home, SessionManager
+from p8j.replay.listing import list_sessions, parse_since, session_state
+
+NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("text", "delta"),
+    [
+        ("90s", timedelta(seconds=90)),
+        ("15m", timedelta(minutes=15)),
+        ("15min", timedelta(minutes=15)),
+        ("2h", timedelta(hours=2)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("1h 30m", timedelta(hours=1, minutes=30)),
+        ("1.5h", timedelta(hours=1.5)),
+        ("3d", timedelta(days=3)),
+        ("2w", timedelta(weeks=2)),
+        ("10secs", timedelta(seconds=10)),
+        ("2days", timedelta(days=2)),
+    ],
+)
+def test_durations(text: str, delta: timedelta) -> None:
+    assert parse_since(text, NOW) == NOW - delta
+
+
+def test_dates_and_times() -> None:
+    assert parse_since("2026-11-01T10:00:00Z", NOW) == datetime(
+        2026, 11, 1, 10, tzinfo=timezone.utc
+    )
+    assert parse_since("2026-11-01T10:00+02:00", NOW) == datetime(
+        2026, 11, 1, 8, tzinfo=timezone.utc
+    )
+    local = datetime(2026, 11, 1).astimezone()  # naive dates are local midnight
+    assert parse_since("2026-11-01", NOW) == local.astimezone(timezone.utc)
+    today = parse_since("today", NOW)
+    assert today.astimezone().hour == 0 and today <= NOW
+    # A day is 23 to 25 hours long where the clocks change.
+    assert today - parse_since("yesterday", NOW) in {timedelta(hours=h) for h in (23, 24, 25)}
+
+
+@pytest.mark.parametrize("text", ["", "soon", "2x", "h2", "2026-13-01", "-3h", "3h ago"])
+def test_rejects_nonsense(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_since(text, NOW)
+
+
+def _session(home: Home, project: str, end: str | None) -> tuple[SessionManager, str]:
+    mgr = SessionManager(home)
+    s = mgr.start_session(project)
+    mgr.record_message({"role": "user", "content": f"about {project}"})
+    if end == "pause":
+        mgr.pause_session()
+    elif end == "end":
+        mgr.end_session()
+    return mgr, s.session_id
+
+
+def test_states_and_filters(rhome: Home) -> None:
+    m1, done = _session(rhome, "alpha", "end")
+    m2, paused = _session(rhome, "beta", "pause")
+    live_mgr, live = _session(rhome, "alpha", None)
+    m1.close()
+    m2.close()
+    try:
+        rows = list_sessions(rhome)
+        assert [r.session_id for r in rows] == [live, paused, done]
+        assert [r.state for r in rows] == ["live", "paused", "completed"]
+        assert rows[0].writer_pid is not None and rows[0].title == "about alpha"
+        assert [r.session_id for r in list_sessions(rhome, project="alpha")] == [live, done]
+        assert [r.session_id for r in list_sessions(rhome, states=["active"])] == [live]
+        assert [r.session_id for r in list_sessions(rhome, states=["crashed"])] == []
+        assert [r.session_id for r in list_sessions(rhome, limit=1)] == [live]
+        assert list_sessions(rhome, since=datetime.now(timezone.utc) + timedelta(hours=1)) == []
+        with pytest.raises(ValueError, match="unknown state"):
+            list_sessions(rhome, states=["asleep"])
+    finally:
+        live_mgr.close()
+    crashed = _crashed_session(rhome)
+    assert session_state(rhome, crashed, "active") == ("crashed", None, None)
+    assert [r.session_id for r in list_sessions(rhome, states=["crashed"])] == [crashed]
+    assert [r.state for r in list_sessions(rhome, states=["paused"])] == ["paused", "paused"]
+
+
+def _crashed_session(home: Home) -> str:
+    """A session whose writer process died without pausing or ending it."""
+    code = (
+        "import os, sys\n"
+        "from p8j.journal import SessionManager\n"
+        "s = SessionManager(sys.argv[1]).start_session('gone')\n"
+        "print(s.session_id, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(home.path)], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_missing_home_lists_nothing(tmp_path: object) -> None:
+    assert list_sessions(Home(f"{tmp_path}/nothing")) == []
