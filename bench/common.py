@@ -237,11 +237,12 @@ class Results:
         """Record a note (e.g. a skipped benchmark and why)."""
         self.notes.append(text)
 
-    def dump(self, path: Path, command: str) -> None:
+    def dump(self, path: Path, command: str, load_before: str = "") -> None:
         """Write every row, the notes, machine, versions, date and command to `path`."""
         doc = {
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
+            "load": f"load average {load_before or '?'} before, {loadavg()} after the run",
             "versions": versions(),
             "command": command,
             "rows": self.rows,
@@ -249,6 +250,14 @@ class Results:
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def loadavg() -> str:
+    """The 1/5/15-minute load averages (other work on the machine skews absolute figures)."""
+    try:
+        return "/".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 def drain(it: Iterable[object]) -> int:

@@ -22,7 +22,7 @@ import pytest
 
 from p8j.journal import Home, SessionManager
 
-from .common import Results, session_id, write_log
+from .common import Results, loadavg, session_id, write_log
 
 T = TypeVar("T")
 
@@ -31,6 +31,7 @@ BIG = 2_000 if SMOKE else 1_000_000
 MID = 1_000 if SMOKE else 100_000
 
 _RESULTS = Results()
+_LOAD_BEFORE = loadavg()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -43,7 +44,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     target = session.config.getoption("--bench-results")
     if target and _RESULTS.rows:
         command = "python -m pytest " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        _RESULTS.dump(Path(target), command)
+        _RESULTS.dump(Path(target), command, _LOAD_BEFORE)
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ def markdown(doc: dict[str, Any]) -> str:
     """The results as markdown tables."""
     out = [
         f"- Date: {doc['date']}",
-        f"- Machine: {doc['machine']}",
+        f"- Machine: {doc['machine']} ({doc.get('load', 'load not recorded')})",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in doc["versions"].items()),
         f"- Command: `{doc['command']}`",
         "",

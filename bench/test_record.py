@@ -1,5 +1,8 @@
 """record_message latency and throughput per durability mode, at three session sizes.
 
+Write-time secret redaction is on by default; the default mode is also measured
+with it off, to separate the journal's own cost from the redaction scan.
+
 Each case resumes a session of the given size, then records N messages, timing
 every call; the reference (encode + one os.write on an O_APPEND fd, plus
 fdatasync for the fsync mode) records the same messages in the same test.
@@ -37,15 +40,25 @@ def _session(tmp_path: Path, big: BigSession, size: int) -> tuple[Home, str]:
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("mode", ["default", "batch", "fsync"])
+@pytest.mark.parametrize(
+    ("mode", "redact"),
+    [("default", True), ("default", False), ("batch", True), ("fsync", True)],
+    ids=["default", "default-noredact", "batch", "fsync"],
+)
 def test_record_message(
-    benchmark: Any, results: Results, tmp_path: Path, big: BigSession, mode: Durability, size: int
+    benchmark: Any,
+    results: Results,
+    tmp_path: Path,
+    big: BigSession,
+    mode: Durability,
+    redact: bool,
+    size: int,
 ) -> None:
     n = RECORDS[mode]
     home, sid = _session(tmp_path, big, size)
     ref = RefAppender(tmp_path / "ref.jsonl", sync=mode == "fsync")
     try:
-        with SessionManager(home, durability=mode) as mgr:
+        with SessionManager(home, durability=mode, redact=redact) as mgr:
             mgr.resume_session(sid)
             record = mgr.record_message
 
@@ -58,10 +71,11 @@ def test_record_message(
     finally:
         ref.close()
     benchmark.extra_info.update(stats)
+    label = mode if redact else f"{mode}, redaction off"
     results.add(
         "record",
-        f"record_message {mode}",
-        mode=mode,
+        f"record_message {label}",
+        mode=label,
         size=size,
         **stats,
         ref_p50_us=ref_stats["p50_us"],

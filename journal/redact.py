@@ -16,10 +16,11 @@ Contract:
   a text that contains one of the rule's keywords, and keywords are only looked
   for when a rarer single character they contain is present (a memchr-speed
   check). Plain prose costs a handful of ``in`` tests.
-- Split secrets: `RedactStream` redacts a session's texts in record order and
-  scans each one together with the last `CARRY_CHARS` characters of the text
-  before it (held in memory only), so a credential split across two messages is
-  still caught in the second one.
+- Split secrets: `RedactStream` redacts a session's texts in record order,
+  keeping the last `CARRY_CHARS` characters of the text before (in memory
+  only). A secret that starts there and runs into the next text is caught in
+  the next one (its part there becomes the marker); everything else in a text
+  is judged on that text alone.
 - Configuration: ``<home>/redact.json`` (optional; owner-only, read when a
   `SessionManager` or `p8j scan`/`p8j redact` starts)::
 
@@ -45,6 +46,7 @@ import math
 import os
 import re
 import stat
+import string
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -80,7 +82,6 @@ MARKER_PREFIX = "[REDACTED:"
 CARRY_CHARS = 128
 _CONFIG_MAX_BYTES = 1 << 20
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-_MARKER_RE = re.compile(r"\[REDACTED:[a-z0-9._-]{0,64}\]")
 
 
 class RedactConfigError(P8jError):
@@ -164,10 +165,25 @@ def high_entropy(v: str) -> bool:
 
 
 def _random_part(s: str) -> bool:
-    """A piece of a token rather than a word: digits and letters, or both cases, or no letters."""
+    """A piece of a token rather than a word: digits and letters, or no letters at all."""
     if not _ALPHA.search(s):
         return True
-    return bool(_DIGIT.search(s)) or _upper_and_lower(s)
+    return bool(_DIGIT.search(s))
+
+
+_CROSS_WINDOW = 4096
+_TOKEN_EDGE = frozenset(string.ascii_letters + string.digits + "_-+/=")
+# The end of a text still waiting for its secret: an operator, a scheme, a flag.
+_AWAITING = re.compile(
+    r"(?:[=:]|Bearer|BEARER|bearer|Basic|basic|Token|token|--[A-Za-z][A-Za-z-]*)[\"' \t]*\Z"
+)
+
+
+def _may_cross(prefix: str, s: str) -> bool:
+    """Can a secret run from the end of `prefix` into `s`? (A cheap test before the real one.)"""
+    if prefix[-1] in _TOKEN_EDGE and s[0] in _TOKEN_EDGE:
+        return True  # a token split in two
+    return _AWAITING.search(prefix, max(0, len(prefix) - 24)) is not None
 
 
 def _nonempty_secret(v: str) -> bool:
@@ -212,8 +228,14 @@ class Rule:
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """(start, end) of every secret this rule finds in `text`, left to right."""
+        for _, start, end in self.matches(text):
+            yield start, end
+
+    def matches(self, text: str) -> Iterator[tuple[int, int, int]]:
+        """(match start, secret start, secret end) of every secret found, left to right."""
         if self.finder is not None:
-            yield from self.finder(text)
+            for start, end in self.finder(text):
+                yield start, start, end
             return
         assert self.pattern is not None
         check, name_check, back = self.check, self.name_check, self.back
@@ -236,7 +258,7 @@ class Rule:
                 continue
             if name_check is not None and not name_check(text, m.start()):
                 continue
-            yield start, end
+            yield m.start(), start, end
 
 
 # A value after `=`/`:`: double-quoted, JSON-escaped-quoted (\"...\"), single-quoted or bare.
@@ -665,57 +687,99 @@ class Redactor:
     def text(self, s: str, fired: list[str] | None = None, *, prefix: str = "") -> str:
         """`s` with its secrets replaced by markers; rule ids that fired are appended to `fired`.
 
-        With `prefix` (the end of the text recorded before `s`), secrets that start
-        in the prefix and end in `s` are caught too; only `s` is changed.
+        With `prefix` (the end of the text recorded before `s`), a secret that
+        starts in the prefix and ends in `s` is caught too (its part in `s`
+        becomes the marker); everything else in `s` is judged on `s` alone, so
+        the previous text never changes how this one reads.
         """
-        joined = prefix + s if prefix else s
-        rules = self._applicable(joined)
-        if not rules:
-            return s
-        cut = len(prefix)
-        changed = False
+        if prefix and s:
+            hit = self._crossing(prefix, s)
+            if hit is not None:
+                idx, end = hit
+                if fired is not None:
+                    fired.append(self.rules[idx].id)
+                return self._markers[idx] + self._text(s[end:], fired)
+        return self._text(s, fired)
+
+    def _text(self, s: str, fired: list[str] | None) -> str:
+        """`text` for a text on its own: passes until nothing changes (idempotence).
+
+        One pass nearly always suffices; another runs only after a change, since a
+        marker can end a word a rejected candidate had swallowed. Every change
+        turns secret characters into a marker, which no rule matches again, so
+        this ends; the bound is a guard.
+        """
+        for _ in range(8):
+            out = self._pass(s, fired)
+            if out is s:
+                break
+            s = out
+        return s
+
+    def _pass(self, s: str, fired: list[str] | None) -> str:
+        """Every applicable rule once, in order, over `s`."""
+        rules = self._applicable(s)
         for idx in rules:
             rule = self.rules[idx]
             mark = self._markers[idx]
             pieces: list[str] | None = None
             last = 0
-            for start, end in rule.spans(joined):
-                if end <= cut or start < last:
+            for start, end in rule.spans(s):
+                if start < last:
                     continue
-                if start < cut:
-                    if not self._continues(rule, prefix, joined[cut:end]):
-                        continue
-                    start = cut
-                secret = joined[start:end]
-                if self._allowed(secret):
+                if self._allowed(s[start:end]):
                     continue
                 if pieces is None:
                     pieces = []
-                pieces.append(joined[last:start])
+                pieces.append(s[last:start])
                 pieces.append(mark)
                 last = end
                 if fired is not None:
                     fired.append(rule.id)
             if pieces is not None:
-                pieces.append(joined[last:])
-                joined = "".join(pieces)
-                changed = True
-        if not changed:
-            return s  # the same object: callers test identity to see a change
-        return joined[cut:] if cut else joined
+                pieces.append(s[last:])
+                s = "".join(pieces)
+        return s  # the same object when nothing changed: callers test identity
 
-    @staticmethod
-    def _continues(rule: Rule, prefix: str, part: str) -> bool:
-        """Is `part` (the start of a text) the rest of a secret that began in `prefix`?
+    def _crossing(self, prefix: str, s: str) -> tuple[int, int] | None:
+        """(rule index, end in `s`) of a secret that starts in `prefix` and runs into `s`."""
+        if not _may_cross(prefix, s):
+            return None
+        cut = len(prefix)
+        window = prefix + s[:_CROSS_WINDOW]
+        for idx in self._applicable(prefix + s[:64]):
+            rule = self.rules[idx]
+            for begin, start, end in rule.matches(window):
+                if begin >= cut:
+                    break
+                if end <= cut:
+                    continue
+                if end == len(window) and len(s) > _CROSS_WINDOW:
+                    # It may run on past the window: measure it on the whole text.
+                    whole = prefix + s
+                    end = next((e for b, _, e in rule.matches(whole) if b == begin), end)
+                part = window[max(start, cut) : end]
+                if self._continues(rule, prefix, part, s) and not self._allowed(
+                    (prefix + s)[start:end]
+                ):
+                    return idx, end - cut
+                break
+        return None
+
+    def _continues(self, rule: Rule, prefix: str, part: str, s: str) -> bool:
+        """Is `part` (the start of `s`) the rest of a secret that began in `prefix`?
 
         Yes if the rule needs it (the prefix alone holds no complete match that
-        reaches its end: ``export TOKEN=`` then the value), or if `part` itself
-        looks random. A message that merely starts with a word after one that
-        ended with a whole token is not a continuation.
+        reaches its end: ``export TOKEN=`` then the value). If the prefix's
+        secret was already complete, only if `part` looks random and `s` does
+        not start with a secret of its own (a message that starts with a word,
+        or with its own token, is not a continuation).
         """
         if not any(end == len(prefix) for _, end in rule.spans(prefix)):
             return True
-        return _random_part(part)
+        if not _random_part(part):
+            return False
+        return not self._text(s, None).startswith(MARKER_PREFIX)
 
     def fields(self, name: str, value: str) -> str | None:
         """The rule id that redacts `value` because of its field `name`, or None."""
@@ -764,14 +828,11 @@ class RedactStream:
     def text(self, s: str) -> str:
         """Redact one text, scanning it together with the end of the previous one."""
         out = self.redactor.text(s, self.fired, prefix=self.carry)
-        tail = s if len(s) >= CARRY_CHARS else self.carry + s
-        tail = tail[-CARRY_CHARS:]
-        if MARKER_PREFIX in tail:
-            # Text redacted earlier: a marker stands where secret characters stood, so
-            # let the carry look like them again (a marker's "]" would otherwise start
-            # a new word and make a second pass find what the first did not).
-            tail = _MARKER_RE.sub(lambda m: "x" * len(m.group()), tail)
-        self.carry = tail
+        # A carry holding a marker comes from text redacted before: what a first pass
+        # joined across this boundary is already decided, so a second pass does not
+        # look across it again (that keeps redaction idempotent).
+        tail = s[-CARRY_CHARS:]
+        self.carry = "" if MARKER_PREFIX in tail else tail
         return out
 
     def fields(self, fields: dict[str, Any], names: tuple[str, ...]) -> list[str]:

@@ -124,7 +124,16 @@ def _type_name(event: AnyEvent | UnknownEvent) -> str:
 class _Tracked:
     """Follow state of one session log."""
 
-    __slots__ = ("cursor", "ended", "inode", "issues_seen", "project", "session_id", "skip_below")
+    __slots__ = (
+        "cursor",
+        "ended",
+        "inode",
+        "issues_seen",
+        "last_error",
+        "project",
+        "session_id",
+        "skip_below",
+    )
 
     def __init__(self, home: Home, session_id: str, project: str | None) -> None:
         self.session_id = session_id
@@ -134,6 +143,7 @@ class _Tracked:
         self.skip_below = 0
         self.issues_seen = 0
         self.ended = False
+        self.last_error = ""  # a failure is reported once, not at every rescan
 
 
 class Follower:
@@ -206,7 +216,10 @@ class Follower:
             self._drop(tracked.session_id)
             return
         except OSError as exc:
-            yield FollowNotice(f"{path}: cannot stat: {exc.strerror}")
+            message = f"{path}: cannot stat: {exc.strerror}"
+            if message != tracked.last_error:
+                tracked.last_error = message
+                yield FollowNotice(message)
             return
         if tracked.inode is None:
             tracked.inode = st.st_ino
@@ -231,7 +244,11 @@ class Follower:
                 if self._wanted(event):
                     yield FollowedEvent(tracked.session_id, tracked.project or "", event, line)
         except P8jError as exc:
-            yield FollowNotice(str(exc))
+            if str(exc) != tracked.last_error:
+                tracked.last_error = str(exc)
+                yield FollowNotice(str(exc))
+        else:
+            tracked.last_error = ""
         yield from self._notices(tracked)
         if tracked.project is not None and not self._project_ok(tracked.project):
             self._drop(tracked.session_id)

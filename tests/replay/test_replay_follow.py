@@ -275,3 +275,26 @@ def test_parse_event_types() -> None:
     }
     with pytest.raises(ValueError, match="unknown event type"):
         parse_event_types(["messagez"])
+
+
+def test_a_log_replaced_by_a_symlink_is_reported_once(rhome: Home, runs: list[Run]) -> None:
+    mgr = SessionManager(rhome)
+    s = mgr.start_session("sym")
+    mgr.pause_session()
+    run = _follow(runs, rhome, backlog=0, rescan_ms=20)
+    assert run.follower.ready.wait(10)
+    path = rhome.log_path(s.session_id)
+    target = rhome.path / "outside.jsonl"
+    target.write_bytes(path.read_bytes() + b"more\n")
+    path.unlink()
+    path.symlink_to(target)
+    wait_until(lambda: len(run.notices()) >= 1, what="the refusal")
+    # Several rescans later, still one notice and nothing read through the link.
+    ticks = len(run.items)
+    other = SessionManager(rhome)
+    o = other.start_session("other")
+    other.end_session()
+    wait_until(lambda: len(run.lines(o.session_id)) == 2, what="another session's events")
+    run.stop()
+    assert len(run.notices()) == 1 and "symlink" in run.notices()[0].message
+    assert run.lines(s.session_id) == [] and len(run.items) == ticks + 2
