@@ -173,17 +173,29 @@ def _random_part(s: str) -> bool:
 
 _CROSS_WINDOW = 4096
 _TOKEN_EDGE = frozenset(string.ascii_letters + string.digits + "_-+/=")
-# The end of a text still waiting for its secret: an operator, a scheme, a flag.
-_AWAITING = re.compile(
-    r"(?:[=:]|Bearer|BEARER|bearer|Basic|basic|Token|token|--[A-Za-z][A-Za-z-]*)[\"' \t]*\Z"
-)
+_SCHEMES = ("Bearer", "BEARER", "bearer", "Basic", "basic", "Token", "token")
+_AWAIT_END = frozenset(" \t\"':")
 
 
 def _may_cross(prefix: str, s: str) -> bool:
-    """Can a secret run from the end of `prefix` into `s`? (A cheap test before the real one.)"""
-    if prefix[-1] in _TOKEN_EDGE and s[0] in _TOKEN_EDGE:
-        return True  # a token split in two
-    return _AWAITING.search(prefix, max(0, len(prefix) - 24)) is not None
+    """Can a secret run from the end of `prefix` into `s`? (A cheap test before the real one.)
+
+    Yes for a token split in two, and for a prefix still waiting for its secret:
+    ending in an operator (``=``, ``:``), a scheme (``Bearer``) or a ``--flag``.
+    """
+    last = prefix[-1]
+    if last in _TOKEN_EDGE:
+        if s[0] in _TOKEN_EDGE:
+            return True
+    elif last not in _AWAIT_END:
+        return False  # ".", "?", ")", a newline...: what prose ends with
+    t = prefix.rstrip(" \t\"'")
+    if not t:
+        return False
+    if t[-1] in "=:" or t.endswith(_SCHEMES):
+        return True
+    i = t.rfind("--", max(0, len(t) - 32))
+    return i >= 0 and t[i + 2 :].replace("-", "").isalpha()
 
 
 def _nonempty_secret(v: str) -> bool:
@@ -617,15 +629,18 @@ class Redactor:
         self.rules: tuple[Rule, ...] = tuple(_builtin_rules() if rules is None else rules)
         self._allow = frozenset(allow)
         self._allow_res = tuple(re.compile(p) for p in allow_patterns)
-        gates: dict[str, list[int]] = {}
+        gates: dict[int, list[int]] = {}
         always: list[int] = []
         for idx, rule in enumerate(self.rules):
-            if rule.gate:
-                gates.setdefault(rule.gate, []).append(idx)
+            if len(rule.gate) == 1 and rule.gate.isascii():
+                gates.setdefault(ord(rule.gate), []).append(idx)
             else:
-                always.append(idx)
-        self._gates = tuple((ch, tuple(idxs)) for ch, idxs in gates.items())
+                always.append(idx)  # no gate (user rules): the keywords decide
+        self._gates = {ch: tuple(idxs) for ch, idxs in gates.items()}
+        # All bytes but the gate characters: deleting them leaves the gates a text holds.
+        self._not_gates = bytes(b for b in range(256) if b not in gates)
         self._always = tuple(always)
+        self._keywords = any(r.keywords for r in self.rules)
         self._field_cache: dict[str, int] = {}
         self._markers = tuple(marker(r.id) for r in self.rules)
 
@@ -657,13 +672,17 @@ class Redactor:
     # -- text --------------------------------------------------------------------------------
 
     def _applicable(self, s: str) -> list[int]:
+        # One C pass finds every gate character present (UTF-8 continuation bytes are
+        # never ASCII, so non-ASCII text cannot fake one).
+        present = s.encode("utf-8", "surrogatepass").translate(None, self._not_gates)
+        if not present and not self._always:
+            return []
         hits: list[int] = list(self._always)
-        for ch, idxs in self._gates:
-            if ch in s:
-                hits.extend(idxs)
-        if not hits:
-            return hits
+        for ch in set(present):
+            hits.extend(self._gates[ch])
         hits.sort()
+        if not self._keywords:
+            return hits
         low: str | None = None
         out = []
         for idx in hits:
@@ -827,7 +846,11 @@ class RedactStream:
 
     def text(self, s: str) -> str:
         """Redact one text, scanning it together with the end of the previous one."""
-        out = self.redactor.text(s, self.fired, prefix=self.carry)
+        carry = self.carry
+        if carry and s and _may_cross(carry, s):
+            out = self.redactor.text(s, self.fired, prefix=carry)
+        else:
+            out = self.redactor._text(s, self.fired)
         # A carry holding a marker comes from text redacted before: what a first pass
         # joined across this boundary is already decided, so a second pass does not
         # look across it again (that keeps redaction idempotent).
@@ -845,6 +868,8 @@ class RedactStream:
 
     def value(self, v: Any, fired: list[str] | None = None) -> Any:
         """Redact every string inside `v`; returns `v` itself when nothing changed."""
+        if fired is None and type(v) is str:
+            return self.text(v)  # the common case, one call shorter
         if fired is not None:
             saved, self.fired = self.fired, fired
             try:

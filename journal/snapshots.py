@@ -15,6 +15,10 @@ Contract:
   the same inode, at least ``offset`` bytes, and the same bytes just before
   ``offset``. Folding it plus the log after ``offset`` equals folding the whole
   log (``fold(tail, initial=snapshot) == fold(all)``, tested for random cuts).
+- The freshness check is O(1): it does not re-read the prefix, so a log edited
+  in place before the checked tail (which append-only logs never are) keeps
+  its cached state until the snapshot is replaced; `p8j verify` and
+  ``fold_log(..., use_cache=False)`` always read every line.
 - Corrupt, stale or missing snapshots are ignored: `fold_log` falls back to a
   full replay, also when reading the tail after a snapshot fails. The cache is
   derived: deleting it changes nothing but speed.

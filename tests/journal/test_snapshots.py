@@ -28,6 +28,7 @@ from p8j.journal import (
     SessionPaused,
     SessionResumed,
     SessionStarted,
+    apply,
     encode_event,
     fold,
 )
@@ -151,6 +152,17 @@ def test_snapshot_holds_what_a_replay_of_the_prefix_gives(
         replayed = LogCursor(home.log_path(SID), session_id=SID).read()
         assert snap.session == fold(next(replayed) for _ in range(cut))
         assert snap.session.last_seq == cut - 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=st.lists(op, max_size=25))
+def test_fold_equals_applying_event_by_event(ops: list[tuple[Any, ...]]) -> None:
+    # The fold's inlined fast path and `apply` (what a writer uses) must agree.
+    events = [msgspec.json.decode(encode_event(e), type=type(e)) for e in build_events(ops)]
+    stepped = None
+    for ev in events:
+        stepped = apply(stepped, ev)
+    assert stepped == fold(events)
 
 
 def make_session(home: Home, n: int) -> str:
