@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from itertools import pairwise
 
 import click
 import msgspec
@@ -22,15 +23,15 @@ _ENC = msgspec.json.Encoder()
 
 def short_ids(ids: list[str], minimum: int = 8) -> int:
     """The shortest prefix length (at least `minimum`) that tells every id apart."""
-    distinct = len(set(ids))
-    lo, hi = minimum, 36  # unique at `hi`; find the least unique length by bisection
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if len({i[:mid] for i in ids}) == distinct:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    ordered = sorted(ids)  # linear for ids already in order (newest first is reversed order)
+    length = minimum
+    # In sorted order the longest prefix an id shares with any other it shares with a neighbour.
+    for a, b in pairwise(ordered):
+        if a[:length] == b[:length] and a != b:
+            while a[length : length + 1] == b[length : length + 1]:
+                length += 1
+            length += 1
+    return length
 
 
 def _rows(rows: list[SessionListing], relative: bool, prefix: int) -> list[list[str]]:
@@ -115,11 +116,10 @@ def ls(
     more = limit is not None and len(rows) > limit
     rows = rows[:limit] if limit is not None else rows
     if as_json:
-        click.echo(_ENC.encode(rows).decode("utf-8"))
+        click.echo(_ENC.encode(rows))  # bytes: written as they are, no str round trip
         return
     if as_jsonl:
-        for row in rows:
-            click.echo(_ENC.encode(row).decode("utf-8"))
+        click.echo(_ENC.encode_lines(rows), nl=False)
         return
     if quiet:
         for row in rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import msgspec
 
-from p8j.journal import resolve_session_ref
+from p8j.journal import SessionLockedError, resolve_session_ref
 from p8j.journal.scan import ScanReport, redact_session
 
 from .options import SESSION_REF, current_home, home_option, json_option, stdout_style
@@ -24,7 +24,14 @@ def redact(ref: str, as_json: bool) -> None:
     """Rewrite a session's log with its secrets replaced (refused while a writer has it open)."""
     home = current_home()
     sid = resolve_session_ref(home, ref)
-    report = redact_session(home, sid)
+    try:
+        report = redact_session(home, sid)
+    except SessionLockedError as exc:
+        raise SessionLockedError(
+            f"{exc.message}; pause or end it there, then run p8j redact again",
+            pid=exc.pid,
+            host=exc.host,
+        ) from exc
     if as_json:
         click.echo(_ENC.encode(report).decode("utf-8"))
         return

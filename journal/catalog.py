@@ -3,14 +3,29 @@
 Contract:
 - `summarize` is a pure fold from events to a `SessionSummary` (id, project,
   status, times, counts, title = first user message, ...).
-- The catalog (``<home>/cache/catalog.msgpack``) caches, per session, the
-  summary plus the log's inode and the byte offset / seq / lifecycle state it
-  covers. Listing stats every log; an unchanged log costs one stat, a grown log
-  is read only from the cached offset, a replaced or shrunk one is re-read.
+- The catalog (``<home>/cache/catalog.msgpack``) caches, per session and newest
+  first, the summary plus the log's inode and the byte offset / seq / lifecycle
+  state it covers. Listing reads the sessions directory once, then:
+  - a session whose cached summary is ``completed`` and whose log has the cached
+    inode (from the directory entry: no stat) is reused as is. Nothing may
+    follow ``SessionEnded`` (the writer refuses), and p8j rewrites a log only by
+    renaming a new file over it (a new inode) and then refreshes the catalog
+    (redact, scan). A completed log changed in place by another tool is noticed
+    only when the catalog is rebuilt (``use_cache=False`` or deleting it).
+  - any other log costs one stat: unchanged, it is reused; grown, it is read
+    only from the cached offset; replaced (new inode) or shrunk, it is re-read.
+- The catalog is rewritten only when it is missing or unreadable, a session
+  appeared, disappeared or was re-read whole, or the bytes read past cached
+  offsets reach 1/16 of the catalog's size: a growing live session costs
+  reading its new bytes, not a rewrite of every summary on every listing.
 - The catalog is derived: it is written crash-safely (temp file, fsync, rename,
   fsync dir), any unreadable or stale catalog is ignored and rebuilt, and
   deleting it changes nothing but speed. Logs are read with skipping on, so a
   corrupt log still lists; its summary counts the problems met.
+- Summaries are not tracked by the cycle collector (``gc=False``): they hold
+  only strings, numbers and a metadata dict of JSON values, so they form no
+  cycle unless a caller puts one in, and listing 100k sessions leaves the
+  collector nothing to scan.
 """
 
 from __future__ import annotations
@@ -18,9 +33,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import secrets
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -38,15 +52,19 @@ from .events import (
 )
 from .home import Home, fsync_dir
 from .ids import _ID_RE
-from .reader import LogCursor
+
+if TYPE_CHECKING:
+    from .reader import LogCursor
 
 __all__ = ["CATALOG_VERSION", "SessionSummary", "list_summaries", "summarize", "title_of"]
 
-CATALOG_VERSION = 1
+CATALOG_VERSION = 2
 TITLE_MAX = 120
+# Rewrite the catalog once the log bytes read past its offsets reach this share of its size.
+_SAVE_SHARE = 16
 
 
-class SessionSummary(msgspec.Struct, kw_only=True):
+class SessionSummary(msgspec.Struct, kw_only=True, gc=False):
     """What listing shows about one session, without folding it whole."""
 
     session_id: str
@@ -65,7 +83,7 @@ class SessionSummary(msgspec.Struct, kw_only=True):
     metadata: dict[str, Any] = {}
 
 
-class _Entry(msgspec.Struct, array_like=True):
+class _Entry(msgspec.Struct, array_like=True, gc=False):
     summary: SessionSummary
     inode: int
     offset: int
@@ -74,9 +92,27 @@ class _Entry(msgspec.Struct, array_like=True):
     state: str | None
 
 
-class _Catalog(msgspec.Struct):
+class _Catalog(msgspec.Struct, array_like=True, gc=False):
     version: int
-    entries: dict[str, _Entry]
+    entries: list[_Entry]  # newest first: an unchanged journal lists without a sort
+
+
+def __getattr__(name: str) -> Any:
+    # The reader (with the codec, blobs and fold it imports) loads only when a log
+    # must be read: an up-to-date listing reads none, and `p8j ls` starts faster.
+    if name == "LogCursor":
+        return _cursor_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _cursor_type() -> type[LogCursor]:
+    known: type[LogCursor] | None = globals().get("LogCursor")  # set once below, or by a test
+    if known is not None:
+        return known
+    from .reader import LogCursor as real
+
+    globals()["LogCursor"] = real
+    return real
 
 
 _ENC = msgspec.msgpack.Encoder()
@@ -147,18 +183,21 @@ def summarize(events: Iterable[Any], session_id: str) -> SessionSummary:
     return s
 
 
-def _load(home: Home) -> dict[str, _Entry]:
+def _load(home: Home) -> tuple[list[_Entry], int]:
+    """The cached entries (newest first) and the catalog's size in bytes."""
     try:
         with open(home.cache_dir / "catalog.msgpack", "rb") as f, _gc_paused():
-            cat = _DEC.decode(f.read())
+            data = f.read()
+            cat = _DEC.decode(data)
     except (OSError, ValueError, RecursionError):
-        # ValueError covers msgspec's errors and a UnicodeDecodeError from a damaged string.
-        return {}
-    return cat.entries if cat.version == CATALOG_VERSION else {}
+        # ValueError covers msgspec's errors and a UnicodeDecodeError from a damaged string;
+        # an older catalog's layout fails to decode too.
+        return [], 0
+    return (cat.entries, len(data)) if cat.version == CATALOG_VERSION else ([], 0)
 
 
-def _save(home: Home, entries: dict[str, _Entry]) -> None:
-    tmp = home.cache_dir / f".catalog.{secrets.token_hex(6)}.tmp"
+def _save(home: Home, entries: list[_Entry]) -> None:
+    tmp = home.cache_dir / f".catalog.{os.urandom(6).hex()}.tmp"
     try:
         home.cache_dir.mkdir(mode=0o700, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -179,7 +218,7 @@ def _refresh(home: Home, sid: str, st: os.stat_result, old: _Entry | None) -> _E
     path = home.sessions_dir / f"{sid}.jsonl"
     if old is not None and old.inode == st.st_ino and old.offset <= st.st_size:
         summary = msgspec.structs.replace(old.summary, metadata=dict(old.summary.metadata))
-        cursor = LogCursor(
+        cursor = _cursor_type()(
             path,
             session_id=sid,
             skip_corrupt=True,
@@ -192,7 +231,7 @@ def _refresh(home: Home, sid: str, st: os.stat_result, old: _Entry | None) -> _E
     else:
         summary = SessionSummary(session_id=sid)
         # Listing needs no blob payloads (a title is one line): never read them.
-        cursor = LogCursor(path, session_id=sid, skip_corrupt=True, resolve_blobs=False)
+        cursor = _cursor_type()(path, session_id=sid, skip_corrupt=True, resolve_blobs=False)
     try:
         for ev in cursor.read(final=True):
             _step(summary, ev)
@@ -228,9 +267,7 @@ def list_summaries(home: Home, *, use_cache: bool = True) -> list[SessionSummary
 
 
 def _list_summaries(home: Home, use_cache: bool) -> list[SessionSummary]:
-    cached = _load(home) if use_cache else {}
-    fresh: dict[str, _Entry] = {}
-    dirty = not use_cache
+    cached, cached_bytes = _load(home) if use_cache else ([], 0)
     try:
         scan = os.scandir(home.sessions_dir)
     except FileNotFoundError:
@@ -241,35 +278,66 @@ def _list_summaries(home: Home, use_cache: bool) -> list[SessionSummary]:
         raise JournalIOError(
             f"cannot list sessions: {exc.strerror}", path=home.sessions_dir
         ) from exc
-    lookup = cached.get
     with scan:
-        for entry in scan:
-            name = entry.name
-            if not name.endswith(".jsonl"):
+        found = {entry.name: entry for entry in scan}
+    fresh: list[_Entry] = []
+    keep = fresh.append
+    take = found.pop
+    # Rewrite the catalog when its set of sessions changed or a log was read whole.
+    changed = cached_bytes == 0
+    grown = 0  # log bytes read past cached offsets
+    ordered = True  # as saved: then an unchanged journal needs no sort
+    previous = "~"  # sorts after every id
+    for old in cached:
+        summary = old.summary
+        sid = summary.session_id
+        if sid >= previous:
+            ordered = False
+        previous = sid
+        entry = take(sid + ".jsonl", None)
+        if entry is None:
+            changed = True  # deleted
+            continue
+        if summary.status == "completed" and entry.inode() == old.inode:
+            keep(old)  # ended: it can never grow (see the module docstring)
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                changed = True
                 continue
-            sid = name[:-6]
-            old = lookup(sid)
-            # A cached id was validated when it was first listed.
-            if old is None and not _ID_RE.fullmatch(sid):
-                continue
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            changed = True
+            continue
+        size = st.st_size
+        if old.inode == st.st_ino and old.offset == size and summary.size_bytes == size:
+            keep(old)
+            continue
+        if old.inode == st.st_ino and old.offset <= size:
+            grown += size - old.offset
+        else:
+            changed = True
+        keep(_refresh(home, sid, st, old))
+    added = False
+    for name, entry in found.items():  # what the catalog does not know yet
+        sid = name[:-6]
+        if not name.endswith(".jsonl") or not _ID_RE.fullmatch(sid):
+            continue
+        try:
             if not entry.is_file(follow_symlinks=False):
                 continue
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if (
-                old is not None
-                and old.inode == st.st_ino
-                and old.offset == st.st_size
-                and old.summary.size_bytes == st.st_size
-            ):
-                fresh[sid] = old
-                continue
-            fresh[sid] = _refresh(home, sid, st, old)
-            dirty = True
-    if len(fresh) != len(cached):
-        dirty = True
-    if dirty and use_cache:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        keep(_refresh(home, sid, st, None))
+        added = True
+    if added or not ordered:
+        fresh.sort(key=_session_id, reverse=True)
+        changed = True
+    if use_cache and (fresh or cached) and (changed or grown * _SAVE_SHARE >= cached_bytes):
         _save(home, fresh)
-    return [fresh[k].summary for k in sorted(fresh, reverse=True)]
+    return [e.summary for e in fresh]
+
+
+def _session_id(entry: _Entry) -> str:
+    return entry.summary.session_id

@@ -29,6 +29,7 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -128,12 +129,20 @@ class LogWriter:
                 self._os.fsync(fd)
                 self._os.fsync_dir(self.path.parent)
         except OSError as exc:
-            os.close(fd)
+            self._abandon(fd, create)
             raise _io_error("open", exc, self.path) from exc
         except BaseException:
-            os.close(fd)
+            self._abandon(fd, create)
             raise
         return fd
+
+    def _abandon(self, fd: int, created: bool) -> None:
+        """Close a log that failed to open; one this writer just created is removed again."""
+        os.close(fd)
+        if created:
+            # Empty: no session began, so nothing is lost (and no empty log is left).
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
     # -- appends ---------------------------------------------------------------
 

@@ -285,6 +285,8 @@ class SessionManager:
             if session.status == "completed":
                 raise SessionStateError(f"cannot end: session {session.session_id} is completed")
             if session.status == "paused" or self._writer is None or self._writer.failed:
+                if self._writer is not None and self._writer.failed:
+                    self._close_writer()  # it holds the lock the reopen needs
                 # Re-open the paused session's log just long enough to end it.
                 writer, reopened, _ = self._open_for_append(session.session_id)
                 self._close_writer()

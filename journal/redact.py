@@ -629,16 +629,14 @@ class Redactor:
         self.rules: tuple[Rule, ...] = tuple(_builtin_rules() if rules is None else rules)
         self._allow = frozenset(allow)
         self._allow_res = tuple(re.compile(p) for p in allow_patterns)
-        gates: dict[int, list[int]] = {}
+        gates: dict[str, list[int]] = {}
         always: list[int] = []
         for idx, rule in enumerate(self.rules):
-            if len(rule.gate) == 1 and rule.gate.isascii():
-                gates.setdefault(ord(rule.gate), []).append(idx)
+            if rule.gate:
+                gates.setdefault(rule.gate, []).append(idx)
             else:
                 always.append(idx)  # no gate (user rules): the keywords decide
-        self._gates = {ch: tuple(idxs) for ch, idxs in gates.items()}
-        # All bytes but the gate characters: deleting them leaves the gates a text holds.
-        self._not_gates = bytes(b for b in range(256) if b not in gates)
+        self._gates = tuple((ch, tuple(idxs)) for ch, idxs in gates.items())
         self._always = tuple(always)
         self._keywords = any(r.keywords for r in self.rules)
         self._field_cache: dict[str, int] = {}
@@ -672,14 +670,12 @@ class Redactor:
     # -- text --------------------------------------------------------------------------------
 
     def _applicable(self, s: str) -> list[int]:
-        # One C pass finds every gate character present (UTF-8 continuation bytes are
-        # never ASCII, so non-ASCII text cannot fake one).
-        present = s.encode("utf-8", "surrogatepass").translate(None, self._not_gates)
-        if not present and not self._always:
-            return []
         hits: list[int] = list(self._always)
-        for ch in set(present):
-            hits.extend(self._gates[ch])
+        for ch, idxs in self._gates:
+            if ch in s:  # a memchr
+                hits.extend(idxs)
+        if not hits:
+            return hits
         hits.sort()
         if not self._keywords:
             return hits

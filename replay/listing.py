@@ -3,7 +3,9 @@
 Contract:
 - `list_sessions` returns `SessionListing`s newest first (by start time), built
   from the journal's derived catalog (`p8j.journal.catalog.list_summaries`), so a
-  listing costs one stat per unchanged log.
+  listing reads no unchanged log. Filters run on the summaries first; rows
+  (lock probe, duration) are built only for sessions that pass them, and with
+  `limit`, only for the newest N.
 - `state` refines the lifecycle `status`: an ``active`` session whose write lock
   is held right now is ``live``; one whose lock nobody holds lost its writer
   (the process died without pausing or ending it) and is ``crashed``. ``paused``
@@ -27,8 +29,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from p8j.journal import Home, JournalIOError, SessionSummary, lock_holder
-from p8j.journal.catalog import list_summaries
+from p8j.journal.catalog import SessionSummary, list_summaries
+from p8j.journal.errors import JournalIOError
+from p8j.journal.home import Home
 from p8j.journal.timefmt import format_ts, parse_ts
 
 __all__ = [
@@ -48,8 +51,11 @@ _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(secs|sec|s|mins|min|m|hrs|hr|h|days|
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class SessionListing(msgspec.Struct, kw_only=True):
+class SessionListing(msgspec.Struct, kw_only=True, gc=False):
     """One row of `p8j ls`: a session summary plus whether its writer is alive."""
+
+    # gc=False: like SessionSummary, a row holds no cycle, and 100k rows give the
+    # cycle collector nothing to rescan.
 
     session_id: str
     project_name: str
@@ -75,6 +81,8 @@ def session_state(home: Home, session_id: str, status: str) -> tuple[str, int | 
     """(state, writer pid, writer host) of a session with lifecycle `status`."""
     if status != "active":
         return status, None, None
+    from p8j.journal.lock import lock_holder  # only active sessions need it (and its socket)
+
     try:
         holder = lock_holder(home.lock_path(session_id))
     except JournalIOError:
@@ -88,36 +96,48 @@ def _instant(ts: str) -> datetime:
     """Naive UTC (naive arithmetic is several times faster than aware)."""
     if len(ts) == 27 and ts[-1] == "Z":  # p8j's fixed-width form: the fast C parser
         try:
-            return datetime.fromisoformat(ts[:-1])
+            return _fromisoformat(ts[:-1])
         except ValueError:
             pass
     return parse_ts(ts).replace(tzinfo=None)
 
 
-def _duration(summary: SessionSummary) -> float | None:
-    if summary.start_time is None:
+_fromisoformat = datetime.fromisoformat
+
+
+def _duration(start: str | None, last: str | None) -> float | None:
+    if start is None or last is None:
         return None
-    last = summary.end_time or summary.last_activity
-    if last is None:
-        return None
+    if len(start) == 27 == len(last) and start[26] == "Z" == last[26]:
+        # p8j's fixed-width form, the common case: parsed inline (a listing builds 100k rows)
+        try:
+            seconds = (_fromisoformat(last[:26]) - _fromisoformat(start[:26])).total_seconds()
+            return seconds if seconds > 0.0 else 0.0
+        except ValueError:
+            pass
     try:
-        return max(0.0, (_instant(last) - _instant(summary.start_time)).total_seconds())
+        return max(0.0, (_instant(last) - _instant(start)).total_seconds())
     except ValueError:
         return None
 
 
 def listing_of(home: Home, summary: SessionSummary) -> SessionListing:
     """The listing row of one summary (probes the write lock of an active session)."""
-    state, pid, host = session_state(home, summary.session_id, summary.status)
+    status = summary.status
+    if status == "active":
+        state, pid, host = session_state(home, summary.session_id, status)
+    else:
+        state, pid, host = status, None, None
+    start = summary.start_time
     return SessionListing(
         session_id=summary.session_id,
         project_name=summary.project_name,
-        status=summary.status,
+        status=status,
         state=state,
-        start_time=summary.start_time,
+        start_time=start,
         end_time=summary.end_time,
         last_activity=summary.last_activity,
-        duration_s=_duration(summary),
+        duration_s=_duration(start, summary.end_time or summary.last_activity),
         message_count=summary.message_count,
         command_count=summary.command_count,
         execution_count=summary.execution_count,
