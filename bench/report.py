@@ -83,9 +83,10 @@ def markdown(doc: dict[str, Any]) -> str:
     out.append("|---|---:|---:|---:|")
     for r in _rows(doc, "listing"):
         if "ref_ms" in r:
+            cold = f" (cold catalog {r['cold_ms']:,.0f} ms)" if "cold_ms" in r else ""
             out.append(
-                f"| {r['name']} | {r['ms']:,.1f} ms (cold catalog {r['cold_ms']:,.0f} ms) | "
-                f"{r['ref_ms']:,.1f} ms | {r['ratio']:.1f}x |"
+                f"| {r['name']} | {r['ms']:,.1f} ms{cold} | "
+                f"{r['ref_ms']:,.1f} ms | {r['ratio']:.2f}x |"
             )
         else:
             out.append(f"| {r['name']} | {r['ms']:,.0f} ms | | |")

@@ -122,8 +122,8 @@ def ls(
         click.echo(_ENC.encode_lines(rows), nl=False)
         return
     if quiet:
-        for row in rows:
-            click.echo(row.session_id)
+        if rows:
+            click.echo("\n".join([row.session_id for row in rows]))
         return
     if not rows:
         filtered = project or states or since or limit == 0

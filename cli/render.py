@@ -161,9 +161,8 @@ def local_time(value: str | datetime | None, *, seconds: bool = False) -> str:
     utc = _utc(value)
     if utc is None:
         return escape(str(value))
-    d = _local(utc)
-    text = f"{_date(d)} {d.hour:02d}:{d.minute:02d}"
-    return f"{text}:{d.second:02d}" if seconds else text
+    # isoformat is C: twice as fast as formatting the fields (`ls --all` formats a time per row).
+    return _local(utc).isoformat(" ", "seconds" if seconds else "minutes")
 
 
 def relative_time(value: str | datetime | None, now: datetime | None = None) -> str:
@@ -225,11 +224,13 @@ def table(
     codes never count as width.
     """
     ncol = len(headers)
+    last = ncol - 1
     widths = [cell_width(h) for h in headers]
-    cell_widths = [[cell_width(c) for c in row] for row in rows]
-    for cws in cell_widths:
-        for i in range(ncol - 1):
-            widths[i] = max(widths[i], cws[i])
+    # Widths of every column but the last (which is never padded); ASCII cells are the
+    # common case, measured by len without a call per cell.
+    cell_widths = [[len(c) if c.isascii() else cell_width(c) for c in row[:last]] for row in rows]
+    for i, column in enumerate(zip(*cell_widths, strict=True)):
+        widths[i] = max(widths[i], *column)
     last_room: int | None = None
     if width is not None:
         last_room = max(8, width - sum(widths[:-1]) - 2 * (ncol - 1))
@@ -238,18 +239,18 @@ def table(
 
     def line(cells: Sequence[str], cws: Sequence[int], styler: Sequence[Any] | None) -> str:
         out: list[str] = []
-        for i, cell in enumerate(cells):
-            if i == ncol - 1:
-                text = cell if last_room is None else truncate(cell, last_room)
-                pad = ""
-            else:
-                text = cell
-                pad = " " * (widths[i] - cws[i])
+        for i in range(last):
+            text = cells[i]
+            pad = " " * (widths[i] - cws[i])
             if styler is not None and text:
                 style = styler[i]
                 if style is not None:
                     text = style(text)
             out.append(pad + text if i in right_set else text + pad)
+        text = cells[last] if last_room is None else truncate(cells[last], last_room)
+        if styler is not None and text and styler[last] is not None:
+            text = styler[last](text)
+        out.append(text)
         return "  ".join(out).rstrip()
 
     result = [

@@ -10,8 +10,8 @@ Contract:
     inode (from the directory entry: no stat) is reused as is. Nothing may
     follow ``SessionEnded`` (the writer refuses), and p8j rewrites a log only by
     renaming a new file over it (a new inode) and then refreshes the catalog
-    (redact, scan). A completed log changed in place by another tool is noticed
-    only when the catalog is rebuilt (``use_cache=False`` or deleting it).
+    (``p8j redact``). A completed log changed in place by another tool is
+    noticed only once the catalog is deleted (``use_cache=False`` bypasses it).
   - any other log costs one stat: unchanged, it is reused; grown, it is read
     only from the cached offset; replaced (new inode) or shrunk, it is re-read.
 - The catalog is rewritten only when it is missing or unreadable, a session

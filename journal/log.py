@@ -15,8 +15,9 @@ Contract:
   never a torn record in the middle, and never a gap.
 - Creating a log fsyncs its directory. Files are 0600 whatever the umask.
 - A record larger than `max_record_bytes` raises `RecordTooLargeError` before
-  anything is written. (The manager first moves large payloads into blobs, so
-  this cap only refuses what cannot be moved: metadata, a huge extra field.)
+  anything is written. (The manager first moves payload strings over its blob
+  threshold into blobs, so the cap only refuses what cannot move, e.g. huge
+  metadata.)
 - On a failed or short write the file is truncated back to the last record
   boundary and `JournalIOError` is raised: nothing is acknowledged that is not
   in the file. After a failed fsync the writer refuses further appends (Linux

@@ -76,7 +76,9 @@ IssueKind = Literal[
 # Some malformed lines make the decoder raise these instead of msgspec.DecodeError
 # (e.g. 100000 nested "[" -> RecursionError; invalid UTF-8 inside a string).
 _DECODE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
-_BLOBS_KEY = b'"blobs":['
+# In every line that refers to blobs (a ref's path starts with a field name). A long
+# needle: bytes.find skips through a block several times faster than with a short one.
+_BLOBS_KEY = b',"blobs":[{"path":["'
 
 
 class ReadIssue(msgspec.Struct, frozen=True):

@@ -6,6 +6,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from p8j.cli.ls import short_ids
 from p8j.cli.main import cli
@@ -180,3 +182,16 @@ def test_table_shows_the_newest_fifty_unless_asked(runner: CliRunner, p8j_home: 
     assert runner.invoke(cli, ["ls", "-n", "3"]).stderr == ""  # asked for: no hint
     assert runner.invoke(cli, ["ls", "-q"]).stdout.split() == list(reversed(ids))
     assert len(json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)) == 52
+
+
+@given(
+    st.lists(st.text(alphabet="0a", min_size=12, max_size=12), max_size=40),
+    st.integers(min_value=1, max_value=12),
+)
+def test_short_ids_is_the_shortest_unique_prefix(ids: list[str], minimum: int) -> None:
+    distinct = set(ids)
+    expected = next(
+        n for n in range(minimum, 13) if len({i[:n] for i in distinct}) == len(distinct)
+    )
+    assert short_ids(ids, minimum) == expected
+    assert short_ids(sorted(ids, reverse=True), minimum) == expected  # ls passes newest first

@@ -38,7 +38,12 @@ class FaultyStorage(Storage):
         raise OSError(self.err, os.strerror(self.err))
 
     def open(
-        self, path: str | os.PathLike[str], flags: int, mode: int = 0o777, *, dir_fd: int | None = None
+        self,
+        path: str | os.PathLike[str],
+        flags: int,
+        mode: int = 0o777,
+        *,
+        dir_fd: int | None = None,
     ) -> int:
         if flags & os.O_CREAT and self._hit("open"):
             self._raise()
@@ -119,7 +124,12 @@ class RecordingStorage(Storage):
         return os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), os.fspath(path))
 
     def open(
-        self, path: str | os.PathLike[str], flags: int, mode: int = 0o777, *, dir_fd: int | None = None
+        self,
+        path: str | os.PathLike[str],
+        flags: int,
+        mode: int = 0o777,
+        *,
+        dir_fd: int | None = None,
     ) -> int:
         fd = os.open(path, flags, mode, dir_fd=dir_fd)
         with self._lock:

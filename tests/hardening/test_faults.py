@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from collections.abc import Callable
 from pathlib import Path
@@ -76,10 +77,8 @@ def _run(home: Home, durability: Durability, storage: FaultyStorage) -> dict[str
     acks.append((0, "start"))
     box = [sid]
     failures = _life(mgr, box, acks)
-    try:
+    with contextlib.suppress(P8jError):
         mgr.close()
-    except P8jError:
-        pass
     # Reopen (as the user would after freeing space) and finish the session.
     if load_session(sid, home).status != "completed":
         final = SessionManager(home, storage=FaultyStorage())

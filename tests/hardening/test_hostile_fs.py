@@ -1,4 +1,4 @@
-"""A hostile file system: symlinks, hard links, FIFOs, unsafe homes. Refused, never written through."""
+"""Hostile file systems (symlinks, hard links, FIFOs, unsafe homes): refused, never written to."""
 
 from __future__ import annotations
 
@@ -116,9 +116,7 @@ def test_a_session_log_replaced_by_a_symlink_is_refused(home: Home, tmp_path: Pa
     assert _fingerprint(victim) == before
 
 
-def test_a_session_log_hard_linked_to_another_file_is_refused(
-    home: Home, tmp_path: Path
-) -> None:
+def test_a_session_log_hard_linked_to_another_file_is_refused(home: Home, tmp_path: Path) -> None:
     sid = _paused_session(home)
     victim = _victim(tmp_path)
     before = _fingerprint(victim)

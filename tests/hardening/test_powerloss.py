@@ -131,7 +131,9 @@ def test_every_crash_state_recovers_a_prefix_with_every_durable_event(
     checked = 0
     for cut in range(start_ack, redact_at + 1):
         acked = {
-            op.note[1] for op in ops[:cut] if op.kind == "note" and op.note[0] == "ack" and op.note[2]
+            op.note[1]
+            for op in ops[:cut]
+            if op.kind == "note" and op.note[0] == "ack" and op.note[2]
         }
         for content in _states(ops, log, cut):
             key = hashlib.sha256(content).digest()
@@ -145,11 +147,10 @@ def test_every_crash_state_recovers_a_prefix_with_every_durable_event(
     for i, op in enumerate(ops):
         if op.kind == "write" and op.path == log and b'"blobs":[' in op.data:
             digest = msgspec.json.decode(op.data)["blobs"][0]["sha256"]
-            renamed = max(j for j, o in enumerate(ops[:i]) if o.kind == "replace" and
-                          o.dest.endswith(digest))
-            assert any(
-                o.kind == "fsync_dir" and o.path == str(blobs) for o in ops[renamed:i]
+            renamed = max(
+                j for j, o in enumerate(ops[:i]) if o.kind == "replace" and o.dest.endswith(digest)
             )
+            assert any(o.kind == "fsync_dir" and o.path == str(blobs) for o in ops[renamed:i])
             tmp_name = ops[renamed].path
             assert any(o.kind == "fsync" and o.path == tmp_name for o in ops[:renamed])
 
@@ -206,7 +207,10 @@ def test_the_recorder_sees_the_syncs_it_claims(tmp_path: Path) -> None:
     assert len(syncs) >= len(writes)  # fsync mode: a sync per record
     redacted = Path(log).read_bytes()
     recorded: Any = b"".join(
-        op.data for op in rec.ops if op.kind == "write" and op.path.endswith(".tmp")
+        op.data
+        for op in rec.ops
+        if op.kind == "write"
+        and op.path.endswith(".tmp")
         and op.path.startswith(str(home.sessions_dir))
     )
     assert recorded == redacted

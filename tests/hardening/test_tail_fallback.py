@@ -1,4 +1,4 @@
-"""`p8j tail` over 10k live sessions when inotify is exhausted: it polls, says so once, and follows."""
+"""`p8j tail` over 10k live sessions with inotify exhausted: it polls, says so once, follows."""
 
 from __future__ import annotations
 

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
+import msgspec
 import pytest
 from journal_helpers import crc_line
 
 from p8j.journal import (
     Home,
     LogCursor,
+    MessageRecorded,
+    SessionEnded,
     SessionManager,
+    SessionStarted,
     SessionSummary,
+    catalog,
+    encode_event,
     list_summaries,
 )
 from p8j.journal.catalog import title_of
@@ -204,3 +212,197 @@ def test_deleted_sessions_drop_out(home: Home) -> None:
     list_summaries(home)
     home.log_path(sids[0]).unlink()
     assert [s.session_id for s in list_summaries(home)] == sids[:0:-1]
+
+
+class _CountingEntry:
+    """A directory entry that records every stat made through it."""
+
+    def __init__(self, entry: os.DirEntry[str], stats: list[str]) -> None:
+        self._entry = entry
+        self._stats = stats
+        self.name = entry.name
+
+    def inode(self) -> int:
+        return self._entry.inode()
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        return self._entry.is_file(follow_symlinks=follow_symlinks)
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        self._stats.append(self.name)
+        return self._entry.stat(follow_symlinks=follow_symlinks)
+
+
+class _CountingScan:
+    def __init__(self, path: Any, stats: list[str]) -> None:
+        self._scan = _real_scandir(path)
+        self._stats = stats
+
+    def __enter__(self) -> _CountingScan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._scan.close()
+
+    def __iter__(self) -> Iterator[_CountingEntry]:
+        return (_CountingEntry(entry, self._stats) for entry in self._scan)
+
+
+_real_scandir = os.scandir
+
+
+def _count_stats(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the logs the catalog stats from now on."""
+    stats: list[str] = []
+    monkeypatch.setattr(os, "scandir", lambda path: _CountingScan(path, stats))
+    return stats
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Logs the catalog reads from now on."""
+    reads: list[str] = []
+    real = LogCursor
+
+    def spy(path: Any, **kw: Any) -> Any:
+        reads.append(os.path.basename(path))
+        return real(path, **kw)
+
+    monkeypatch.setattr("p8j.journal.catalog.LogCursor", spy)
+    return reads
+
+
+def _completed(mgr: SessionManager, project: str, *messages: str) -> str:
+    sid = mgr.start_session(project).session_id
+    for text in messages:
+        mgr.record_message({"role": "user", "content": text})
+    mgr.end_session()
+    return sid
+
+
+def _replace_log(home: Home, sid: str, project: str, *messages: str) -> None:
+    """Write a new completed log for `sid` and rename it over the old one, as p8j's rewriters do."""
+    ts = format_ts(datetime.now(timezone.utc))
+    events: list[Any] = [SessionStarted(1, sid, 0, ts, project_name=project)]
+    events += [
+        MessageRecorded(1, sid, i, ts, role="user", content=text)
+        for i, text in enumerate(messages, 1)
+    ]
+    events.append(SessionEnded(1, sid, len(messages) + 1, ts))
+    tmp = home.sessions_dir / f".{sid}.rewrite"
+    tmp.write_bytes(b"".join(encode_event(e) for e in events))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, home.log_path(sid))
+
+
+def test_a_completed_session_is_listed_without_a_stat(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mgr = SessionManager(home)
+    for i in range(3):
+        _completed(mgr, f"done{i}", "hello")
+    paused = mgr.start_session("paused").session_id
+    mgr.record_message({"role": "user", "content": "later"})
+    mgr.pause_session()
+    mgr.close()
+    first = list_summaries(home)  # writes the catalog
+    stats = _count_stats(monkeypatch)
+    reads = _count_reads(monkeypatch)
+    assert list_summaries(home) == first
+    # A completed log can never grow: its directory entry's inode is enough. A paused one can.
+    assert stats == [f"{paused}.jsonl"]
+    assert reads == []
+    assert list_summaries(home, use_cache=False) == first
+
+
+def test_a_completed_log_replaced_by_rename_is_read_again(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mgr = SessionManager(home)
+    sid = _completed(mgr, "orig", "my password is hunter2", "second", "third")
+    other = _completed(mgr, "other", "untouched")
+    mgr.close()
+    before = {s.session_id: s for s in list_summaries(home)}
+    assert before[sid].title == "my password is hunter2"
+    _replace_log(home, sid, "orig", "my password is [REDACTED]", "second")
+    reads = _count_reads(monkeypatch)
+    after = {s.session_id: s for s in list_summaries(home)}
+    assert reads == [f"{sid}.jsonl"]  # the new inode: read whole; the other log not at all
+    assert after[sid].title == "my password is [REDACTED]"
+    assert after[sid].message_count == 2
+    assert after[sid].size_bytes == home.log_path(sid).stat().st_size
+    assert after[other] == before[other]
+    assert list(after.values()) == list_summaries(home, use_cache=False)
+    reads.clear()
+    assert list(after.values()) == list_summaries(home)  # the catalog kept the new version
+    assert reads == []
+
+
+def test_deleting_the_cache_changes_nothing_after_listings_without_stats(home: Home) -> None:
+    sids = _populate(home)
+    list_summaries(home)
+    cached = list_summaries(home)  # completed sessions now come straight from the catalog
+    assert [s.session_id for s in cached] == sids[::-1]
+    (home.cache_dir / "catalog.msgpack").unlink()
+    assert list_summaries(home) == cached
+    assert list_summaries(home, use_cache=False) == cached
+    for summary in cached:
+        assert _view(summary) == _expected(home, summary.session_id)
+
+
+def test_the_catalog_is_rewritten_only_when_it_pays(home: Home) -> None:
+    mgr = SessionManager(home)
+    for i in range(30):
+        _completed(mgr, f"done{i}", f"task {i}")
+    live = mgr.start_session("live").session_id
+    mgr.record_message({"role": "user", "content": "first"})
+    list_summaries(home)
+    cache = home.cache_dir / "catalog.msgpack"
+    written = cache.stat()
+
+    def live_summary() -> SessionSummary:
+        listed = list_summaries(home)
+        assert listed == list_summaries(home, use_cache=False)
+        return next(s for s in listed if s.session_id == live)
+
+    assert live_summary().message_count == 1
+    assert cache.stat().st_ino == written.st_ino  # nothing changed: not rewritten
+    mgr.record_message({"role": "user", "content": "a little more"})
+    assert live_summary().message_count == 2
+    # A little growth of a live log: its new bytes are read, the catalog is kept.
+    assert cache.stat().st_ino == written.st_ino
+    mgr.record_message({"role": "user", "content": "x" * (written.st_size // 8)})
+    assert live_summary().message_count == 3
+    # Growth worth a rewrite: the catalog moves on, so later listings read less.
+    rewritten = cache.stat()
+    assert rewritten.st_ino != written.st_ino
+    newer = _completed(mgr, "newer", "hi")
+    assert list_summaries(home)[0].session_id == newer
+    assert cache.stat().st_ino != rewritten.st_ino  # a new session: rewritten
+    mgr.close()
+
+
+def test_an_old_or_disordered_catalog_is_not_trusted(home: Home) -> None:
+    mgr = SessionManager(home)
+    for i in range(4):
+        _completed(mgr, f"p{i}", "hi")
+    mgr.close()
+    first = list_summaries(home)
+    cache = home.cache_dir / "catalog.msgpack"
+    cat = catalog._DEC.decode(cache.read_bytes())
+    cat.entries.reverse()
+    cache.write_bytes(catalog._ENC.encode(cat))
+    assert list_summaries(home) == first  # newest first whatever order the catalog holds
+    # The previous layout (a map of id -> entry) with entries that would pass as fresh.
+    stale = {
+        s.session_id: [
+            msgspec.to_builtins(msgspec.structs.replace(s, title="stale")),
+            home.log_path(s.session_id).stat().st_ino,
+            s.size_bytes,
+            s.last_seq + 2,
+            s.last_seq + 1,
+            "completed",
+        ]
+        for s in first
+    }
+    cache.write_bytes(msgspec.msgpack.encode({"version": 1, "entries": stale}))
+    assert list_summaries(home) == first  # an older layout is ignored and rebuilt
