@@ -4,6 +4,12 @@ Usage::
 
     python -m bench.report bench/results.json            # prints markdown
     python -m bench.report bench/results.json --plot bench/per_record_cost.png
+    python -m bench.report bench/results.json --merge /tmp/listing.json   # see below
+
+``--merge PARTIAL`` takes the results of a run of some bench files only (e.g.
+``bench/test_listing.py``): their groups' rows replace those groups' rows in the
+results file, the partial run's date, load and command are recorded under
+``reruns`` (the report names them), and the results file is written back.
 """
 
 from __future__ import annotations
@@ -27,6 +33,24 @@ def _rows(doc: dict[str, Any], group: str) -> list[dict[str, Any]]:
     return [r for r in doc["rows"] if r["group"] == group]
 
 
+def merge(doc: dict[str, Any], partial: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with the groups measured in `partial` replaced by `partial`'s rows."""
+    groups = list(dict.fromkeys(r["group"] for r in partial["rows"]))
+    kept = [r for r in doc["rows"] if r["group"] not in groups]
+    reruns = [run for run in doc.get("reruns", []) if not set(run["groups"]).issubset(groups)]
+    reruns.append(
+        {
+            "groups": groups,
+            "date": partial["date"],
+            "load": partial.get("load", ""),
+            "command": partial["command"],
+            "versions": partial["versions"],
+        }
+    )
+    notes = [n for n in doc["notes"] if n not in partial["notes"]] + partial["notes"]
+    return {**doc, "rows": kept + partial["rows"], "notes": notes, "reruns": reruns}
+
+
 def markdown(doc: dict[str, Any]) -> str:
     """The results as markdown tables."""
     out = [
@@ -34,6 +58,13 @@ def markdown(doc: dict[str, Any]) -> str:
         f"- Machine: {doc['machine']} ({doc.get('load', 'load not recorded')})",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in doc["versions"].items()),
         f"- Command: `{doc['command']}`",
+    ]
+    for run in doc.get("reruns", []):
+        out.append(
+            f"- Re-measured ({', '.join(run['groups'])}): {run['date']} ({run['load']}), "
+            f"`{run['command']}`"
+        )
+    out += [
         "",
         "### record_message (ratios to the reference in the same test)",
         "",
@@ -156,8 +187,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("results", type=Path)
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--merge", type=Path, default=None, metavar="PARTIAL")
     args = parser.parse_args()
     doc = json.loads(args.results.read_text())
+    if args.merge is not None:
+        doc = merge(doc, json.loads(args.merge.read_text()))
+        args.results.write_text(json.dumps(doc, indent=1) + "\n")
     print(markdown(doc), end="")
     if args.plot is not None:
         plot(doc, args.plot)

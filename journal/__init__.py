@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .blobs import BlobMissingError
     from .catalog import SessionSummary, list_summaries, summarize
     from .codec import decode_line, encode_event
     from .errors import (
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .events import (
         SCHEMA_VERSION,
         AnyEvent,
+        BlobRef,
         CommandRecorded,
         Event,
         ExecutionRecorded,
@@ -47,9 +49,14 @@ if TYPE_CHECKING:
     from .log import Durability, LogWriter
     from .manager import SessionManager
     from .reader import LogCursor, ReadIssue, read_events
+    from .redact import RedactConfigError, Redactor
     from .session import Session, apply, fold
 
 _LAZY: dict[str, str] = {
+    "Redactor": "redact",
+    "RedactConfigError": "redact",
+    "BlobMissingError": "blobs",
+    "BlobRef": "events",
     "AnyEvent": "events",
     "CommandRecorded": "events",
     "CorruptLineError": "errors",
@@ -98,6 +105,8 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "SCHEMA_VERSION",
     "AnyEvent",
+    "BlobMissingError",
+    "BlobRef",
     "CommandRecorded",
     "CorruptLineError",
     "Durability",
@@ -115,6 +124,8 @@ __all__ = [
     "P8jError",
     "ReadIssue",
     "RecordTooLargeError",
+    "RedactConfigError",
+    "Redactor",
     "Session",
     "SessionEnded",
     "SessionLockedError",

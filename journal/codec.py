@@ -86,10 +86,15 @@ def line_checksum_ok(line: bytes | memoryview) -> bool:
     return line[n - 10 : n - 2] == b"%08x" % crc
 
 
+# Hostile bytes can fail decoding in more ways than DecodeError: 100000 nested "["
+# raise RecursionError, invalid UTF-8 inside a string UnicodeDecodeError.
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
+
 def _unknown(line: bytes) -> UnknownEvent | None:
     try:
         raw = _RAW_DECODER.decode(line)
-    except msgspec.DecodeError:
+    except _DECODE_ERRORS:
         return None
     kind, sid, seq, ts = raw.get("type"), raw.get("session_id"), raw.get("seq"), raw.get("ts")
     if (
@@ -114,7 +119,7 @@ def decode_line(
         )
     try:
         return _DECODER.decode(line)
-    except msgspec.DecodeError as exc:
+    except _DECODE_ERRORS as exc:
         unknown = _unknown(line)
         if unknown is not None:
             return unknown
@@ -135,7 +140,7 @@ def decode_written(line: bytes) -> AnyEvent:
 def decode_block(block: bytes) -> list[AnyEvent]:
     """Batch-decode newline-terminated lines whose checksums were already verified.
 
-    Raises msgspec.DecodeError on any bad line; callers fall back to `decode_line`
-    per line to name it.
+    Raises msgspec.DecodeError (or RecursionError / UnicodeDecodeError on hostile
+    bytes) on any bad line; callers fall back to `decode_line` per line to name it.
     """
     return _DECODER.decode_lines(block)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import msgspec
 
-from .errors import JournalIOError, SessionLockedError
+from .errors import JournalIOError, SessionLockedError, UnsafePathError
+from .home import check_file
 
 __all__ = ["LockHolder", "SessionLock", "lock_holder"]
 
@@ -28,7 +29,8 @@ class LockHolder(msgspec.Struct, frozen=True):
     host: str | None = None
 
 
-_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+# O_NONBLOCK: a FIFO planted at the lock path must not hang the open.
+_FLAGS = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
 
 
 def _read_holder(fd: int) -> LockHolder:
@@ -66,7 +68,16 @@ class SessionLock:
         try:
             fd = os.open(path, _FLAGS, 0o600)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafePathError("the lock is a symlink; refusing", path=path) from exc
             raise JournalIOError(f"cannot open lock: {exc.strerror}", path=path) from exc
+        try:
+            # Check what was opened before truncating it: a hard link or a file of
+            # another user planted at the lock path must never be written through.
+            check_file(path, os.fstat(fd))
+        except BaseException:
+            os.close(fd)
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

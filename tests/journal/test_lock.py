@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+from pathlib import Path
 
 import pytest
 from journal_helpers import expect_lines, kill_and_reap, run_child, spawn_child
@@ -114,3 +115,28 @@ def test_garbage_in_a_lock_file_does_not_break_locking(home: Home) -> None:
     mgr.end_session()
     result = run_child("resume", str(home.path), sid)
     assert result.returncode == 1 and "SessionStateError" in result.stderr
+
+
+def test_a_hard_link_planted_at_the_lock_path_is_refused_not_truncated(tmp_path: Path) -> None:
+    from p8j.journal import Home, UnsafePathError, new_session_id
+    from p8j.journal.lock import SessionLock
+
+    home = Home(tmp_path / "home").ensure()
+    outside = tmp_path / "precious.txt"
+    outside.write_text("do not truncate me\n")
+    sid = new_session_id()
+    os.link(outside, home.lock_path(sid))
+    with pytest.raises(UnsafePathError, match="hard links"):
+        SessionLock(home.lock_path(sid))
+    assert outside.read_text() == "do not truncate me\n"
+
+
+def test_a_fifo_planted_at_the_lock_path_does_not_hang(tmp_path: Path) -> None:
+    from p8j.journal import Home, UnsafePathError, new_session_id
+    from p8j.journal.lock import SessionLock
+
+    home = Home(tmp_path / "home").ensure()
+    sid = new_session_id()
+    os.mkfifo(home.lock_path(sid))
+    with pytest.raises(UnsafePathError, match="not a regular file"):
+        SessionLock(home.lock_path(sid))
