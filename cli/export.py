@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterable
 from typing import IO
 
@@ -90,7 +91,9 @@ def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) 
         _to_file(output, chunks)
         click.echo(f"p8j: wrote the {fmt} export of {sid} to {escape(output)}", err=True)
     else:
-        out = click.get_binary_stream("stdout")
+        # Not click.get_binary_stream: deprecated since click 8.5 (removed in 9).
+        sys.stdout.flush()
+        out = sys.stdout.buffer
         _write_all(chunks, out)
         out.flush()
     if fmt == "jsonl":
