@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import msgspec
 
-from p8j.journal import resolve_session_ref
+from p8j.journal import P8jError, resolve_session_ref
 from p8j.journal.scan import ScanReport, scan_session
 
 from .options import SESSION_REF, current_home, home_option, json_option, stdout_style
@@ -39,7 +39,15 @@ def scan(refs: tuple[str, ...], as_json: bool) -> None:
     home = current_home()
     ids = [resolve_session_ref(home, r) for r in refs] if refs else home.session_ids()
     style = stdout_style()
-    reports = [scan_session(home, sid) for sid in ids]
+    reports: list[ScanReport] = []
+    failed = 0
+    for sid in ids:
+        # One unreadable or unsafe log (a FIFO, a symlink, ...) must not hide the others.
+        try:
+            reports.append(scan_session(home, sid))
+        except P8jError as exc:
+            failed += 1
+            click.echo(f"p8j: cannot scan {sid}: {escape(str(exc))}", err=True)
     dirty = [r for r in reports if r.findings]
     if as_json:
         click.echo(_ENC.encode(reports).decode("utf-8"))
@@ -58,5 +66,5 @@ def scan(refs: tuple[str, ...], as_json: bool) -> None:
             )
         else:
             click.echo(style(f"no secrets found in {len(ids)} session(s)", "green"))
-    if dirty:
+    if dirty or failed:
         click.get_current_context().exit(1)

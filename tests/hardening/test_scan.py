@@ -261,3 +261,19 @@ def test_redact_refuses_a_hard_linked_log(home: Home, tmp_path: Path) -> None:
     os.link(home.log_path(sid), tmp_path / "other-name")
     with pytest.raises(Exception, match="hard links"):
         redact_session(home, sid)
+
+
+def test_scan_reports_an_unsafe_log_and_goes_on_with_the_others(home: Home) -> None:
+    leaky = _leaky_session(home)
+    with SessionManager(home, redact=False) as mgr:
+        fifo_sid = mgr.start_session("doomed").session_id
+    fifo = home.log_path(fifo_sid)
+    fifo.unlink()
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(cli, ["--home", str(home.path), "scan", "--json"])
+    assert result.exit_code == 1
+    assert f"cannot scan {fifo_sid}" in result.stderr
+    assert "not a regular file" in result.stderr
+    reports = json.loads(result.stdout)
+    assert [r["session_id"] for r in reports] == [leaky]
+    assert reports[0]["findings"]
