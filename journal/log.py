@@ -70,7 +70,7 @@ class LogWriter:
         durability: Durability = "default",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         batch_interval_ms: float = 50.0,
-        batch_max_events: int = 256,
+        batch_max_events: int = 1024,
         storage: Storage | None = None,
     ) -> None:
         if durability not in DURABILITY_MODES:

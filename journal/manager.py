@@ -94,7 +94,7 @@ class SessionManager:
         durability: Durability = "default",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         batch_interval_ms: float = 50.0,
-        batch_max_events: int = 256,
+        batch_max_events: int = 1024,
         redact: bool | None = None,
         blob_threshold: int | None = DEFAULT_BLOB_THRESHOLD,
         storage: Storage | None = None,
