@@ -43,7 +43,7 @@ import msgspec
 from .errors import InvalidEventError, JournalIOError, P8jError, UnsafePathError
 from .events import BlobRef, CommandRecorded, ExecutionRecorded, MessageRecorded
 from .home import check_dir, check_file
-from .storage import REAL, Storage
+from .storage import REAL, Storage, write_all
 
 __all__ = [
     "BLOB_FIELDS",
@@ -168,12 +168,7 @@ class BlobStore:
         try:
             try:
                 os.fchmod(fd, 0o600)
-                view = memoryview(data)
-                while view:
-                    n = st_os.write(fd, view)
-                    if n <= 0:
-                        raise OSError(28, "No space left on device (short write)")
-                    view = view[n:]
+                write_all(st_os, fd, data)
                 st_os.fsync(fd)
             finally:
                 st_os.close(fd)

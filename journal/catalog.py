@@ -50,8 +50,9 @@ from .events import (
     SessionStarted,
     UnknownEvent,
 )
-from .home import Home, fsync_dir
+from .home import Home
 from .ids import _ID_RE
+from .storage import replace_file
 
 if TYPE_CHECKING:
     from .reader import LogCursor
@@ -197,21 +198,13 @@ def _load(home: Home) -> tuple[list[_Entry], int]:
 
 
 def _save(home: Home, entries: list[_Entry]) -> None:
-    tmp = home.cache_dir / f".catalog.{os.urandom(6).hex()}.tmp"
     try:
         home.cache_dir.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, _ENC.encode(_Catalog(CATALOG_VERSION, entries)))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, home.cache_dir / "catalog.msgpack")
-        fsync_dir(home.cache_dir)
+        replace_file(
+            home.cache_dir, "catalog.msgpack", _ENC.encode(_Catalog(CATALOG_VERSION, entries))
+        )
     except OSError:
-        # The catalog is only a cache: failing to write it costs speed, never data.
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        pass  # the catalog is only a cache: failing to write it costs speed, never data
 
 
 def _refresh(home: Home, sid: str, st: os.stat_result, old: _Entry | None) -> _Entry:

@@ -40,7 +40,7 @@ from .events import BlobRef, Event, UnknownEvent
 from .home import Home, check_file
 from .lock import SessionLock
 from .redact import MARKER_PREFIX, REDACTED_FIELDS, Redactor, RedactStream, default_redactor
-from .storage import REAL, Storage
+from .storage import REAL, Storage, write_all
 
 __all__ = ["Finding", "RedactReport", "ScanReport", "redact_session", "scan_session"]
 
@@ -379,15 +379,6 @@ def _read_small(path: Path) -> bytes:
         os.close(fd)
 
 
-def _write_all(storage: Storage, fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = storage.write(fd, view)
-        if n <= 0:
-            raise OSError(28, "No space left on device (short write)")
-        view = view[n:]
-
-
 def _replace_file(home: Home, subdir: str, name: str, produce: Any, storage: Storage) -> bool:
     """Rewrite ``<home>/<subdir>/<name>`` crash-safely: temp file, fsync, rename, fsync dir.
 
@@ -483,13 +474,13 @@ def redact_session(
                     buf.append(data + b"\n" if complete else data)
                     size += len(data) + 1
                     if size >= _CHUNK:
-                        _write_all(st_os, out_fd, b"".join(buf))
+                        write_all(st_os, out_fd, b"".join(buf))
                         buf.clear()
                         size = 0
 
                 counts[:] = _process(rw, fd, sink)
                 if buf:
-                    _write_all(st_os, out_fd, b"".join(buf))
+                    write_all(st_os, out_fd, b"".join(buf))
                 if counts[1] and os.fstat(fd).st_size != st.st_size:
                     raise JournalIOError("the log changed while it was being read", path=path)
                 return counts[1] > 0
@@ -510,7 +501,7 @@ def redact_session(
             if new is not data:
 
                 def put(f: int, d: bytes = new) -> bool:
-                    _write_all(st_os, f, d)
+                    write_all(st_os, f, d)
                     return True
 
                 _replace_file(home, "torn", side.name, put, st_os)

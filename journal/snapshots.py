@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import secrets
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,9 +42,10 @@ import msgspec
 
 from .errors import P8jError, SessionStateError
 from .events import AnyEvent, UnknownEvent
-from .home import Home, fsync_dir
+from .home import Home
 from .reader import LogCursor, missing_start_error
 from .session import Session, fold
+from .storage import replace_file
 
 __all__ = [
     "MIN_EVENTS",
@@ -159,7 +159,6 @@ def save_snapshot(home: Home, session: Session, cursor: LogCursor, events: int) 
     if cursor.issues or session.session_id != cursor.session_id:
         return False
     target = snapshot_path(home, session.session_id)
-    tmp = target.with_name(f".{target.stem}.{secrets.token_hex(6)}.tmp")
     try:
         fd = os.open(cursor.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
         try:
@@ -176,19 +175,8 @@ def save_snapshot(home: Home, session: Session, cursor: LogCursor, events: int) 
         data = _ENC.encode(_File(SNAPSHOT_VERSION, zlib.crc32(body), body))
         home.cache_dir.mkdir(mode=0o700, exist_ok=True)
         target.parent.mkdir(mode=0o700, exist_ok=True)
-        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(out, view) :]
-            os.fsync(out)
-        finally:
-            os.close(out)
-        os.replace(tmp, target)
-        fsync_dir(target.parent)
+        replace_file(target.parent, target.name, data)
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         return False
     return True
 

@@ -12,10 +12,13 @@ EIO, or to record every call and rebuild what a power loss could leave.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+from pathlib import Path
 from typing import Any
 
-__all__ = ["REAL", "Storage"]
+__all__ = ["REAL", "Storage", "replace_file", "write_all"]
 
 
 class Storage:
@@ -77,3 +80,39 @@ class Storage:
 
 
 REAL: Storage = Storage()
+
+
+def write_all(storage: Storage, fd: int, data: bytes | bytearray | memoryview) -> None:
+    """Write all of `data`, looping over short writes; a write of nothing is ENOSPC."""
+    view = memoryview(data)
+    while view:
+        n = storage.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device (short write)")
+        view = view[n:]
+
+
+def replace_file(directory: Path, name: str, data: bytes, *, storage: Storage = REAL) -> None:
+    """Write ``directory/name`` crash-safely: temp file, fsync, rename over it, fsync dir.
+
+    Raises OSError; the temp file never outlives a failure, and the old file
+    stays whole until the rename.
+    """
+    tmp = directory / f".{name}.{os.urandom(6).hex()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = storage.open(tmp, flags, 0o600)
+    renamed = False
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by the umask
+            write_all(storage, fd, data)
+            storage.fsync(fd)
+        finally:
+            storage.close(fd)
+        storage.replace(tmp, directory / name)
+        renamed = True
+        storage.fsync_dir(directory)
+    finally:
+        if not renamed:
+            with contextlib.suppress(OSError):
+                storage.unlink(tmp)
