@@ -106,19 +106,18 @@ def _preview_lines(home: Home, sid: str, width: int) -> list[str]:
     from .replay import message_lines
 
     try:
-        session = load_session(sid, home, skip_corrupt=True)
+        session = load_session(sid, home, skip_corrupt=True, history=PREVIEW_MESSAGES)
     except P8jError as exc:
         return [f"cannot load this session: {escape(str(exc))}"]
     plain = Style(False)
     out = [
         f"{escape(session.project_name)} · {session.status} · "
-        f"{len(session.conversation_history)} messages · {len(session.command_history)} commands",
+        f"{session.message_count} messages · {session.command_count} commands",
         "",
     ]
-    history = session.conversation_history[-PREVIEW_MESSAGES:]
-    if len(session.conversation_history) > len(history):
-        out.append(f"… {len(session.conversation_history) - len(history)} earlier messages")
-    for message in history:
+    if session.conversation_omitted:
+        out.append(f"… {session.conversation_omitted} earlier messages")
+    for message in session.conversation_history:
         out.extend(message_lines(message, plain, width=width))
     return out
 

@@ -137,8 +137,8 @@ def _header(session: Session, style: Style, as_of: str | None) -> list[str]:
         facts.append(f"last event {relative_time(session.last_event_time)}")
     lines.append(" · ".join(facts))
     counts = (
-        f"{len(session.conversation_history)} messages · {len(session.command_history)} commands · "
-        f"{len(session.execution_histories)} executions · seq {session.last_seq}"
+        f"{session.message_count} messages · {session.command_count} commands · "
+        f"{session.execution_count} executions · seq {session.last_seq}"
     )
     if session.host:
         counts += f" · host {escape(session.host)}"
@@ -153,6 +153,10 @@ def _header(session: Session, style: Style, as_of: str | None) -> list[str]:
     return lines
 
 
+def _earlier(n: int, noun: str) -> str:
+    return f"… {n:,} earlier {noun}{'' if n == 1 else 's'} not shown (--last)"
+
+
 def _section(name: str, style: Style) -> str:
     return style(f"── {name} ──", dim=True)
 
@@ -162,6 +166,7 @@ def _section(name: str, style: Style) -> str:
 Examples:
   p8j replay                    the newest session
   p8j replay 01a2c3 --at 12     as it was at event 12
+  p8j replay 01a2c3 --last 20   only the end of a long session
   p8j replay latest --until 2026-11-24T09:30 --json
 """
 )
@@ -172,6 +177,13 @@ Examples:
 @click.option(
     "--until", type=SINCE, default=None, help="State as of a time: 2026-11-24T07:00, 2h (ago)."
 )
+@click.option(
+    "--last",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Only the last N messages, commands and executions (fast on huge sessions).",
+)
 @click.option("--full", is_flag=True, help="Show long texts and outputs whole.")
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
 @json_option
@@ -180,6 +192,7 @@ def replay(
     ref: str,
     at_seq: int | None,
     until: datetime | None,
+    last: int | None,
     full: bool,
     strict: bool,
     as_json: bool,
@@ -187,7 +200,7 @@ def replay(
     """Rebuild a session from its log and show it."""
     home = current_home()
     session, report = load_session_with_report(
-        ref, home, upto_seq=at_seq, until=until, skip_corrupt=not strict
+        ref, home, upto_seq=at_seq, until=until, skip_corrupt=not strict, history=last
     )
     report_problems(report)
     if as_json:
@@ -202,18 +215,24 @@ def replay(
     out = _header(session, style, as_of)
     out.append("")
     out.append(_section("conversation", style))
-    if not session.conversation_history:
+    if session.conversation_omitted:
+        out.append(style(_earlier(session.conversation_omitted, "message"), dim=True))
+    elif not session.conversation_history:
         out.append(style("(no messages)", dim=True))
     for message in session.conversation_history:
         out.extend(message_lines(message, style, full=full))
     if session.command_history:
         out.append("")
         out.append(_section("commands", style))
-        for i, command in enumerate(session.command_history, 1):
+        if session.commands_omitted:
+            out.append(style(_earlier(session.commands_omitted, "command"), dim=True))
+        for i, command in enumerate(session.command_history, session.commands_omitted + 1):
             out.append(f"{style(f'{i:>3}', dim=True)}  $ {escape(command)}")
     if session.execution_histories:
         out.append("")
         out.append(_section("executions", style))
+        if session.executions_omitted:
+            out.append(style(_earlier(session.executions_omitted, "execution"), dim=True))
         for ex in session.execution_histories:
             code = ex.get("exit_code")
             mark = style("✔", "green") if code == 0 else style("✘", "red")

@@ -119,6 +119,7 @@ class SessionManager:
         self._lock = threading.RLock()
         self._writer: LogWriter | None = None
         self._session: Session | None = None
+        self._history: int | None = None  # the window the current session was resumed with
 
     # -- state -----------------------------------------------------------------
 
@@ -252,6 +253,7 @@ class SessionManager:
             self._writer = writer
             self._session = apply(None, written)
             self._redact = stream
+            self._history = None
             return self._session
 
     def _new_redact_stream(self) -> RedactStream | None:
@@ -288,7 +290,7 @@ class SessionManager:
                 if self._writer is not None and self._writer.failed:
                     self._close_writer()  # it holds the lock the reopen needs
                 # Re-open the paused session's log just long enough to end it.
-                writer, reopened, _ = self._open_for_append(session.session_id)
+                writer, reopened, _ = self._open_for_append(session.session_id, self._history)
                 self._close_writer()
                 self._writer, self._session = writer, reopened
             self._append("end", SessionEnded, ("active", "paused"), reason=reason)
@@ -296,8 +298,15 @@ class SessionManager:
             assert self._session is not None
             return self._session
 
-    def resume_session(self, session_id: str) -> Session:
-        """Re-open a paused (or crashed, still active) session by id, prefix or ``latest``."""
+    def resume_session(self, session_id: str, *, history: int | None = None) -> Session:
+        """Re-open a paused (or crashed, still active) session by id, prefix or ``latest``.
+
+        With `history`, the Session keeps only the last `history` entries of each
+        history (see `Session.window`), and resuming costs that many entries plus
+        the log after the snapshot cache, whatever the session's size.
+        """
+        if history is not None and history < 0:
+            raise ValueError(f"history must be >= 0, not {history}")
         with self._lock:
             sid = resolve_session_ref(self.home, session_id)
             cur = self._session
@@ -313,7 +322,7 @@ class SessionManager:
                 self._close_writer()  # a failed writer of this session: reopen it below
             stream = self._new_redact_stream()
             # Open (lock, fold, check) first, so a refused resume leaves everything as it was.
-            writer, session, repaired = self._open_for_append(sid)
+            writer, session, repaired = self._open_for_append(sid, history)
             try:
                 self._pause_if_active()
                 self._close_writer()
@@ -322,6 +331,7 @@ class SessionManager:
                 raise
             self._writer, self._session = writer, session
             self._redact = stream
+            self._history = history
             recovered = session.status == "active"
             try:
                 self._append(
@@ -339,7 +349,7 @@ class SessionManager:
                 raise
             return session
 
-    def _open_for_append(self, sid: str) -> tuple[LogWriter, Session, int]:
+    def _open_for_append(self, sid: str, history: int | None) -> tuple[LogWriter, Session, int]:
         """Lock `sid`'s log, fold it, repair a torn tail; return (writer, session, bytes moved).
 
         The caller installs the writer and session; on error nothing is left open.
@@ -348,7 +358,7 @@ class SessionManager:
         try:
             # From the snapshot cache when fresh (and refreshed after a long tail); a log
             # without a complete SessionStarted raises missing_start_error's error.
-            session, cursor, _ = fold_log(self.home, sid)
+            session, cursor, _ = fold_log(self.home, sid, history=history)
             if session.status == "completed":
                 raise SessionStateError(f"cannot reopen session {sid}: it is completed")
             repaired = writer.repair_tail(cursor.offset)

@@ -73,7 +73,14 @@ def check_transition(state: str | None, event_type: type[Any]) -> str | None:
 
 
 class Session(msgspec.Struct, kw_only=True):
-    """A snapshot of one session, as of its event `last_seq`."""
+    """A snapshot of one session, as of its event `last_seq`.
+
+    The three histories are whole unless it was loaded with a ``history`` window
+    (``resume_session(id, history=N)``, ``load_session(..., history=N)``): then
+    each holds its last N entries, and `conversation_omitted`, `commands_omitted`
+    and `executions_omitted` count the earlier ones left in the log (so entry
+    ``i`` of a list is entry ``omitted + i`` of the session).
+    """
 
     session_id: str
     project_name: str
@@ -89,10 +96,32 @@ class Session(msgspec.Struct, kw_only=True):
     cwd: str | None = None
     host: str | None = None
     unknown_events: list[dict[str, Any]] = []
+    conversation_omitted: int = 0
+    commands_omitted: int = 0
+    executions_omitted: int = 0
+
+    @property
+    def message_count(self) -> int:
+        """Messages in the session, loaded or omitted."""
+        return self.conversation_omitted + len(self.conversation_history)
+
+    @property
+    def command_count(self) -> int:
+        """Commands in the session, loaded or omitted."""
+        return self.commands_omitted + len(self.command_history)
+
+    @property
+    def execution_count(self) -> int:
+        """Executions in the session, loaded or omitted."""
+        return self.executions_omitted + len(self.execution_histories)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict (datetimes as RFC 3339 strings)."""
+        """Plain JSON-ready dict (datetimes as RFC 3339 strings; omitted counts only if > 0)."""
         result: dict[str, Any] = msgspec.to_builtins(self)
+        # A whole session's dict stays what it was before windows existed.
+        for key in ("conversation_omitted", "commands_omitted", "executions_omitted"):
+            if not result[key]:
+                del result[key]
         return result
 
     @classmethod
@@ -110,6 +139,27 @@ class Session(msgspec.Struct, kw_only=True):
             metadata=dict(self.metadata),
             unknown_events=list(self.unknown_events),
         )
+
+    def window(self, history: int) -> Session:
+        """This session with only the last `history` entries of each history kept."""
+        if history < 0:
+            raise ValueError(f"history must be >= 0, not {history}")
+        kept: dict[str, Any] = {}
+        for name, omitted in _WINDOWED:
+            entries: list[Any] = getattr(self, name)
+            cut = max(0, len(entries) - history)
+            kept[name] = entries[cut:]
+            kept[omitted] = getattr(self, omitted) + cut
+        return msgspec.structs.replace(
+            self, metadata=dict(self.metadata), unknown_events=list(self.unknown_events), **kept
+        )
+
+
+_WINDOWED = (
+    ("conversation_history", "conversation_omitted"),
+    ("command_history", "commands_omitted"),
+    ("execution_histories", "executions_omitted"),
+)
 
 
 def message_dict(event: MessageRecorded) -> dict[str, Any]:

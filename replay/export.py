@@ -147,8 +147,7 @@ def _header(session: Session) -> Iterator[str]:
     rows.append(
         (
             "Messages · commands · executions",
-            f"{len(session.conversation_history)} · {len(session.command_history)} · "
-            f"{len(session.execution_histories)}",
+            f"{session.message_count} · {session.command_count} · {session.execution_count}",
         )
     )
     if session.host:

@@ -3,7 +3,9 @@
 Contract: `load_session` streams the log through the verifying reader and the
 pure fold; it never writes. ``upto_seq`` keeps events with ``seq <= upto_seq``;
 ``until`` keeps events with ``ts <= until``. Reading stops at the first event
-past the bound. With ``skip_corrupt=True`` bad lines are skipped and listed in
+past the bound. ``history=N`` keeps the last N entries of each history
+(`Session.window`); for the whole session it reads only that much of the
+snapshot cache. With ``skip_corrupt=True`` bad lines are skipped and listed in
 the returned `LoadReport`; a torn tail is always tolerated and reported.
 """
 
@@ -56,8 +58,11 @@ def load_session_with_report(
     upto_seq: int | None = None,
     until: datetime | str | None = None,
     skip_corrupt: bool = False,
+    history: int | None = None,
 ) -> tuple[Session, LoadReport]:
     """Load a session (id, unique prefix or ``latest``) and report what was met."""
+    if history is not None and history < 0:
+        raise ValueError(f"history must be >= 0, not {history}")
     h = _home(home)
     sid = resolve_session_ref(h, session_id)
     path = h.log_path(sid)
@@ -70,7 +75,7 @@ def load_session_with_report(
         bound = format_ts(until if isinstance(until, datetime) else parse_ts(until))
     if upto_seq is None and bound is None:
         # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
-        session, cursor, count = fold_log(h, sid, skip_corrupt=skip_corrupt)
+        session, cursor, count = fold_log(h, sid, skip_corrupt=skip_corrupt, history=history)
         report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
         return session, report
     cursor = LogCursor(path, session_id=sid, skip_corrupt=skip_corrupt)
@@ -92,6 +97,8 @@ def load_session_with_report(
         if cursor.next_seq == 0:  # not even a complete SessionStarted
             raise missing_start_error(cursor) from None
         raise
+    if history is not None:
+        session = session.window(history)
     report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
     return session, report
 
@@ -103,8 +110,14 @@ def load_session(
     *,
     until: datetime | str | None = None,
     skip_corrupt: bool = False,
+    history: int | None = None,
 ) -> Session:
     """Rebuild a Session from its log, optionally as of `upto_seq` or `until`."""
     return load_session_with_report(
-        session_id, home, upto_seq=upto_seq, until=until, skip_corrupt=skip_corrupt
+        session_id,
+        home,
+        upto_seq=upto_seq,
+        until=until,
+        skip_corrupt=skip_corrupt,
+        history=history,
     )[0]

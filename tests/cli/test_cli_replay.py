@@ -117,3 +117,23 @@ def test_empty_log_is_an_error_not_a_traceback(runner: CliRunner, p8j_home: Home
     result = runner.invoke(cli, ["replay", sid])
     assert result.exit_code == 1
     assert result.stderr.startswith("p8j: ") and "Traceback" not in result.output
+
+
+def test_last_shows_the_end_of_each_history(runner: CliRunner, demo_ids: list[str]) -> None:
+    web = demo_ids[0]
+    result = runner.invoke(cli, ["replay", web, "--last", "1"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    # The header still counts the whole session; each list says what it left out.
+    assert "8 messages · 2 commands · 2 executions" in out
+    assert "… 7 earlier messages not shown (--last)" in out
+    assert "… 1 earlier command not shown (--last)" in out
+    assert "… 1 earlier execution not shown (--last)" in out
+    assert "  2  $ " in out and "  1  $ " not in out  # commands keep their numbers
+    full = load_session(web)
+    last = full.conversation_history[-1]["content"]
+    assert isinstance(last, str) and last.splitlines()[0] in out
+    data = json.loads(runner.invoke(cli, ["replay", web, "--last", "1", "--json"]).stdout)
+    assert data["conversation_history"] == full.conversation_history[-1:]
+    assert data["conversation_omitted"] == 7
+    assert runner.invoke(cli, ["replay", web, "--last", "-1"]).exit_code == 2

@@ -531,3 +531,27 @@ def test_io_errors_are_p8j_errors_naming_the_path(tmp_path: Path) -> None:
     with pytest.raises(JournalIOError) as io:
         SessionManager(home, redact=False).start_session("p")
     assert io.value.path == str(home)
+
+
+def test_resume_with_a_history_window(mgr: SessionManager, home: Home) -> None:
+    sid = mgr.start_session("proj").session_id
+    for i in range(10):
+        mgr.record_message({"role": "user", "content": f"m{i}"})
+    mgr.record_command("make")
+    mgr.pause_session()
+    resumed = mgr.resume_session(sid, history=3)
+    assert [m["content"] for m in resumed.conversation_history] == ["m7", "m8", "m9"]
+    assert resumed.conversation_omitted == 7 and resumed.message_count == 10
+    assert resumed.command_history == ["make"] and resumed.commands_omitted == 0
+    mgr.record_message({"role": "assistant", "content": "after"})
+    assert mgr.current_session is resumed and resumed.message_count == 11
+    mgr.pause_session()
+    ended = mgr.end_session()
+    # Ending a paused session re-opens its log with the same window, not the whole history.
+    assert ended.conversation_omitted == 8 and ended.status == "completed"
+    whole = load_session(sid, home)
+    assert whole.window(4) == load_session(sid, home, history=4)
+    assert ended.conversation_history == whole.conversation_history[8:]
+    assert whole.conversation_history[-1] == {"role": "assistant", "content": "after"}
+    with pytest.raises(ValueError, match="history"):
+        mgr.resume_session(sid, history=-1)

@@ -258,3 +258,30 @@ def test_copy_is_independent() -> None:
     c.metadata["k"] = 1
     c.conversation_history.append({"role": "u"})
     assert s.command_history == [] and s.metadata == {} and s.conversation_history == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(event_logs(), st.integers(0, 6), st.data())
+def test_a_window_folds_on_like_the_whole_session(
+    events: list[Event | UnknownEvent], n: int, data: st.DataObject
+) -> None:
+    whole = fold(events)
+    cut = data.draw(st.integers(1, len(events)), label="cut")
+    windowed = fold(events[:cut]).window(n)
+    assert fold(events[cut:], initial=windowed).window(n) == whole.window(n)
+    w = whole.window(n)
+    assert w.conversation_history == (whole.conversation_history[-n:] if n else [])
+    assert w.message_count == whole.message_count
+    assert w.command_count == whole.command_count
+    assert w.execution_count == whole.execution_count
+    assert w.window(n) == w and whole.window(10**9) == whole
+    # A window's dict names what it left out; a whole session's dict is as it always was.
+    assert Session.from_dict(w.to_dict()) == w
+    assert "conversation_omitted" not in whole.to_dict()
+    assert ("conversation_omitted" in w.to_dict()) == (w.conversation_omitted > 0)
+
+
+def test_a_negative_window_is_refused() -> None:
+    session = Session(session_id="s", project_name="p", start_time=datetime.now(timezone.utc))
+    with pytest.raises(ValueError, match="history"):
+        session.window(-1)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 import zlib
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,6 +36,7 @@ from p8j.journal import (
 from p8j.journal import snapshots as snap_mod
 from p8j.journal.snapshots import (
     Snapshot,
+    encode_snapshot,
     fold_log,
     load_snapshot,
     save_snapshot,
@@ -280,10 +282,7 @@ def test_snapshot_that_does_not_fit_the_tail_falls_back(home: Home) -> None:
     snap = load_snapshot(home, SID)
     assert snap is not None
     bad = msgspec.structs.replace(snap, next_seq=snap.next_seq + 1)
-    body = msgspec.msgpack.encode(bad)
-    snapshot_path(home, SID).write_bytes(
-        msgspec.msgpack.encode([snap_mod.SNAPSHOT_VERSION, zlib.crc32(body), body])
-    )
+    snapshot_path(home, SID).write_bytes(encode_snapshot(bad))
     assert load_snapshot(home, SID) == bad
     session, cursor, count = fold_log(home, SID)
     assert session == _expected(events)
@@ -333,3 +332,109 @@ def test_snapshot_type_round_trips_a_real_session(home: Home) -> None:
     assert snap.session == session
     assert snap.session.start_time == session.start_time
     assert snap.session.start_time.tzinfo is not None
+
+
+@contextlib.contextmanager
+def small_chunks(chunk: int, min_events: int | None = None) -> Iterator[None]:
+    """Cut histories into `chunk`-entry chunks (and lower MIN_EVENTS) for the test."""
+    saved = snap_mod.CHUNK, snap_mod.MIN_EVENTS
+    snap_mod.CHUNK = chunk
+    if min_events is not None:
+        snap_mod.MIN_EVENTS = min_events
+    try:
+        yield
+    finally:
+        snap_mod.CHUNK, snap_mod.MIN_EVENTS = saved
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(op, max_size=30), data=st.data())
+def test_windowed_fold_equals_the_window_of_the_full_fold(
+    ops: list[tuple[Any, ...]], data: st.DataObject
+) -> None:
+    events = build_events(ops)
+    cut = data.draw(st.integers(1, len(events)), label="cut")
+    window = data.draw(st.integers(0, 12), label="window")
+    chunk = data.draw(st.integers(1, 5), label="chunk")
+    with tempfile.TemporaryDirectory() as tmp, small_chunks(chunk):
+        home = Home(tmp)
+        write_log(home, events)
+        full = fold(LogCursor(home.log_path(SID), session_id=SID).read())
+        assert fold_log(home, SID, save=False, history=window)[0] == full.window(window)
+        assert snapshot_at(home, cut)
+        whole = load_snapshot(home, SID)
+        part = load_snapshot(home, SID, history=window)
+        assert whole is not None and part is not None
+        assert part.session == whole.session.window(window)
+        session, cursor, count = fold_log(home, SID, save=False, history=window)
+        assert session == full.window(window)
+        assert session.message_count == full.message_count
+        assert count == len(events)
+        assert cursor.offset == home.log_path(SID).stat().st_size
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(op, min_size=1, max_size=30), data=st.data())
+def test_windowed_fold_of_a_long_tail_extends_the_snapshot(
+    ops: list[tuple[Any, ...]], data: st.DataObject
+) -> None:
+    # A windowed fold cannot encode the history it did not load: it copies the old
+    # snapshot's chunks and appends the tail's; the result is a whole, exact snapshot.
+    events = build_events(ops)
+    cut = data.draw(st.integers(1, len(events)), label="cut")
+    window = data.draw(st.integers(0, 6), label="window")
+    with tempfile.TemporaryDirectory() as tmp, small_chunks(data.draw(st.integers(1, 4)), 1):
+        home = Home(tmp)
+        write_log(home, events)
+        assert snapshot_at(home, cut)
+        full = fold(LogCursor(home.log_path(SID), session_id=SID).read())
+        session, _, count = fold_log(home, SID, history=window)
+        assert session == full.window(window)
+        snap = load_snapshot(home, SID)
+        assert snap is not None
+        assert snap.events == count == len(events)
+        if len(events) > cut:  # a tail was read: the snapshot now covers the whole log
+            assert snap.session == full
+            assert snap.offset == home.log_path(SID).stat().st_size
+
+
+def test_a_window_reads_only_the_chunks_it_needs(home: Home) -> None:
+    events = build_events([("msg", "user", f"m{i}") for i in range(40)])
+    write_log(home, events)
+    with small_chunks(4):
+        assert snapshot_at(home, len(events))
+        path = snapshot_path(home, SID)
+        data = bytearray(path.read_bytes())
+        i = data.index(b"m1")  # inside the first chunk of the conversation
+        data[i + 1] ^= 0x01
+        path.write_bytes(bytes(data))
+        part = load_snapshot(home, SID, history=5)
+        assert part is not None  # the damaged chunk was not read
+        assert [m["content"] for m in part.session.conversation_history] == [
+            f"m{i}" for i in range(35, 40)
+        ]
+        assert part.session.conversation_omitted == 35
+        assert load_snapshot(home, SID) is None  # a whole load checks every chunk
+        assert fold_log(home, SID, save=False)[0] == _expected(events)
+
+
+def test_a_version_1_snapshot_is_stale_and_replaced(home: Home) -> None:
+    events = build_events([("msg", "user", f"m{i}") for i in range(30)])
+    write_log(home, events)
+    session = _expected(events)
+    snap = Snapshot(session, home.log_path(SID).stat().st_size, 31, 31, "active", 31, 0, 0)
+    body = msgspec.msgpack.encode(snap)
+    path = snapshot_path(home, SID)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(msgspec.msgpack.encode([1, zlib.crc32(body), body]))
+    assert load_snapshot(home, SID) is None
+    with small_chunks(8, 1):
+        assert fold_log(home, SID)[0] == session
+    got = load_snapshot(home, SID)
+    assert got is not None and got.session == session
+
+
+def test_negative_history_is_refused(home: Home) -> None:
+    write_log(home, build_events([]))
+    with pytest.raises(ValueError, match="history"):
+        fold_log(home, SID, history=-1)
