@@ -3,6 +3,8 @@
 The reference is what every record pays anyway for the same text: msgspec JSON
 encoding of it. The ratio says how much the redaction scan adds on top; the real
 agent-log corpus (../shared/realdata, when present) gives a throughput in MB/s.
+The session case is what record_message pays per message in bench/test_record.py:
+the stream's value() and take() on that workload's texts, in record order.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 
 from p8j.journal.redact import Redactor, RedactStream
 
-from .common import Results
+from .common import Results, message
 from .conftest import SMOKE, timed_rounds
 
 REPEAT = 200 if SMOKE else 20_000
@@ -61,6 +63,40 @@ def test_redaction_scan(benchmark: Any, results: Results, kind: str) -> None:
         ref_us_per_text=ref_us,
         ratio=us / ref_us,
         mb_per_s=len(text) / (us / 1e6) / 1e6,
+        reference="msgspec JSON encoding of the same text",
+    )
+
+
+def test_redaction_of_a_session_of_messages(benchmark: Any, results: Results) -> None:
+    texts = [message(i)["content"] for i in range(REPEAT)]
+    stream = RedactStream(Redactor())
+    encode = msgspec.json.Encoder().encode
+
+    def ours() -> int:
+        value, take = stream.value, stream.take
+        for text in texts:
+            value(text)
+            take()
+        return len(texts)
+
+    ref_times: list[float] = []
+
+    def reference() -> None:
+        t = time.perf_counter()
+        for text in texts:
+            encode(text)
+        ref_times.append(time.perf_counter() - t)
+
+    times, _ = timed_rounds(benchmark, ours, 3, setup=reference)
+    us = min(times) / len(texts) * 1e6
+    ref_us = min(ref_times) / len(texts) * 1e6
+    benchmark.extra_info.update(us_per_text=us, ref_us_per_text=ref_us)
+    results.add(
+        "redact",
+        "redaction of a session's messages (value + take)",
+        us_per_text=us,
+        ref_us_per_text=ref_us,
+        ratio=us / ref_us,
         reference="msgspec JSON encoding of the same text",
     )
 

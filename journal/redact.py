@@ -16,9 +16,15 @@ Contract:
   quadratically (tests run each rule on 1 MB adversarial inputs). User patterns
   run as written: keep them linear too.
 - Cheap when there is nothing to find: a rule runs on a text only if the text
-  holds the rule's gate character (one ``in`` test, a memchr); then the
-  literal-first pattern itself is the search. Plain prose costs about a dozen
-  memchr calls.
+  holds one of the rule's gate characters (an ``in`` test, a memchr) and, on a
+  text of up to 1 kB, one of the literals every match of the rule holds
+  (``sk-``, ``eyJ``); then the literal-first pattern itself is the search. A
+  text with none of the built-in gate characters (most prose; eleven memchr
+  calls) runs no rule, and in a session, when the carried tail of the text
+  before has none either, no split-secret check. A user rule is gated by a
+  character of each of its keywords; one without keywords (or with a
+  case-insensitive keyword of letters only) runs on every text and turns that
+  shortcut off.
 - Split secrets: `RedactStream` redacts a session's texts in record order,
   keeping the last `CARRY_CHARS` characters of the text before (in memory
   only). A secret that starts there and runs into the next text is caught in
@@ -175,6 +181,10 @@ def _random_part(s: str) -> bool:
 
 
 _CROSS_WINDOW = 4096
+# How far into the next text the split-secret check looks for a rule's gate character
+# and literal: past a literal that starts in the carry, and past the END line after
+# fewer than 64 body characters of a private key (more are caught in that text alone).
+_CROSS_GATE = 128
 _TOKEN_EDGE = frozenset(string.ascii_letters + string.digits + "_-+/=")
 _SCHEMES = ("Bearer", "BEARER", "bearer", "Basic", "basic", "Token", "token")
 _AWAIT_END = frozenset(" \t\"':")
@@ -223,11 +233,15 @@ Finder = Callable[[str], Iterator[tuple[int, int]]]
 class Rule:
     """One redaction rule: a regular expression (or finder) behind a cheap prefilter.
 
-    The rule runs on a text only if it contains `gate` (a single character, so the
-    test is a memchr) and, when given, one of `keywords`. `groups` names the group
-    holding the secret (0: the whole match, widened `back` characters to the
-    left); with several groups they are alternatives and the one that matched is
-    used. `check` vets the secret, `name_check(text, match_start)` what precedes it.
+    The rule runs on a text only if it holds one of the `gate` characters (a
+    memchr each; "" for no gate) and, when given, one of `keywords`; every match
+    must hold both. `literals` (built-in rules) are a finer prefilter for short
+    texts: every match holds one near its start. For a secret split between two
+    texts, all three are looked for in the first text's tail plus the start of
+    the second (`_CROSS_GATE`). `groups` names the group holding the secret (0: the
+    whole match, widened `back` characters to the left); with several groups
+    they are alternatives and the one that matched is used. `check` vets the
+    secret, `name_check(text, match_start)` what precedes it.
     """
 
     id: str
@@ -240,6 +254,7 @@ class Rule:
     check: Callable[[str], bool] | None = field(default=None, compare=False)
     name_check: Callable[[str, int], bool] | None = field(default=None, compare=False)
     finder: Finder | None = field(default=None, compare=False)
+    literals: tuple[str, ...] = ()
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """(start, end) of every secret this rule finds in `text`, left to right."""
@@ -374,31 +389,46 @@ def _builtin_rules() -> list[Rule]:
                 r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----[^-]{0,65536}"
                 r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"
             ),
+            literals=("-----BEGIN",),
         ),
-        Rule("private-key", "V", finder=_pem_tails),
-        Rule("anthropic-api-key", "-", c(r"sk-ant-[A-Za-z0-9_-]{20,}")),
+        Rule("private-key", "V", literals=("-----END",), finder=_pem_tails),
+        Rule("anthropic-api-key", "-", c(r"sk-ant-[A-Za-z0-9_-]{20,}"), literals=("sk-ant-",)),
         Rule(
             "openai-api-key",
             "-",
             c(r"sk-(?<![A-Za-z0-9_-]sk-)" + sk_alts + r"[A-Za-z0-9_-]{20,}"),
+            literals=("sk-",),
             check=_mixed,
         ),
-        Rule("aws-access-key", "K", c(r"AKIA(?<![A-Za-z0-9_]AKIA)[A-Z0-9]{16}(?![A-Za-z0-9])")),
-        Rule("aws-access-key", "S", c(r"ASIA(?<![A-Za-z0-9_]ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])")),
+        Rule(
+            "aws-access-key",
+            "K",
+            c(r"AKIA(?<![A-Za-z0-9_]AKIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+            literals=("AKIA",),
+        ),
+        Rule(
+            "aws-access-key",
+            "S",
+            c(r"ASIA(?<![A-Za-z0-9_]ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
+            literals=("ASIA",),
+        ),
         Rule(
             "github-token",
             "_",
             c(r"gh[pousr]_(?<![A-Za-z0-9_]gh._)[A-Za-z0-9]{36,255}"),
+            literals=("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
         ),
         Rule(
             "github-token",
             "_",
             c(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}"),
+            literals=("github_pat_",),
         ),
         Rule(
             "slack-webhook",
             ":",
             c(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]{8,512}"),
+            literals=("hooks.slack.com/",),
         ),
         Rule(
             "slack-token",
@@ -407,20 +437,33 @@ def _builtin_rules() -> list[Rule]:
                 r"x(?:ox[abposre]-(?<![A-Za-z0-9_]xox.-)[A-Za-z0-9-]{10,512}"
                 r"|app-(?<![A-Za-z0-9_]xapp-)[0-9]-[A-Za-z0-9-]{10,512})"
             ),
+            literals=("xox", "xapp-"),
         ),
-        Rule("google-api-key", "z", c(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}")),
+        Rule(
+            "google-api-key",
+            "z",
+            c(r"AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}"),
+            literals=("AIza",),
+        ),
         Rule(
             "stripe-key",
             "_",
             c(r"k_(?:live|test)_(?<=[sr]k_...._)(?<![A-Za-z0-9_].k_...._)[0-9A-Za-z]{10,255}"),
+            literals=("k_live_", "k_test_"),
             back=1,
             check=_mixed,
         ),
-        Rule("stripe-key", "_", c(r"whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{20,255}")),
+        Rule(
+            "stripe-key",
+            "_",
+            c(r"whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{20,255}"),
+            literals=("whsec_",),
+        ),
         Rule(
             "huggingface-token",
             "_",
             c(r"hf_(?<![A-Za-z0-9_]hf_)[A-Za-z0-9]{30,255}"),
+            literals=("hf_",),
             check=lambda s: _upper_and_lower(s[3:]),
         ),
         Rule(
@@ -430,6 +473,7 @@ def _builtin_rules() -> list[Rule]:
                 r"eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,8192}"
                 r"\.eyJ[A-Za-z0-9_-]{5,16384}\.[A-Za-z0-9_-]{0,8192}"
             ),
+            literals=("eyJ",),
         ),
         Rule(
             "bearer-token",
@@ -438,6 +482,7 @@ def _builtin_rules() -> list[Rule]:
                 r"B(?:earer|EARER)(?<![A-Za-z0-9_]......)[ \t]{1,8}"
                 r"([A-Za-z0-9._~+/-]{12,4096}=*)"
             ),
+            literals=("Bearer", "BEARER"),
             check=_tokenish,
             groups=(1,),
         ),
@@ -451,6 +496,7 @@ def _builtin_rules() -> list[Rule]:
                     r"(?:(?:Bearer|bearer|Basic|basic|Token|token|Digest|Negotiate)[ \t]{1,8})?"
                     r"([A-Za-z0-9._~+/-]{8,4096}=*)"
                 ),
+                literals=(word,),
                 groups=(1,),
                 check=_tokenish,
             )
@@ -460,6 +506,7 @@ def _builtin_rules() -> list[Rule]:
             "url-password",
             ":",
             c(r"://[^\s/?#@:\"'<>\[\]]{1,256}:([^\s/?#@\"'<>\[\]]{1,256})@"),
+            literals=("://",),
             groups=(1,),
             check=lambda s: not _placeholder(s),
         ),
@@ -470,6 +517,7 @@ def _builtin_rules() -> list[Rule]:
                 r"--(?<![A-Za-z0-9_-]--)"
                 r"(?:password|passwd|pass|token|api-key|apikey|secret|client-secret)=" + _VALUE
             ),
+            literals=("--",),
             groups=_VALUE_GROUPS,
             check=_flag_value,
         ),
@@ -481,6 +529,7 @@ def _builtin_rules() -> list[Rule]:
                 r"(?:password|passwd|pass|token|api-key|apikey|secret|client-secret)"
                 r"[ \t]{1,8}(" + _BARE + ")"
             ),
+            literals=("--",),
             groups=(1,),
             check=_spaced_flag_value,
         ),
@@ -512,6 +561,28 @@ def _builtin_rules() -> list[Rule]:
 
 
 BUILTIN_RULE_IDS: tuple[str, ...] = tuple(dict.fromkeys(r.id for r in _builtin_rules()))
+_BUILTIN_GATES = "".join(dict.fromkeys(ch for r in _builtin_rules() for ch in r.gate))
+
+
+def _keyword_gate(keywords: tuple[str, ...], *, ignore_case: bool) -> str:
+    """Gate characters for a user rule: one from each keyword, or "" if one has none.
+
+    Compared case-insensitively, a keyword only offers ASCII characters other than
+    letters: no character lower-cases to one of them but itself, so a text whose
+    lower case holds it holds it too. A character the built-in rules test anyway is
+    preferred (no extra memchr), then punctuation (rarer in prose than letters).
+    """
+    gate: dict[str, None] = {}
+    for k in keywords:
+        pool = [c for c in k if c.isascii() and not c.isalpha()] if ignore_case else list(k)
+        if not pool:
+            return ""
+        pick = next((c for c in pool if c in _BUILTIN_GATES), None)
+        if pick is None:
+            pick = next((c for c in pool if not c.isalnum()), pool[0])
+        gate[pick] = None
+    return "".join(gate)
+
 
 # -- configuration ---------------------------------------------------------------------------
 
@@ -617,6 +688,14 @@ _TOKEN_FIELD = re.compile(
     r"|auth[_-]?token|credentials?)"
 )
 _FIELD_CACHE_MAX = 4096
+# A rule's literals are tested on texts up to this length only: there an `in` test is
+# cheaper than the fixed cost of running the pattern, but on long texts CPython's
+# substring search (about 0.6 ns a character for short needles) is slower than the
+# pattern's own literal search (about 0.3 ns); 1-4 kB do equally well on real logs.
+_LITERALS_UP_TO = 1024
+# A gate character, the rules it lets run outright, and (rule, literals) pairs for the
+# rules that also need one of their literals in the text.
+_Gate = tuple[str, tuple[int, ...], tuple[tuple[int, tuple[str, ...]], ...]]
 
 
 class Redactor:
@@ -632,18 +711,39 @@ class Redactor:
         self.rules: tuple[Rule, ...] = tuple(_builtin_rules() if rules is None else rules)
         self._allow = frozenset(allow)
         self._allow_res = tuple(re.compile(p) for p in allow_patterns)
-        gates: dict[str, list[int]] = {}
-        always: list[int] = []
-        for idx, rule in enumerate(self.rules):
-            if rule.gate:
-                gates.setdefault(rule.gate, []).append(idx)
-            else:
-                always.append(idx)  # no gate (user rules): the keywords decide
-        self._gates = tuple((ch, tuple(idxs)) for ch, idxs in gates.items())
-        self._always = tuple(always)
-        self._keywords = any(r.keywords for r in self.rules)
+        self._lowered = frozenset(
+            i for i, r in enumerate(self.rules) if r.ignore_case and r.keywords
+        )
+        self._gates = self._tables(short=True)
+        self._gates_long = self._tables(short=False)
+        # Only a rule gated by several characters can be found twice in one text.
+        self._dupes = any(len(r.gate) > 1 for r in self.rules)
+        # A text holding none of these can hold no match (None: some rule has no gate).
+        self._chars: str | None = "".join(ch for ch, _, _ in self._gates)
+        if any(not r.gate for r in self.rules):
+            self._chars = None
         self._field_cache: dict[str, int] = {}
         self._markers = tuple(marker(r.id) for r in self.rules)
+
+    def _tables(self, *, short: bool) -> tuple[_Gate, ...]:
+        """The prefilter for short or long texts: one entry per gate character.
+
+        The rules with no gate are under "", which every text holds. Case-insensitive
+        keywords are left out: `_applicable` compares them with the lower-cased text,
+        and only for the rules that pass the rest.
+        """
+        tables: dict[str, tuple[list[int], list[tuple[int, tuple[str, ...]]]]] = {}
+        for idx, rule in enumerate(self.rules):
+            needs = () if idx in self._lowered else rule.keywords
+            if short and not needs:
+                needs = rule.literals
+            for ch in rule.gate or [""]:
+                plain, tested = tables.setdefault(ch, ([], []))
+                if needs:
+                    tested.append((idx, needs))
+                else:
+                    plain.append(idx)
+        return tuple((ch, tuple(plain), tuple(tested)) for ch, (plain, tested) in tables.items())
 
     @classmethod
     def from_config(cls, config: RedactConfig) -> Redactor:
@@ -659,7 +759,7 @@ class Redactor:
             rules.append(
                 Rule(
                     ur.id,
-                    "",
+                    _keyword_gate(keywords, ignore_case=ur.ignore_case),
                     pat,
                     keywords=keywords,
                     ignore_case=ur.ignore_case,
@@ -673,29 +773,36 @@ class Redactor:
     # -- text --------------------------------------------------------------------------------
 
     def _applicable(self, s: str) -> list[int]:
-        hits: list[int] = list(self._always)
-        for ch, idxs in self._gates:
+        """Indices of the rules that can match in `s`, in rule order."""
+        hits: list[int] = []
+        for ch, plain, tested in self._gates if len(s) <= _LITERALS_UP_TO else self._gates_long:
             if ch in s:  # a memchr
-                hits.extend(idxs)
-        if not hits:
-            return hits
-        hits.sort()
-        if not self._keywords:
-            return hits
-        low: str | None = None
-        out = []
-        for idx in hits:
-            kws = self.rules[idx].keywords
-            if kws:
-                if self.rules[idx].ignore_case:
-                    if low is None:
-                        low = s.lower()
-                    if not any(k in low for k in kws):
-                        continue
-                elif not any(k in s for k in kws):
-                    continue
-            out.append(idx)
-        return out
+                hits.extend(plain)
+                for idx, needs in tested:
+                    for k in needs:
+                        if k in s:
+                            hits.append(idx)
+                            break
+        if len(hits) > 1:
+            hits = sorted(set(hits)) if self._dupes else sorted(hits)
+        if self._lowered and hits:
+            low = s.lower()
+            hits = [
+                i
+                for i in hits
+                if i not in self._lowered or any(k in low for k in self.rules[i].keywords)
+            ]
+        return hits
+
+    def _quiet(self, s: str) -> bool:
+        """True if `s` holds none of the gate characters: no match lies within it."""
+        chars = self._chars
+        if chars is None:
+            return False
+        for ch in chars:  # noqa: SIM110 (all() over a generator takes twice as long)
+            if ch in s:
+                return False
+        return True
 
     def _allowed(self, secret: str) -> bool:
         if secret in self._allow:
@@ -710,7 +817,7 @@ class Redactor:
         becomes the marker); everything else in `s` is judged on `s` alone, so
         the previous text never changes how this one reads.
         """
-        if prefix and s:
+        if prefix and s and _may_cross(prefix, s):
             hit = self._crossing(prefix, s)
             if hit is not None:
                 idx, end = hit
@@ -761,11 +868,9 @@ class Redactor:
 
     def _crossing(self, prefix: str, s: str) -> tuple[int, int] | None:
         """(rule index, end in `s`) of a secret that starts in `prefix` and runs into `s`."""
-        if not _may_cross(prefix, s):
-            return None
         cut = len(prefix)
         window = prefix + s[:_CROSS_WINDOW]
-        for idx in self._applicable(prefix + s[:64]):
+        for idx in self._applicable(prefix + s[:_CROSS_GATE]):
             rule = self.rules[idx]
             for begin, start, end in rule.matches(window):
                 if begin >= cut:
@@ -826,16 +931,18 @@ class Redactor:
 class RedactStream:
     """Redacts one session's texts in record order, catching secrets split between them."""
 
-    __slots__ = ("carry", "fired", "redactor")
+    __slots__ = ("carry", "fired", "quiet", "redactor")
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
         self.carry = ""
+        self.quiet = True  # the carry holds none of the gate characters
         self.fired: list[str] = []
 
     def reset(self) -> None:
         """Forget the previous text (a new or resumed session starts here)."""
         self.carry = ""
+        self.quiet = True
         self.fired = []
 
     def take(self) -> list[str]:
@@ -845,16 +952,22 @@ class RedactStream:
 
     def text(self, s: str) -> str:
         """Redact one text, scanning it together with the end of the previous one."""
-        carry = self.carry
-        if carry and s and _may_cross(carry, s):
-            out = self.redactor.text(s, self.fired, prefix=carry)
-        else:
-            out = self.redactor._text(s, self.fired)
+        red = self.redactor
+        if self.quiet and red._quiet(s):
+            # Every match holds a gate character: with none in the carry nor in `s`, no
+            # rule matches in `s`, alone or across the boundary (most prose ends here).
+            tail = s[-CARRY_CHARS:]
+            self.carry = "" if MARKER_PREFIX in tail else tail
+            return s
+        out = red.text(s, self.fired, prefix=self.carry)
         # A carry holding a marker comes from text redacted before: what a first pass
         # joined across this boundary is already decided, so a second pass does not
         # look across it again (that keeps redaction idempotent).
         tail = s[-CARRY_CHARS:]
-        self.carry = "" if MARKER_PREFIX in tail else tail
+        if MARKER_PREFIX in tail:
+            self.carry, self.quiet = "", True
+        else:
+            self.carry, self.quiet = tail, red._quiet(tail)
         return out
 
     def fields(self, fields: dict[str, Any], names: tuple[str, ...]) -> list[str]:
@@ -897,7 +1010,7 @@ class RedactStream:
                     if rid is not None:
                         new = marker(rid)
                         self.fired.append(rid)
-                        self.carry = ""
+                        self.carry, self.quiet = "", True
                     else:
                         new = self.text(item)
                 else:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import random
+import string
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,9 @@ from p8j.journal import (
 )
 from p8j.journal.redact import (
     BUILTIN_RULE_IDS,
+    CARRY_CHARS,
     CONFIG_NAME,
+    MARKER_PREFIX,
     RedactConfigError,
     Redactor,
     RedactStream,
@@ -33,7 +38,7 @@ from p8j.journal.redact import (
 )
 from p8j.replay import load_session
 
-from .fakes import FAKES, Fakes
+from .fakes import FAKES, Fakes, b62
 
 REDACTOR = Redactor()
 CASES = FAKES.cases()
@@ -237,6 +242,125 @@ def test_a_split_private_key_is_caught_by_its_end() -> None:
     assert stream.text(head).endswith(marker("private-key"))
     out = stream.text(tail)
     assert out == marker("private-key")
+
+
+# -- the prefilter: it only skips what no rule could match ------------------------------------
+
+# The same rules without their literals: only the gate characters filter.
+UNFILTERED = Redactor([dataclasses.replace(r, literals=()) for r in REDACTOR.rules])
+
+
+def _forms() -> list[str]:
+    """A secret of each form a rule's literals must let through, beyond the cases above."""
+    rnd = random.Random(5)
+    upper = string.ascii_uppercase + string.digits
+    return [
+        "id AS" + "IA" + "".join(rnd.choice(upper) for _ in range(16)),
+        *(f"t gh{c}" + "_" + b62(rnd, 36) for c in "pousr"),
+        *(f"s xox{c}" + "-" + b62(rnd, 30) for c in "abposre"),
+        "s xa" + "pp-1-" + b62(rnd, 30),
+        "k rk" + "_test_" + b62(rnd, 24),
+        "w whs" + "ec_" + b62(rnd, 32),
+        "BEA" + "RER " + b62(rnd, 30),
+        "AUTHORIZ" + "ATION=" + b62(rnd, 30),
+        "authoriz" + "ation: " + b62(rnd, 30),
+        "cli --tok" + "en " + b62(rnd, 20),
+        "cli --api-k" + "ey=" + b62(rnd, 20),
+    ]
+
+
+FORMS = _forms()
+
+
+@pytest.mark.parametrize("text", FORMS)
+def test_literals_let_every_form_of_a_secret_through(text: str) -> None:
+    fired: list[str] = []
+    out = REDACTOR.text(text, fired)
+    assert fired and out != text
+    assert out == UNFILTERED.text(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_PIECES + FORMS), st.text(max_size=30)), max_size=12))
+def test_literals_only_skip_rules_that_cannot_match(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert REDACTOR.text(text) == UNFILTERED.text(text)
+
+
+def _reference_stream(parts: list[str]) -> list[str]:
+    """What a stream must return: each text checked across the boundary, no shortcut."""
+    out, carry = [], ""
+    for part in parts:
+        out.append(UNFILTERED.text(part, prefix=carry))
+        tail = part[-CARRY_CHARS:]
+        carry = "" if MARKER_PREFIX in tail else tail
+    return out
+
+
+PROSE = "Please refactor the session loader so it streams the log instead of reading it whole. #1"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from([*_PIECES, *FORMS, PROSE]), st.text(max_size=40)),
+        min_size=2,
+        max_size=8,
+    )
+)
+def test_the_stream_skips_only_texts_no_rule_could_match(parts: list[str]) -> None:
+    stream = RedactStream(REDACTOR)
+    assert [stream.text(p) for p in parts] == _reference_stream(parts)
+
+
+@pytest.mark.parametrize("text", [c[0] for c in CASES] + FORMS, ids=[c[2] for c in CASES] + FORMS)
+def test_a_secret_cut_anywhere_redacts_as_without_the_prefilter(text: str) -> None:
+    for cut in range(1, len(text)):
+        parts = [PROSE, text[:cut], text[cut:], PROSE]
+        stream = RedactStream(REDACTOR)
+        assert [stream.text(p) for p in parts] == _reference_stream(parts), cut
+
+
+def test_a_private_key_end_a_few_body_characters_in_is_caught() -> None:
+    pem = FAKES.pem
+    end = pem.index("\n-----END")
+    for body in range(1, 64):
+        cut = end - body
+        if "\n" in pem[cut - 1 : cut + 1]:
+            continue  # a text that ends or starts with a line break does not continue one
+        stream = RedactStream(REDACTOR)
+        stream.text(pem[:cut])
+        assert stream.text(pem[cut:]) == marker("private-key"), body
+
+
+def test_user_rules_keep_their_keywords_in_a_stream(home: Home) -> None:
+    _config(
+        home,
+        {
+            "rules": [
+                {"id": "acme-token", "pattern": "acme_[0-9a-f]{32}", "keywords": ["acme_"]},
+                {"id": "zork", "pattern": "zork[0-9]{8}", "keywords": ["zork"]},
+                {
+                    "id": "ticket",
+                    "pattern": r"TICKET(?P<secret>\d{6})",
+                    "keywords": ["ticket"],
+                    "ignore_case": True,
+                },
+            ]
+        },
+    )
+    red = default_redactor(home.path)
+    acme = "acme_" + "0123456789abcdef" * 2
+    stream = RedactStream(red)
+    assert stream.text(PROSE) == PROSE
+    assert stream.text(f"use {acme} now") == "use [REDACTED:acme-token] now"
+    assert stream.text(PROSE) == PROSE
+    assert stream.text("see zork12345678") == "see [REDACTED:zork]"
+    assert stream.text("see TICKET123456") == "see TICKET[REDACTED:ticket]"
+    assert stream.text("a ticket, not TICKET12345") == "a ticket, not TICKET12345"
+    stream.reset()
+    assert stream.text("key: " + acme[:20]) == "key: " + acme[:20]
+    assert stream.text(acme[20:] + " ok") == "[REDACTED:acme-token] ok"
 
 
 # -- linear time ---------------------------------------------------------------------------------
