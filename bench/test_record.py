@@ -20,7 +20,7 @@ from p8j.journal.log import Durability
 
 from .common import Results, message, session_id, time_calls_interleaved, write_log
 from .conftest import BIG, SMOKE, BigSession, timed_rounds
-from .reference import RefAppender
+from .reference import FormatFloor, RefAppender
 
 SIZES = (0, 100, BIG) if SMOKE else (0, 10_000, BIG)
 RECORDS: dict[str, int] = (
@@ -83,4 +83,36 @@ def test_record_message(
         ratio_p50=stats["p50_us"] / ref_stats["p50_us"],
         ratio_per_s=stats["per_s"] / ref_stats["per_s"],
         reference="encode+write+fdatasync" if mode == "fsync" else "encode+write",
+    )
+
+
+def test_record_format_floor(benchmark: Any, results: Results, tmp_path: Path) -> None:
+    # Not p8j: the least any writer of p8j's line format does per record (see
+    # reference.FormatFloor), against the same reference, to show what the format
+    # itself costs on this machine and what is left for p8j's own code.
+    n = RECORDS["default"]
+    ref = RefAppender(tmp_path / "ref.jsonl")
+    floor = FormatFloor(tmp_path / "floor.jsonl")
+    try:
+
+        def run() -> tuple[dict[str, float], dict[str, float]]:
+            return time_calls_interleaved(floor.record, ref.record, n)
+
+        _, (stats, ref_stats) = timed_rounds(benchmark, run, 1)
+        assert len(floor.history) == n
+    finally:
+        ref.close()
+        floor.close()
+    benchmark.extra_info.update(stats)
+    results.add(
+        "record",
+        "format floor (not p8j: clock, struct, CRC line, write, history; inline)",
+        mode="format floor (not p8j: clock, struct, CRC line, write; inline)",
+        size=0,
+        **stats,
+        ref_p50_us=ref_stats["p50_us"],
+        ref_per_s=ref_stats["per_s"],
+        ratio_p50=stats["p50_us"] / ref_stats["p50_us"],
+        ratio_per_s=stats["per_s"] / ref_stats["per_s"],
+        reference="encode+write",
     )
