@@ -86,10 +86,14 @@ _MEMORY_PROBE = textwrap.dedent(
     """
     import gc, json, resource, sys, tracemalloc
     from p8j.journal import LogCursor, fold
-    path, sid = sys.argv[1], sys.argv[2]
+    from p8j.replay import load_session
+    path, sid, home = sys.argv[1], sys.argv[2], sys.argv[3]
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
-    session = fold(LogCursor(path, session_id=sid).read())
+    if home == "-":  # a full verified replay of the log
+        session = fold(LogCursor(path, session_id=sid).read())
+    else:  # through the snapshot cache, fresh
+        session = load_session(sid, home)
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(json.dumps({
@@ -102,12 +106,19 @@ _MEMORY_PROBE = textwrap.dedent(
 )
 
 
-def test_peak_memory_of_loading(benchmark: Any, results: Results, big: BigSession) -> None:
+@pytest.mark.parametrize("source", ["log", "snapshot"])
+def test_peak_memory_of_loading(
+    benchmark: Any, results: Results, big: BigSession, source: str
+) -> None:
     """Peak memory over what the loaded Session itself holds (tracemalloc, in a fresh process)."""
+    home = "-"
+    if source == "snapshot":
+        big.warm()
+        home = str(big.home.path)
 
     def probe() -> dict[str, float]:
         out = subprocess.run(
-            [sys.executable, "-c", _MEMORY_PROBE, str(big.path), big.sid],
+            [sys.executable, "-c", _MEMORY_PROBE, str(big.path), big.sid, home],
             capture_output=True,
             text=True,
             check=True,
@@ -121,7 +132,8 @@ def test_peak_memory_of_loading(benchmark: Any, results: Results, big: BigSessio
     benchmark.extra_info.update(doc)
     results.add(
         "memory",
-        f"load {big.events:,} events",
+        f"load {big.events:,} events"
+        + (" from a fresh snapshot" if source == "snapshot" else " (full replay)"),
         size=big.events,
         log_mb=big.path.stat().st_size / 1e6,
         **doc,

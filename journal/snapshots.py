@@ -205,22 +205,18 @@ class _File:
         while first > 0 and (window is None or want < window):
             first -= 1
             want += table[first].count
-        start, length = self.spans[kind]
-        skip = sum(c.length for c in table[:first])
-        try:
-            data = os.pread(self.fd, length - skip, start + skip)
-        except OSError:
-            return None
-        if len(data) != length - skip:
-            return None
-        view = memoryview(data)
+        start, _ = self.spans[kind]
+        pos = start + sum(c.length for c in table[:first])
         out: list[Any] = []
         decoder = _ENTRY_DECS[kind]
-        pos = 0
         for c in table[first:]:
-            part = view[pos : pos + c.length]
+            # One chunk at a time: a whole load holds the Session and one chunk's bytes.
+            try:
+                part = os.pread(self.fd, c.length, pos)
+            except OSError:
+                return None
             pos += c.length
-            if zlib.crc32(part) != c.crc:
+            if len(part) != c.length or zlib.crc32(part) != c.crc:
                 return None
             try:
                 got = decoder.decode(part)
@@ -305,9 +301,16 @@ def _read_head(fd: int) -> tuple[_Head, int] | None:
     if len(body) != length or zlib.crc32(body) != crc:
         return None
     try:
-        return _HEAD_DEC.decode(body), _PREFIX.size + length
+        head = _HEAD_DEC.decode(body)
     except (ValueError, RecursionError):  # msgspec errors, and UnicodeDecodeError
         return None
+    start = _PREFIX.size + length
+    chunks = [c for table in head.tables for c in table]
+    if any(c.count < 0 or c.length <= 0 for c in chunks):
+        return None
+    if start + sum(c.length for c in chunks) != os.fstat(fd).st_size:
+        return None  # cut short, or bytes this head does not account for
+    return head, start
 
 
 def load_snapshot(home: Home, session_id: str, *, history: int | None = None) -> Snapshot | None:

@@ -438,3 +438,16 @@ def test_negative_history_is_refused(home: Home) -> None:
     write_log(home, build_events([]))
     with pytest.raises(ValueError, match="history"):
         fold_log(home, SID, history=-1)
+
+
+def test_a_snapshot_whose_head_does_not_account_for_its_bytes_is_ignored(home: Home) -> None:
+    events, _ = _with_snapshot(home)
+    path = snapshot_path(home, SID)
+    good = path.read_bytes()
+    for bad in (good + b"x", good[:-1], good[: len(good) // 2]):
+        path.write_bytes(bad)
+        assert load_snapshot(home, SID) is None
+        assert load_snapshot(home, SID, history=1) is None
+        assert fold_log(home, SID, save=False)[0] == _expected(events)
+    path.write_bytes(good)
+    assert load_snapshot(home, SID) is not None
