@@ -105,8 +105,7 @@ def markdown(doc: dict[str, Any]) -> str:
         out.append(
             f"| peak memory, {r['name']} ({r['log_mb']:.0f} MB log) | "
             f"Session {r['retained_mb']:.0f} MB, "
-            f"peak {r['peak_mb']:.0f} MB, transient {r['transient_mb']:.1f} MB "
-            f"(ru_maxrss +{r['maxrss_mb']:.0f} MB) | | |"
+            f"peak {r['peak_mb']:.0f} MB, transient {r['transient_mb']:.1f} MB | | |"
         )
     for r in _rows(doc, "resume"):
         out.append(f"| {r['name']} (until the next record is appended) | {r['ms']:,.1f} ms | | |")

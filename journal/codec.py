@@ -18,6 +18,8 @@ ends a record.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import zlib
 from typing import Any
 
@@ -47,6 +49,9 @@ _SUFFIX = b',"crc":"%08x"}\n'
 _CHECK_SUFFIX = b',"crc":"%08x"}'
 _ENCODE = _ENCODER.encode
 _crc32 = zlib.crc32
+_BODY = operator.itemgetter(slice(None, -CRC_SUFFIX_LEN))
+_SUFFIX_OF = operator.itemgetter(slice(-CRC_SUFFIX_LEN, None))
+_CLOSES = itertools.repeat(b"}")
 
 
 def encode_event(event: Event) -> bytes:
@@ -67,6 +72,13 @@ def first_bad_checksum(lines: list[bytes]) -> int:
     The batch form of `line_checksum_ok`: comparing the whole 18-byte suffix with
     the one the line's body implies checks framing and checksum in one step.
     """
+    if not lines:
+        return 0
+    # The common case (every line good) as C-level passes over the block: the
+    # suffix every body implies, compared with the suffixes the lines carry.
+    implied = map(_CHECK_SUFFIX.__mod__, map(_crc32, _CLOSES, map(_crc32, map(_BODY, lines))))
+    if list(implied) == list(map(_SUFFIX_OF, lines)) and min(map(len, lines)) >= 20:
+        return len(lines)
     crc32 = _crc32
     suffix = _CHECK_SUFFIX
     for i, ln in enumerate(lines):

@@ -68,7 +68,13 @@ Outcome = tuple[Any, ...]
 
 
 def _outcome(
-    path: Path, *, skip: bool, chunk: int, fast: bool = True, max_line: int = 64 << 20
+    path: Path,
+    *,
+    skip: bool,
+    chunk: int,
+    fast: bool = True,
+    max_line: int = 64 << 20,
+    blocks: bool = False,
 ) -> Outcome:
     """Everything observable about one read: events and cursor, or the error and where."""
     cursor = LogCursor(
@@ -78,7 +84,10 @@ def _outcome(
     off = mock.patch("p8j.journal.reader.decode_block", side_effect=msgspec.DecodeError("off"))
     with off if not fast else contextlib.nullcontext():
         try:
-            events = list(cursor.read())
+            if blocks:  # a list per block, with the bulk check of plain records
+                events = [ev for block in cursor.read_blocks() for ev in block]
+            else:
+                events = list(cursor.read())
         except CorruptLineError as exc:
             return ("error", exc.line, exc.offset, exc.message)
     torn = None if cursor.torn is None else (cursor.torn.line, cursor.torn.offset)
@@ -354,6 +363,8 @@ def test_chunking_and_fast_path_never_change_the_result(
     assert _outcome(path, skip=skip, chunk=chunk, max_line=max_line) == reference
     assert _outcome(path, skip=skip, chunk=1 << 20, fast=False, max_line=max_line) == reference
     assert _outcome(path, skip=skip, chunk=chunk, fast=False, max_line=max_line) == reference
+    assert _outcome(path, skip=skip, chunk=chunk, max_line=max_line, blocks=True) == reference
+    assert _outcome(path, skip=skip, chunk=1 << 20, max_line=max_line, blocks=True) == reference
     if not muts and max_line > 1000:
         assert reference[1] == events
 
@@ -398,3 +409,23 @@ def test_symlinks_fifos_and_missing_files_are_p8j_errors(tmp_path: Path) -> None
     os.mkdir(tmp_path / "dir.jsonl")
     with pytest.raises(P8jError):
         read_events(tmp_path / "dir.jsonl")
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_blocks_check_every_event_like_read(tmp_path: Path, skip: bool) -> None:
+    # Well-formed, checksummed lines that the bulk check must still refuse: another
+    # session's event, a seq out of order, a record after a pause.
+    path = tmp_path / "log.jsonl"
+    events = _events(40)
+    other = msgspec.structs.replace(events[10], session_id="01a20c6a-1677-71ff-911a-000000000000")
+    events[10] = other
+    events[20], events[21] = events[21], events[20]
+    events.insert(30, SessionPaused(SCHEMA_VERSION, SID, 30, TS))
+    data = b"".join(encode_event(e) for e in events)
+    path.write_bytes(data)
+    reference = _outcome(path, skip=skip, chunk=1 << 20)
+    assert _outcome(path, skip=skip, chunk=1 << 20, blocks=True) == reference
+    assert _outcome(path, skip=skip, chunk=97, blocks=True) == reference
+    if skip:
+        kinds = [kind for kind, _, _ in reference[3]]
+        assert "corrupt" in kinds and "lifecycle" in kinds
