@@ -116,7 +116,8 @@ def _preview_lines(home: Home, sid: str, width: int) -> list[str]:
         "",
     ]
     if session.conversation_omitted:
-        out.append(f"… {session.conversation_omitted} earlier messages")
+        n = session.conversation_omitted
+        out.append(f"… {n:,} earlier message{'' if n == 1 else 's'}")
     for message in session.conversation_history:
         out.extend(message_lines(message, plain, width=width))
     return out

@@ -182,7 +182,7 @@ Examples:
     type=click.IntRange(min=0),
     default=None,
     metavar="N",
-    help="Only the last N messages, commands and executions (fast on huge sessions).",
+    help="Only the last N messages, commands and executions.",
 )
 @click.option("--full", is_flag=True, help="Show long texts and outputs whole.")
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
@@ -221,14 +221,14 @@ def replay(
         out.append(style("(no messages)", dim=True))
     for message in session.conversation_history:
         out.extend(message_lines(message, style, full=full))
-    if session.command_history:
+    if session.command_history or session.commands_omitted:
         out.append("")
         out.append(_section("commands", style))
         if session.commands_omitted:
             out.append(style(_earlier(session.commands_omitted, "command"), dim=True))
         for i, command in enumerate(session.command_history, session.commands_omitted + 1):
             out.append(f"{style(f'{i:>3}', dim=True)}  $ {escape(command)}")
-    if session.execution_histories:
+    if session.execution_histories or session.executions_omitted:
         out.append("")
         out.append(_section("executions", style))
         if session.executions_omitted:

@@ -65,7 +65,7 @@ from .home import Home, resolve_session_ref
 from .ids import new_session_id
 from .log import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
 from .redact import REDACTED_FIELDS, RedactStream, default_redactor, redaction_enabled
-from .session import Session, apply, message_dict
+from .session import Session, apply, check_history, message_dict
 from .snapshots import fold_log
 from .storage import Storage
 from .timefmt import format_ts, now_ts
@@ -305,8 +305,7 @@ class SessionManager:
         history (see `Session.window`), and resuming costs that many entries plus
         the log after the snapshot cache, whatever the session's size.
         """
-        if history is not None and history < 0:
-            raise ValueError(f"history must be >= 0, not {history}")
+        check_history(history)
         with self._lock:
             sid = resolve_session_ref(self.home, session_id)
             cur = self._session

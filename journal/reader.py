@@ -17,6 +17,10 @@ Contract:
   ``max_line_bytes`` is corrupt.
 - A cursor can be resumed: `read()` continues at the first byte it has not
   consumed, so a follower can call it again whenever the file grows.
+- `read_blocks()` yields the same events as `read()`, a non-empty list per
+  block (a block of plain records of an active session is checked in bulk);
+  it moves the cursor a block at a time, so it suits readers that take
+  everything (a full fold), not ones that stop part-way.
 - Blobs (see blobs.py): with ``resolve_blobs=True`` (the default) an event's
   blob references are replaced by their values, read from the ``blobs``
   directory beside ``sessions`` (or `blob_dir`); a missing or damaged blob
@@ -201,7 +205,19 @@ class LogCursor:
         the rest of the block the last list came from (`read` tracks every event).
         """
         for events in self._read(final, whole=True):
-            yield events if type(events) is list else list(events)
+            if type(events) is list:
+                if events:
+                    yield events
+                continue
+            out: list[AnyEvent | UnknownEvent] = []
+            try:
+                out.extend(events)
+            except P8jError:
+                if out:
+                    yield out  # the events before the bad line, as `read` hands them over
+                raise
+            if out:
+                yield out
 
     def _read(
         self, final: bool, whole: bool

@@ -38,7 +38,15 @@ from .events import (
 )
 from .timefmt import parse_ts
 
-__all__ = ["Session", "Status", "apply", "check_transition", "fold", "message_dict"]
+__all__ = [
+    "Session",
+    "Status",
+    "apply",
+    "check_history",
+    "check_transition",
+    "fold",
+    "message_dict",
+]
 
 Status = Literal["active", "paused", "completed"]
 
@@ -77,9 +85,10 @@ class Session(msgspec.Struct, kw_only=True):
 
     The three histories are whole unless it was loaded with a ``history`` window
     (``resume_session(id, history=N)``, ``load_session(..., history=N)``): then
-    each holds its last N entries, and `conversation_omitted`, `commands_omitted`
-    and `executions_omitted` count the earlier ones left in the log (so entry
-    ``i`` of a list is entry ``omitted + i`` of the session).
+    each holds its last N entries (plus what a manager has recorded since), and
+    `conversation_omitted`, `commands_omitted` and `executions_omitted` count the
+    earlier ones left in the log (so entry ``i`` of a list is entry
+    ``omitted + i`` of the session).
     """
 
     session_id: str
@@ -142,8 +151,7 @@ class Session(msgspec.Struct, kw_only=True):
 
     def window(self, history: int) -> Session:
         """This session with only the last `history` entries of each history kept."""
-        if history < 0:
-            raise ValueError(f"history must be >= 0, not {history}")
+        check_history(history)
         kept: dict[str, Any] = {}
         for name, omitted in _WINDOWED:
             entries: list[Any] = getattr(self, name)
@@ -160,6 +168,12 @@ _WINDOWED = (
     ("command_history", "commands_omitted"),
     ("execution_histories", "executions_omitted"),
 )
+
+
+def check_history(history: int | None) -> None:
+    """Raise ValueError unless `history` (a window size) is None or an int >= 0."""
+    if history is not None and (type(history) is not int or history < 0):
+        raise ValueError(f"history must be an int >= 0 or None, not {history!r}")
 
 
 def message_dict(event: MessageRecorded) -> dict[str, Any]:

@@ -43,12 +43,13 @@ Contract:
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import itertools
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ from .errors import P8jError, SessionStateError
 from .events import AnyEvent, UnknownEvent
 from .home import Home
 from .reader import LogCursor, missing_start_error
-from .session import Session, fold
+from .session import Session, check_history, fold
 from .storage import replace_file
 
 __all__ = [
@@ -78,6 +79,7 @@ SNAPSHOT_VERSION = 2
 TAIL_CHECK = 4096
 MIN_EVENTS = 10_000
 CHUNK = 4096
+_COPY_PIECE = 1 << 20
 
 _PREFIX = struct.Struct("<7sBII")  # magic, version, head length, head CRC-32
 _MAGIC = b"p8jsnap"
@@ -156,8 +158,13 @@ def _table(entries: list[Any]) -> tuple[list[_Chunk], list[bytes]]:
     return [_Chunk(n, len(b), zlib.crc32(b)) for n, b in zip(counts, blobs, strict=True)], blobs
 
 
-def _assemble(snap: Snapshot, tables: list[list[_Chunk]], parts: list[list[bytes]]) -> bytes:
-    """The file: prefix, head, then each history's chunk bytes in order."""
+def _assemble(
+    snap: Snapshot, tables: list[list[_Chunk]], parts: list[Iterable[bytes]]
+) -> Iterator[bytes]:
+    """The file, in parts: prefix, head, then each history's chunk bytes in order.
+
+    The head is encoded here, so encoding errors raise before anything is written.
+    """
     bare = msgspec.structs.replace(
         snap.session,
         conversation_history=[],
@@ -171,13 +178,24 @@ def _assemble(snap: Snapshot, tables: list[list[_Chunk]], parts: list[list[bytes
         _Head(msgspec.structs.replace(snap, session=bare), (tables[0], tables[1], tables[2]))
     )
     prefix = _PREFIX.pack(_MAGIC, SNAPSHOT_VERSION, len(head), zlib.crc32(head))
-    return b"".join([prefix, head, *(b for kind in parts for b in kind)])
+    return itertools.chain((prefix, head), *parts)
+
+
+def _encode(snap: Snapshot) -> Iterator[bytes]:
+    tables, parts = zip(*(_table(getattr(snap.session, kind)) for kind in _KINDS), strict=True)
+    return _assemble(snap, list(tables), list(parts))
 
 
 def encode_snapshot(snap: Snapshot) -> bytes:
-    """The snapshot file's bytes for `snap` (its Session must hold whole histories)."""
-    tables, parts = zip(*(_table(getattr(snap.session, kind)) for kind in _KINDS), strict=True)
-    return _assemble(snap, list(tables), list(parts))
+    """The snapshot file's bytes for `snap`, whose Session must hold whole histories."""
+    if _omitted(snap.session):
+        raise ValueError("a windowed Session cannot be a snapshot: it lacks earlier entries")
+    return b"".join(_encode(snap))
+
+
+# What msgpack cannot encode although the log holds it (e.g. integers beyond 64 bits):
+# such a session is simply not cached.
+_ENCODE_ERRORS = (OverflowError, TypeError, ValueError, RecursionError)
 
 
 class _File:
@@ -243,14 +261,16 @@ class _File:
             fields[omitted] = total - len(got)
         return msgspec.structs.replace(self.snapshot.session, **fields)
 
-    def raw(self, kind: int) -> bytes | None:
-        """History `kind`'s chunk bytes as stored, or None if unreadable."""
-        start, length = self.spans[kind]
-        try:
-            data = os.pread(self.fd, length, start)
-        except OSError:
-            return None
-        return data if len(data) == length else None
+    def copy(self, kind: int) -> Iterator[bytes]:
+        """History `kind`'s chunk bytes as stored, a piece at a time; OSError if cut short."""
+        pos, left = self.spans[kind]
+        while left:
+            piece = os.pread(self.fd, min(left, _COPY_PIECE), pos)
+            if not piece:
+                raise OSError(errno.EIO, "snapshot shorter than its head says")
+            pos += len(piece)
+            left -= len(piece)
+            yield piece
 
     def close(self) -> None:
         os.close(self.fd)
@@ -348,7 +368,7 @@ def _position(session: Session, cursor: LogCursor, events: int) -> Snapshot | No
     )
 
 
-def _write(home: Home, session_id: str, data: bytes) -> bool:
+def _write(home: Home, session_id: str, data: Iterable[bytes]) -> bool:
     target = snapshot_path(home, session_id)
     try:
         home.cache_dir.mkdir(mode=0o700, exist_ok=True)
@@ -374,7 +394,13 @@ def save_snapshot(home: Home, session: Session, cursor: LogCursor, events: int) 
     if cursor.issues or session.session_id != cursor.session_id or _omitted(session):
         return False
     snap = _position(session, cursor, events)
-    return snap is not None and _write(home, session.session_id, encode_snapshot(snap))
+    if snap is None:
+        return False
+    try:
+        data = _encode(snap)
+    except _ENCODE_ERRORS:
+        return False
+    return _write(home, session.session_id, data)
 
 
 def _extend(home: Home, base: _File, session: Session, cursor: LogCursor, events: int) -> bool:
@@ -385,17 +411,24 @@ def _extend(home: Home, base: _File, session: Session, cursor: LogCursor, events
     if snap is None:
         return False
     tables: list[list[_Chunk]] = []
-    parts: list[list[bytes]] = []
+    parts: list[Iterable[bytes]] = []
     for kind, (name, omitted, old) in enumerate(zip(_KINDS, _OMITTED, base.totals(), strict=True)):
         entries: list[Any] = getattr(session, name)
         new = getattr(session, omitted) + len(entries) - old
-        raw = base.raw(kind)
-        if raw is None or not 0 <= new <= len(entries):
+        if not 0 <= new <= len(entries):
             return False
-        table, blobs = _table(entries[len(entries) - new :])
+        try:
+            table, blobs = _table(entries[len(entries) - new :])
+        except _ENCODE_ERRORS:
+            return False
         tables.append(base.head.tables[kind] + table)
-        parts.append([raw, *blobs])
-    return _write(home, session.session_id, _assemble(snap, tables, parts))
+        # The old chunks are copied from file to file, not held in memory.
+        parts.append(itertools.chain(base.copy(kind), blobs))
+    try:
+        data = _assemble(snap, tables, parts)
+    except _ENCODE_ERRORS:
+        return False
+    return _write(home, session.session_id, data)
 
 
 def fold_log(
@@ -416,8 +449,7 @@ def fold_log(
     when at least `MIN_EVENTS` events were read from the log. A log without a
     complete SessionStarted raises `missing_start_error`'s CorruptLineError.
     """
-    if history is not None and history < 0:
-        raise ValueError(f"history must be >= 0, not {history}")
+    check_history(history)
     with _gc_paused():
         session, cursor, n = _fold_log(home, session_id, skip_corrupt, use_cache, save, history)
     if history is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -92,11 +93,19 @@ def write_all(storage: Storage, fd: int, data: bytes | bytearray | memoryview) -
         view = view[n:]
 
 
-def replace_file(directory: Path, name: str, data: bytes, *, storage: Storage = REAL) -> None:
+def replace_file(
+    directory: Path,
+    name: str,
+    data: bytes | Iterable[bytes],
+    *,
+    storage: Storage = REAL,
+) -> None:
     """Write ``directory/name`` crash-safely: temp file, fsync, rename over it, fsync dir.
 
-    Raises OSError; the temp file never outlives a failure, and the old file
-    stays whole until the rename.
+    `data` is the bytes, or an iterable of parts written in order (so a large
+    file need not be joined in memory). Raises OSError (or whatever producing a
+    part raises); the temp file never outlives a failure, and the old file stays
+    whole until the rename.
     """
     tmp = directory / f".{name}.{os.urandom(6).hex()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
@@ -105,7 +114,8 @@ def replace_file(directory: Path, name: str, data: bytes, *, storage: Storage = 
     try:
         try:
             os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by the umask
-            write_all(storage, fd, data)
+            for part in (data,) if isinstance(data, bytes) else data:
+                write_all(storage, fd, part)
             storage.fsync(fd)
         finally:
             storage.close(fd)

@@ -30,6 +30,7 @@ from p8j.journal import (
     resolve_session_ref,
 )
 from p8j.journal.reader import missing_start_error
+from p8j.journal.session import check_history
 from p8j.journal.snapshots import fold_log
 from p8j.journal.timefmt import format_ts, parse_ts
 
@@ -61,8 +62,7 @@ def load_session_with_report(
     history: int | None = None,
 ) -> tuple[Session, LoadReport]:
     """Load a session (id, unique prefix or ``latest``) and report what was met."""
-    if history is not None and history < 0:
-        raise ValueError(f"history must be >= 0, not {history}")
+    check_history(history)
     h = _home(home)
     sid = resolve_session_ref(h, session_id)
     path = h.log_path(sid)

@@ -137,3 +137,7 @@ def test_last_shows_the_end_of_each_history(runner: CliRunner, demo_ids: list[st
     assert data["conversation_history"] == full.conversation_history[-1:]
     assert data["conversation_omitted"] == 7
     assert runner.invoke(cli, ["replay", web, "--last", "-1"]).exit_code == 2
+    nothing = runner.invoke(cli, ["replay", web, "--last", "0"]).stdout
+    assert "… 8 earlier messages" in nothing
+    assert "── commands ──" in nothing and "… 2 earlier commands" in nothing
+    assert "── executions ──" in nothing and "… 2 earlier executions" in nothing

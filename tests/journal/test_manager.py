@@ -553,5 +553,6 @@ def test_resume_with_a_history_window(mgr: SessionManager, home: Home) -> None:
     assert whole.window(4) == load_session(sid, home, history=4)
     assert ended.conversation_history == whole.conversation_history[8:]
     assert whole.conversation_history[-1] == {"role": "assistant", "content": "after"}
-    with pytest.raises(ValueError, match="history"):
-        mgr.resume_session(sid, history=-1)
+    for bad in (-1, True, 2.5):
+        with pytest.raises(ValueError, match="history"):
+            mgr.resume_session(sid, history=bad)  # type: ignore[arg-type]

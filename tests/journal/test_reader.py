@@ -429,3 +429,23 @@ def test_blocks_check_every_event_like_read(tmp_path: Path, skip: bool) -> None:
     if skip:
         kinds = [kind for kind, _, _ in reference[3]]
         assert "corrupt" in kinds and "lifecycle" in kinds
+
+
+def test_blocks_hand_over_the_events_before_a_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    data = bytearray(_log(path, _events(8)))
+    start = line_ends(bytes(data))[3]  # damage line 5: good lines follow it
+    data[start + 30] ^= 0x01
+    path.write_bytes(bytes(data))
+    got: list[Any] = []
+    cursor = LogCursor(path, session_id=SID)
+    with pytest.raises(CorruptLineError) as exc:
+        for block in cursor.read_blocks():
+            assert block  # never an empty list
+            got.extend(block)
+    assert exc.value.line == 5
+    expected: list[Any] = []
+    with pytest.raises(CorruptLineError):
+        expected.extend(LogCursor(path, session_id=SID).read())
+    assert got == expected and len(got) == 4
+    assert cursor.next_seq == 4 and cursor.line == 5

@@ -434,12 +434,6 @@ def test_a_version_1_snapshot_is_stale_and_replaced(home: Home) -> None:
     assert got is not None and got.session == session
 
 
-def test_negative_history_is_refused(home: Home) -> None:
-    write_log(home, build_events([]))
-    with pytest.raises(ValueError, match="history"):
-        fold_log(home, SID, history=-1)
-
-
 def test_a_snapshot_whose_head_does_not_account_for_its_bytes_is_ignored(home: Home) -> None:
     events, _ = _with_snapshot(home)
     path = snapshot_path(home, SID)
@@ -451,3 +445,42 @@ def test_a_snapshot_whose_head_does_not_account_for_its_bytes_is_ignored(home: H
         assert fold_log(home, SID, save=False)[0] == _expected(events)
     path.write_bytes(good)
     assert load_snapshot(home, SID) is not None
+
+
+def test_what_msgpack_cannot_encode_is_not_cached_and_still_loads(home: Home) -> None:
+    # JSON (the log) holds integers of any size; msgpack stops at 64 bits. Such a
+    # session is not cached, and loading it must not fail for that.
+    big = {"role": "user", "content": "x", "n": 10**30}
+    events = build_events([("msg", "user", f"m{i}") for i in range(12)])
+    write_log(home, events)
+    with small_chunks(4, 1):
+        assert fold_log(home, SID)[0] == _expected(events)  # a whole snapshot: written
+        assert load_snapshot(home, SID) is not None
+        more = [
+            *events,
+            MessageRecorded(1, SID, len(events), TS, role="user", content="x", extra=big),
+        ]
+        write_log(home, more)  # same bytes, one more line: the snapshot stays fresh
+        expected = _expected(more)
+        # A windowed fold of the tail would extend the snapshot: it cannot, and says nothing.
+        assert fold_log(home, SID, history=2)[0] == expected.window(2)
+        assert fold_log(home, SID)[0] == expected
+        snapshot_path(home, SID).unlink()
+        assert fold_log(home, SID)[0] == expected  # a full fold cannot save one either
+        assert not snapshot_path(home, SID).exists()
+    assert load_session(SID, home).conversation_history[-1]["n"] == 10**30
+
+
+def test_a_windowed_session_is_no_snapshot(home: Home) -> None:
+    _with_snapshot(home)
+    part = load_snapshot(home, SID, history=2)
+    assert part is not None and part.session.conversation_omitted
+    with pytest.raises(ValueError, match="windowed"):
+        encode_snapshot(part)
+
+
+@pytest.mark.parametrize("bad", [-1, True, 1.5, "3"])
+def test_a_history_window_is_an_int_or_none(home: Home, bad: Any) -> None:
+    write_log(home, build_events([]))
+    with pytest.raises(ValueError, match="history"):
+        fold_log(home, SID, history=bad)

@@ -74,3 +74,19 @@ def test_a_failed_replace_keeps_the_old_file_whole_and_removes_the_temp(tmp_path
         replace_file(tmp_path, "data.bin", b"new", storage=_FailingFsync())
     assert (tmp_path / "data.bin").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin"]
+
+
+def test_replace_file_writes_parts_in_order_and_a_failing_part_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    replace_file(tmp_path, "f", iter([b"ab", b"", b"cd" * 1000]))
+    assert (tmp_path / "f").read_bytes() == b"ab" + b"cd" * 1000
+
+    def parts() -> Any:
+        yield b"new"
+        raise OSError(errno.EIO, "the source went away")
+
+    with pytest.raises(OSError, match="went away"):
+        replace_file(tmp_path, "f", parts())
+    assert (tmp_path / "f").read_bytes() == b"ab" + b"cd" * 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
