@@ -30,6 +30,8 @@ from .events import EVENT_TYPES, AnyEvent, Event, UnknownEvent
 
 __all__ = [
     "CRC_SUFFIX_LEN",
+    "MAX_NESTING",
+    "check_nesting",
     "decode_block",
     "decode_line",
     "decode_written",
@@ -58,12 +60,36 @@ def encode_event(event: Event) -> bytes:
     """Encode `event` as one checksummed line, newline included."""
     try:
         body = _ENCODE(event)
-    except (TypeError, ValueError, UnicodeEncodeError, OverflowError) as exc:
+    except (TypeError, ValueError, UnicodeEncodeError, OverflowError, RecursionError) as exc:
         raise InvalidEventError(
             f"cannot encode {type(event).__name__} (seq {event.seq}): {exc}"
         ) from exc
     # One bytes concatenation beats growing a bytearray in place (hot path of every record).
     return body[:-1] + _SUFFIX % _crc32(body)
+
+
+# Deeper values are refused at write time: decoding nests once per level, and a
+# reader with a few dozen frames already on its stack hits CPython's recursion limit
+# (1000) a little below 1000 levels; what p8j writes, p8j must be able to read back.
+MAX_NESTING = 256
+_CONTAINERS = (dict, list, tuple, set, frozenset)
+
+
+def check_nesting(value: Any, what: str) -> None:
+    """Raise InvalidEventError if `value` nests lists/dicts deeper than `MAX_NESTING` levels."""
+    if not isinstance(value, _CONTAINERS):
+        return
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:  # no recursion: the value may be deep enough to exhaust it
+        v, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise InvalidEventError(
+                f"{what} is nested deeper than {MAX_NESTING} levels: "
+                "p8j refuses records it could not read back"
+            )
+        for item in v.values() if isinstance(v, dict) else v:
+            if isinstance(item, _CONTAINERS):
+                stack.append((item, depth + 1))
 
 
 def first_bad_checksum(lines: list[bytes]) -> int:

@@ -47,7 +47,7 @@ from .blobs import (
     offload_event,
 )
 from .catalog import SessionSummary, list_summaries
-from .codec import decode_written, encode_event
+from .codec import check_nesting, decode_written, encode_event
 from .errors import InvalidEventError, RecordTooLargeError, SessionStateError
 from .events import (
     SCHEMA_VERSION,
@@ -212,6 +212,7 @@ class SessionManager:
             raise InvalidEventError(
                 f"project_name must be a string, not {type(project_name).__name__}"
             )
+        check_nesting(metadata, "session metadata")
         with self._lock:
             sid = new_session_id()
             stream = self._new_redact_stream()
@@ -385,6 +386,9 @@ class SessionManager:
             extra: dict[str, Any] = {}
         else:
             extra = {k: v for k, v in message.items() if k != "role" and k != "content"}
+            check_nesting(extra, "a message's fields")
+        if type(content) is not str:
+            check_nesting(content, "a message's content")
         fired: list[str] = []
         # The hot path of every agent: `_append` and `apply` inlined (same checks,
         # same result), the ts and its datetime from one clock read.
@@ -464,6 +468,7 @@ class SessionManager:
         """Merge keys into the session's metadata; return the event's seq."""
         merged = dict(changes or {})
         merged.update(kw)
+        check_nesting(merged, "metadata")
         with self._lock:
             session = self._session
             if session is not None and session.status == "paused":

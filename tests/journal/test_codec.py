@@ -171,3 +171,14 @@ def test_decode_block_rejects_any_bad_line() -> None:
     good = encode_event(EVERY_KIND[3])
     with pytest.raises(msgspec.DecodeError):
         decode_block(good + b"{}\n" + good)
+
+
+def test_encoding_a_value_deeper_than_the_stack_is_an_invalid_event() -> None:
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    event = MessageRecorded(
+        1, "01a20c6a-1677-71ff-911a-7d8a8490bda4", 1, "t", role="u", content=deep
+    )
+    with pytest.raises(InvalidEventError, match="cannot encode"):
+        encode_event(event)

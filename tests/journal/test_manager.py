@@ -556,3 +556,42 @@ def test_resume_with_a_history_window(mgr: SessionManager, home: Home) -> None:
     for bad in (-1, True, 2.5):
         with pytest.raises(ValueError, match="history"):
             mgr.resume_session(sid, history=bad)  # type: ignore[arg-type]
+
+
+def _nested(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("redact", [True, False])
+def test_values_too_deep_to_read_back_are_refused_before_anything_is_written(
+    home: Home, redact: bool
+) -> None:
+    # ~990 levels decode at record time but not in a reader with a deeper stack:
+    # such a line would make the session unloadable. The limit keeps a wide margin.
+    from p8j.journal.codec import MAX_NESTING
+
+    mgr = SessionManager(home, redact=redact)
+    sid = mgr.start_session("proj").session_id
+    mgr.record_message({"role": "user", "content": _nested(MAX_NESTING)})
+    size = home.log_path(sid).stat().st_size
+    for bad in (
+        {"role": "user", "content": _nested(MAX_NESTING + 1)},
+        {"role": "user", "content": _nested(990)},
+        {"role": "user", "content": _nested(5000)},
+        {"role": "user", "content": "ok", "blocks": _nested(MAX_NESTING)},
+    ):
+        with pytest.raises(InvalidEventError, match="nested deeper than"):
+            mgr.record_message(bad)
+    with pytest.raises(InvalidEventError, match="nested deeper than"):
+        mgr.update_metadata(k=_nested(MAX_NESTING))
+    with pytest.raises(InvalidEventError, match="nested deeper than"):
+        SessionManager(home).start_session("other", {"k": _nested(MAX_NESTING)})
+    assert home.log_path(sid).stat().st_size == size  # nothing was written
+    mgr.record_message({"role": "user", "content": "still fine"})
+    mgr.pause_session()
+    loaded = load_session(sid, home)
+    assert loaded.conversation_history[0]["content"] == _nested(MAX_NESTING)
+    assert loaded.message_count == 2
