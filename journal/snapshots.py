@@ -18,9 +18,10 @@ Contract:
 - A snapshot is only ever written from a fold *of the log* (never from a
   writer's in-memory Session), and only when those bytes were read clean (no
   corrupt, skipped or unknown-type line), so it holds exactly what a replay of
-  that prefix gives and is valid with or without ``skip_corrupt``. A windowed
-  fold that read a long tail writes the next snapshot by copying the previous
-  one's chunks byte for byte and appending chunks for the tail's entries.
+  that prefix gives and is valid with or without ``skip_corrupt``. A fold that
+  started from a snapshot and read a long tail writes the next one by copying
+  the previous one's chunks file to file (a windowed fold never loaded them)
+  and appending chunks for the tail's entries.
 - It is *fresh* when its head decodes, its checksum matches, and the log still
   has the same inode, at least ``offset`` bytes, and the same bytes just before
   ``offset``. Folding it plus the log after ``offset`` equals folding the whole
@@ -181,16 +182,12 @@ def _assemble(
     return itertools.chain((prefix, head), *parts)
 
 
-def _encode(snap: Snapshot) -> Iterator[bytes]:
-    tables, parts = zip(*(_table(getattr(snap.session, kind)) for kind in _KINDS), strict=True)
-    return _assemble(snap, list(tables), list(parts))
-
-
 def encode_snapshot(snap: Snapshot) -> bytes:
     """The snapshot file's bytes for `snap`, whose Session must hold whole histories."""
     if _omitted(snap.session):
         raise ValueError("a windowed Session cannot be a snapshot: it lacks earlier entries")
-    return b"".join(_encode(snap))
+    tables, parts = zip(*(_table(getattr(snap.session, kind)) for kind in _KINDS), strict=True)
+    return b"".join(_assemble(snap, list(tables), list(parts)))
 
 
 # What msgpack cannot encode although the log holds it (e.g. integers beyond 64 bits):
@@ -391,20 +388,15 @@ def save_snapshot(home: Home, session: Session, cursor: LogCursor, events: int) 
     Refuses (returns False) when the cursor met any issue, or the Session is
     windowed: the snapshot must be exactly what a clean replay of the prefix gives.
     """
-    if cursor.issues or session.session_id != cursor.session_id or _omitted(session):
-        return False
-    snap = _position(session, cursor, events)
-    if snap is None:
-        return False
-    try:
-        data = _encode(snap)
-    except _ENCODE_ERRORS:
-        return False
-    return _write(home, session.session_id, data)
+    return not _omitted(session) and _save(home, session, cursor, events, None)
 
 
-def _extend(home: Home, base: _File, session: Session, cursor: LogCursor, events: int) -> bool:
-    """Save a windowed `session` folded from `base` plus a tail: base's chunks, then the tail's."""
+def _save(home: Home, session: Session, cursor: LogCursor, events: int, base: _File | None) -> bool:
+    """Write `session`'s snapshot: `base`'s chunks (if any), then chunks for what follows them.
+
+    A windowed `session` folded from `base` plus the log's tail holds every entry
+    `base` lacks, so the two make a whole snapshot.
+    """
     if cursor.issues or session.session_id != cursor.session_id:
         return False
     snap = _position(session, cursor, events)
@@ -412,7 +404,8 @@ def _extend(home: Home, base: _File, session: Session, cursor: LogCursor, events
         return False
     tables: list[list[_Chunk]] = []
     parts: list[Iterable[bytes]] = []
-    for kind, (name, omitted, old) in enumerate(zip(_KINDS, _OMITTED, base.totals(), strict=True)):
+    totals = (0, 0, 0) if base is None else base.totals()
+    for kind, (name, omitted, old) in enumerate(zip(_KINDS, _OMITTED, totals, strict=True)):
         entries: list[Any] = getattr(session, name)
         new = getattr(session, omitted) + len(entries) - old
         if not 0 <= new <= len(entries):
@@ -421,9 +414,13 @@ def _extend(home: Home, base: _File, session: Session, cursor: LogCursor, events
             table, blobs = _table(entries[len(entries) - new :])
         except _ENCODE_ERRORS:
             return False
-        tables.append(base.head.tables[kind] + table)
-        # The old chunks are copied from file to file, not held in memory.
-        parts.append(itertools.chain(base.copy(kind), blobs))
+        if base is None:
+            tables.append(table)
+            parts.append(blobs)
+        else:
+            tables.append(base.head.tables[kind] + table)
+            # The old chunks are copied from file to file, not held in memory.
+            parts.append(itertools.chain(base.copy(kind), blobs))
     try:
         data = _assemble(snap, tables, parts)
     except _ENCODE_ERRORS:
@@ -511,10 +508,7 @@ def _from_snapshot(
         return None  # a snapshot that does not fit the log: replay it all
     total = snap.events + counted.n
     if save and counted.n >= MIN_EVENTS:
-        if _omitted(session):
-            _extend(home, f, session, cursor, total)
-        else:
-            save_snapshot(home, session, cursor, total)
+        _save(home, session, cursor, total, f)
     return session, cursor, total
 
 
