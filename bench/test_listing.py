@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from p8j.journal import Home
-from p8j.journal.catalog import list_summaries
+from p8j.journal.cache.catalog import list_summaries
 
 from .common import (
     Results,

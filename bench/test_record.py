@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from p8j.journal import Home, SessionManager
-from p8j.journal.log import Durability
+from p8j.journal.store.fs.writer import Durability
 
 from .common import Results, message, session_id, time_calls_interleaved, write_log
 from .conftest import BIG, SMOKE, BigSession, timed_rounds

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from p8j.journal.redact import Redactor, RedactStream
+from p8j.journal.secrets.redact import Redactor, RedactStream
 
 from .common import Results, message
 from .conftest import SMOKE, timed_rounds

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from p8j.journal import Home
-from p8j.journal.snapshots import fold_log
+from p8j.journal.cache.snapshots import fold_log
 from p8j.replay import load_session
 
 from .common import Results, session_id, write_log

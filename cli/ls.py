@@ -8,7 +8,7 @@ from itertools import pairwise
 import click
 import msgspec
 
-from p8j.journal.catalog import list_summaries
+from p8j.journal.cache.catalog import list_summaries
 from p8j.replay.listing import SessionListing, list_sessions
 
 from .options import SINCE, STATE_LIST, current_home, home_option, json_option, stdout_style

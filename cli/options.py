@@ -122,7 +122,7 @@ class SessionRefType(_StrParam):
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
         """Session ids starting with `incomplete`, newest first, described by project and title."""
-        from p8j.journal.catalog import list_summaries
+        from p8j.journal.cache.catalog import list_summaries
         from p8j.journal.errors import P8jError
 
         try:

@@ -6,7 +6,7 @@ import click
 import msgspec
 
 from p8j.journal import P8jError, resolve_session_ref
-from p8j.journal.scan import ScanReport, scan_session
+from p8j.journal.secrets.scan import ScanReport, scan_session
 
 from .options import SESSION_REF, current_home, home_option, json_option, stdout_style
 from .render import Style, escape

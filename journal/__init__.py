@@ -13,16 +13,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .blobs import BlobMissingError
-    from .catalog import SessionSummary, list_summaries, summarize
+    from .cache.catalog import SessionSummary, list_summaries, summarize
     from .codec import decode_line, encode_event
     from .errors import (
+        BlobMissingError,
         CorruptLineError,
         InvalidEventError,
         InvalidSessionIdError,
         JournalIOError,
         P8jError,
         RecordTooLargeError,
+        RedactConfigError,
         SessionLockedError,
         SessionNotFoundError,
         SessionStateError,
@@ -43,37 +44,37 @@ if TYPE_CHECKING:
         SessionStarted,
         UnknownEvent,
     )
-    from .home import Home, resolve_home, resolve_session_ref
     from .ids import new_session_id, validate_session_id
-    from .lock import LockHolder, lock_holder
-    from .log import Durability, LogWriter
     from .manager import SessionManager
-    from .reader import LogCursor, ReadIssue, read_events
-    from .redact import RedactConfigError, Redactor
+    from .secrets.redact import Redactor
     from .session import Session, apply, fold
+    from .store.fs.cursor import LogCursor, ReadIssue, read_events
+    from .store.fs.layout import Home, resolve_home, resolve_session_ref
+    from .store.fs.lock import LockHolder, lock_holder
+    from .store.fs.writer import Durability, LogWriter
 
 _LAZY: dict[str, str] = {
-    "Redactor": "redact",
-    "RedactConfigError": "redact",
-    "BlobMissingError": "blobs",
+    "Redactor": "secrets.redact",
+    "RedactConfigError": "errors",
+    "BlobMissingError": "errors",
     "BlobRef": "events",
     "AnyEvent": "events",
     "CommandRecorded": "events",
     "CorruptLineError": "errors",
-    "Durability": "log",
+    "Durability": "store.fs.writer",
     "Event": "events",
     "ExecutionRecorded": "events",
-    "Home": "home",
+    "Home": "store.fs.layout",
     "InvalidEventError": "errors",
     "InvalidSessionIdError": "errors",
     "JournalIOError": "errors",
-    "LockHolder": "lock",
-    "LogCursor": "reader",
-    "LogWriter": "log",
+    "LockHolder": "store.fs.lock",
+    "LogCursor": "store.fs.cursor",
+    "LogWriter": "store.fs.writer",
     "MessageRecorded": "events",
     "MetadataUpdated": "events",
     "P8jError": "errors",
-    "ReadIssue": "reader",
+    "ReadIssue": "store.fs.cursor",
     "RecordTooLargeError": "errors",
     "SCHEMA_VERSION": "events",
     "Session": "session",
@@ -85,20 +86,20 @@ _LAZY: dict[str, str] = {
     "SessionResumed": "events",
     "SessionStarted": "events",
     "SessionStateError": "errors",
-    "SessionSummary": "catalog",
+    "SessionSummary": "cache.catalog",
     "UnknownEvent": "events",
     "UnsafePathError": "errors",
     "apply": "session",
     "decode_line": "codec",
     "encode_event": "codec",
     "fold": "session",
-    "list_summaries": "catalog",
-    "lock_holder": "lock",
+    "list_summaries": "cache.catalog",
+    "lock_holder": "store.fs.lock",
     "new_session_id": "ids",
-    "read_events": "reader",
-    "resolve_home": "home",
-    "resolve_session_ref": "home",
-    "summarize": "catalog",
+    "read_events": "store.fs.cursor",
+    "resolve_home": "store.fs.layout",
+    "resolve_session_ref": "store.fs.layout",
+    "summarize": "cache.catalog",
     "validate_session_id": "ids",
 }
 

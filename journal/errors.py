@@ -99,3 +99,11 @@ class InvalidEventError(P8jError):
 
 class UnsafePathError(P8jError):
     """A journal path is a symlink, hard link, FIFO or otherwise unsafe to touch."""
+
+
+class BlobMissingError(JournalIOError):
+    """A blob an event refers to is not in the blobs directory."""
+
+
+class RedactConfigError(P8jError):
+    """The redaction configuration file is unreadable, unsafe or invalid."""

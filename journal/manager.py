@@ -39,14 +39,8 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from .blobs import (
-    BLOB_FIELDS,
-    DEFAULT_BLOB_THRESHOLD,
-    BlobStore,
-    offload_content,
-    offload_event,
-)
-from .catalog import SessionSummary, list_summaries
+from .cache.catalog import SessionSummary, list_summaries
+from .cache.snapshots import fold_log
 from .codec import check_nesting, decode_written, encode_event
 from .errors import InvalidEventError, RecordTooLargeError, SessionStateError
 from .events import (
@@ -61,13 +55,19 @@ from .events import (
     SessionResumed,
     SessionStarted,
 )
-from .home import Home, resolve_session_ref
 from .ids import new_session_id
-from .log import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
-from .redact import REDACTED_FIELDS, RedactStream, default_redactor, redaction_enabled
+from .secrets.redact import REDACTED_FIELDS, RedactStream, default_redactor, redaction_enabled
 from .session import Session, apply, check_history, message_dict
-from .snapshots import fold_log
-from .storage import Storage
+from .store.fs.blobs import (
+    BLOB_FIELDS,
+    DEFAULT_BLOB_THRESHOLD,
+    BlobStore,
+    offload_content,
+    offload_event,
+)
+from .store.fs.layout import Home, resolve_session_ref
+from .store.fs.syscalls import Storage
+from .store.fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
 from .timefmt import format_ts, now_ts
 
 __all__ = ["SessionManager"]

@@ -52,7 +52,7 @@ from p8j.journal import (
     SessionSummary,
     UnknownEvent,
 )
-from p8j.journal.catalog import list_summaries
+from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.errors import InvalidSessionIdError
 from p8j.journal.ids import validate_session_id
 

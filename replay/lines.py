@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 from p8j.journal import AnyEvent, CorruptLineError, JournalIOError, LogCursor, UnknownEvent
 from p8j.journal.codec import decode_line, line_checksum_ok
-from p8j.journal.reader import open_log_readonly
+from p8j.journal.store.fs.cursor import open_log_readonly
 
 __all__ = ["read_with_lines"]
 

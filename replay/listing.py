@@ -2,7 +2,7 @@
 
 Contract:
 - `list_sessions` returns `SessionListing`s newest first (by start time), built
-  from the journal's derived catalog (`p8j.journal.catalog.list_summaries`), so a
+  from the journal's derived catalog (`p8j.journal.cache.catalog.list_summaries`), so a
   listing reads no unchanged log. Filters run on the summaries first; rows
   (lock probe, duration) are built only for sessions that pass them, and with
   `limit`, only for the newest N.
@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from p8j.journal.catalog import SessionSummary, list_summaries
+from p8j.journal.cache.catalog import SessionSummary, list_summaries
 from p8j.journal.errors import JournalIOError
-from p8j.journal.home import Home
+from p8j.journal.store.fs.layout import Home
 from p8j.journal.timefmt import format_ts, parse_ts
 
 __all__ = [
@@ -81,7 +81,9 @@ def session_state(home: Home, session_id: str, status: str) -> tuple[str, int | 
     """(state, writer pid, writer host) of a session with lifecycle `status`."""
     if status != "active":
         return status, None, None
-    from p8j.journal.lock import lock_holder  # only active sessions need it (and its socket)
+    from p8j.journal.store.fs.lock import (
+        lock_holder,  # only active sessions need it (and its socket)
+    )
 
     try:
         holder = lock_holder(home.lock_path(session_id))

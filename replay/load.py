@@ -29,9 +29,9 @@ from p8j.journal import (
     fold,
     resolve_session_ref,
 )
-from p8j.journal.reader import missing_start_error
+from p8j.journal.cache.snapshots import fold_log
 from p8j.journal.session import check_history
-from p8j.journal.snapshots import fold_log
+from p8j.journal.store.fs.cursor import missing_start_error
 from p8j.journal.timefmt import format_ts, parse_ts
 
 __all__ = ["LoadReport", "load_session", "load_session_with_report"]

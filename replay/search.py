@@ -30,7 +30,7 @@ from p8j.journal import (
     ReadIssue,
     SessionSummary,
 )
-from p8j.journal.catalog import list_summaries
+from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.timefmt import format_ts
 
 from .content import content_texts

@@ -1,4 +1,9 @@
-"""Generic fixtures shared by every test package (no autouse environment changes here)."""
+"""Generic fixtures shared by every test package.
+
+The one autouse fixture removes P8J_REDACT and P8J_HOME inherited from the
+environment, so no test depends on the shell it runs in (tests that need them set
+them).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,12 @@ from p8j.journal import Home, SessionManager
 # into an INTERNALERROR. The other phases still find and shrink failures.
 settings.register_profile("p8j", phases=[p for p in Phase if p is not Phase.explain])
 settings.load_profile("p8j")
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("P8J_REDACT", raising=False)
+    monkeypatch.delenv("P8J_HOME", raising=False)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from p8j.journal import Home, SessionManager
-from p8j.journal.log import Durability
+from p8j.journal.store.fs.writer import Durability
 
 from ..common import message, session_id, write_log
 from .original import SessionManager as OriginalManager

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from p8j.journal.storage import Storage
+from p8j.journal.store.fs.syscalls import Storage
 
 __all__ = ["FaultyStorage", "Op", "RecordingStorage"]
 

@@ -18,7 +18,7 @@ from p8j.journal import (
     SessionStateError,
     read_events,
 )
-from p8j.journal.log import Durability
+from p8j.journal.store.fs.writer import Durability
 from p8j.replay import load_session
 
 from .storages import FaultyStorage

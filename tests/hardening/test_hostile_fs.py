@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from p8j.journal import Home, JournalIOError, SessionManager, UnsafePathError
-from p8j.journal.scan import redact_session, scan_session
+from p8j.journal.secrets.scan import redact_session, scan_session
 from p8j.replay import load_session
 
 

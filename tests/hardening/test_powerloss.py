@@ -17,12 +17,12 @@ from typing import Any
 
 import msgspec
 import pytest
+from fakes import FAKES
 
 from p8j.journal import Home, SessionManager, read_events
-from p8j.journal.log import Durability
-from p8j.journal.scan import redact_session
+from p8j.journal.secrets.scan import redact_session
+from p8j.journal.store.fs.writer import Durability
 
-from .fakes import FAKES
 from .storages import Op, RecordingStorage
 
 TORN = (1, 2)  # torn writes keep 1 byte, or half (see _cuts)

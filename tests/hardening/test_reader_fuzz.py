@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from p8j.journal import P8jError, SessionManager, read_events
-from p8j.journal.reader import LogCursor
+from p8j.journal.store.fs.cursor import LogCursor
 
 
 def _valid_log() -> bytes:

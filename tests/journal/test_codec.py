@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from journal_helpers import crc_line
+from journal_helpers import crc_line, json_values
 
 from p8j.journal import (
     SCHEMA_VERSION,
@@ -34,15 +34,6 @@ SID = "01a20c6a-1677-71ff-911a-7d8a8490bda4"
 TS = "2026-11-24T07:16:48.898912Z"
 
 # JSON values as agents produce them (finite floats, 64-bit ints, any text but lone surrogates).
-json_values: st.SearchStrategy[Any] = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=12,
-)
 
 EVERY_KIND = [
     SessionStarted(SCHEMA_VERSION, SID, 0, TS, project_name="p", metadata={"k": [1, None]}),

@@ -13,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from journal_helpers import common_prefix, patch_os
-from test_codec import json_values
+from journal_helpers import common_prefix, json_values, patch_os
 
 from p8j.journal import (
     Home,

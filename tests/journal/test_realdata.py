@@ -18,7 +18,7 @@ from p8j.journal import (
     SessionManager,
     encode_event,
 )
-from p8j.journal.log import DEFAULT_MAX_RECORD_BYTES
+from p8j.journal.store.fs.writer import DEFAULT_MAX_RECORD_BYTES
 from p8j.replay import load_session
 
 REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"

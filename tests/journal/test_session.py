@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_codec import json_values
+from journal_helpers import json_values
 
 from p8j.journal import (
     SCHEMA_VERSION,

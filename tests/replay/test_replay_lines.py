@@ -60,7 +60,7 @@ def test_partial_tail_waits_then_resumes(rhome: Home) -> None:
 def test_replaced_file_is_detected(rhome: Home, monkeypatch: pytest.MonkeyPatch) -> None:
     sid = _session(rhome, 3)
     other = _session(rhome, 3)
-    from p8j.journal.reader import open_log_readonly
+    from p8j.journal.store.fs.cursor import open_log_readonly
 
     def open_the_other(path: object) -> int:
         # The raw-bytes descriptor sees another file than the cursor: as if replaced between.

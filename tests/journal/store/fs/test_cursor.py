@@ -81,7 +81,9 @@ def _outcome(
         path, skip_corrupt=skip, chunk_size=chunk, session_id=SID, max_line_bytes=max_line
     )
     # The slow path: the batch decoder "fails", so every line is decoded on its own.
-    off = mock.patch("p8j.journal.reader.decode_block", side_effect=msgspec.DecodeError("off"))
+    off = mock.patch(
+        "p8j.journal.store.fs.cursor.decode_block", side_effect=msgspec.DecodeError("off")
+    )
     with off if not fast else contextlib.nullcontext():
         try:
             if blocks:  # a list per block, with the bulk check of plain records

@@ -33,8 +33,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import JournalIOError, UnsafePathError
-from .ids import _ID_RE, validate_session_id
+from ...errors import JournalIOError, UnsafePathError
+from ...ids import _ID_RE, validate_session_id
 
 __all__ = ["ENV_VAR", "Home", "check_dir", "check_file", "resolve_home"]
 
@@ -263,8 +263,8 @@ def resolve_session_ref(home: Home, ref: str) -> str:
     Raises InvalidSessionIdError for a malformed ref and SessionNotFoundError
     (with `candidates`) for an unknown or ambiguous one.
     """
-    from .errors import SessionNotFoundError
-    from .ids import validate_prefix
+    from ...errors import SessionNotFoundError
+    from ...ids import validate_prefix
 
     if ref != "latest":
         validate_prefix(ref)  # before the home is touched at all

@@ -33,14 +33,14 @@ from typing import Any
 
 import msgspec
 
-from .blobs import BlobStore, placeholder
-from .codec import decode_line, encode_event
-from .errors import CorruptLineError, JournalIOError, P8jError, UnsafePathError
-from .events import BlobRef, Event, UnknownEvent
-from .home import Home, check_file
-from .lock import SessionLock
+from ..codec import decode_line, encode_event
+from ..errors import CorruptLineError, JournalIOError, P8jError, UnsafePathError
+from ..events import BlobRef, Event, UnknownEvent
+from ..store.fs.blobs import BlobStore, placeholder
+from ..store.fs.layout import Home, check_file
+from ..store.fs.lock import SessionLock
+from ..store.fs.syscalls import REAL, Storage, write_all
 from .redact import MARKER_PREFIX, REDACTED_FIELDS, Redactor, RedactStream, default_redactor
-from .storage import REAL, Storage, write_all
 
 __all__ = ["Finding", "RedactReport", "ScanReport", "redact_session", "scan_session"]
 
@@ -530,8 +530,8 @@ def redact_session(
 
 def _drop_caches(home: Home, session_id: str) -> None:
     """Forget derived copies of the old text: the session's snapshot; refresh the catalog."""
-    from .catalog import list_summaries
-    from .snapshots import snapshot_path
+    from ..cache.catalog import list_summaries
+    from ..cache.snapshots import snapshot_path
 
     with contextlib.suppress(OSError):
         os.unlink(snapshot_path(home, session_id))

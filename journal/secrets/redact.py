@@ -64,7 +64,7 @@ from typing import Any
 
 import msgspec
 
-from .errors import JournalIOError, P8jError, UnsafePathError
+from ..errors import JournalIOError, RedactConfigError, UnsafePathError
 
 __all__ = [
     "BUILTIN_RULE_IDS",
@@ -91,10 +91,6 @@ MARKER_PREFIX = "[REDACTED:"
 CARRY_CHARS = 128
 _CONFIG_MAX_BYTES = 1 << 20
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-
-
-class RedactConfigError(P8jError):
-    """The redaction configuration file is unreadable, unsafe or invalid."""
 
 
 def marker(rule_id: str) -> str:

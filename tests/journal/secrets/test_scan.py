@@ -12,6 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 from click.testing import CliRunner
+from fakes import FAKES
 
 from p8j.cli.main import cli
 from p8j.journal import (
@@ -21,11 +22,9 @@ from p8j.journal import (
     decode_line,
     read_events,
 )
-from p8j.journal.scan import redact_session, scan_session
-from p8j.journal.snapshots import snapshot_path
+from p8j.journal.cache.snapshots import snapshot_path
+from p8j.journal.secrets.scan import redact_session, scan_session
 from p8j.replay import load_session
-
-from .fakes import FAKES
 
 
 def _leaky_session(home: Home) -> str:

@@ -33,8 +33,8 @@ from p8j.journal import (
     encode_event,
     fold,
 )
-from p8j.journal import snapshots as snap_mod
-from p8j.journal.snapshots import (
+from p8j.journal.cache import snapshots as snap_mod
+from p8j.journal.cache.snapshots import (
     Snapshot,
     encode_snapshot,
     fold_log,

@@ -38,12 +38,12 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from .codec import encode_event
-from .errors import JournalIOError, RecordTooLargeError, UnsafePathError
-from .events import Event
-from .home import Home, check_file
+from ...codec import encode_event
+from ...errors import JournalIOError, RecordTooLargeError, UnsafePathError
+from ...events import Event
+from .layout import Home, check_file
 from .lock import SessionLock
-from .storage import REAL, Storage
+from .syscalls import REAL, Storage
 
 __all__ = ["DEFAULT_MAX_RECORD_BYTES", "Durability", "LogWriter"]
 

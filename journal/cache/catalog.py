@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .errors import P8jError
-from .events import (
+from ..errors import P8jError
+from ..events import (
     CommandRecorded,
     ExecutionRecorded,
     MessageRecorded,
@@ -50,12 +50,12 @@ from .events import (
     SessionStarted,
     UnknownEvent,
 )
-from .home import Home
-from .ids import _ID_RE
-from .storage import replace_file
+from ..ids import _ID_RE
+from ..store.fs.layout import Home
+from ..store.fs.syscalls import replace_file
 
 if TYPE_CHECKING:
-    from .reader import LogCursor
+    from ..store.fs.cursor import LogCursor
 
 __all__ = ["CATALOG_VERSION", "SessionSummary", "list_summaries", "summarize", "title_of"]
 
@@ -110,7 +110,7 @@ def _cursor_type() -> type[LogCursor]:
     known: type[LogCursor] | None = globals().get("LogCursor")  # set once below, or by a test
     if known is not None:
         return known
-    from .reader import LogCursor as real
+    from ..store.fs.cursor import LogCursor as real
 
     globals()["LogCursor"] = real
     return real
@@ -266,7 +266,7 @@ def _list_summaries(home: Home, use_cache: bool) -> list[SessionSummary]:
     except FileNotFoundError:
         return []
     except OSError as exc:
-        from .errors import JournalIOError
+        from ..errors import JournalIOError
 
         raise JournalIOError(
             f"cannot list sessions: {exc.strerror}", path=home.sessions_dir

@@ -28,8 +28,8 @@ from p8j.journal import (
     new_session_id,
     read_events,
 )
-from p8j.journal.home import fsync_dir
-from p8j.journal.log import DEFAULT_MAX_RECORD_BYTES
+from p8j.journal.store.fs.layout import fsync_dir
+from p8j.journal.store.fs.writer import DEFAULT_MAX_RECORD_BYTES
 from p8j.replay import load_session
 
 _real_fdatasync = os.fdatasync

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from p8j.journal.storage import Storage, replace_file, write_all
+from p8j.journal.store.fs.syscalls import Storage, replace_file, write_all
 
 
 class _Trickle(Storage):

@@ -56,12 +56,12 @@ from typing import Any
 
 import msgspec
 
-from .errors import P8jError, SessionStateError
-from .events import AnyEvent, UnknownEvent
-from .home import Home
-from .reader import LogCursor, missing_start_error
-from .session import Session, check_history, fold
-from .storage import replace_file
+from ..errors import P8jError, SessionStateError
+from ..events import AnyEvent, UnknownEvent
+from ..session import Session, check_history, fold
+from ..store.fs.cursor import LogCursor, missing_start_error
+from ..store.fs.layout import Home
+from ..store.fs.syscalls import replace_file
 
 __all__ = [
     "CHUNK",

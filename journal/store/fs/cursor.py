@@ -39,11 +39,9 @@ from typing import Literal
 
 import msgspec
 
-from .blobs import BlobStore
-from .blobs import resolve as resolve_blobs
-from .codec import decode_block, decode_line, first_bad_checksum, line_checksum_ok
-from .errors import CorruptLineError, JournalIOError, P8jError, SessionStateError, UnsafePathError
-from .events import (
+from ...codec import decode_block, decode_line, first_bad_checksum, line_checksum_ok
+from ...errors import CorruptLineError, JournalIOError, P8jError, SessionStateError, UnsafePathError
+from ...events import (
     AnyEvent,
     CommandRecorded,
     ExecutionRecorded,
@@ -51,7 +49,9 @@ from .events import (
     MetadataUpdated,
     UnknownEvent,
 )
-from .session import check_transition
+from ...session import check_transition
+from .blobs import BlobStore
+from .blobs import resolve as resolve_blobs
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",

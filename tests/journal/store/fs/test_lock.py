@@ -119,7 +119,7 @@ def test_garbage_in_a_lock_file_does_not_break_locking(home: Home) -> None:
 
 def test_a_hard_link_planted_at_the_lock_path_is_refused_not_truncated(tmp_path: Path) -> None:
     from p8j.journal import Home, UnsafePathError, new_session_id
-    from p8j.journal.lock import SessionLock
+    from p8j.journal.store.fs.lock import SessionLock
 
     home = Home(tmp_path / "home").ensure()
     outside = tmp_path / "precious.txt"
@@ -133,7 +133,7 @@ def test_a_hard_link_planted_at_the_lock_path_is_refused_not_truncated(tmp_path:
 
 def test_a_fifo_planted_at_the_lock_path_does_not_hang(tmp_path: Path) -> None:
     from p8j.journal import Home, UnsafePathError, new_session_id
-    from p8j.journal.lock import SessionLock
+    from p8j.journal.store.fs.lock import SessionLock
 
     home = Home(tmp_path / "home").ensure()
     sid = new_session_id()

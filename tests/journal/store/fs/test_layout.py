@@ -11,8 +11,7 @@ from typing import Any
 
 import platformdirs
 import pytest
-from journal_helpers import common_prefix, files_under
-from test_ids import BAD_IDS, BAD_PREFIXES
+from journal_helpers import BAD_IDS, BAD_PREFIXES, common_prefix, files_under
 
 from p8j.journal import (
     Home,

@@ -24,7 +24,7 @@ from p8j.journal import (
     SessionManager,
     read_events,
 )
-from p8j.journal.blobs import DEFAULT_BLOB_THRESHOLD, BlobStore
+from p8j.journal.store.fs.blobs import DEFAULT_BLOB_THRESHOLD, BlobStore
 from p8j.replay import load_session, load_session_with_report
 
 MB = 1 << 20

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import msgspec
 
-from .errors import JournalIOError, SessionLockedError, UnsafePathError
-from .home import check_file
+from ...errors import JournalIOError, SessionLockedError, UnsafePathError
+from .layout import check_file
 
 __all__ = ["LockHolder", "SessionLock", "lock_holder"]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from fakes import FAKES, Fakes, b62
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +25,7 @@ from p8j.journal import (
     UnsafePathError,
     read_events,
 )
-from p8j.journal.redact import (
+from p8j.journal.secrets.redact import (
     BUILTIN_RULE_IDS,
     CARRY_CHARS,
     CONFIG_NAME,
@@ -37,8 +38,6 @@ from p8j.journal.redact import (
     marker,
 )
 from p8j.replay import load_session
-
-from .fakes import FAKES, Fakes, b62
 
 REDACTOR = Redactor()
 CASES = FAKES.cases()
@@ -88,7 +87,7 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 
 
 def test_real_agent_logs_have_no_false_positives() -> None:
-    root = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+    root = Path(__file__).resolve().parents[4] / "shared" / "realdata"
     if not root.is_dir():
         pytest.skip("../shared/realdata is absent")
     texts: list[str] = []

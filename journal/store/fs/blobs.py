@@ -40,10 +40,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from .errors import InvalidEventError, JournalIOError, P8jError, UnsafePathError
-from .events import BlobRef, CommandRecorded, ExecutionRecorded, MessageRecorded
-from .home import check_dir, check_file
-from .storage import REAL, Storage, write_all
+from ...errors import BlobMissingError, InvalidEventError, JournalIOError, P8jError, UnsafePathError
+from ...events import BlobRef, CommandRecorded, ExecutionRecorded, MessageRecorded
+from .layout import check_dir, check_file
+from .syscalls import REAL, Storage, write_all
 
 __all__ = [
     "BLOB_FIELDS",
@@ -64,10 +64,6 @@ TEXT = "text/plain; charset=utf-8"
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 _DATA_URL_RE = re.compile(r"data:([\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[\w.+-]+)*;base64,")
 _CHUNK = 1 << 20
-
-
-class BlobMissingError(JournalIOError):
-    """A blob an event refers to is not in the blobs directory."""
 
 
 class BlobProblem(msgspec.Struct, frozen=True):

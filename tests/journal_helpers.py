@@ -15,6 +15,7 @@ from typing import IO, Any
 
 import msgspec
 import pytest
+from hypothesis import strategies as st
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "child_writer.py"
@@ -45,7 +46,7 @@ def patch_os(monkeypatch: pytest.MonkeyPatch, name: str, fake: Callable[..., Any
     """
     if hasattr(os, name):
         monkeypatch.setattr(os, name, fake)
-    storage = importlib.import_module("p8j.journal.storage")
+    storage = importlib.import_module("p8j.journal.store.fs.syscalls")
     monkeypatch.setattr(storage.REAL, name, fake)
 
 
@@ -67,7 +68,7 @@ def wait_until(pred: Callable[[], bool], timeout: float = 10.0, what: str = "con
 
 
 def spawn_child(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start tests/journal/child_writer.py with `args` (text pipes, line-buffered)."""
+    """Start tests/child_writer.py with `args` (text pipes, line-buffered)."""
     return subprocess.Popen(
         [sys.executable, str(CHILD), *args],
         stdin=subprocess.PIPE,
@@ -138,3 +139,42 @@ def files_under(root: Path) -> list[Path]:
 def strip_times(d: dict[str, Any], keys: Sequence[str] = ("ts",)) -> dict[str, Any]:
     """A copy of `d` without the given keys."""
     return {k: v for k, v in d.items() if k not in keys}
+
+
+# Hypothesis: any JSON value msgspec encodes and decodes exactly.
+json_values: st.SearchStrategy[Any] = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+# Strings that are not session ids (paths, NULs, huge, wrong case...).
+BAD_IDS: list[object] = [
+    "../x",
+    "/etc/passwd",
+    "a/b",
+    "01a20c6a-1677-71ff-911a-7d8a8490bda4\x00",
+    "\x00",
+    "01a20c6a-1677-71ff-911a-7d8a8490bda4\n",
+    "",
+    "a" * 10_000,
+    "0" * 10_000,
+    "01A20C6A-1677-71FF-911A-7D8A8490BDA4",
+    "01a20c6a16777 1ff911a7d8a8490bda4",
+    "01a20c6a-1677-71ff-911a-7d8a8490bda",
+    " 01a20c6a-1677-71ff-911a-7d8a8490bda4",
+    "01a20c6a-1677-71ff-911a-7d8a8490bda4.jsonl",
+    "..",
+    ".",
+    "latest/../../x",
+    None,
+    5,
+    b"01a20c6a-1677-71ff-911a-7d8a8490bda4",
+    ["01a20c6a-1677-71ff-911a-7d8a8490bda4"],
+]
+
+BAD_PREFIXES = [b for b in BAD_IDS if b != "01a20c6a-1677-71ff-911a-7d8a8490bda"]

@@ -20,11 +20,11 @@ from p8j.journal import (
     SessionManager,
     SessionStarted,
     SessionSummary,
-    catalog,
     encode_event,
     list_summaries,
 )
-from p8j.journal.catalog import title_of
+from p8j.journal.cache import catalog
+from p8j.journal.cache.catalog import title_of
 from p8j.journal.timefmt import format_ts
 from p8j.replay import load_session
 
@@ -158,7 +158,7 @@ def test_a_grown_log_is_read_from_where_the_cache_left_off(
         starts.append(kw.get("offset", 0))
         return real(path, **kw)
 
-    monkeypatch.setattr("p8j.journal.catalog.LogCursor", spy)
+    monkeypatch.setattr("p8j.journal.cache.catalog.LogCursor", spy)
     assert list_summaries(home)[0].message_count == 20
     assert starts == []  # unchanged: one stat, no read
     mgr.record_command("make")
@@ -267,7 +267,7 @@ def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         reads.append(os.path.basename(path))
         return real(path, **kw)
 
-    monkeypatch.setattr("p8j.journal.catalog.LogCursor", spy)
+    monkeypatch.setattr("p8j.journal.cache.catalog.LogCursor", spy)
     return reads
 
 
