@@ -45,6 +45,7 @@ from p8j.journal import (
 )
 from p8j.journal.timefmt import format_ts
 
+from .bounded import read_bounded
 from .content import content_parts, visible
 from .lines import read_with_lines
 from .load import LoadReport
@@ -68,15 +69,8 @@ def read_session_events(
     path = home.log_path(sid)
     if not path.exists():
         raise SessionNotFoundError(f"no session {sid} in {home.path}")
-    bound = format_ts(until) if isinstance(until, datetime) else until
     cursor = LogCursor(path, session_id=sid, skip_corrupt=not strict)
-    events: list[AnyEvent | UnknownEvent] = []
-    for event in cursor.read(final=True):
-        if upto_seq is not None and event.seq > upto_seq:
-            break
-        if bound is not None and event.ts > bound and event.seq > 0:
-            break
-        events.append(event)
+    events = list(read_bounded(cursor, upto_seq=upto_seq, until=until))
     report = LoadReport(
         sid, str(path), list(cursor.issues), cursor.torn, len(events), cursor.offset
     )

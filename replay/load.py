@@ -32,7 +32,8 @@ from p8j.journal import (
 from p8j.journal.cache.snapshots import fold_log
 from p8j.journal.session import check_history
 from p8j.journal.store.fs.cursor import missing_start_error
-from p8j.journal.timefmt import format_ts, parse_ts
+
+from .bounded import read_bounded, ts_bound
 
 __all__ = ["LoadReport", "load_session", "load_session_with_report"]
 
@@ -68,11 +69,7 @@ def load_session_with_report(
     path = h.log_path(sid)
     if not path.exists():
         raise SessionNotFoundError(f"no session {sid} in {h.path}")
-    # Normalised to p8j's fixed-width form: only then does string order equal time order
-    # ("...07:00:00Z" sorts after "...07:00:00.5Z").
-    bound = None
-    if until is not None:
-        bound = format_ts(until if isinstance(until, datetime) else parse_ts(until))
+    bound = ts_bound(until)  # fixed-width form: see bounded.py
     if upto_seq is None and bound is None:
         # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
         session, cursor, count = fold_log(h, sid, skip_corrupt=skip_corrupt, history=history)
@@ -83,11 +80,7 @@ def load_session_with_report(
 
     def events() -> Iterator[AnyEvent | UnknownEvent]:
         nonlocal count
-        for ev in cursor.read(final=True):
-            if upto_seq is not None and ev.seq > upto_seq:
-                return
-            if bound is not None and ev.ts > bound and ev.seq > 0:
-                return
+        for ev in read_bounded(cursor, upto_seq=upto_seq, until=bound):
             count += 1
             yield ev
 

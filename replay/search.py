@@ -31,8 +31,8 @@ from p8j.journal import (
     SessionSummary,
 )
 from p8j.journal.cache.catalog import list_summaries
-from p8j.journal.timefmt import format_ts
 
+from .bounded import read_bounded, ts_bound
 from .content import content_texts
 
 __all__ = ["SearchHit", "SearchResult", "search", "snippet"]
@@ -135,7 +135,7 @@ def search(
     kind_set = frozenset(kinds) if kinds else None
     if role_set is not None and kind_set is None:
         kind_set = frozenset({"message"})  # a role only ever belongs to a message
-    bound = format_ts(since) if since is not None else None
+    bound = ts_bound(since)
     selected = _select(list_summaries(home), session_ids, project, bound)
     result = SearchResult([], [], [], 0)
     for summary in selected:
@@ -143,9 +143,7 @@ def search(
         result.sessions_searched += 1
         cursor = LogCursor(home.log_path(sid), session_id=sid, skip_corrupt=True)
         try:
-            for event in cursor.read(final=True):
-                if bound is not None and event.ts < bound:
-                    continue
+            for event in read_bounded(cursor, since=bound):
                 for kind, role, field, texts in _fields(event):
                     if kind_set is not None and kind not in kind_set:
                         continue
