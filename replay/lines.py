@@ -21,11 +21,10 @@ from collections.abc import Iterator
 
 from p8j.journal import AnyEvent, CorruptLineError, JournalIOError, LogCursor, UnknownEvent
 from p8j.journal.codec import decode_line, line_checksum_ok
+from p8j.journal.store.fs.chunks import iter_lines
 from p8j.journal.store.fs.cursor import open_log_readonly
 
 __all__ = ["read_with_lines"]
-
-CHUNK = 1 << 20
 
 
 def _key(event: AnyEvent | UnknownEvent) -> tuple[str, str, int, str]:
@@ -36,61 +35,19 @@ def _key(event: AnyEvent | UnknownEvent) -> tuple[str, str, int, str]:
 
 
 class _LineStream:
-    """Complete lines of a file from an offset on, read lazily in chunks."""
+    """Complete lines of a file from an offset on, read lazily in chunks (store/fs/chunks.py)."""
 
     def __init__(self, fd: int, offset: int, path: str, max_line: int) -> None:
-        self.fd = fd
-        self.pos = offset  # file offset of the first byte not yet read into `buf`
-        self.buf = b""
-        self.start = 0  # index in `buf` of the next line
+        # Lines longer than the cursor's limit are dropped: the cursor discards them too.
+        self.lines = iter_lines(fd, offset, max_line=max_line, path=path)
         self.path = path
-        self.max_line = max_line
-
-    def _fill(self) -> bool:
-        try:
-            data = os.pread(self.fd, CHUNK, self.pos)
-        except OSError as exc:
-            raise JournalIOError(f"read failed: {exc.strerror}", path=self.path) from exc
-        if not data:
-            return False
-        self.pos += len(data)
-        self.buf = self.buf[self.start :] + data
-        self.start = 0
-        return True
-
-    def next_line(self) -> bytes | None:
-        """The next complete line without its newline, or None at the end of the file."""
-        while True:
-            nl = self.buf.find(b"\n", self.start)
-            if nl >= 0:
-                line = self.buf[self.start : nl]
-                self.start = nl + 1
-                return line
-            if len(self.buf) - self.start > self.max_line:
-                # The cursor discards such a line too; drop what is buffered of it.
-                self.buf, self.start = b"", 0
-                while True:
-                    if not self._fill():
-                        return None
-                    nl = self.buf.find(b"\n")
-                    if nl >= 0:
-                        self.start = nl + 1
-                        break
-                    self.buf = b""
-                continue
-            if not self._fill():
-                return None
 
     def match(self, event: AnyEvent | UnknownEvent) -> bytes:
         """The raw line (with newline) of `event`: the next line that decodes equal to it."""
         marker = b'"seq":%d' % event.seq
-        while True:
-            line = self.next_line()
-            if line is None:
-                raise JournalIOError(
-                    f"the log changed while it was being read (no line for seq {event.seq})",
-                    path=self.path,
-                )
+        for line, complete in self.lines:
+            if not complete:
+                break  # a partial line is never an accepted event
             if marker not in line or not line_checksum_ok(line):
                 continue
             try:
@@ -98,6 +55,10 @@ class _LineStream:
                     return line + b"\n"
             except CorruptLineError:
                 continue
+        raise JournalIOError(
+            f"the log changed while it was being read (no line for seq {event.seq})",
+            path=self.path,
+        )
 
 
 def read_with_lines(
