@@ -32,6 +32,12 @@ from p8j.replay.listing import SessionListing, list_sessions
 from .render import Style, duration, escape, relative_time
 
 if TYPE_CHECKING:
+    from prompt_toolkit.application import Application
+    from prompt_toolkit.data_structures import Point
+    from prompt_toolkit.formatted_text import StyleAndTextTuples
+    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+    from prompt_toolkit.layout import Layout
+
     from p8j.journal import SessionManager
 
 __all__ = [
@@ -139,58 +145,79 @@ def pick_session(
     return _run_picker(h, listing, query)
 
 
+_PT_STYLE = {
+    "selected": "reverse",
+    "id": "ansiyellow",
+    "project": "bold",
+    "dim": "ansibrightblack",
+    "state-live": "ansigreen",
+    "state-crashed": "ansired",
+    "state-paused": "ansiyellow",
+    "prompt": "bold",
+    "status": "reverse",
+}
+
+
 def _run_picker(home: Home, listing: list[SessionListing], query: str) -> str | None:
     import sys
 
-    from prompt_toolkit.application import Application
-    from prompt_toolkit.buffer import Buffer
-    from prompt_toolkit.data_structures import Point
-    from prompt_toolkit.formatted_text import StyleAndTextTuples
-    from prompt_toolkit.input.defaults import create_input
-    from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
-    from prompt_toolkit.layout import (
-        BufferControl,
-        FormattedTextControl,
-        HSplit,
-        Layout,
-        VSplit,
-        Window,
-    )
-    from prompt_toolkit.layout.dimension import Dimension
-    from prompt_toolkit.output.defaults import create_output
-    from prompt_toolkit.styles import Style as PTStyle
-
     if not any(_isatty(s) for s in (sys.stdin, sys.stdout, sys.stderr)):
         raise NoTerminalError("p8j pick needs a terminal (none of stdin, stdout, stderr is one)")
+    return _Picker(home, listing, query).run()
 
-    state: dict[str, Any] = {"selected": 0, "shown": list(listing), "preview": {}}
-    now_terms: list[list[str]] = [[]]
 
-    def refilter() -> None:
-        terms = buffer.text.lower().split()
-        now_terms[0] = terms
-        content = index.text
-        shown = [r for r in listing if matches(r, terms, content.get(r.session_id, ""))]
-        state["shown"] = shown
-        state["selected"] = min(state["selected"], max(0, len(shown) - 1))
+class _Picker:
+    """One run of the picker: what is shown and selected, the previews, the content index."""
 
-    buffer = Buffer(multiline=False, on_text_changed=lambda _b: refilter())
-    app_ref: list[Any] = []
+    def __init__(self, home: Home, listing: list[SessionListing], query: str) -> None:
+        from prompt_toolkit.buffer import Buffer
 
-    def progress() -> None:
-        if app_ref and now_terms[0]:
-            refilter()
-            app_ref[0].invalidate()
+        self.home = home
+        self.listing = listing
+        self.shown = list(listing)  # the rows matching the filter, in listing order
+        self.selected = 0  # index into `shown`
+        self.terms: list[str] = []  # the filter's words, lower-case
+        self.previews: dict[str, list[str]] = {}
+        self.app: Application[str | None] | None = None
+        self.index = _ContentIndex(home, [r.session_id for r in listing], self.progress)
+        self.buffer = Buffer(multiline=False, on_text_changed=lambda _b: self.refilter())
+        self.query = query
 
-    index = _ContentIndex(home, [r.session_id for r in listing], progress)
+    # -- state -------------------------------------------------------------------------
 
-    def list_fragments() -> StyleAndTextTuples:
-        shown: list[SessionListing] = state["shown"]
+    def refilter(self) -> None:
+        """Recompute the rows shown from the filter text; keep the selection in range."""
+        self.terms = self.buffer.text.lower().split()
+        content = self.index.text
+        self.shown = [
+            r for r in self.listing if matches(r, self.terms, content.get(r.session_id, ""))
+        ]
+        self.selected = min(self.selected, max(0, len(self.shown) - 1))
+
+    def progress(self) -> None:
+        """Called by the index as it grows: a filter may now match more conversations."""
+        if self.app is not None and self.terms:
+            self.refilter()
+            self.app.invalidate()
+
+    def move(self, delta: int) -> None:
+        """Move the selection by `delta` rows, clamped to the rows shown."""
+        if self.shown:
+            self.selected = max(0, min(len(self.shown) - 1, self.selected + delta))
+
+    def choice(self) -> str | None:
+        """The selected session's id, or None when nothing matches."""
+        return self.shown[self.selected].session_id if self.shown else None
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def list_fragments(self) -> StyleAndTextTuples:
+        """The session list, the selected row marked."""
         frags: StyleAndTextTuples = []
-        if not shown:
+        if not self.shown:
             return [("class:dim", "  no session matches")]
-        for i, r in enumerate(shown[:LIST_LIMIT]):
-            selected = i == state["selected"]
+        for i, r in enumerate(self.shown[:LIST_LIMIT]):
+            selected = i == self.selected
             style = "class:selected" if selected else ""
             mark = "›" if selected else " "
             title = escape(r.title)[:200]
@@ -205,129 +232,129 @@ def _run_picker(home: Home, listing: list[SessionListing], query: str) -> str | 
             frags.append((style, f" {title}\n"))
         return frags
 
-    def cursor_pos() -> Point:
-        return Point(0, min(state["selected"], LIST_LIMIT - 1))
+    def cursor_pos(self) -> Point:
+        """Where the list's cursor is, so the list scrolls to the selection."""
+        from prompt_toolkit.data_structures import Point
 
-    def preview_fragments() -> StyleAndTextTuples:
-        shown: list[SessionListing] = state["shown"]
-        if not shown:
+        return Point(0, min(self.selected, LIST_LIMIT - 1))
+
+    def preview_fragments(self) -> StyleAndTextTuples:
+        """The selected session's conversation, loaded once per session."""
+        if not self.shown:
             return []
-        row = shown[state["selected"]]
-        cache: dict[str, list[str]] = state["preview"]
-        if row.session_id not in cache:
-            cache[row.session_id] = _preview_lines(home, row.session_id, 80)
+        row = self.shown[self.selected]
+        if row.session_id not in self.previews:
+            self.previews[row.session_id] = _preview_lines(self.home, row.session_id, 80)
         head = f"{row.session_id}\n{row.state} · took {duration(row.duration_s)}\n"
-        return [("class:id", head), ("", "\n".join(cache[row.session_id]))]
+        return [("class:id", head), ("", "\n".join(self.previews[row.session_id]))]
 
-    def status_fragments() -> StyleAndTextTuples:
-        shown = state["shown"]
-        indexed = len(index.text)
-        extra = "" if indexed >= len(listing) else f" · indexing {indexed}/{len(listing)}"
+    def status_fragments(self) -> StyleAndTextTuples:
+        """Counts, indexing progress and the keys."""
+        indexed = len(self.index.text)
+        total = len(self.listing)
+        extra = "" if indexed >= total else f" · indexing {indexed}/{total}"
         return [
             (
                 "class:status",
-                f" {len(shown)}/{len(listing)} sessions{extra} · ↑/↓ move · Enter choose · "
+                f" {len(self.shown)}/{total} sessions{extra} · ↑/↓ move · Enter choose · "
                 "Esc cancel ",
             )
         ]
 
-    kb = KeyBindings()
+    # -- the application ---------------------------------------------------------------
 
-    def move(delta: int) -> None:
-        shown = state["shown"]
-        if shown:
-            state["selected"] = max(0, min(len(shown) - 1, state["selected"] + delta))
+    def key_bindings(self) -> KeyBindings:
+        """Up/Down (Ctrl-P/Ctrl-N), PageUp/PageDown, Enter, Esc/Ctrl-C/Ctrl-G."""
+        from prompt_toolkit.key_binding import KeyBindings
 
-    @kb.add("up")
-    @kb.add("c-p")
-    def _up(event: KeyPressEvent) -> None:
-        move(-1)
+        kb = KeyBindings()
+        for keys, delta in ((("up", "c-p"), -1), (("down", "c-n"), 1)):
+            for key in keys:
+                kb.add(key)(lambda _e, d=delta: self.move(d))
+        kb.add("pageup")(lambda _e: self.move(-10))
+        kb.add("pagedown")(lambda _e: self.move(10))
 
-    @kb.add("down")
-    @kb.add("c-n")
-    def _down(event: KeyPressEvent) -> None:
-        move(1)
+        @kb.add("enter")
+        def _enter(event: KeyPressEvent) -> None:
+            event.app.exit(result=self.choice())
 
-    @kb.add("pageup")
-    def _pgup(event: KeyPressEvent) -> None:
-        move(-10)
+        @kb.add("escape", eager=True)
+        @kb.add("c-c")
+        @kb.add("c-g")
+        def _cancel(event: KeyPressEvent) -> None:
+            event.app.exit(result=None)
 
-    @kb.add("pagedown")
-    def _pgdn(event: KeyPressEvent) -> None:
-        move(10)
+        return kb
 
-    @kb.add("enter")
-    def _enter(event: KeyPressEvent) -> None:
-        shown = state["shown"]
-        event.app.exit(result=shown[state["selected"]].session_id if shown else None)
+    def layout(self) -> Layout:
+        """The filter line, the list beside the preview, the status line."""
+        from prompt_toolkit.layout import (
+            BufferControl,
+            FormattedTextControl,
+            HSplit,
+            Layout,
+            VSplit,
+            Window,
+        )
+        from prompt_toolkit.layout.dimension import Dimension
 
-    @kb.add("escape", eager=True)
-    @kb.add("c-c")
-    @kb.add("c-g")
-    def _cancel(event: KeyPressEvent) -> None:
-        event.app.exit(result=None)
+        body = VSplit(
+            [
+                Window(
+                    FormattedTextControl(self.list_fragments, get_cursor_position=self.cursor_pos),
+                    width=Dimension(weight=3),
+                    wrap_lines=False,
+                ),
+                Window(width=1, char="│", style="class:dim"),
+                Window(
+                    FormattedTextControl(self.preview_fragments),
+                    width=Dimension(weight=2),
+                    wrap_lines=True,
+                ),
+            ]
+        )
+        prompt = FormattedTextControl([("class:prompt", "filter › ")])
+        root = HSplit(
+            [
+                VSplit(
+                    [
+                        Window(prompt, width=9, height=1),
+                        Window(BufferControl(buffer=self.buffer), height=1),
+                    ]
+                ),
+                Window(height=1, char="─", style="class:dim"),
+                body,
+                Window(FormattedTextControl(self.status_fragments), height=1, style="class:status"),
+            ]
+        )
+        return Layout(root, focused_element=self.buffer)
 
-    body = VSplit(
-        [
-            Window(
-                FormattedTextControl(list_fragments, get_cursor_position=cursor_pos),
-                width=Dimension(weight=3),
-                wrap_lines=False,
-            ),
-            Window(width=1, char="│", style="class:dim"),
-            Window(
-                FormattedTextControl(preview_fragments), width=Dimension(weight=2), wrap_lines=True
-            ),
-        ]
-    )
-    root = HSplit(
-        [
-            VSplit(
-                [
-                    Window(
-                        FormattedTextControl([("class:prompt", "filter › ")]), width=9, height=1
-                    ),
-                    Window(BufferControl(buffer=buffer), height=1),
-                ]
-            ),
-            Window(height=1, char="─", style="class:dim"),
-            body,
-            Window(FormattedTextControl(status_fragments), height=1, style="class:status"),
-        ]
-    )
-    style = PTStyle.from_dict(
-        {
-            "selected": "reverse",
-            "id": "ansiyellow",
-            "project": "bold",
-            "dim": "ansibrightblack",
-            "state-live": "ansigreen",
-            "state-crashed": "ansired",
-            "state-paused": "ansiyellow",
-            "prompt": "bold",
-            "status": "reverse",
-        }
-    )
-    app: Application[str | None] = Application(
-        layout=Layout(root, focused_element=buffer),
-        key_bindings=kb,
-        style=style,
-        full_screen=True,
-        input=create_input(always_prefer_tty=True),
-        output=create_output(always_prefer_tty=True),
-    )
-    app_ref.append(app)
-    buffer.text = query
-    buffer.cursor_position = len(query)
-    if len(listing) <= SYNC_INDEX_MAX:
-        index.build()  # small journals: content filtering works from the first keystroke
-    else:
-        index.thread.start()
-    refilter()
-    try:
-        return app.run()
-    finally:
-        index.stop.set()
+    def run(self) -> str | None:
+        """Show the picker until the user chooses or cancels; return the chosen id or None."""
+        from prompt_toolkit.application import Application
+        from prompt_toolkit.input.defaults import create_input
+        from prompt_toolkit.output.defaults import create_output
+        from prompt_toolkit.styles import Style as PTStyle
+
+        self.app = Application(
+            layout=self.layout(),
+            key_bindings=self.key_bindings(),
+            style=PTStyle.from_dict(_PT_STYLE),
+            full_screen=True,
+            input=create_input(always_prefer_tty=True),
+            output=create_output(always_prefer_tty=True),
+        )
+        self.buffer.text = self.query
+        self.buffer.cursor_position = len(self.query)
+        if len(self.listing) <= SYNC_INDEX_MAX:
+            self.index.build()  # small journals: content filtering works from the first keystroke
+        else:
+            self.index.thread.start()
+        self.refilter()
+        try:
+            return self.app.run()
+        finally:
+            self.index.stop.set()
 
 
 def _isatty(stream: Any) -> bool:

@@ -208,3 +208,51 @@ def test_matches(p8j_home: Home, demo_ids: list[str]) -> None:
     assert matches(web, [web.session_id[:8]]) and matches(web, ["completed"])
     assert not matches(web, ["checkout", "zebra"])
     assert matches(web, ["zebra"], content="a zebra crossing")
+
+
+@pytest.mark.parametrize(
+    ("keys", "row"),
+    [
+        ("\x0e\x0e\x10", 1),  # Ctrl-N, Ctrl-N, Ctrl-P: the second newest
+        ("\x1b[6~", 2),  # PageDown: clamped to the last (oldest) row
+        ("\x1b[6~\x1b[5~\x0e", 1),  # PageDown, PageUp (back to the top), Ctrl-N
+    ],
+)
+def test_ctrl_keys_and_pages_move(
+    p8j_home: Home, demo_ids: list[str], tmp_path: Path, keys: str, row: int
+) -> None:
+    target = tmp_path / "picked"
+    child = _spawn(p8j_home, shell=f"{sys.executable} -m p8j.cli pick > {target}")
+    child.expect(READY)
+    for key in keys.split("\x1b"):  # one escape sequence at a time, as a terminal sends them
+        child.send(("\x1b" + key) if key.startswith("[") else key)
+    child.send("\r")
+    code, _ = _finish(child)
+    newest_first = demo_ids[::-1]
+    assert code == 0 and target.read_text() == newest_first[row] + "\n"
+
+
+def test_picker_state_without_a_terminal(p8j_home: Home, demo_ids: list[str]) -> None:
+    from p8j.cli.picker import _Picker
+
+    rows = list_sessions(p8j_home)  # newest first: docs-site, api-server, webshop
+    picker = _Picker(p8j_home, rows, "")
+    picker.index.build()
+    picker.refilter()
+    assert picker.choice() == demo_ids[2] and len(picker.shown) == 3
+    picker.move(10)
+    assert picker.choice() == demo_ids[0]  # clamped to the last row
+    picker.move(-1)
+    assert picker.choice() == demo_ids[1]
+    picker.buffer.text = "sliding window"  # only in api-server's conversation
+    assert [r.session_id for r in picker.shown] == [demo_ids[1]] and picker.selected == 0
+    assert "1/3 sessions" in picker.status_fragments()[0][1]
+    head, body = picker.preview_fragments()
+    assert demo_ids[1] in head[1] and "sliding window" in body[1].lower()
+    assert list(picker.previews) == [demo_ids[1]]
+    picker.buffer.text = "zebra-nothing"
+    assert picker.shown == [] and picker.choice() is None
+    assert picker.list_fragments() == [("class:dim", "  no session matches")]
+    assert picker.preview_fragments() == []
+    picker.move(1)
+    assert picker.selected == 0
