@@ -4,7 +4,8 @@ Contract: a session id is a canonical lowercase UUID (36 chars, 8-4-4-4-12 hex).
 p8j generates version 7 ids (48-bit Unix milliseconds, then a per-process
 monotonic counter and random bits), so sorting ids sorts sessions by start time.
 Any other string is rejected by `validate_session_id` before it is used to build a
-path; prefixes accepted for look-up are checked by `validate_prefix`.
+path (`is_session_id` is the same test as a bool, for names found on disk);
+prefixes accepted for look-up are checked by `validate_prefix`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 
 from .errors import InvalidSessionIdError
 
-__all__ = ["new_session_id", "validate_prefix", "validate_session_id"]
+__all__ = ["is_session_id", "new_session_id", "validate_prefix", "validate_session_id"]
 
 _ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PREFIX_RE = re.compile(r"[0-9a-f][0-9a-f-]{0,35}")
@@ -47,9 +48,14 @@ def new_session_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def is_session_id(value: str) -> bool:
+    """True if `value` is a well-formed session id (e.g. the stem of a log's file name)."""
+    return _ID_RE.fullmatch(value) is not None
+
+
 def validate_session_id(value: object) -> str:
     """Return `value` if it is a well-formed session id, else raise InvalidSessionIdError."""
-    if not isinstance(value, str) or _ID_RE.fullmatch(value) is None:
+    if not isinstance(value, str) or not is_session_id(value):
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."

@@ -78,3 +78,19 @@ def test_prefixes(good: str) -> None:
 def test_bad_prefixes_are_rejected(bad: object) -> None:
     with pytest.raises(InvalidSessionIdError):
         validate_prefix(bad)
+
+
+@given(st.text(max_size=40) | st.just("01a20c80-bccb-73e3-9f2a-c9fccdc99c08"))
+def test_is_session_id_is_validate_as_a_bool(value: str) -> None:
+    from p8j.journal.ids import is_session_id
+
+    try:
+        validate_session_id(value)
+    except InvalidSessionIdError:
+        assert not is_session_id(value)
+    else:
+        assert is_session_id(value)
+    assert is_session_id(new_session_id())
+    for bad in BAD_IDS:
+        if isinstance(bad, str):
+            assert not is_session_id(bad)
