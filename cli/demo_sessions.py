@@ -65,7 +65,16 @@ def checkout_total(cart, coupon=None, shipping="standard"):
 
 
 def record_webshop(mgr: SessionManager) -> str:
+    """A bug hunt from failing test to fix, ended; return its id."""
     s = mgr.start_session("webshop", {"model": MODEL, "branch": "fix/checkout-total"})
+    _webshop_diagnose(mgr)
+    _webshop_fix(mgr)
+    mgr.update_metadata(tests="passing")
+    mgr.end_session("task done")
+    return s.session_id
+
+
+def _webshop_diagnose(mgr: SessionManager) -> None:
     mgr.record_message(
         {
             "role": "user",
@@ -108,6 +117,9 @@ def record_webshop(mgr: SessionManager) -> str:
             "model": MODEL,
         }
     )
+
+
+def _webshop_fix(mgr: SessionManager) -> None:
     mgr.record_message({"role": "user", "content": [_tool_result("toolu_02", CHECKOUT_SOURCE)]})
     mgr.record_message(
         {
@@ -147,12 +159,10 @@ def record_webshop(mgr: SessionManager) -> str:
             "model": MODEL,
         }
     )
-    mgr.update_metadata(tests="passing")
-    mgr.end_session("task done")
-    return s.session_id
 
 
 def record_api_server(mgr: SessionManager) -> str:
+    """A feature request with a pause and a resume, left paused; return its id."""
     s = mgr.start_session("api-server", {"model": MODEL})
     mgr.record_message({"role": "user", "content": "Add rate limiting to the /login endpoint."})
     mgr.record_message(
@@ -207,6 +217,7 @@ def record_api_server(mgr: SessionManager) -> str:
 
 
 def record_docs_site(mgr: SessionManager) -> str:
+    """A short session left open (the caller's process should exit); return its id."""
     s = mgr.start_session("docs-site", {"model": MODEL})
     mgr.record_message(
         {"role": "user", "content": "Document the deploy script in the README, with an example."}
