@@ -14,7 +14,7 @@ from p8j.journal import JournalIOError, fold, resolve_session_ref
 from p8j.replay.export import markdown, raw_lines, read_session_events, snapshot_json
 from p8j.replay.load import LoadReport
 
-from .options import SESSION_REF, current_home, home_option, json_option
+from .options import SESSION_REF, current_home, shared_options
 from .render import escape
 from .replay import report_problems
 
@@ -68,8 +68,7 @@ Examples:
     "-o", "--output", metavar="FILE", help="Write to FILE (atomically) instead of stdout."
 )
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
-@json_option
-@home_option
+@shared_options
 def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) -> None:
     """Export a session as Markdown, JSON or raw JSONL."""
     home = current_home()
