@@ -43,6 +43,7 @@ __all__ = [
     "current_home",
     "home_option",
     "json_option",
+    "shared_option",
     "shared_options",
     "stdout_style",
 ]
