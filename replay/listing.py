@@ -245,7 +245,10 @@ def _parse_datetime(text: str) -> datetime:
             "'today', 'yesterday', a date such as 2026-11-01, or an ISO date and time"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.astimezone()  # naive means local time, as people type it
+        try:
+            parsed = parsed.astimezone()  # naive means local time, as people type it
+        except ValueError as exc:  # "year 0 is out of range": local 0001-01-01 east of UTC
+            raise OverflowError(str(exc)) from exc
     return parsed
 
 

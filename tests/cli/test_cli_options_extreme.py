@@ -7,20 +7,25 @@ command or option is covered without touching this file.
 from __future__ import annotations
 
 import os
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner, Result
 
+from p8j.cli import render
 from p8j.cli.main import COMMANDS, cli
-from p8j.cli.options import SHARED_OPTIONS
+from p8j.cli.options import SHARED_OPTIONS, SinceType
 
 from .cli_helpers import assert_clean, run_p8j
 
 NON_UTF8 = os.fsdecode(b"\xff\xfe-not-utf8")  # what Python makes of such bytes in argv
 VALUES = [
     "9" * 30,  # beyond any C integer
+    str(sys.maxsize),  # the largest count accepted
     "99999999999h",  # a duration beyond any date
     "1000000000d",
     "-1",
@@ -107,6 +112,43 @@ def test_group_options_with_extreme_values(
     runs = [[p.opts[0], v, "info"] for p in params for v in VALUES]
     problems = [p for args in runs if (p := _check(runner.invoke(cli, args), args))]
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture(params=["XST-14", "YST+12"])  # POSIX TZ strings: UTC+14, UTC-12, no tzdata
+def far_timezone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The process in a time zone far from UTC, so local times reach past years 1 and 9999."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    render._OFFSETS.clear()  # the UTC offsets cached for rendering belong to the old zone
+    try:
+        yield request.param
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+        render._OFFSETS.clear()
+
+
+def test_times_at_the_ends_of_the_calendar_in_far_time_zones(
+    runner: CliRunner, demo_ids: list[str], far_timezone: str
+) -> None:
+    edges = ["9999-12-31T23:59Z", "0001-01-01T00:00Z", "0001-01-01", "9999-12-31T23:59"]
+    runs = [
+        [name, *BASE_ARGUMENTS.get(name, []), *BASE_OPTIONS.get(name, []), p.opts[0], edge]
+        for name in sorted(COMMANDS)
+        for p in _params(name)
+        if isinstance(p, click.Option) and isinstance(p.type, SinceType)
+        for edge in edges
+    ]
+    assert len(runs) >= 3 * len(edges)  # ls --since, replay --until, search --since at least
+    problems = [p for args in runs if (p := _check(runner.invoke(cli, args), args))]
+    assert not problems, "\n".join(problems)
+    if far_timezone == "XST-14":  # local midnight of year 1 is in year 0 in UTC
+        result = runner.invoke(cli, ["ls", "--since", "0001-01-01"])
+        assert result.exit_code == 2 and "too far back or ahead" in result.stderr
 
 
 @pytest.mark.parametrize(
