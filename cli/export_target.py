@@ -110,10 +110,10 @@ def _replace(target: str, st: os.stat_result | None, chunks: Iterable[bytes]) ->
             if st is None:
                 os.fchmod(fd, 0o666 & ~_umask())
             else:
-                os.fchmod(fd, stat.S_IMODE(st.st_mode))
                 if (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
                     with contextlib.suppress(PermissionError):
-                        os.fchown(fd, st.st_uid, st.st_gid)
+                        os.fchown(fd, st.st_uid, st.st_gid)  # before fchmod: it clears set-id bits
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
             _write_fd(fd, chunks)
             os.fsync(fd)
         finally:

@@ -179,8 +179,8 @@ class LazyGroup(click.Group):
 def cli(as_json: bool) -> None:
     """p8j: an append-only session journal for AI coding agents.
 
-    Start with `p8j demo`, then `p8j ls`. Every command takes --home and --json;
-    session ids may be a unique prefix or `latest`.
+    Start with `p8j demo`, then `p8j ls`. Every command takes --home, --color and
+    --json (before or after its name); session ids may be a unique prefix or `latest`.
     """
     del as_json  # the command's own --json reads it (p8j --json ls = p8j ls --json)
 

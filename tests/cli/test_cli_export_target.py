@@ -19,6 +19,8 @@ from click.testing import CliRunner
 from p8j.cli.main import cli
 from p8j.journal import Home
 
+from .cli_helpers import record_simple
+
 
 def _expected(runner: CliRunner, sid: str, *fmt: str) -> bytes:
     result = runner.invoke(cli, ["export", sid, *fmt])
@@ -182,3 +184,25 @@ def test_unwritable_targets_fail_in_one_line(
         assert result.stderr.count("\n") == 1
     empty = runner.invoke(cli, ["export", demo_ids[0], "-o", ""])
     assert empty.exit_code == 2 and "empty" in empty.stderr
+
+
+def test_a_failed_export_leaves_the_target_as_it_was(
+    runner: CliRunner, p8j_home: Home, tmp_path: Path
+) -> None:
+    sid = record_simple(p8j_home, "p", ["a", "b"])
+    log = p8j_home.log_path(sid)
+    lines = log.read_bytes().split(b"\n")
+    log.write_bytes(b"\n".join([*lines[:2], b"garbage", *lines[2:]]))
+    out = tmp_path / "out"
+    out.mkdir()
+    single, a, b = out / "single.jsonl", out / "a.jsonl", out / "b.jsonl"
+    single.write_text("old")
+    a.write_text("old")
+    os.link(a, b)
+    for target in (single, a):
+        for fmt in ("md", "jsonl"):
+            result = runner.invoke(cli, ["export", sid, "-f", fmt, "--strict", "-o", str(target)])
+            assert result.exit_code == 1 and "garbage" in result.stderr, (target, fmt)
+            assert target.read_text() == "old", (target, fmt)
+    assert b.read_text() == "old" and os.stat(a).st_ino == os.stat(b).st_ino
+    assert _leftovers(out, "single.jsonl", "a.jsonl", "b.jsonl") == []

@@ -185,6 +185,18 @@ def test_usage_errors_are_one_line_and_echo_values_cut_short(
     assert line.endswith("(see 'p8j export -h')")
 
 
+def test_json_that_cannot_hold_a_non_utf8_path_is_one_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    home = str(tmp_path / NON_UTF8)
+    plain = runner.invoke(cli, ["--home", home, "info"])
+    assert plain.exit_code == 0 and "\\udcff" in plain.stdout  # shown escaped, not a crash
+    result = runner.invoke(cli, ["--json", "--home", home, "info"])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("p8j: cannot write JSON") and result.stderr.count("\n") == 1
+
+
 def test_bare_p8j_still_shows_the_help(runner: CliRunner) -> None:
     result = runner.invoke(cli, [])
     assert "Commands:" in result.output
