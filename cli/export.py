@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from collections.abc import Iterable
 from typing import IO
 
 import click
 
-from p8j.journal import JournalIOError, fold, resolve_session_ref
+from p8j.journal import fold, resolve_session_ref
 from p8j.replay.export import markdown, raw_lines, read_session_events, snapshot_json
 from p8j.replay.load import LoadReport
 
-from .options import SESSION_REF, current_home, home_option, json_option
+from .export_target import check_target, is_stdout, write_target
+from .options import SESSION_REF, current_home, shared_options
 from .render import escape
 from .replay import report_problems
 
@@ -24,26 +23,6 @@ __all__ = ["export"]
 def _write_all(chunks: Iterable[bytes], out: IO[bytes]) -> None:
     for chunk in chunks:
         out.write(chunk)
-
-
-def _to_file(path: str, chunks: Iterable[bytes]) -> None:
-    """Write crash-safely: a temp file beside `path`, fsync, then rename over it."""
-    target = os.path.abspath(path)
-    tmp = f"{target}.p8j-tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            _write_all(chunks, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise JournalIOError(f"cannot write the export: {exc.strerror}", path=path) from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @click.command(
@@ -65,14 +44,20 @@ Examples:
     help="md: a readable transcript; json: the snapshot; jsonl: raw events.",
 )
 @click.option(
-    "-o", "--output", metavar="FILE", help="Write to FILE (atomically) instead of stdout."
+    "-o",
+    "--output",
+    metavar="FILE",
+    help="Write to FILE instead of stdout (- is stdout); a regular file is replaced "
+    "atomically, keeping its mode; links are written through; never a file of the journal.",
 )
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
-@json_option
-@home_option
+@shared_options
 def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) -> None:
     """Export a session as Markdown, JSON or raw JSONL."""
     home = current_home()
+    if output is not None and is_stdout(output):
+        output = None
+    target = check_target(output, home) if output is not None else None  # before any reading
     if as_json:
         fmt = "json"
     chunks: Iterable[bytes]
@@ -87,8 +72,8 @@ def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) 
             chunks = [snapshot_json(fold(events))]
         else:
             chunks = (piece.encode("utf-8") for piece in markdown(events))
-    if output is not None:
-        _to_file(output, chunks)
+    if output is not None and target is not None:
+        write_target(output, target, chunks)
         click.echo(f"p8j: wrote the {fmt} export of {sid} to {escape(output)}", err=True)
     else:
         # Not click.get_binary_stream: deprecated since click 8.5 (removed in 9).

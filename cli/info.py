@@ -7,7 +7,7 @@ import msgspec
 
 from p8j.replay.info import journal_info
 
-from .options import current_home, home_option, json_option, stdout_style
+from .options import current_home, shared_options, stdout_style
 from .render import escape, local_time
 
 __all__ = ["info", "size"]
@@ -24,8 +24,7 @@ def size(n: int) -> str:
 
 
 @click.command()
-@json_option
-@home_option
+@shared_options
 def info(as_json: bool) -> None:
     """Show where the journal is, its sessions, disk use."""
     facts = journal_info(current_home())

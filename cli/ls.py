@@ -11,7 +11,7 @@ import msgspec
 from p8j.journal.cache.catalog import list_summaries
 from p8j.replay.listing import SessionListing, list_sessions
 
-from .options import SINCE, STATE_LIST, current_home, home_option, json_option, stdout_style
+from .options import SINCE, STATE_LIST, count, current_home, shared_options, stdout_style
 from .render import duration, escape, is_terminal, table, terminal_width, when
 
 __all__ = ["ls", "short_ids"]
@@ -78,7 +78,7 @@ Examples:
 @click.option(
     "-n",
     "--limit",
-    type=click.IntRange(min=0),
+    type=count(0),
     default=None,
     help=f"At most N sessions (the table's default: {TABLE_LIMIT}; JSON and -q: all).",
 )
@@ -87,8 +87,7 @@ Examples:
 @click.option(
     "--jsonl", "as_jsonl", is_flag=True, help="One JSON object a line instead of an array."
 )
-@json_option
-@home_option
+@shared_options
 def ls(
     project: str | None,
     states: tuple[str, ...] | None,

@@ -6,7 +6,10 @@ Contract:
   one line here plus its module.
 - Exit status: 0 ok, 1 failure (every `P8jError`, an operating-system error such
   as a full disk, an unreadable file), 2 usage error. Errors go to stderr as one
-  line, ``p8j: <what went wrong>``, escaped for the terminal, never a traceback.
+  line, ``p8j: <what went wrong>``, escaped for the terminal, never a traceback;
+  a usage error too (with where to find help), its echoed value cut short.
+- Every command carries the shared options of `p8j.cli.options` (--home, --color,
+  --json), also when its module did not declare them all; the group takes them too.
   A closed pipe on stdout (``p8j ls | head -1``) ends the command quietly.
 """
 
@@ -22,9 +25,9 @@ import click
 
 from p8j.journal.errors import P8jError
 
-from .options import HOME_HELP, store_color, store_home
+from .options import SHARED_OPTIONS, shared_option, shared_options
 
-__all__ = ["COMMANDS", "CliError", "cli", "main"]
+__all__ = ["COMMANDS", "CliError", "CliUsageError", "cli", "main"]
 
 COMMANDS: dict[str, str] = {
     "demo": "p8j.cli.demo:demo",
@@ -41,16 +44,56 @@ COMMANDS: dict[str, str] = {
 }
 
 
+MAX_ERROR_CHARS = 400  # a 100 kB bad value or path is echoed back cut to this
+
+
+def _error_text(message: str) -> str:
+    from .render import escape
+
+    text = escape(message)
+    if len(text) > MAX_ERROR_CHARS:
+        half = MAX_ERROR_CHARS // 2
+        text = f"{text[:half]}…{text[-half:]}"  # both ends: the value's start, the reason
+    return text
+
+
 class CliError(click.ClickException):
     """A failure reported as one line on stderr with exit status 1."""
 
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        """Print ``p8j: <message>`` to stderr, escaped."""
-        from .render import escape
+        """Print ``p8j: <message>`` to stderr, escaped and cut short."""
+        click.echo(f"p8j: {_error_text(self.format_message())}", err=True)
 
-        click.echo(f"p8j: {escape(self.format_message())}", err=True)
+
+class CliUsageError(click.UsageError):
+    """A usage error reported as one line on stderr with exit status 2."""
+
+    def show(self, file: Any = None) -> None:
+        """Print ``p8j: <message> (see 'p8j CMD -h')`` to stderr, escaped and cut short."""
+        hint = f" (see '{_error_text(self.ctx.command_path)} -h')" if self.ctx is not None else ""
+        click.echo(f"p8j: {_error_text(self.format_message())}{hint}", err=True)
+
+
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    if isinstance(exc, (CliUsageError, click.exceptions.NoArgsIsHelpError)):
+        return exc  # already one line, or a bare `p8j` that shows the help
+    return CliUsageError(exc.format_message(), exc.ctx)
+
+
+def _with_shared_options(command: click.Command) -> click.Command:
+    """`command` with every shared option it lacks appended (declared once, in options)."""
+    have = {p.name for p in command.params}
+    command.params.extend(shared_option(n) for n in SHARED_OPTIONS if n not in have)
+    return command
+
+
+def _tolerant_output() -> None:
+    """Print text that cannot be encoded (a non-UTF-8 file name) as ``\\udcff``, not a crash."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _os_error(exc: OSError) -> str:
@@ -73,7 +116,7 @@ class _LazyCommands(MutableMapping[str, click.Command]):
             module_name, attr = target.split(":")
             command = getattr(importlib.import_module(module_name), attr)
             assert isinstance(command, click.Command)
-            self._loaded[name] = command
+            self._loaded[name] = _with_shared_options(command)
         return self._loaded[name]
 
     def __setitem__(self, name: str, command: click.Command) -> None:
@@ -97,10 +140,31 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)
         self.commands = _LazyCommands(dict(COMMANDS))
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Parse the group's own options; a usage error is one line."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from exc
+
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command, turning library and OS errors into one-line failures."""
+        """Run the command, turning library, OS and usage errors into one-line failures."""
+        _tolerant_output()
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from exc
+        except UnicodeEncodeError as exc:  # msgspec refuses such text in JSON
+            raise CliError(
+                f"cannot write JSON: it would hold text that is not UTF-8 ({exc.reason}; "
+                "a file name in another encoding?)"
+            ) from exc
         except P8jError as exc:
             raise CliError(str(exc)) from exc
         except OSError as exc:
@@ -110,30 +174,15 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--home",
-    metavar="PATH",
-    type=click.Path(file_okay=False, dir_okay=True),
-    expose_value=False,
-    is_eager=True,
-    callback=store_home,
-    help=HOME_HELP,
-)
-@click.option(
-    "--color",
-    type=click.Choice(["auto", "always", "never"]),
-    default=None,
-    expose_value=False,
-    callback=store_color,
-    help="Colour human output: auto (a terminal without NO_COLOR), always, never.",
-)
+@shared_options
 @click.version_option(package_name="p8j", prog_name="p8j")
-def cli() -> None:
+def cli(as_json: bool) -> None:
     """p8j: an append-only session journal for AI coding agents.
 
-    Start with `p8j demo`, then `p8j ls`. Every command takes --home and --json;
-    session ids may be a unique prefix or `latest`.
+    Start with `p8j demo`, then `p8j ls`. Every command takes --home, --color and
+    --json (before or after its name); session ids may be a unique prefix or `latest`.
     """
+    del as_json  # the command's own --json reads it (p8j --json ls = p8j ls --json)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,15 +1,23 @@
-"""Options and parameter types shared by the commands: --home, --json, session ids, --since.
+"""Options and parameter types shared by the commands: --home, --color, --json, ids, times, counts.
 
-Contract: ``--home PATH`` is accepted both before the command (``p8j --home X ls``)
-and after it (``p8j ls --home X``; this one wins); without it the home is
-``$P8J_HOME``, else the platform's user data dir. Session ids are checked for
-shape when parsed (a malformed one is a usage error, exit 2) and resolved by the
-command (an unknown or ambiguous one is a failure, exit 1). Ids complete in the
-shell (with the project and title as the description where the shell shows one).
+Contract:
+- The shared options (``--home PATH``, ``--color WHEN``, ``--json``) are declared
+  once here (`SHARED_OPTIONS`) and carried by the group and by every command, so
+  each is accepted before the command (``p8j --json ls``) and after it
+  (``p8j ls --color never``); given in both places, the command's own wins, except
+  that ``--json`` anywhere asks for JSON. Without --home the home is
+  ``$P8J_HOME``, else the platform's user data dir; an empty --home is a usage error.
+- Session ids are checked for shape when parsed (a malformed one is a usage error,
+  exit 2) and resolved by the command (an unknown or ambiguous one is a failure,
+  exit 1). Ids complete in the shell (with the project and title as the description
+  where the shell shows one).
+- Counts (`count`) are bounded by ``sys.maxsize``, times (`SINCE`) by years 1..9999:
+  a value beyond them is a usage error, never an OverflowError further on.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,13 +32,19 @@ from p8j.journal.ids import validate_prefix
 from .render import ColorMode, Style
 
 __all__ = [
+    "MAX_COUNT",
     "SESSION_REF",
+    "SHARED_OPTIONS",
     "SINCE",
     "STATE_LIST",
     "color_mode",
+    "color_option",
+    "count",
     "current_home",
     "home_option",
     "json_option",
+    "shared_option",
+    "shared_options",
     "stdout_style",
 ]
 
@@ -43,32 +57,98 @@ else:
     _StrParam = _TimeParam = _StatesParam = click.ParamType
 _HOME_KEY = "p8j.home"
 _COLOR_KEY = "p8j.color"
-HOME_HELP = "Journal home directory (default: $P8J_HOME, else the platform's user data dir)."
+_JSON_KEY = "p8j.json"
+MAX_COUNT = sys.maxsize  # the largest length Python sequences (and deque maxlen) take
 
 
-def _store_home(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+def _store_home(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is not None:
-        ctx.meta[_HOME_KEY] = value
+        if not value:
+            raise click.BadParameter("the path is empty", ctx, param)
+        ctx.meta[_HOME_KEY] = value  # ctx.meta is shared by the group and its command
+
+
+def _store_color(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[_COLOR_KEY] = value
+        if value != "auto":
+            ctx.color = value == "always"  # click.echo keeps or strips ANSI codes by this
+
+
+def _store_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[_JSON_KEY] = True
+    return bool(value or ctx.meta.get(_JSON_KEY, False))
+
+
+# name -> (declarations, attributes): the one declaration of each shared option.
+_SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "home": (
+        ("--home",),
+        {
+            "metavar": "PATH",
+            "type": click.Path(file_okay=False, dir_okay=True),
+            "expose_value": False,
+            "is_eager": True,
+            "callback": _store_home,
+            "help": "Journal home directory (default: $P8J_HOME, else the platform's user data "
+            "dir).",
+        },
+    ),
+    "color": (
+        ("--color",),
+        {
+            "type": click.Choice(["auto", "always", "never"]),
+            "default": None,
+            "expose_value": False,
+            "callback": _store_color,
+            "help": "Colour human output: auto (a terminal without NO_COLOR), always, never.",
+        },
+    ),
+    "as_json": (
+        ("--json", "as_json"),
+        {
+            "is_flag": True,
+            "callback": _store_json,
+            "help": "Machine-readable JSON output (see README).",
+        },
+    ),
+}
+SHARED_OPTIONS = tuple(_SHARED)  # the parameter names of the shared options
+
+
+def shared_option(name: str) -> click.Option:
+    """A new `click.Option` for the shared option `name` (see `SHARED_OPTIONS`)."""
+    decls, attrs = _SHARED[name]
+    return click.Option(list(decls), **attrs)
 
 
 def home_option(f: F) -> F:
     """Add ``--home PATH`` to a command."""
-    return click.option(
-        "--home",
-        metavar="PATH",
-        type=click.Path(file_okay=False, dir_okay=True),
-        expose_value=False,
-        is_eager=True,
-        callback=_store_home,
-        help=HOME_HELP,
-    )(f)
+    decls, attrs = _SHARED["home"]
+    return click.option(*decls, **attrs)(f)
+
+
+def color_option(f: F) -> F:
+    """Add ``--color auto|always|never`` to a command."""
+    decls, attrs = _SHARED["color"]
+    return click.option(*decls, **attrs)(f)
 
 
 def json_option(f: F) -> F:
-    """Add ``--json`` to a command."""
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Machine-readable JSON output (see README)."
-    )(f)
+    """Add ``--json`` (passed to the command as ``as_json``) to a command."""
+    decls, attrs = _SHARED["as_json"]
+    return click.option(*decls, **attrs)(f)
+
+
+def shared_options(f: F) -> F:
+    """Add --json, --home and --color to a command (or the group)."""
+    return json_option(home_option(color_option(f)))
+
+
+def count(minimum: int = 0) -> click.IntRange:
+    """An integer option type from `minimum` to `MAX_COUNT` (beyond it: a usage error)."""
+    return click.IntRange(min=minimum, max=MAX_COUNT)
 
 
 def current_home(ctx: click.Context | None = None) -> Home:
@@ -79,7 +159,7 @@ def current_home(ctx: click.Context | None = None) -> Home:
 
 
 def color_mode(ctx: click.Context | None = None) -> ColorMode:
-    """The --color choice of the group (``auto`` by default)."""
+    """The --color choice (command, then group; ``auto`` by default)."""
     ctx = ctx or click.get_current_context()
     mode = ctx.meta.get(_COLOR_KEY, "auto")
     return mode if mode in ("always", "never") else "auto"
@@ -88,19 +168,6 @@ def color_mode(ctx: click.Context | None = None) -> ColorMode:
 def stdout_style(ctx: click.Context | None = None) -> Style:
     """The Style for standard output under the --color choice and NO_COLOR."""
     return Style.for_stream(color_mode(ctx))
-
-
-def store_color(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    """Callback of the group's --color option."""
-    if value is not None:
-        ctx.meta[_COLOR_KEY] = value
-        if value != "auto":
-            ctx.color = value == "always"  # click.echo keeps or strips ANSI codes by this
-
-
-def store_home(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    """Callback of the group's --home option."""
-    _store_home(ctx, param, value)
 
 
 class SessionRefType(_StrParam):

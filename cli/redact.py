@@ -8,7 +8,7 @@ import msgspec
 from p8j.journal import SessionLockedError, resolve_session_ref
 from p8j.journal.secrets.scan import ScanReport, redact_session
 
-from .options import SESSION_REF, current_home, home_option, json_option, stdout_style
+from .options import SESSION_REF, current_home, shared_options, stdout_style
 from .scan import describe_findings
 
 __all__ = ["redact"]
@@ -18,8 +18,7 @@ _ENC = msgspec.json.Encoder()
 
 @click.command()
 @click.argument("ref", metavar="ID", type=SESSION_REF)
-@json_option
-@home_option
+@shared_options
 def redact(ref: str, as_json: bool) -> None:
     """Rewrite a session's log with its secrets replaced (refused while a writer has it open)."""
     home = current_home()

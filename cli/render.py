@@ -161,8 +161,13 @@ def local_time(value: str | datetime | None, *, seconds: bool = False) -> str:
     utc = _utc(value)
     if utc is None:
         return escape(str(value))
+    spec = "seconds" if seconds else "minutes"
+    try:
+        shown = _local(utc)
+    except (OverflowError, ValueError):  # local time would fall outside years 1..9999
+        return utc.isoformat(" ", spec) + " UTC"
     # isoformat is C: twice as fast as formatting the fields (`ls --all` formats a time per row).
-    return _local(utc).isoformat(" ", "seconds" if seconds else "minutes")
+    return shown.isoformat(" ", spec)
 
 
 def relative_time(value: str | datetime | None, now: datetime | None = None) -> str:
@@ -187,7 +192,10 @@ def relative_time(value: str | datetime | None, now: datetime | None = None) -> 
         return f"{int(seconds // 3600)}h ago"
     if seconds < 86400 * 30:
         return f"{int(seconds // 86400)}d ago"
-    return _date(_local(utc))
+    try:
+        return _date(_local(utc))
+    except (OverflowError, ValueError):  # local time would fall outside years 1..9999
+        return _date(utc)
 
 
 def when(value: str | datetime | None, *, relative: bool, now: datetime | None = None) -> str:

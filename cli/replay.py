@@ -12,7 +12,7 @@ from p8j.journal import Session
 from p8j.replay.content import content_parts
 from p8j.replay.load import LoadReport, load_session_with_report
 
-from .options import SESSION_REF, SINCE, current_home, home_option, json_option, stdout_style
+from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
 from .render import Style, duration, escape, local_time, relative_time
 
 __all__ = ["message_lines", "replay", "report_problems"]
@@ -171,23 +171,20 @@ Examples:
 """
 )
 @click.argument("ref", metavar="ID", type=SESSION_REF, default="latest")
-@click.option(
-    "--at", "at_seq", type=click.IntRange(min=0), default=None, help="State as of event seq SEQ."
-)
+@click.option("--at", "at_seq", type=count(0), default=None, help="State as of event seq SEQ.")
 @click.option(
     "--until", type=SINCE, default=None, help="State as of a time: 2026-11-24T07:00, 2h (ago)."
 )
 @click.option(
     "--last",
-    type=click.IntRange(min=0),
+    type=count(0),
     default=None,
     metavar="N",
     help="Only the last N messages, commands and executions.",
 )
 @click.option("--full", is_flag=True, help="Show long texts and outputs whole.")
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
-@json_option
-@home_option
+@shared_options
 def replay(
     ref: str,
     at_seq: int | None,

@@ -8,7 +8,7 @@ import msgspec
 from p8j.journal import P8jError, resolve_session_ref
 from p8j.journal.secrets.scan import ScanReport, scan_session
 
-from .options import SESSION_REF, current_home, home_option, json_option, stdout_style
+from .options import SESSION_REF, current_home, shared_options, stdout_style
 from .render import Style, escape
 
 __all__ = ["describe_findings", "scan"]
@@ -32,8 +32,7 @@ def describe_findings(report: ScanReport, style: Style) -> list[str]:
 
 @click.command()
 @click.argument("refs", metavar="[ID]...", nargs=-1, type=SESSION_REF)
-@json_option
-@home_option
+@shared_options
 def scan(refs: tuple[str, ...], as_json: bool) -> None:
     """Find secrets in existing session logs (exit 1 if any); `p8j redact ID` removes them."""
     home = current_home()

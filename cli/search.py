@@ -11,7 +11,7 @@ import msgspec
 from p8j.journal import resolve_session_ref
 from p8j.replay.search import SearchHit, search
 
-from .options import SESSION_REF, SINCE, current_home, home_option, json_option, stdout_style
+from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
 from .render import Style, escape, is_terminal, local_time, truncate
 
 __all__ = ["search_cmd"]
@@ -71,9 +71,8 @@ Examples:
     multiple=True,
     help="Only this session (repeatable).",
 )
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="Stop after N hits.")
-@json_option
-@home_option
+@click.option("-n", "--limit", type=count(1), default=None, help="Stop after N hits.")
+@shared_options
 def search_cmd(
     pattern: str,
     ignore_case: bool,

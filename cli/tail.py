@@ -25,7 +25,7 @@ from p8j.journal import (
 from p8j.replay.content import content_parts
 from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
 
-from .options import SESSION_REF, current_home, home_option, json_option, stdout_style
+from .options import SESSION_REF, count, current_home, shared_options, stdout_style
 from .render import Style, cell_width, escape, is_terminal, local_time, terminal_width, truncate
 
 __all__ = ["ROLE_COLORS", "event_summary", "human_line", "tail"]
@@ -114,7 +114,7 @@ Examples:
     "-n",
     "--lines",
     "backlog",
-    type=click.IntRange(min=0),
+    type=count(0),
     default=10,
     show_default=True,
     help="Show the last N matching events first.",
@@ -130,8 +130,7 @@ Examples:
 @click.option("--project", metavar="NAME", help="Only sessions of this project (wildcards work).")
 @click.option("--no-follow", is_flag=True, help="Print the last events and exit.")
 @click.option("--poll", is_flag=True, help="Poll for changes instead of using inotify (NFS etc.).")
-@json_option
-@home_option
+@shared_options
 def tail(
     refs: tuple[str, ...],
     backlog: int,

@@ -10,7 +10,7 @@ import msgspec
 from p8j.journal import Home, resolve_session_ref
 from p8j.replay.verify import VerifyReport, verify_session
 
-from .options import SESSION_REF, current_home, home_option, json_option, stdout_style
+from .options import SESSION_REF, current_home, shared_options, stdout_style
 from .render import Style, escape, is_terminal
 
 __all__ = ["verify"]
@@ -65,8 +65,7 @@ Example:
 )
 @click.argument("refs", metavar="[ID]...", nargs=-1, type=SESSION_REF)
 @click.option("-v", "--verbose", is_flag=True, help="Also list the sessions that are fine.")
-@json_option
-@home_option
+@shared_options
 def verify(refs: tuple[str, ...], verbose: bool, as_json: bool) -> None:
     """Check the integrity of session logs."""
     home = current_home()

@@ -2,7 +2,9 @@
 
 Contract: `now_ts()` returns e.g. ``2026-11-24T07:06:00.000123Z``; the width is
 fixed so timestamps sort as strings. `parse_ts()` accepts any RFC 3339 string
-(offsets and fewer digits too) and returns an aware UTC datetime.
+(offsets and fewer digits too) and returns an aware UTC datetime; a time that
+is not one, or falls outside years 1..9999 once in UTC, is a ValueError (never an
+OverflowError). `format_ts()` pads the year to four digits, so early years sort too.
 """
 
 from __future__ import annotations
@@ -30,8 +32,15 @@ def format_ts(value: datetime) -> str:
     """Format an aware datetime as p8j's RFC 3339 UTC string."""
     if value.tzinfo is None:
         raise ValueError("naive datetime: p8j timestamps must be timezone-aware")
-    utc = value.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S") + f".{utc.microsecond:06d}Z"
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise ValueError(f"{value!r} is outside years 1..9999 in UTC") from exc
+    # Not strftime: its %Y does not pad years before 1000, which would break sorting.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond:06d}Z"
+    )
 
 
 def parse_ts(value: str) -> datetime:
@@ -42,4 +51,7 @@ def parse_ts(value: str) -> datetime:
     parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp without a UTC offset: {value!r}")
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError as exc:  # 9999-12-31T23:59-01:00 is past year 9999 in UTC
+        raise ValueError(f"timestamp outside years 1..9999 in UTC: {value!r}") from exc

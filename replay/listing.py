@@ -17,6 +17,8 @@ Contract:
 - `parse_since` accepts a duration before now (``90s``, ``15m``, ``2h``,
   ``1h30m``, ``3d``, ``2w``), ``today``, ``yesterday``, a date (``2026-11-01``, local
   midnight) or a date and time (local time unless it carries an offset or ``Z``).
+  Anything else, including a time before year 1 or after 9999 (``1000000000d``),
+  is a ValueError with a message for people, never an OverflowError.
 """
 
 from __future__ import annotations
@@ -221,15 +223,35 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
             break
         total += float(m.group(1)) * _UNIT_SECONDS[m.group(2)[0]]
         pos = m.end()
-    if pos == len(compact):
-        return current - timedelta(seconds=total)
+    try:
+        if pos == len(compact):
+            # float() of a long digit string is inf, and timedelta/datetime refuse
+            # anything beyond their range with OverflowError: both are "too far".
+            return current - timedelta(seconds=total)
+        parsed = _parse_datetime(text)
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(
+            f"{_clip(text)!r} is too far back or ahead: times are from year 1 to 9999"
+        ) from None
+
+
+def _parse_datetime(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ValueError(
-            f"cannot read {text!r} as a time: use a duration such as 30m, 2h or 3d, "
+            f"cannot read {_clip(text)!r} as a time: use a duration such as 30m, 2h or 3d, "
             "'today', 'yesterday', a date such as 2026-11-01, or an ISO date and time"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.astimezone()  # naive means local time, as people type it
-    return parsed.astimezone(timezone.utc)
+        try:
+            parsed = parsed.astimezone()  # naive means local time, as people type it
+        except ValueError as exc:  # "year 0 is out of range": local 0001-01-01 east of UTC
+            raise OverflowError(str(exc)) from exc
+    return parsed
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """`text` shortened for an error message (a 100 kB argument must not fill the screen)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -83,3 +83,16 @@ def test_time_travel_bound_given_as_any_rfc3339_string(
         assert got.last_event_time is not None
         assert format_ts(got.last_event_time) == last, bound
         assert got == load_session(sid, home, until=parse_ts(bound))
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+00:01"])
+def test_parse_ts_outside_the_calendar_in_utc_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match=r"outside years 1\.\.9999"):
+        parse_ts(text)
+
+
+def test_format_ts_pads_early_years_so_they_sort() -> None:
+    early = datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    assert format_ts(early) == "0999-01-02T03:04:05.000006Z"
+    assert format_ts(early) < format_ts(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert parse_ts(format_ts(early)) == early

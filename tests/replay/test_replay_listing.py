@@ -55,6 +55,28 @@ def test_rejects_nonsense(text: str) -> None:
         parse_since(text, NOW)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1000000000d",
+        "99999999999h",
+        "9" * 400 + "s",
+        "800000d",
+        "9999-12-31T23:59:59-23:00",
+        "0001-01-01T00:00:00+01:00",
+    ],
+)
+def test_times_beyond_the_calendar_are_value_errors(text: str) -> None:
+    with pytest.raises(ValueError, match="too far back or ahead"):
+        parse_since(text, NOW)
+
+
+def test_error_messages_cut_long_values_short() -> None:
+    with pytest.raises(ValueError) as info:
+        parse_since("x" * 100_000, NOW)
+    assert len(str(info.value)) < 300
+
+
 def _session(home: Home, project: str, end: str | None) -> tuple[SessionManager, str]:
     mgr = SessionManager(home)
     s = mgr.start_session(project)
