@@ -40,6 +40,7 @@ from p8j.journal import (
     SessionResumed,
     SessionStarted,
     UnknownEvent,
+    checks,
     fold,
     resolve_session_ref,
 )
@@ -47,7 +48,7 @@ from p8j.journal.timefmt import format_ts
 
 from .content import content_parts, visible
 from .lines import read_with_lines
-from .load import LoadReport
+from .load import LoadReport, check_bounds
 
 __all__ = ["markdown", "raw_lines", "read_session_events", "snapshot_json"]
 
@@ -64,11 +65,12 @@ def read_session_events(
     strict: bool = False,
 ) -> tuple[list[AnyEvent | UnknownEvent], LoadReport]:
     """The verified events of a session (id, prefix or ``latest``) and what reading met."""
+    upto_seq, bound = check_bounds(upto_seq, until)
+    checks.boolean(strict, "strict")
     sid = resolve_session_ref(home, ref)
     path = home.log_path(sid)
     if not path.exists():
         raise SessionNotFoundError(f"no session {sid} in {home.path}")
-    bound = format_ts(until) if isinstance(until, datetime) else until
     cursor = LogCursor(path, session_id=sid, skip_corrupt=not strict)
     events: list[AnyEvent | UnknownEvent] = []
     for event in cursor.read(final=True):
