@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from .codec import check_nesting
 from .errors import InvalidEventError, InvalidTypeError
 from .store.fs.layout import Home
 from .store.fs.syscalls import Storage
@@ -38,6 +39,7 @@ from .timefmt import format_ts, parse_ts
 __all__ = [
     "boolean",
     "choice",
+    "execution_args",
     "integer",
     "journal_home",
     "keys",
@@ -46,6 +48,7 @@ __all__ = [
     "opt_integer",
     "opt_string",
     "real",
+    "start_args",
     "string",
     "timestamp",
 ]
@@ -182,3 +185,25 @@ def manager_options(
     if storage is not None and not isinstance(storage, Storage):
         raise _wrong_type("storage", "a Storage or None", storage)
     return interval
+
+
+def start_args(project_name: object, metadata: object, cwd: object) -> dict[str, Any]:
+    """Check `start_session`'s arguments; return the metadata as a new dict."""
+    string(project_name, "project_name")
+    meta = mapping(metadata, "session metadata")
+    check_nesting(meta, "session metadata")
+    opt_string(cwd, "cwd")
+    return meta
+
+
+def execution_args(
+    command: object, exit_code: object, output: object, duration_s: object, started_at: object
+) -> tuple[int | None, float | None, str | None]:
+    """Check `record_execution`'s arguments; return exit_code, duration_s and started_at."""
+    string(command, "command")
+    string(output, "output")
+    return (
+        opt_integer(exit_code, "exit_code"),
+        None if duration_s is None else real(duration_s, "duration_s"),
+        None if started_at is None else timestamp(started_at, "started_at"),
+    )

@@ -211,10 +211,7 @@ class SessionManager:
         cwd: str | None = None,
     ) -> Session:
         """Create a new session, make it current, and return it."""
-        checks.string(project_name, "project_name")
-        metadata = checks.mapping(metadata, "session metadata")
-        check_nesting(metadata, "session metadata")
-        checks.opt_string(cwd, "cwd")
+        metadata = checks.start_args(project_name, metadata, cwd)
         with self._lock:
             sid = new_session_id()
             stream = self._new_redact_stream()
@@ -457,11 +454,9 @@ class SessionManager:
         started_at: datetime | str | None = None,
     ) -> int:
         """Append a command execution and its result; return its seq."""
-        checks.string(command, "command")
-        checks.string(output, "output")
-        exit_code = checks.opt_integer(exit_code, "exit_code")
-        duration_s = None if duration_s is None else checks.real(duration_s, "duration_s")
-        started = None if started_at is None else checks.timestamp(started_at, "started_at")
+        exit_code, duration_s, started = checks.execution_args(
+            command, exit_code, output, duration_s, started_at
+        )
         return self._append(
             "record an execution",
             ExecutionRecorded,
