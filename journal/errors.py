@@ -93,8 +93,16 @@ class JournalIOError(P8jError):
     """The operating system refused a read, write, fsync or open of the journal."""
 
 
-class InvalidEventError(P8jError):
-    """An event's payload cannot be encoded (e.g. a lone surrogate, a non-JSON type)."""
+class InvalidEventError(P8jError, ValueError):
+    """A value p8j refuses to record or read with (bad argument, unencodable payload).
+
+    Raised before anything is written. Also a `ValueError`, as msgspec's and
+    the standard library's own argument errors are.
+    """
+
+
+class InvalidTypeError(InvalidEventError, TypeError):
+    """An argument has the wrong type (e.g. ``exit_code="1"``); also a `TypeError`."""
 
 
 class UnsafePathError(P8jError):

@@ -39,10 +39,11 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
+from . import checks
 from .cache.catalog import SessionSummary, list_summaries
 from .cache.snapshots import fold_log
 from .codec import check_nesting, decode_written, encode_event
-from .errors import InvalidEventError, RecordTooLargeError, SessionStateError
+from .errors import InvalidEventError, InvalidTypeError, RecordTooLargeError, SessionStateError
 from .events import (
     SCHEMA_VERSION,
     CommandRecorded,
@@ -57,7 +58,7 @@ from .events import (
 )
 from .ids import new_session_id
 from .secrets.redact import REDACTED_FIELDS, RedactStream, default_redactor, redaction_enabled
-from .session import Session, apply, check_history, message_dict
+from .session import Session, apply, message_dict
 from .store.fs.blobs import (
     BLOB_FIELDS,
     DEFAULT_BLOB_THRESHOLD,
@@ -65,10 +66,10 @@ from .store.fs.blobs import (
     offload_content,
     offload_event,
 )
-from .store.fs.layout import Home, resolve_session_ref
+from .store.fs.layout import Home, check_home_arg, resolve_session_ref
 from .store.fs.syscalls import Storage
 from .store.fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
-from .timefmt import format_ts, now_ts
+from .timefmt import now_ts
 
 __all__ = ["SessionManager"]
 
@@ -99,6 +100,10 @@ class SessionManager:
         blob_threshold: int | None = DEFAULT_BLOB_THRESHOLD,
         storage: Storage | None = None,
     ) -> None:
+        batch_interval_ms = _check_options(
+            home, durability, max_record_bytes, batch_interval_ms, batch_max_events, redact,
+            blob_threshold, storage
+        )  # fmt: skip
         self.home = home if isinstance(home, Home) else Home(home)
         # None: on unless P8J_REDACT=0. The stream is (re)built at each start/resume,
         # so edits to <home>/redact.json apply to the next session.
@@ -114,8 +119,6 @@ class SessionManager:
             "batch_max_events": batch_max_events,
             "storage": storage,
         }
-        if durability not in ("default", "fsync", "batch"):
-            raise ValueError(f"durability must be default, fsync or batch, not {durability!r}")
         self._lock = threading.RLock()
         self._writer: LogWriter | None = None
         self._session: Session | None = None
@@ -208,15 +211,11 @@ class SessionManager:
         cwd: str | None = None,
     ) -> Session:
         """Create a new session, make it current, and return it."""
-        if not isinstance(project_name, str):
-            raise InvalidEventError(
-                f"project_name must be a string, not {type(project_name).__name__}"
-            )
-        check_nesting(metadata, "session metadata")
+        metadata = checks.start_args(project_name, metadata, cwd)
         with self._lock:
             sid = new_session_id()
             stream = self._new_redact_stream()
-            start: dict[str, Any] = {"metadata": dict(metadata or {})}
+            start: dict[str, Any] = {"metadata": metadata}
             fired = [] if stream is None else stream.fields(start, ("metadata",))
             meta = start["metadata"]
             event = SessionStarted(
@@ -273,6 +272,7 @@ class SessionManager:
 
     def pause_session(self, reason: str | None = None) -> Session:
         """Pause the active session: fsync, release its lock; it can be resumed."""
+        checks.opt_string(reason, "reason")
         with self._lock:
             session, _ = self._active("pause")
             self._append("pause", SessionPaused, reason=reason)
@@ -281,6 +281,7 @@ class SessionManager:
 
     def end_session(self, reason: str | None = None) -> Session:
         """Complete the current session (active or paused); nothing may follow."""
+        checks.opt_string(reason, "reason")
         with self._lock:
             session = self._session
             if session is None:
@@ -306,7 +307,7 @@ class SessionManager:
         history (see `Session.window`), and resuming costs that many entries plus
         the log after the snapshot cache, whatever the session's size.
         """
-        check_history(history)
+        checks.opt_integer(history, "history", minimum=0)  # a bad id: InvalidSessionIdError
         with self._lock:
             sid = resolve_session_ref(self.home, session_id)
             cur = self._session
@@ -377,15 +378,17 @@ class SessionManager:
     def record_message(self, message: Mapping[str, Any]) -> int:
         """Append a conversation message (a dict with ``role`` and ``content``); return its seq."""
         if type(message) is not dict and not isinstance(message, Mapping):
-            raise InvalidEventError(f"a message must be a mapping, not {type(message).__name__}")
+            raise InvalidTypeError(f"a message must be a mapping, not {type(message).__name__}")
         role = message.get("role")
         if not isinstance(role, str):
-            raise InvalidEventError("a message needs a string 'role'")
+            error = InvalidEventError if role is None else InvalidTypeError
+            raise error("a message needs a string 'role'")
         content = message.get("content", UNSET)
         if len(message) == (1 if content is UNSET else 2):
             extra: dict[str, Any] = {}
         else:
             extra = {k: v for k, v in message.items() if k != "role" and k != "content"}
+            checks.keys(extra, "a message")
             check_nesting(extra, "a message's fields")
         if type(content) is not str:
             check_nesting(content, "a message's content")
@@ -438,8 +441,8 @@ class SessionManager:
 
     def record_command(self, command: str, cwd: str | None = None) -> int:
         """Append a shell command; return its seq."""
-        if not isinstance(command, str):
-            raise InvalidEventError(f"a command must be a string, not {type(command).__name__}")
+        checks.string(command, "command")
+        checks.opt_string(cwd, "cwd")
         return self._append("record a command", CommandRecorded, command=command, cwd=cwd)
 
     def record_execution(
@@ -451,9 +454,9 @@ class SessionManager:
         started_at: datetime | str | None = None,
     ) -> int:
         """Append a command execution and its result; return its seq."""
-        if not isinstance(command, str) or not isinstance(output, str):
-            raise InvalidEventError("an execution needs string 'command' and 'output'")
-        started = format_ts(started_at) if isinstance(started_at, datetime) else started_at
+        exit_code, duration_s, started = checks.execution_args(
+            command, exit_code, output, duration_s, started_at
+        )
         return self._append(
             "record an execution",
             ExecutionRecorded,
@@ -466,7 +469,7 @@ class SessionManager:
 
     def update_metadata(self, changes: Mapping[str, Any] | None = None, /, **kw: Any) -> int:
         """Merge keys into the session's metadata; return the event's seq."""
-        merged = dict(changes or {})
+        merged = checks.mapping(changes, "metadata changes")
         merged.update(kw)
         check_nesting(merged, "metadata")
         with self._lock:
@@ -552,3 +555,27 @@ def _cwd() -> str | None:
         return os.getcwd()
     except OSError:
         return None
+
+
+def _check_options(
+    home: object,
+    durability: object,
+    max_record_bytes: object,
+    batch_interval_ms: object,
+    batch_max_events: object,
+    redact: object,
+    blob_threshold: object,
+    storage: object,
+) -> float:
+    """Check `SessionManager`'s constructor arguments; return `batch_interval_ms` as a float."""
+    check_home_arg(home)
+    checks.choice(durability, "durability", ("default", "fsync", "batch"))
+    checks.integer(max_record_bytes, "max_record_bytes", minimum=1)
+    interval = checks.real(batch_interval_ms, "batch_interval_ms", positive=True)
+    checks.integer(batch_max_events, "batch_max_events", minimum=1)
+    if redact is not None:
+        checks.boolean(redact, "redact")
+    checks.opt_integer(blob_threshold, "blob_threshold", minimum=0)
+    if storage is not None and not isinstance(storage, Storage):
+        raise checks.wrong_type("storage", "a Storage or None", storage)
+    return interval

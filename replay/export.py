@@ -40,6 +40,7 @@ from p8j.journal import (
     SessionResumed,
     SessionStarted,
     UnknownEvent,
+    checks,
     fold,
     resolve_session_ref,
 )
@@ -48,7 +49,7 @@ from p8j.journal.timefmt import format_ts
 from .bounded import read_bounded
 from .content import content_parts, visible
 from .lines import read_with_lines
-from .load import LoadReport
+from .load import LoadReport, check_bounds
 
 __all__ = ["markdown", "raw_lines", "read_session_events", "snapshot_json"]
 
@@ -65,12 +66,14 @@ def read_session_events(
     strict: bool = False,
 ) -> tuple[list[AnyEvent | UnknownEvent], LoadReport]:
     """The verified events of a session (id, prefix or ``latest``) and what reading met."""
+    upto_seq, bound = check_bounds(upto_seq, until)
+    checks.boolean(strict, "strict")
     sid = resolve_session_ref(home, ref)
     path = home.log_path(sid)
     if not path.exists():
         raise SessionNotFoundError(f"no session {sid} in {home.path}")
     cursor = LogCursor(path, session_id=sid, skip_corrupt=not strict)
-    events = list(read_bounded(cursor, upto_seq=upto_seq, until=until))
+    events = list(read_bounded(cursor, upto_seq=upto_seq, until=bound))
     report = LoadReport(
         sid, str(path), list(cursor.issues), cursor.torn, len(events), cursor.offset
     )

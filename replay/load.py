@@ -26,16 +26,17 @@ from p8j.journal import (
     SessionNotFoundError,
     SessionStateError,
     UnknownEvent,
+    checks,
     fold,
     resolve_session_ref,
 )
 from p8j.journal.cache.snapshots import fold_log
-from p8j.journal.session import check_history
 from p8j.journal.store.fs.cursor import missing_start_error
+from p8j.journal.store.fs.layout import check_home_arg
 
-from .bounded import read_bounded, ts_bound
+from .bounded import read_bounded
 
-__all__ = ["LoadReport", "load_session", "load_session_with_report"]
+__all__ = ["LoadReport", "check_bounds", "load_session", "load_session_with_report"]
 
 
 class LoadReport(msgspec.Struct):
@@ -53,6 +54,17 @@ def _home(home: str | os.PathLike[str] | Home | None) -> Home:
     return home if isinstance(home, Home) else Home(home)
 
 
+def check_bounds(upto_seq: object, until: object) -> tuple[int | None, str | None]:
+    """Check `upto_seq` (an int >= 0) and `until` (aware datetime or RFC 3339); normalise both.
+
+    `until` comes back in p8j's fixed-width ts form: only then does string order
+    equal time order ("...07:00:00Z" sorts after "...07:00:00.5Z"). Raises
+    InvalidEventError (InvalidTypeError for a wrong type) before anything is read.
+    """
+    seq = checks.opt_integer(upto_seq, "upto_seq", minimum=0)
+    return seq, None if until is None else checks.timestamp(until, "until")
+
+
 def load_session_with_report(
     session_id: str,
     home: str | os.PathLike[str] | Home | None = None,
@@ -63,13 +75,15 @@ def load_session_with_report(
     history: int | None = None,
 ) -> tuple[Session, LoadReport]:
     """Load a session (id, unique prefix or ``latest``) and report what was met."""
-    check_history(history)
+    check_home_arg(home)
+    upto_seq, bound = check_bounds(upto_seq, until)
+    checks.boolean(skip_corrupt, "skip_corrupt")
+    checks.opt_integer(history, "history", minimum=0)
     h = _home(home)
     sid = resolve_session_ref(h, session_id)
     path = h.log_path(sid)
     if not path.exists():
         raise SessionNotFoundError(f"no session {sid} in {h.path}")
-    bound = ts_bound(until)  # fixed-width form: see bounded.py
     if upto_seq is None and bound is None:
         # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
         session, cursor, count = fold_log(h, sid, skip_corrupt=skip_corrupt, history=history)

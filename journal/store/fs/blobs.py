@@ -9,8 +9,10 @@ Contract:
   fsynced, all before the event that refers to the blob is appended. So no
   event, durable or not, ever refers to a blob that a crash can lose, and a
   ``kill -9`` leaves at worst an orphaned ``.tmp-*`` file, never a torn record
-  (the event itself is a short line). An existing blob is reused only if its
-  bytes still hash to its name; a damaged one is rewritten.
+  (the event itself is a short line). Temp files carry their writer's pid and
+  are swept once it is gone, before a store's first write (see tempfiles.py).
+  An existing blob is reused only if its bytes still hash to its name; a
+  damaged one is rewritten.
 - Offloading (`offload`): inside an event's payload (message content and
   extra, a command, an execution's output), every string larger than the
   threshold (default 256 KiB of UTF-8) becomes a `BlobRef` in the event's
@@ -33,7 +35,6 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
 import stat
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,7 @@ import msgspec
 
 from ...errors import BlobMissingError, InvalidEventError, JournalIOError, P8jError, UnsafePathError
 from ...events import BlobRef, CommandRecorded, ExecutionRecorded, MessageRecorded
+from . import tempfiles
 from .layout import check_dir, check_file
 from .syscalls import REAL, Storage, write_all
 
@@ -85,6 +87,7 @@ class BlobStore:
     def __init__(self, directory: str | os.PathLike[str], *, storage: Storage | None = None):
         self.directory = Path(directory)
         self._os = storage if storage is not None else REAL
+        self._swept = False
 
     def path(self, sha256: str) -> Path:
         """Where the blob named `sha256` lives (the name is validated first)."""
@@ -129,12 +132,26 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         dfd = self._dir_fd(create=True)
         try:
+            if not self._swept:  # once per store: what writers killed mid-blob left
+                self._swept = True
+                tempfiles.sweep(dfd, self._os)
             if self._intact(dfd, digest, len(data)):
                 return digest
             self._write_new(dfd, digest, data)
         finally:
             os.close(dfd)
         return digest
+
+    def sweep_temp(self) -> list[str]:
+        """Remove temp files left by writers that died mid-blob; return their names."""
+        try:
+            dfd = self._dir_fd(create=False)
+        except FileNotFoundError:
+            return []
+        try:
+            return tempfiles.sweep(dfd, self._os)
+        finally:
+            os.close(dfd)
 
     def _intact(self, dfd: int, digest: str, size: int) -> bool:
         """True if blob `digest` exists, is safe, and its bytes hash to its name."""
@@ -147,7 +164,11 @@ class BlobStore:
         return len(data) == size and hashlib.sha256(data).hexdigest() == digest
 
     def _write_new(self, dfd: int, digest: str, data: bytes) -> None:
-        tmp = f".tmp-{digest[:16]}-{secrets.token_hex(6)}"
+        tmp = tempfiles.temp_name(digest)
+        with tempfiles.writing(tmp):  # a sweep in this process leaves it alone
+            self._write_temp(dfd, tmp, digest, data)
+
+    def _write_temp(self, dfd: int, tmp: str, digest: str, data: bytes) -> None:
         st_os = self._os
         try:
             fd = st_os.open(
@@ -163,6 +184,7 @@ class BlobStore:
         done = False
         try:
             try:
+                tempfiles.lock(fd)  # held until close; the kernel drops it if we die
                 os.fchmod(fd, 0o600)
                 write_all(st_os, fd, data)
                 st_os.fsync(fd)

@@ -33,10 +33,11 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from ...checks import wrong_type
 from ...errors import JournalIOError, UnsafePathError
 from ...ids import _ID_RE, validate_session_id
 
-__all__ = ["ENV_VAR", "Home", "check_dir", "check_file", "resolve_home"]
+__all__ = ["ENV_VAR", "Home", "check_dir", "check_file", "check_home_arg", "resolve_home"]
 
 ENV_VAR = "P8J_HOME"
 LOG_SUFFIX = ".jsonl"
@@ -286,3 +287,11 @@ def resolve_session_ref(home: Home, ref: str) -> str:
     raise SessionNotFoundError(
         f"session id {ref!r} is ambiguous: it matches {shown}", candidates=matches
     )
+
+
+def check_home_arg(value: object) -> None:
+    """Raise InvalidTypeError unless `value` can name a journal home (str, path, Home, None)."""
+    if value is None or isinstance(value, (str, Home)):
+        return
+    if not isinstance(value, os.PathLike) or not isinstance(os.fspath(value), str):
+        raise wrong_type("home", "a path (str or os.PathLike), a Home or None", value)
