@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 from collections.abc import Callable, Iterator
@@ -206,7 +207,7 @@ def test_every_read_path_refuses_an_unsafe_home(
         lambda: load_session(sid, target),
         lambda: load_session_with_report(sid, target, upto_seq=1),
         lambda: journal_info(target),
-        lambda: search(target, "hello"),
+        lambda: search(target, re.compile("hello")),
     ]
     for read in reads:
         with pytest.raises(UnsafePathError) as info:
