@@ -31,14 +31,14 @@ Contract:
   derived: deleting it changes nothing but speed. Version 1 files (one msgpack
   array) are stale by version and are replaced on the next long fold.
 - Writes are crash-safe (temp file, fsync, rename, fsync dir) and best effort:
-  failing to write a snapshot costs speed, never data.
+  failing to write a snapshot costs speed, never data. They happen after a fold
+  that read at least `MIN_EVENTS` events past the previous snapshot (resume,
+  replay), never on the per-record path.
 - Snapshots and the log they are checked against are opened through checked
   directory descriptors (`Home.open_file`, `Home.replace_file`): a symlinked
   ``cache/`` or ``cache/snapshots/``, a FIFO, a hard-linked or foreign file in a
   snapshot's place is ignored like a corrupt snapshot, never followed, blocked
-  on or written through. They happen after a fold
-  that read at least `MIN_EVENTS` events past the previous snapshot (resume,
-  replay), never on the per-record path.
+  on or written through.
 - A snapshot is about as large as the history it holds (msgpack of the Session).
 """
 
@@ -187,7 +187,7 @@ def load_snapshot(home: Home, session_id: str, *, history: int | None = None) ->
 
 def _position(home: Home, session: Session, cursor: LogCursor, events: int) -> Snapshot | None:
     try:
-        fd = _open_regular(home, "sessions", cursor.path.name)
+        fd = _open_regular(home, "sessions", home.log_path(session.session_id).name)
         try:
             inode = os.fstat(fd).st_ino
             tail = _tail_crc(fd, cursor.offset)
