@@ -190,7 +190,10 @@ def test_every_read_path_refuses_an_unsafe_home(
     home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     from p8j.journal import list_summaries
-    from p8j.replay import journal_info, list_sessions, load_session_with_report, search
+    from p8j.replay import journal_info, list_sessions, load_session_with_report
+
+    # Not `from p8j.replay import search`: once the submodule is imported, that name is it.
+    from p8j.replay.search import search
 
     with SessionManager(home) as mgr:
         sid = mgr.start_session("p").session_id
