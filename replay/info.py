@@ -2,12 +2,15 @@
 
 Contract: `journal_info` never creates or writes anything (the catalog cache
 aside, which listing refreshes); a missing home is reported with
-``exists=False`` and zero counts. Sizes are apparent file sizes in bytes.
+``exists=False`` and zero counts, an unsafe one is refused (`Home.check`, as
+every command does). Sizes are apparent file sizes in bytes; a directory that
+is a symlink counts as empty (p8j never follows one in its home).
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import msgspec
@@ -36,8 +39,13 @@ class JournalInfo(msgspec.Struct, kw_only=True):
 
 
 def _tree_size(path: Path) -> tuple[int, int]:
-    """(files, bytes) under `path`, not following symlinks."""
+    """(files, bytes) under `path`, not following symlinks (`path` itself included)."""
     files = total = 0
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            return 0, 0
+    except OSError:
+        return 0, 0
     for root, _dirs, names in os.walk(path):
         for name in names:
             try:
@@ -51,6 +59,7 @@ def _tree_size(path: Path) -> tuple[int, int]:
 
 def journal_info(home: Home) -> JournalInfo:
     """Count the sessions of `home` by state and measure its disk use."""
+    home.check()
     if not home.path.is_dir():
         return JournalInfo(
             home=str(home.path),

@@ -22,6 +22,15 @@ Contract:
   fsync dir), any unreadable or stale catalog is ignored and rebuilt, and
   deleting it changes nothing but speed. Logs are read with skipping on, so a
   corrupt log still lists; its summary counts the problems met.
+- A cache never breaks a listing: failing to open, read, decode, encode or write
+  the catalog only costs reading the logs. It is opened through checked
+  directory descriptors (`Home.open_file`, `Home.replace_file`): a symlinked
+  ``cache/``, a FIFO, a hard-linked or foreign file in its place is ignored, never
+  followed, blocked on or written through. Metadata msgpack cannot hold (integers
+  beyond 64 bits) is kept as JSON beside the entries; an entry that still cannot
+  be encoded is left out (that session is read again on the next listing).
+- `list_summaries` applies the home rule first (`Home.check`): an unsafe home is
+  refused with `UnsafePathError`, also by listing; a missing one lists empty.
 - Summaries are not tracked by the cycle collector (``gc=False``): they hold
   only strings, numbers and a metadata dict of JSON values, so they form no
   cycle unless a caller puts one in, and listing 100k sessions leaves the
@@ -31,10 +40,9 @@ Contract:
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 
@@ -51,8 +59,8 @@ from ..events import (
     UnknownEvent,
 )
 from ..ids import _ID_RE
-from ..store.fs.layout import Home
-from ..store.fs.syscalls import replace_file
+from ..store.fs.layout import Home, check_file
+from .gc import gc_paused
 
 if TYPE_CHECKING:
     from ..store.fs.cursor import LogCursor
@@ -84,18 +92,24 @@ class SessionSummary(msgspec.Struct, kw_only=True, gc=False):
     metadata: dict[str, Any] = {}
 
 
+_Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
 class _Entry(msgspec.Struct, array_like=True, gc=False):
     summary: SessionSummary
-    inode: int
-    offset: int
-    line: int
-    next_seq: int
+    inode: _Count
+    offset: _Count
+    line: Annotated[int, msgspec.Meta(ge=1)]
+    next_seq: _Count
     state: str | None
 
 
 class _Catalog(msgspec.Struct, array_like=True, gc=False):
     version: int
     entries: list[_Entry]  # newest first: an unchanged journal lists without a sort
+    # Session id -> its metadata as JSON, for metadata msgpack cannot encode (its entry
+    # holds {} instead). Nearly always empty: loading then costs nothing per entry.
+    json_metadata: dict[str, bytes] = {}
 
 
 def __getattr__(name: str) -> Any:
@@ -118,6 +132,16 @@ def _cursor_type() -> type[LogCursor]:
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(_Catalog)
+_JSON_ENC = msgspec.json.Encoder()
+_JSON_DEC = msgspec.json.Decoder(dict[str, Any])
+_NAME = "catalog.msgpack"
+# What msgpack cannot encode although a log holds it (integers beyond 64 bits, a lone
+# surrogate in a log another tool wrote).
+_ENCODE_ERRORS = (OverflowError, TypeError, ValueError, RecursionError)
+# Reading a damaged catalog: OS errors, msgspec's errors (ValueErrors, as is a
+# UnicodeDecodeError from a damaged string), a nesting too deep; P8jError for an
+# unsafe cache directory or file.
+_LOAD_ERRORS = (P8jError, OSError, ValueError, RecursionError)
 
 
 def _first_line(text: str) -> str:
@@ -184,27 +208,75 @@ def summarize(events: Iterable[Any], session_id: str) -> SessionSummary:
     return s
 
 
+def _read(home: Home) -> bytes:
+    """The catalog's bytes, read only if it is a regular file of ours (never blocks on a FIFO)."""
+    fd = home.open_file("cache", _NAME, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        check_file(home.cache_dir / _NAME, st)
+        parts = []
+        while piece := os.read(fd, max(st.st_size, 1 << 16)):
+            parts.append(piece)
+    finally:
+        os.close(fd)
+    return b"".join(parts)
+
+
 def _load(home: Home) -> tuple[list[_Entry], int]:
     """The cached entries (newest first) and the catalog's size in bytes."""
     try:
-        with open(home.cache_dir / "catalog.msgpack", "rb") as f, _gc_paused():
-            data = f.read()
+        data = _read(home)
+        with gc_paused():
             cat = _DEC.decode(data)
-    except (OSError, ValueError, RecursionError):
-        # ValueError covers msgspec's errors and a UnicodeDecodeError from a damaged string;
-        # an older catalog's layout fails to decode too.
+        if cat.version != CATALOG_VERSION:  # an older layout usually fails to decode anyway
+            return [], 0
+        if cat.json_metadata:
+            by_id = {e.summary.session_id: e.summary for e in cat.entries}
+            for sid, raw in cat.json_metadata.items():
+                by_id[sid].metadata = _JSON_DEC.decode(raw)
+    except (*_LOAD_ERRORS, KeyError):  # KeyError: metadata for a session it does not list
         return [], 0
-    return (cat.entries, len(data)) if cat.version == CATALOG_VERSION else ([], 0)
+    return cat.entries, len(data)
+
+
+def _encode(entries: list[_Entry]) -> bytes | None:
+    """The catalog's bytes, or None if not even a catalog without odd entries encodes."""
+    try:
+        return _ENC.encode(_Catalog(CATALOG_VERSION, entries))
+    except _ENCODE_ERRORS:
+        pass
+    # Rare: some session holds what msgpack cannot. Find it, entry by entry.
+    kept: list[_Entry] = []
+    extra: dict[str, bytes] = {}
+    for entry in entries:
+        try:
+            _ENC.encode(entry)
+        except _ENCODE_ERRORS:
+            summary = entry.summary
+            bare = msgspec.structs.replace(
+                entry, summary=msgspec.structs.replace(summary, metadata={})
+            )
+            try:
+                raw = _JSON_ENC.encode(summary.metadata)
+                _ENC.encode(bare)
+            except (*_ENCODE_ERRORS, msgspec.EncodeError):
+                continue  # not cached: read again on the next listing
+            extra[summary.session_id] = raw
+            entry = bare
+        kept.append(entry)
+    try:
+        return _ENC.encode(_Catalog(CATALOG_VERSION, kept, extra))
+    except _ENCODE_ERRORS:
+        return None
 
 
 def _save(home: Home, entries: list[_Entry]) -> None:
-    try:
-        home.cache_dir.mkdir(mode=0o700, exist_ok=True)
-        replace_file(
-            home.cache_dir, "catalog.msgpack", _ENC.encode(_Catalog(CATALOG_VERSION, entries))
-        )
-    except OSError:
-        pass  # the catalog is only a cache: failing to write it costs speed, never data
+    data = _encode(entries)
+    if data is None:
+        return
+    # The catalog is only a cache: failing to write it costs speed, never data.
+    with contextlib.suppress(P8jError, OSError):
+        home.replace_file("cache", _NAME, data)
 
 
 def _refresh(home: Home, sid: str, st: os.stat_result, old: _Entry | None) -> _Entry:
@@ -237,25 +309,13 @@ def _refresh(home: Home, sid: str, st: os.stat_result, old: _Entry | None) -> _E
     return _Entry(summary, st.st_ino, cursor.offset, cursor.line, cursor.next_seq, cursor.state)
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cycle collector while building many objects that hold no cycles.
-
-    Decoding a catalog of 100k entries otherwise triggers collections that rescan
-    the growing heap again and again (a third of a large listing's time).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def list_summaries(home: Home, *, use_cache: bool = True) -> list[SessionSummary]:
-    """Summaries of every session in `home`, newest first (by start = by id)."""
-    with _gc_paused():
+    """Summaries of every session in `home`, newest first (by start = by id).
+
+    Raises UnsafePathError for an unsafe home (`Home.check`); never fails for the catalog.
+    """
+    home.check()
+    with gc_paused():
         return _list_summaries(home, use_cache)
 
 

@@ -1,16 +1,12 @@
 """Snapshot cache: a folded Session plus the log position it covers, for fast resume and replay.
 
 Contract:
-- ``<home>/cache/snapshots/<session-id>.snap`` starts with a 16-byte prefix
-  (``b"p8jsnap"``, the format version byte `SNAPSHOT_VERSION`, then the head's
-  length and CRC-32 as little-endian u32), then the *head*, then the *chunks*.
-  The head is the msgpack encoding of the `Snapshot` (its Session with empty
-  histories: the Session folded from the log's first ``offset`` bytes, with the
-  reader's position there (line, next seq, lifecycle state), the number of
-  events folded, the log's inode and the CRC-32 of the up to `TAIL_CHECK` bytes
-  before ``offset``) and of one chunk table per history (conversation, commands,
-  executions, stored in that order). A chunk is the msgpack array of up to
-  `CHUNK` consecutive history entries, with its own count, length and CRC-32.
+- ``<home>/cache/snapshots/<session-id>.snap`` holds a prefix, a *head* (the
+  `Snapshot`: the Session folded from the log's first ``offset`` bytes, without
+  its histories, the reader's position there, the number of events folded, the
+  log's inode and the CRC-32 of the up to `TAIL_CHECK` bytes before ``offset``)
+  and the histories cut into checksummed *chunks* of up to `CHUNK` entries
+  (the byte layout is `snapfile`'s contract).
 - Chunks make a windowed load O(window): ``history=N`` reads the head and the
   last chunks of each history only, so resuming a session of any size with a
   fresh snapshot costs the head, N entries and the log's tail. A whole load
@@ -38,17 +34,19 @@ Contract:
   failing to write a snapshot costs speed, never data. They happen after a fold
   that read at least `MIN_EVENTS` events past the previous snapshot (resume,
   replay), never on the per-record path.
+- Snapshots and the log they are checked against are opened through checked
+  directory descriptors (`Home.open_file`, `Home.replace_file`): a symlinked
+  ``cache/`` or ``cache/snapshots/``, a FIFO, a hard-linked or foreign file in a
+  snapshot's place is ignored like a corrupt snapshot, never followed, blocked
+  on or written through.
 - A snapshot is about as large as the history it holds (msgpack of the Session).
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import gc
 import itertools
 import os
-import struct
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -60,8 +58,19 @@ from ..errors import P8jError, SessionStateError
 from ..events import AnyEvent, UnknownEvent
 from ..session import Session, check_history, fold
 from ..store.fs.cursor import LogCursor, missing_start_error
-from ..store.fs.layout import Home
-from ..store.fs.syscalls import replace_file
+from ..store.fs.layout import Home, check_file
+from .gc import gc_paused
+from .snapfile import (
+    KINDS,
+    OMITTED,
+    SNAPSHOT_VERSION,
+    Chunk,
+    Snapshot,
+    SnapshotFile,
+    assemble,
+    chunk_table,
+    read_head,
+)
 
 __all__ = [
     "CHUNK",
@@ -76,54 +85,19 @@ __all__ = [
     "snapshot_path",
 ]
 
-SNAPSHOT_VERSION = 2
 TAIL_CHECK = 4096
 MIN_EVENTS = 10_000
 CHUNK = 4096
-_COPY_PIECE = 1 << 20
-
-_PREFIX = struct.Struct("<7sBII")  # magic, version, head length, head CRC-32
-_MAGIC = b"p8jsnap"
-_KINDS = ("conversation_history", "command_history", "execution_histories")
-_OMITTED = ("conversation_omitted", "commands_omitted", "executions_omitted")
-
-
-class Snapshot(msgspec.Struct, array_like=True):
-    """A Session folded from a log prefix, and the reader's position at its end."""
-
-    session: Session
-    offset: int
-    line: int
-    next_seq: int
-    state: str | None
-    events: int
-    inode: int
-    tail_crc: int
-
-
-class _Chunk(msgspec.Struct, array_like=True):
-    count: int
-    length: int
-    crc: int
-
-
-class _Head(msgspec.Struct, array_like=True):
-    snapshot: Snapshot  # its session's histories are empty: they are the chunks
-    tables: tuple[list[_Chunk], list[_Chunk], list[_Chunk]]
-
-
-_ENC = msgspec.msgpack.Encoder()
-_HEAD_DEC = msgspec.msgpack.Decoder(_Head)
-_ENTRY_DECS: tuple[msgspec.msgpack.Decoder[Any], ...] = (
-    msgspec.msgpack.Decoder(list[dict[str, Any]]),
-    msgspec.msgpack.Decoder(list[str]),
-    msgspec.msgpack.Decoder(list[dict[str, Any]]),
-)
+_DIR = "cache/snapshots"
 
 
 def snapshot_path(home: Home, session_id: str) -> Path:
     """Where `session_id`'s snapshot lives (the id is validated)."""
-    return home.cache_dir / "snapshots" / (home.log_path(session_id).stem + ".snap")
+    return home.cache_dir / "snapshots" / _name(home, session_id)
+
+
+def _name(home: Home, session_id: str) -> str:
+    return home.log_path(session_id).stem + ".snap"
 
 
 def _tail_crc(fd: int, offset: int) -> int | None:
@@ -135,59 +109,14 @@ def _tail_crc(fd: int, offset: int) -> int | None:
     return zlib.crc32(data) if len(data) == offset - start else None
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cycle collector while building a big, acyclic history.
-
-    Loading allocates containers per message; the collector would rescan the
-    growing heap again and again for nothing (JSON data holds no cycles): a full
-    replay of 1M events runs ~1.5x faster without it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _table(entries: list[Any]) -> tuple[list[_Chunk], list[bytes]]:
-    """`entries` cut into chunks: their table and their bytes."""
-    blobs = [_ENC.encode(entries[i : i + CHUNK]) for i in range(0, len(entries), CHUNK)]
-    counts = [min(CHUNK, len(entries) - i) for i in range(0, len(entries), CHUNK)]
-    return [_Chunk(n, len(b), zlib.crc32(b)) for n, b in zip(counts, blobs, strict=True)], blobs
-
-
-def _assemble(
-    snap: Snapshot, tables: list[list[_Chunk]], parts: list[Iterable[bytes]]
-) -> Iterator[bytes]:
-    """The file, in parts: prefix, head, then each history's chunk bytes in order.
-
-    The head is encoded here, so encoding errors raise before anything is written.
-    """
-    bare = msgspec.structs.replace(
-        snap.session,
-        conversation_history=[],
-        command_history=[],
-        execution_histories=[],
-        conversation_omitted=0,
-        commands_omitted=0,
-        executions_omitted=0,
-    )
-    head = _ENC.encode(
-        _Head(msgspec.structs.replace(snap, session=bare), (tables[0], tables[1], tables[2]))
-    )
-    prefix = _PREFIX.pack(_MAGIC, SNAPSHOT_VERSION, len(head), zlib.crc32(head))
-    return itertools.chain((prefix, head), *parts)
-
-
 def encode_snapshot(snap: Snapshot) -> bytes:
     """The snapshot file's bytes for `snap`, whose Session must hold whole histories."""
     if _omitted(snap.session):
         raise ValueError("a windowed Session cannot be a snapshot: it lacks earlier entries")
-    tables, parts = zip(*(_table(getattr(snap.session, kind)) for kind in _KINDS), strict=True)
-    return b"".join(_assemble(snap, list(tables), list(parts)))
+    tables, parts = zip(
+        *(chunk_table(getattr(snap.session, kind), CHUNK) for kind in KINDS), strict=True
+    )
+    return b"".join(assemble(snap, list(tables), list(parts)))
 
 
 # What msgpack cannot encode although the log holds it (e.g. integers beyond 64 bits):
@@ -195,107 +124,39 @@ def encode_snapshot(snap: Snapshot) -> bytes:
 _ENCODE_ERRORS = (OverflowError, TypeError, ValueError, RecursionError)
 
 
-class _File:
-    """An open, fresh snapshot: its head, and its chunks read on demand."""
-
-    def __init__(self, fd: int, head: _Head, start: int) -> None:
-        self.fd = fd
-        self.head = head
-        self.spans: list[tuple[int, int]] = []  # (file offset, length) of each history
-        for table in head.tables:
-            length = sum(c.length for c in table)
-            self.spans.append((start, length))
-            start += length
-
-    @property
-    def snapshot(self) -> Snapshot:
-        return self.head.snapshot
-
-    def totals(self) -> tuple[int, ...]:
-        return tuple(sum(c.count for c in table) for table in self.head.tables)
-
-    def entries(self, kind: int, window: int | None) -> list[Any] | None:
-        """The last `window` entries (all with None) of history `kind`, or None if damaged."""
-        table = self.head.tables[kind]
-        first, want = len(table), 0
-        while first > 0 and (window is None or want < window):
-            first -= 1
-            want += table[first].count
-        start, _ = self.spans[kind]
-        pos = start + sum(c.length for c in table[:first])
-        out: list[Any] = []
-        decoder = _ENTRY_DECS[kind]
-        for c in table[first:]:
-            # One chunk at a time: a whole load holds the Session and one chunk's bytes.
-            try:
-                part = os.pread(self.fd, c.length, pos)
-            except OSError:
-                return None
-            pos += c.length
-            if len(part) != c.length or zlib.crc32(part) != c.crc:
-                return None
-            try:
-                got = decoder.decode(part)
-            except (ValueError, RecursionError):  # msgspec errors, and UnicodeDecodeError
-                return None
-            if len(got) != c.count:
-                return None
-            out.extend(got)
-        if window is not None and len(out) > window:
-            del out[: len(out) - window]
-        return out
-
-    def session(self, window: int | None) -> Session | None:
-        """The snapshot's Session, windowed to the last `window` entries; None if damaged."""
-        fields: dict[str, Any] = {}
-        for kind, (name, omitted, total) in enumerate(
-            zip(_KINDS, _OMITTED, self.totals(), strict=True)
-        ):
-            got = self.entries(kind, window)
-            if got is None:
-                return None
-            fields[name] = got
-            fields[omitted] = total - len(got)
-        return msgspec.structs.replace(self.snapshot.session, **fields)
-
-    def copy(self, kind: int) -> Iterator[bytes]:
-        """History `kind`'s chunk bytes as stored, a piece at a time; OSError if cut short."""
-        pos, left = self.spans[kind]
-        while left:
-            piece = os.pread(self.fd, min(left, _COPY_PIECE), pos)
-            if not piece:
-                raise OSError(errno.EIO, "snapshot shorter than its head says")
-            pos += len(piece)
-            left -= len(piece)
-            yield piece
-
-    def close(self) -> None:
-        os.close(self.fd)
+def _open_regular(home: Home, subdir: str, name: str) -> int:
+    """A descriptor of a regular file in the home (see `Home.open_file`); OSError if not one."""
+    fd = home.open_file(subdir, name, os.O_RDONLY)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{subdir}/{name}: not a regular file")
+    return fd
 
 
-def _open(home: Home, session_id: str) -> _File | None:
+def _open(home: Home, session_id: str) -> SnapshotFile | None:
     """`session_id`'s snapshot, open, if its head is sound and it is fresh for the log."""
-    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    name = _name(home, session_id)
     try:
-        fd = os.open(snapshot_path(home, session_id), flags)
-    except OSError:
+        fd = home.open_file(_DIR, name, os.O_RDONLY)
+    except (P8jError, OSError):  # none, or an unsafe cache directory: no cache
         return None
     try:
-        head = _read_head(fd)
+        check_file(snapshot_path(home, session_id), os.fstat(fd))
+        head = read_head(fd)
         if (
             head is not None
             and head[0].snapshot.session.session_id == session_id
-            and _fresh(head[0].snapshot, home.log_path(session_id), flags)
+            and _fresh(head[0].snapshot, home, session_id)
         ):
-            return _File(fd, *head)
-    except OSError:
+            return SnapshotFile(fd, *head)
+    except (P8jError, OSError):  # not a regular file of ours, or unreadable
         pass
     os.close(fd)
     return None
 
 
-def _fresh(snap: Snapshot, log: Path, flags: int) -> bool:
-    fd = os.open(log, flags)
+def _fresh(snap: Snapshot, home: Home, session_id: str) -> bool:
+    fd = _open_regular(home, "sessions", home.log_path(session_id).name)
     try:
         st = os.fstat(fd)
         return (
@@ -305,30 +166,6 @@ def _fresh(snap: Snapshot, log: Path, flags: int) -> bool:
         )
     finally:
         os.close(fd)
-
-
-def _read_head(fd: int) -> tuple[_Head, int] | None:
-    """The head and where the chunks start, or None if it is not a sound head."""
-    prefix = os.pread(fd, _PREFIX.size, 0)
-    if len(prefix) != _PREFIX.size:
-        return None
-    magic, version, length, crc = _PREFIX.unpack(prefix)
-    if magic != _MAGIC or version != SNAPSHOT_VERSION or length > os.fstat(fd).st_size:
-        return None
-    body = os.pread(fd, length, _PREFIX.size)
-    if len(body) != length or zlib.crc32(body) != crc:
-        return None
-    try:
-        head = _HEAD_DEC.decode(body)
-    except (ValueError, RecursionError):  # msgspec errors, and UnicodeDecodeError
-        return None
-    start = _PREFIX.size + length
-    chunks = [c for table in head.tables for c in table]
-    if any(c.count < 0 or c.length <= 0 for c in chunks):
-        return None
-    if start + sum(c.length for c in chunks) != os.fstat(fd).st_size:
-        return None  # cut short, or bytes this head does not account for
-    return head, start
 
 
 def load_snapshot(home: Home, session_id: str, *, history: int | None = None) -> Snapshot | None:
@@ -341,22 +178,22 @@ def load_snapshot(home: Home, session_id: str, *, history: int | None = None) ->
     if f is None:
         return None
     try:
-        with _gc_paused():
+        with gc_paused():
             session = f.session(history)
     finally:
         f.close()
     return None if session is None else msgspec.structs.replace(f.snapshot, session=session)
 
 
-def _position(session: Session, cursor: LogCursor, events: int) -> Snapshot | None:
+def _position(home: Home, session: Session, cursor: LogCursor, events: int) -> Snapshot | None:
     try:
-        fd = os.open(cursor.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = _open_regular(home, "sessions", home.log_path(session.session_id).name)
         try:
             inode = os.fstat(fd).st_ino
             tail = _tail_crc(fd, cursor.offset)
         finally:
             os.close(fd)
-    except OSError:
+    except (P8jError, OSError):
         return None
     if tail is None:
         return None
@@ -366,12 +203,9 @@ def _position(session: Session, cursor: LogCursor, events: int) -> Snapshot | No
 
 
 def _write(home: Home, session_id: str, data: Iterable[bytes]) -> bool:
-    target = snapshot_path(home, session_id)
     try:
-        home.cache_dir.mkdir(mode=0o700, exist_ok=True)
-        target.parent.mkdir(mode=0o700, exist_ok=True)
-        replace_file(target.parent, target.name, data)
-    except OSError:
+        home.replace_file(_DIR, _name(home, session_id), data)
+    except (P8jError, OSError):  # an unsafe or unwritable cache: no snapshot, no harm
         return False
     return True
 
@@ -391,7 +225,9 @@ def save_snapshot(home: Home, session: Session, cursor: LogCursor, events: int) 
     return not _omitted(session) and _save(home, session, cursor, events, None)
 
 
-def _save(home: Home, session: Session, cursor: LogCursor, events: int, base: _File | None) -> bool:
+def _save(
+    home: Home, session: Session, cursor: LogCursor, events: int, base: SnapshotFile | None
+) -> bool:
     """Write `session`'s snapshot: `base`'s chunks (if any), then chunks for what follows them.
 
     A windowed `session` folded from `base` plus the log's tail holds every entry
@@ -399,19 +235,19 @@ def _save(home: Home, session: Session, cursor: LogCursor, events: int, base: _F
     """
     if cursor.issues or session.session_id != cursor.session_id:
         return False
-    snap = _position(session, cursor, events)
+    snap = _position(home, session, cursor, events)
     if snap is None:
         return False
-    tables: list[list[_Chunk]] = []
+    tables: list[list[Chunk]] = []
     parts: list[Iterable[bytes]] = []
     totals = (0, 0, 0) if base is None else base.totals()
-    for kind, (name, omitted, old) in enumerate(zip(_KINDS, _OMITTED, totals, strict=True)):
+    for kind, (name, omitted, old) in enumerate(zip(KINDS, OMITTED, totals, strict=True)):
         entries: list[Any] = getattr(session, name)
         new = getattr(session, omitted) + len(entries) - old
         if not 0 <= new <= len(entries):
             return False
         try:
-            table, blobs = _table(entries[len(entries) - new :])
+            table, blobs = chunk_table(entries[len(entries) - new :], CHUNK)
         except _ENCODE_ERRORS:
             return False
         if base is None:
@@ -422,7 +258,7 @@ def _save(home: Home, session: Session, cursor: LogCursor, events: int, base: _F
             # The old chunks are copied from file to file, not held in memory.
             parts.append(itertools.chain(base.copy(kind), blobs))
     try:
-        data = _assemble(snap, tables, parts)
+        data = assemble(snap, tables, parts)
     except _ENCODE_ERRORS:
         return False
     return _write(home, session.session_id, data)
@@ -447,7 +283,7 @@ def fold_log(
     complete SessionStarted raises `missing_start_error`'s CorruptLineError.
     """
     check_history(history)
-    with _gc_paused():
+    with gc_paused():
         session, cursor, n = _fold_log(home, session_id, skip_corrupt, use_cache, save, history)
     if history is not None:
         session = session.window(history)
@@ -485,7 +321,7 @@ def _fold_log(
 
 
 def _from_snapshot(
-    home: Home, f: _File, path: Path, skip_corrupt: bool, save: bool, history: int | None
+    home: Home, f: SnapshotFile, path: Path, skip_corrupt: bool, save: bool, history: int | None
 ) -> tuple[Session, LogCursor, int] | None:
     """Fold the log's tail onto snapshot `f`; None when the two do not fit together."""
     initial = f.session(history)

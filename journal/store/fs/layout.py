@@ -17,11 +17,18 @@ only from validated session ids.
 
 Hostile file systems (contract): the home and its subdirectories must be real
 directories (not symlinks), owned by the current user and not group- or
-world-writable, or `UnsafePathError` says which and how to fix it. Files are
-opened relative to a descriptor of their directory (`Home.open_file`), never
-through a symlink (``O_NOFOLLOW``) and never blocking on a FIFO (``O_NONBLOCK``
-until the file is known to be regular), so swapping a path for a symlink
-between a check and a use gains nothing.
+world-writable, or `UnsafePathError` says which and how to fix it. One rule for
+every command: writers check when they create the layout (`Home.ensure`),
+readers (listing, resolving a session reference, listing session ids) call
+`Home.check` first, so a read-only command refuses an unsafe home as a write
+does; a home that does not exist yet passes (it lists empty). ``cache/`` is not
+part of that rule: it is derived, so an unsafe cache directory or file is
+ignored (never followed, never written through) and the logs are read instead.
+Files are opened relative to a descriptor of their directory (`Home.open_dir`,
+`Home.open_file`), each step without following a symlink (``O_NOFOLLOW``) and
+checked with `check_dir`, never blocking on a FIFO (``O_NONBLOCK`` until the
+file is known to be regular), so swapping a path for a symlink between a check
+and a use gains nothing. `Home.replace_file` writes (the caches) the same way.
 """
 
 from __future__ import annotations
@@ -30,12 +37,13 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ...checks import wrong_type
 from ...errors import JournalIOError, UnsafePathError
 from ...ids import _ID_RE, validate_session_id
+from .syscalls import Storage, replace_file
 
 __all__ = ["ENV_VAR", "Home", "check_dir", "check_file", "check_home_arg", "resolve_home"]
 
@@ -112,7 +120,9 @@ def _make_dir(path: Path) -> None:
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _open_dir(path: Path, dir_fd: int | None = None, name: str | None = None) -> int:
+def _open_dir(
+    path: Path, dir_fd: int | None = None, name: str | None = None, *, created: bool = False
+) -> int:
     try:
         fd = os.open(name if name is not None else path, _DIR_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
@@ -122,11 +132,50 @@ def _open_dir(path: Path, dir_fd: int | None = None, name: str | None = None) ->
             raise UnsafePathError("not a directory (a symlink or a file)", path=path) from exc
         raise JournalIOError(f"cannot open directory: {exc.strerror}", path=path) from exc
     try:
+        if created:
+            os.fchmod(fd, 0o700)  # mkdir's mode is masked by the umask
         check_dir(path, os.fstat(fd))
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+class _AtDir(Storage):
+    """The real system calls, with every name taken relative to one directory descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def open(
+        self,
+        path: str | os.PathLike[str],
+        flags: int,
+        mode: int = 0o777,
+        *,
+        dir_fd: int | None = None,
+    ) -> int:
+        """os.open in the directory."""
+        return os.open(path, flags, mode, dir_fd=self.fd)
+
+    def replace(
+        self,
+        src: str | os.PathLike[str],
+        dst: str | os.PathLike[str],
+        *,
+        src_dir_fd: int | None = None,
+        dst_dir_fd: int | None = None,
+    ) -> None:
+        """os.replace within the directory."""
+        os.replace(src, dst, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+
+    def unlink(self, path: str | os.PathLike[str], *, dir_fd: int | None = None) -> None:
+        """os.unlink in the directory."""
+        os.unlink(path, dir_fd=self.fd)
+
+    def fsync_dir(self, path: str | os.PathLike[str]) -> None:
+        """fsync the directory itself."""
+        os.fsync(self.fd)
 
 
 class Home:
@@ -143,6 +192,10 @@ class Home:
     def __repr__(self) -> str:
         return f"Home({str(self.path)!r})"
 
+    def _layout(self) -> tuple[Path, ...]:
+        """The home and the subdirectories the rule covers (the derived cache is not one)."""
+        return (self.path, self.sessions_dir, self.locks_dir, self.torn_dir, self.blobs_dir)
+
     def ensure(self) -> Home:
         """Create the home and its subdirectories (0700) if missing; return self."""
         parent = self.path.parent
@@ -153,35 +206,61 @@ class Home:
                 raise JournalIOError(
                     f"cannot create directory: {exc.strerror}", path=parent
                 ) from exc
-        for d in (
-            self.path,
-            self.sessions_dir,
-            self.locks_dir,
-            self.torn_dir,
-            self.cache_dir,
-            self.blobs_dir,
-        ):
+        for d in self._layout():
             _make_dir(d)
+        # The cache is derived: an unsafe one is left alone (its users refuse to use it),
+        # it never stops a session from being written.
+        with contextlib.suppress(UnsafePathError, JournalIOError):
+            _make_dir(self.cache_dir)
         return self
 
     def check(self) -> Home:
-        """Raise UnsafePathError if the home or a subdirectory present is unsafe; return self."""
-        for d in (
-            self.path,
-            self.sessions_dir,
-            self.locks_dir,
-            self.torn_dir,
-            self.cache_dir,
-            self.blobs_dir,
-        ):
+        """Raise UnsafePathError if the home or a subdirectory present is unsafe; return self.
+
+        A home that does not exist passes: there is nothing in it to trust or distrust.
+        """
+        for d in self._layout():
             try:
                 st = os.lstat(d)
             except FileNotFoundError:
+                if d == self.path:
+                    break
                 continue
             except OSError as exc:
                 raise JournalIOError(f"cannot stat: {exc.strerror}", path=d) from exc
             check_dir(d, st)
         return self
+
+    def open_dir(self, subdir: str, *, create: bool = False) -> int:
+        """A descriptor of ``<home>/<subdir>`` (``a/b`` allowed), opened one step at a time.
+
+        Each step is opened relative to the one before, without following a symlink,
+        and must pass `check_dir`. With `create`, missing steps below the home are
+        made (0700); the home itself never is. The caller closes the descriptor.
+        """
+        fd = _open_dir(self.path)
+        path = self.path
+        try:
+            for part in subdir.split("/"):
+                path = path / part
+                created = False
+                if create:
+                    try:
+                        os.mkdir(part, 0o700, dir_fd=fd)
+                        created = True
+                    except FileExistsError:
+                        pass
+                    except OSError as exc:
+                        raise JournalIOError(
+                            f"cannot create directory: {exc.strerror}", path=path
+                        ) from exc
+                inner = _open_dir(path, fd, part, created=created)
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     def open_file(
         self,
@@ -194,17 +273,13 @@ class Home:
     ) -> int:
         """Open ``<home>/<subdir>/<name>`` relative to checked directory descriptors.
 
-        Neither the home, the subdirectory nor the file may be a symlink
-        (``O_NOFOLLOW`` at every step); the directories must pass `check_dir`.
-        Opening a FIFO never blocks (``O_NONBLOCK`` is added; callers clear it
-        once `check_file` has passed). ELOOP becomes `UnsafePathError`.
+        Neither the home, the subdirectories (see `open_dir`) nor the file may be
+        a symlink (``O_NOFOLLOW`` at every step); the directories must pass
+        `check_dir`. Opening a FIFO never blocks (``O_NONBLOCK`` is added; callers
+        clear it once `check_file` has passed). ELOOP becomes `UnsafePathError`.
         """
         path = self.path / subdir / name
-        home_fd = _open_dir(self.path)
-        try:
-            sub_fd = _open_dir(self.path / subdir, home_fd, subdir)
-        finally:
-            os.close(home_fd)
+        sub_fd = self.open_dir(subdir)
         try:
             return opener(
                 name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode, dir_fd=sub_fd
@@ -217,6 +292,19 @@ class Home:
             raise
         finally:
             os.close(sub_fd)
+
+    def replace_file(self, subdir: str, name: str, data: bytes | Iterable[bytes]) -> None:
+        """Write ``<home>/<subdir>/<name>`` crash-safely (`syscalls.replace_file`), via `open_dir`.
+
+        Missing subdirectories are created; every name is taken relative to the
+        checked directory descriptor, so nothing is written through a symlink.
+        Raises P8jError (an unsafe or uncreatable directory) or OSError.
+        """
+        fd = self.open_dir(subdir, create=True)
+        try:
+            replace_file(Path(), name, data, storage=_AtDir(fd))
+        finally:
+            os.close(fd)
 
     def exists(self) -> bool:
         """True if the sessions directory exists."""
@@ -231,7 +319,10 @@ class Home:
         return self.locks_dir / (validate_session_id(session_id) + ".lock")
 
     def session_ids(self) -> list[str]:
-        """Ids of every session log in the home, sorted (= by start time)."""
+        """Ids of every session log in the home, sorted (= by start time); checks the home."""
+        return self.check()._ids()
+
+    def _ids(self) -> list[str]:
         try:
             names = os.listdir(self.sessions_dir)
         except FileNotFoundError:
@@ -261,17 +352,19 @@ def fsync_dir(path: Path) -> None:
 def resolve_session_ref(home: Home, ref: str) -> str:
     """Resolve a full id, a unique id prefix, or ``latest`` to a session id.
 
-    Raises InvalidSessionIdError for a malformed ref and SessionNotFoundError
-    (with `candidates`) for an unknown or ambiguous one.
+    Raises InvalidSessionIdError for a malformed ref, UnsafePathError for an
+    unsafe home (`Home.check`) and SessionNotFoundError (with `candidates`) for
+    an unknown or ambiguous one.
     """
     from ...errors import SessionNotFoundError
     from ...ids import validate_prefix
 
     if ref != "latest":
         validate_prefix(ref)  # before the home is touched at all
-        if _ID_RE.fullmatch(ref) and home.log_path(ref).is_file():
-            return ref  # a full id needs no directory listing
-    ids = home.session_ids()
+    home.check()  # one rule for every command, reading ones included
+    if ref != "latest" and _ID_RE.fullmatch(ref) and home.log_path(ref).is_file():
+        return ref  # a full id needs no directory listing
+    ids = home._ids()
     if ref == "latest":
         if not ids:
             raise SessionNotFoundError(f"no sessions in {home.path}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from journal_helpers import BAD_IDS, BAD_PREFIXES, common_prefix, files_under
 from p8j.journal import (
     Home,
     InvalidSessionIdError,
+    JournalIOError,
     SessionManager,
     SessionNotFoundError,
     UnsafePathError,
@@ -156,3 +159,139 @@ def test_many_ambiguous_candidates_are_summarised(home: Home) -> None:
         resolve_session_ref(home, "0000000")
     assert len(info.value.candidates) == 15
     assert "and 5 more" in str(info.value)
+
+
+# -- one rule for reading too: an unsafe home is refused, a missing one is empty --------------
+
+
+def _unsafe(kind: str, home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    """`home` (with a session) made unsafe in way `kind`; the Home to read it through."""
+    if kind == "symlink":
+        link = tmp_path / "link"
+        link.symlink_to(home.path)
+        return Home(link)
+    if kind == "sessions-symlink":
+        moved = tmp_path / "moved-sessions"
+        os.rename(home.sessions_dir, moved)
+        home.sessions_dir.symlink_to(moved)
+    elif kind == "foreign":
+        me = os.geteuid()
+        monkeypatch.setattr(os, "geteuid", lambda: me + 4242)  # as if another user read it
+    else:
+        os.chmod(home.path, {"world-writable": 0o757, "group-writable": 0o770}[kind])
+    return home
+
+
+UNSAFE = ["symlink", "world-writable", "group-writable", "foreign", "sessions-symlink"]
+
+
+@pytest.mark.parametrize("kind", UNSAFE)
+def test_every_read_path_refuses_an_unsafe_home(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    from p8j.journal import list_summaries
+    from p8j.replay import journal_info, list_sessions, load_session_with_report
+
+    # Not `from p8j.replay import search`: once the submodule is imported, that name is it.
+    from p8j.replay.search import search
+
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("p").session_id
+        mgr.record_message({"role": "user", "content": "hello"})
+    shutil.rmtree(home.cache_dir)
+    target = _unsafe(kind, home, tmp_path, monkeypatch)
+    reads: list[Callable[[], object]] = [
+        target.session_ids,
+        lambda: resolve_session_ref(target, sid),
+        lambda: resolve_session_ref(target, sid[:8]),
+        lambda: resolve_session_ref(target, "latest"),
+        lambda: list_summaries(target),
+        lambda: list_sessions(target),
+        lambda: load_session(sid, target),
+        lambda: load_session_with_report(sid, target, upto_seq=1),
+        lambda: journal_info(target),
+        lambda: search(target, re.compile("hello")),
+    ]
+    for read in reads:
+        with pytest.raises(UnsafePathError) as info:
+            read()
+        where = target.sessions_dir if kind == "sessions-symlink" else target.path
+        assert info.value.path == str(where), read
+    assert not home.cache_dir.exists()  # nothing was written (no catalog, no snapshot)
+
+
+def test_a_home_that_does_not_exist_reads_as_empty(home: Home) -> None:
+    from p8j.journal import list_summaries
+    from p8j.replay import journal_info, list_sessions
+
+    assert home.session_ids() == []
+    assert list_summaries(home) == []
+    assert list_sessions(home) == []
+    assert not journal_info(home).exists
+    with pytest.raises(SessionNotFoundError):
+        resolve_session_ref(home, "latest")
+    assert not home.path.exists()
+
+
+# -- directory descriptors: open_dir, replace_file ----------------------------------------------
+
+
+@pytest.mark.parametrize("linked", ["cache", "cache/snapshots"])
+def test_open_dir_and_replace_file_never_go_through_a_symlink(
+    home: Home, tmp_path: Path, linked: str
+) -> None:
+    home.ensure()
+    (home.cache_dir / "snapshots").mkdir(mode=0o700)
+    outside = tmp_path / "outside"
+    os.rename(home.path / linked, outside)
+    (home.path / linked).symlink_to(outside)
+    with pytest.raises(UnsafePathError) as info:
+        home.open_dir("cache/snapshots")
+    assert info.value.path == str(home.path / linked)
+    with pytest.raises(UnsafePathError):
+        home.replace_file("cache/snapshots", "x.snap", b"data")
+    with pytest.raises(UnsafePathError):
+        home.open_file("cache/snapshots", "x.snap", os.O_RDONLY)
+    assert files_under(outside) == ([] if linked == "cache/snapshots" else [outside / "snapshots"])
+
+
+def test_replace_file_creates_private_directories_and_leaves_no_temp(home: Home) -> None:
+    home.ensure()
+    shutil.rmtree(home.cache_dir)
+    old = os.umask(0)
+    try:
+        home.replace_file("cache/snapshots", "a.snap", [b"one", b"two"])
+        home.replace_file("cache/snapshots", "a.snap", b"three")
+    finally:
+        os.umask(old)
+    target = home.cache_dir / "snapshots" / "a.snap"
+    assert target.read_bytes() == b"three"
+    assert os.listdir(target.parent) == ["a.snap"]
+    for p in (home.cache_dir, target.parent, target):
+        assert stat.S_IMODE(os.lstat(p).st_mode) == (0o600 if p == target else 0o700)
+    fd = home.open_dir("cache/snapshots")
+    try:
+        assert os.listdir(fd) == ["a.snap"]
+    finally:
+        os.close(fd)
+
+
+def test_replace_file_never_creates_the_home(home: Home) -> None:
+    with pytest.raises(JournalIOError):
+        home.replace_file("cache", "catalog.msgpack", b"x")
+    assert not home.path.exists()
+
+
+def test_an_unsafe_cache_never_stops_a_session(home: Home, tmp_path: Path) -> None:
+    home.ensure()
+    outside = tmp_path / "outside"
+    os.rename(home.cache_dir, outside)
+    home.cache_dir.symlink_to(outside)
+    home.ensure()  # the cache is derived: left alone, not refused
+    home.check()
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("p").session_id
+        mgr.end_session()
+        assert [s.session_id for s in mgr.list_sessions()] == [sid]
+    assert load_session(sid, home).status == "completed"
+    assert list(outside.iterdir()) == []
