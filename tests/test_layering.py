@@ -56,8 +56,6 @@ KNOWN_PRIVATE_CROSSINGS: dict[tuple[str, str], str] = {
     # Another engineer replaces watchfiles' private module in follow.py; the lead
     # removes this entry on merge.
     ("p8j.replay.follow", "watchfiles._rust_notify"): "follow owner: use watchfiles' public API",
-    ("p8j.journal.cache.catalog", "p8j.journal.ids:_ID_RE"): "cache owner: use ids.is_session_id",
-    ("p8j.journal.store.fs.layout", "p8j.journal.ids:_ID_RE"): "store owner: use ids.is_session_id",
     ("p8j.journal.secrets.redact", "os:_Environ"): "secrets owner: annotate Mapping[str, str]",
 }
 KNOWN_LAYER_BREAKS: dict[tuple[str, str], str] = {}
@@ -68,7 +66,6 @@ KNOWN_LONG_FUNCTIONS: dict[str, str] = {
 }
 KNOWN_LONG_MODULES: dict[str, str] = {
     "p8j.journal.manager": "manager owner (554 lines): split by concept",
-    "p8j.journal.cache.snapshots": "cache owner (529 lines)",
     "p8j.journal.secrets.redact": "secrets owner (1057 lines)",
     "p8j.journal.secrets.scan": "secrets owner (539 lines)",
     "p8j.journal.store.fs.cursor": "store owner (513 lines)",

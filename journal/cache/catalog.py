@@ -58,7 +58,7 @@ from ..events import (
     SessionStarted,
     UnknownEvent,
 )
-from ..ids import _ID_RE
+from ..ids import is_session_id
 from ..store.fs.layout import Home, check_file
 from .gc import gc_paused
 
@@ -374,7 +374,7 @@ def _list_summaries(home: Home, use_cache: bool) -> list[SessionSummary]:
     added = False
     for name, entry in found.items():  # what the catalog does not know yet
         sid = name[:-6]
-        if not name.endswith(".jsonl") or not _ID_RE.fullmatch(sid):
+        if not name.endswith(".jsonl") or not is_session_id(sid):
             continue
         try:
             if not entry.is_file(follow_symlinks=False):

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from ...checks import wrong_type
 from ...errors import JournalIOError, UnsafePathError
-from ...ids import _ID_RE, validate_session_id
+from ...ids import is_session_id, validate_session_id
 from .syscalls import Storage, replace_file
 
 __all__ = ["ENV_VAR", "Home", "check_dir", "check_file", "check_home_arg", "resolve_home"]
@@ -334,7 +334,7 @@ class Home:
         ids = [
             n[: -len(LOG_SUFFIX)]
             for n in names
-            if n.endswith(LOG_SUFFIX) and _ID_RE.fullmatch(n[: -len(LOG_SUFFIX)])
+            if n.endswith(LOG_SUFFIX) and is_session_id(n[: -len(LOG_SUFFIX)])
         ]
         ids.sort()
         return ids
@@ -362,7 +362,7 @@ def resolve_session_ref(home: Home, ref: str) -> str:
     if ref != "latest":
         validate_prefix(ref)  # before the home is touched at all
     home.check()  # one rule for every command, reading ones included
-    if ref != "latest" and _ID_RE.fullmatch(ref) and home.log_path(ref).is_file():
+    if ref != "latest" and is_session_id(ref) and home.log_path(ref).is_file():
         return ref  # a full id needs no directory listing
     ids = home._ids()
     if ref == "latest":
