@@ -23,7 +23,8 @@ from p8j.journal import (
     read_events,
 )
 from p8j.journal.cache.snapshots import snapshot_path
-from p8j.journal.secrets.scan import redact_session, scan_session
+from p8j.journal.secrets.rewrite import redact_session
+from p8j.journal.secrets.scan import scan_session
 from p8j.replay import load_session
 
 
