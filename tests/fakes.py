@@ -10,7 +10,9 @@ from __future__ import annotations
 import random
 import string
 
-__all__ = ["FAKES", "Fakes", "b62"]
+from p8j.journal import Home, SessionManager
+
+__all__ = ["FAKES", "Fakes", "b62", "leaky_session"]
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -109,3 +111,17 @@ class Fakes:
 
 
 FAKES = Fakes()
+
+
+def leaky_session(home: Home) -> str:
+    """A session recorded with redaction off (as an older p8j, or an import, would)."""
+    f = FAKES
+    with SessionManager(home, redact=False) as mgr:
+        sid = mgr.start_session("leaky", {"db_password": "hunter2"}).session_id
+        mgr.record_message({"role": "user", "content": f"deploy with {f.github} please"})
+        mgr.record_message({"role": "assistant", "content": "done, nothing else"})
+        mgr.record_execution("cat .env", 0, f"STRIPE_KEY={f.stripe}\nDEBUG=1\n")
+        mgr.record_message({"role": "user", "content": "the key was " + f.anthropic[:20]})
+        mgr.record_message({"role": "user", "content": f.anthropic[20:]})
+        mgr.update_metadata(note="clean")
+    return sid
