@@ -70,13 +70,13 @@ def encode_event(event: Event) -> bytes:
 
 
 def frame(body: bytes) -> bytes:
-    """One checksummed line (newline included) from the JSON encoding of an object.
+    """One checksummed line (newline included) from the JSON encoding of a non-empty object.
 
     For raw events (an event type this p8j does not know, rewritten by
     ``p8j redact``); `encode_event` inlines the same framing on its hot path.
     """
-    if body[:1] != b"{" or body[-1:] != b"}":
-        raise InvalidEventError("a journal line must be a JSON object")
+    if len(body) < 3 or body[:1] != b"{" or body[-1:] != b"}":
+        raise InvalidEventError("a journal line must be a non-empty JSON object")
     return body[:-1] + _SUFFIX % _crc32(body)
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -26,6 +27,8 @@ from p8j.journal.cache.snapshots import snapshot_path
 from p8j.journal.secrets.rewrite import redact_session
 from p8j.journal.secrets.scan import scan_session
 from p8j.replay import load_session
+
+CASES = FAKES.cases()
 
 
 def test_redact_rewrites_keeping_seq_and_everything_else(home: Home) -> None:
@@ -191,3 +194,58 @@ def test_redact_refuses_a_hard_linked_log(home: Home, tmp_path: Path) -> None:
     os.link(home.log_path(sid), tmp_path / "other-name")
     with pytest.raises(Exception, match="hard links"):
         redact_session(home, sid)
+
+
+def _everywhere(mgr: SessionManager, t: str) -> str:
+    """One session with `t` in every place a recording call takes a string, keys too."""
+    sid = mgr.start_session(t, {t: t, "n": [{t: 1}]}, cwd=t).session_id
+    mgr.record_message({"role": t, "content": [{"type": "text", t: t}], t: {t: t}})
+    mgr.record_command(t, cwd=t)
+    mgr.record_execution(t, 0, t, started_at=t)
+    mgr.update_metadata({t: t})
+    mgr.pause_session(t)
+    mgr.resume_session(sid)
+    mgr.end_session(t)
+    return sid
+
+
+_ENVELOPE = ("session_id", "ts", "host", "pid", "p8j_version")
+
+
+def _comparable(events: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for e in events:
+        d = msgspec.structs.asdict(e)
+        out.append({k: v for k, v in d.items() if k not in _ENVELOPE} | {"type": type(e)})
+    return out
+
+
+@pytest.mark.parametrize(("text", "secret", "rule"), CASES, ids=[c[2] for c in CASES])
+def test_scan_and_redact_replace_what_the_writer_would_have(
+    tmp_path: Path, text: str, secret: str, rule: str
+) -> None:
+    """Keys, labels and texts of a log written with redaction off, as redaction on writes them."""
+    on, off = Home(tmp_path / "on"), Home(tmp_path / "off")
+    with SessionManager(on) as mgr:
+        sid_on = _everywhere(mgr, text)
+    with SessionManager(off, redact=False) as mgr:
+        sid_off = _everywhere(mgr, text)
+    written, _ = read_events(on.log_path(sid_on))
+    expected = {e.seq: getattr(e, "redactions", []) for e in written}
+    report = scan_session(off, sid_off)
+    found: dict[int, set[str]] = {}
+    for f in report.findings:
+        assert f.seq is not None
+        found.setdefault(f.seq, set()).update(f.rules)
+        assert secret not in f.preview
+    assert {seq: sorted(r) for seq, r in found.items()} == {
+        seq: r for seq, r in expected.items() if r
+    }
+    assert any(f.field.endswith("(key)") for f in report.findings)
+    redacted = redact_session(off, sid_off)
+    assert redacted.changed_lines == sum(1 for r in expected.values() if r) == len(written) - 1
+    assert secret.encode() not in off.log_path(sid_off).read_bytes()
+    assert json.dumps(secret)[1:-1].encode() not in off.log_path(sid_off).read_bytes()
+    rewritten, _ = read_events(off.log_path(sid_off))
+    assert _comparable(rewritten) == _comparable(written)
+    assert scan_session(off, sid_off).findings == []

@@ -166,3 +166,28 @@ def test_every_rule_is_linear_on_1mb_adversarial_inputs(capsys: pytest.CaptureFi
     # A guard against catastrophic backtracking (seconds to hours), not a benchmark.
     assert spec < 1.0
     assert all(spent < 1.0 for spent, _ in worst.values()), worst
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:{pw}@cache.internal:6379/0",
+        "amqp://:{pw}@mq.example.org/vhost",
+        "postgresql://:{pw}@db",
+        "REDIS_URL=rediss://:{pw}@redis.example.org:6380",
+    ],
+)
+def test_an_url_password_with_an_empty_user_is_redacted(url: str) -> None:
+    pw = "pw-" + FAKES.password
+    fired: list[str] = []
+    out = REDACTOR.text(url.format(pw=pw), fired)
+    assert pw not in out
+    assert ":[REDACTED:url-password]@" in out
+    assert "url-password" in fired
+
+
+@pytest.mark.parametrize(
+    "text", ["see http://:8080/status", "ssh://@host", "a dict {'http://': ':', 'x': '@'}"]
+)
+def test_an_empty_user_without_a_password_is_left_alone(text: str) -> None:
+    assert REDACTOR.text(text) == text

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import msgspec
 import pytest
-from fakes import FAKES
+from fakes import FAKES, RECORDING_POSITIONS, Fakes
 
 from p8j.journal import (
     ExecutionRecorded,
     Home,
+    MetadataUpdated,
     SessionManager,
+    SessionStarted,
     read_events,
 )
 from p8j.journal.secrets.engine import Redactor
@@ -129,3 +133,69 @@ def test_a_redacted_execution_event_is_still_an_execution(home: Home) -> None:
     assert msgspec.json.decode(home.log_path(sid).read_bytes().split(b"\n")[1])["redactions"] == [
         "github-token"
     ]
+
+
+# -- every string the record path writes -------------------------------------------------------
+
+
+def _written_bytes(home: Home) -> bytes:
+    """Every file p8j wrote in the home: logs, the catalog, snapshots, blobs."""
+    return b"".join(p.read_bytes() for p in sorted(Path(home.path).rglob("*")) if p.is_file())
+
+
+def _leaks(data: bytes, secret: str) -> bool:
+    return secret.encode() in data or json.dumps(secret)[1:-1].encode() in data
+
+
+@pytest.mark.parametrize(
+    ("position", "call"), RECORDING_POSITIONS, ids=[p for p, _ in RECORDING_POSITIONS]
+)
+def test_no_secret_reaches_the_disk_from_any_argument_position(
+    tmp_path: Path, position: str, call: Callable[[SessionManager, str], object]
+) -> None:
+    """Each fake secret, in each place a recording call takes a string (keys too)."""
+    for i, (text, secret, rule) in enumerate(CASES):
+        home = Home(tmp_path / f"home{i}")
+        with SessionManager(home) as mgr:
+            call(mgr, text)
+        data = _written_bytes(home)
+        assert not _leaks(data, secret), f"{rule} leaked from the {position}"
+        (log,) = (home.path / "sessions").glob("*.jsonl")
+        events, _ = read_events(log)
+        fired = {r for e in events for r in getattr(e, "redactions", [])}
+        assert rule in fired, f"{rule} in the {position} is not listed in redactions"
+
+
+def test_an_empty_user_url_password_is_redacted_in_every_position(tmp_path: Path) -> None:
+    secret = "s3cr3t-" + FAKES.password
+    for i, (_, call) in enumerate(RECORDING_POSITIONS):
+        home = Home(tmp_path / f"home{i}")
+        with SessionManager(home) as mgr:
+            call(mgr, f"redis://:{secret}@cache.internal:6379/0")
+        assert not _leaks(_written_bytes(home), secret)
+
+
+def test_keys_that_redact_alike_stay_distinct_and_in_order(home: Home) -> None:
+    one, two = FAKES.github, Fakes(seed=2).github
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("p", {one: 1, "plain": 2, two: 3}, cwd="/w").session_id
+        mgr.update_metadata({two: "x", one: "y"})
+    mark = marker("github-token")
+    events, _ = read_events(home.log_path(sid))
+    start, update = events[0], events[1]
+    assert isinstance(start, SessionStarted) and isinstance(update, MetadataUpdated)
+    assert list(start.metadata.items()) == [(mark, 1), ("plain", 2), (mark + "#2", 3)]
+    assert start.redactions == ["github-token"]
+    assert update.changes == {mark: "x", mark + "#2": "y"}
+    assert load_session(sid, home).metadata == {mark: "x", "plain": 2, mark + "#2": "y"}
+
+
+def test_labels_do_not_join_the_split_secret_carry() -> None:
+    """A key or a role between two texts neither hides nor invents a split secret."""
+    stream = RedactStream(REDACTOR)
+    stream.text("export GITHUB_TO" + "KEN=")
+    assert stream.label("role") == "role"
+    assert stream.text(FAKES.password) == marker("secret-assignment")
+    stream = RedactStream(REDACTOR)
+    assert stream.label("export GITHUB_TO" + "KEN=") == "export GITHUB_TOKEN="
+    assert stream.text(FAKES.password) == FAKES.password  # a name is not a text before it
