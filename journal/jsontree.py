@@ -73,20 +73,22 @@ class TreeRewriter:
 
     def _dict(self, v: dict[Any, Any], path: Path) -> dict[Any, Any]:
         dout: dict[Any, Any] | None = None
-        renamed = False
-        keys: list[Any] = []
-        for k, item in v.items():
+        keys: list[Any] | None = None  # the new keys, once one changed
+        key, entry = self.key, self.entry
+        for i, (k, item) in enumerate(v.items()):
             sub = None if path is None else (*path, k)
-            new_k = self.key(k, sub) if isinstance(k, str) else k
-            new = self.entry(v, k, item, sub)
-            if new_k is not k:
-                renamed = True
-            keys.append(new_k)
+            if isinstance(k, str):
+                new_k = key(k, sub)
+                if new_k is not k:
+                    if keys is None:
+                        keys = list(v)
+                    keys[i] = new_k
+            new = entry(v, k, item, sub)
             if new is not item:
                 if dout is None:
                     dout = dict(v)
                 dout[k] = new
-        if renamed:
+        if keys is not None:
             # Rebuild in order; a key made equal to an earlier one is kept apart.
             values = v if dout is None else dout
             rebuilt: dict[Any, Any] = {}

@@ -151,6 +151,8 @@ class Redactor:
         self._chars: str | None = "".join(ch for ch, _, _ in self._gates)
         if any(not r.gate for r in self.rules):
             self._chars = None
+        # The same test as one regex search: faster than eleven `in` tests on a short name.
+        self._gate_re = None if self._chars is None else re.compile(f"[{re.escape(self._chars)}]")
         self._field_cache: dict[str, int] = {}
         self._markers = tuple(marker(r.id) for r in self.rules)
 
@@ -232,6 +234,11 @@ class Redactor:
             if ch in s:
                 return False
         return True
+
+    def quiet_name(self, s: str) -> bool:
+        """`_quiet` for a short text (a key, a name): True if no rule can match in `s`."""
+        gate = self._gate_re
+        return gate is not None and gate.search(s) is None
 
     def _allowed(self, secret: str) -> bool:
         if secret in self._allow:

@@ -119,7 +119,7 @@ class RedactStream:
     def label(self, s: str) -> str:
         """Redact a name (a key, a project name, a reason) on its own; the carry stays."""
         red = self.redactor
-        if red._quiet(s):
+        if red.quiet_name(s):
             return s
         return red.text(s, self.fired)
 

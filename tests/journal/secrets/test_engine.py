@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from p8j.journal import (
     MessageRecorded,
 )
+from p8j.journal.secrets.config import RedactConfig, UserRule
 from p8j.journal.secrets.engine import Redactor
 from p8j.journal.secrets.rules import MARKER_PREFIX, marker
 from p8j.journal.secrets.stream import CARRY_CHARS, RedactStream
@@ -203,3 +204,13 @@ def test_redacting_a_stream_is_idempotent_and_keeps_strings_strings(parts: list[
     once = [stream.text(p) for p in parts]
     again = RedactStream(REDACTOR)
     assert [again.text(p) for p in once] == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.sampled_from(_PIECES), st.text(max_size=40)))
+def test_the_name_prefilter_is_the_text_prefilter(name: str) -> None:
+    assert REDACTOR.quiet_name(name) == REDACTOR._quiet(name)
+    ungated = Redactor.from_config(
+        RedactConfig(rules=[UserRule("any", "zz[0-9]+")])  # no keywords: runs on every text
+    )
+    assert not ungated.quiet_name(name) and not ungated._quiet(name)
