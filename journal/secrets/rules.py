@@ -275,6 +275,12 @@ def _pem_tails(text: str) -> Iterator[tuple[int, int]]:
 
 
 def builtin_rules() -> list[Rule]:
+    """The built-in rules in their fixed order: formats first, the generic rule last."""
+    return _key_rules() + _token_rules() + _context_rules() + _assignment_rules()
+
+
+def _key_rules() -> list[Rule]:
+    """Private keys and the API keys of Anthropic, OpenAI, AWS and GitHub."""
     c = re.compile
     # Every pattern starts with a literal, so the engine finds candidates at memchr speed;
     # a look-behind right after the literal checks that it starts a word, so a run of
@@ -324,6 +330,13 @@ def builtin_rules() -> list[Rule]:
             c(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}"),
             literals=("github_pat_",),
         ),
+    ]
+
+
+def _token_rules() -> list[Rule]:
+    """Vendor tokens by their prefixes (Slack, Google, Stripe, Hugging Face) and JWTs."""
+    c = re.compile
+    return [
         Rule(
             "slack-webhook",
             ":",
@@ -375,6 +388,13 @@ def builtin_rules() -> list[Rule]:
             ),
             literals=("eyJ",),
         ),
+    ]
+
+
+def _context_rules() -> list[Rule]:
+    """Secrets known by what precedes them: authorization headers and URL passwords."""
+    c = re.compile
+    return [
         Rule(
             "bearer-token",
             "B",
@@ -410,6 +430,13 @@ def builtin_rules() -> list[Rule]:
             groups=(1,),
             check=lambda s: not is_placeholder(s),
         ),
+    ]
+
+
+def _assignment_rules() -> list[Rule]:
+    """Secrets given to a flag or assigned to a name; the generic rule last."""
+    c = re.compile
+    return [
         Rule(
             "password-flag",
             "-",
