@@ -199,3 +199,30 @@ def test_labels_do_not_join_the_split_secret_carry() -> None:
     stream = RedactStream(REDACTOR)
     assert stream.label("export GITHUB_TO" + "KEN=") == "export GITHUB_TOKEN="
     assert stream.text(FAKES.password) == FAKES.password  # a name is not a text before it
+
+
+def test_no_key_of_the_real_agent_logs_is_redacted() -> None:
+    root = Path(__file__).resolve().parents[4] / "shared" / "realdata"
+    if not root.is_dir():
+        pytest.skip("../shared/realdata is absent")
+    keys: set[str] = set()
+
+    def walk(v: object) -> None:
+        if isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            keys.update(k for k in v if isinstance(k, str))
+            for x in v.values():
+                walk(x)
+
+    for path in sorted(root.rglob("*.jsonl")):
+        for raw in path.read_bytes().split(b"\n"):
+            try:
+                walk(json.loads(raw))
+            except ValueError:
+                continue
+    assert len(keys) > 100
+    stream = RedactStream(REDACTOR)
+    assert [k for k in sorted(keys) if stream.label(k) != k] == []
+    assert stream.take() == []
