@@ -17,7 +17,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from p8j.journal.secrets.redact import Redactor, RedactStream
+from p8j.journal.secrets.engine import Redactor
+from p8j.journal.secrets.stream import RedactStream
 
 from .common import Results, message
 from .conftest import SMOKE, timed_rounds

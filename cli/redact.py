@@ -6,7 +6,8 @@ import click
 import msgspec
 
 from p8j.journal import SessionLockedError, resolve_session_ref
-from p8j.journal.secrets.scan import ScanReport, redact_session
+from p8j.journal.secrets.rewrite import redact_session
+from p8j.journal.secrets.scan import ScanReport
 
 from .options import SESSION_REF, current_home, shared_options, stdout_style
 from .scan import describe_findings

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     )
     from .ids import new_session_id, validate_session_id
     from .manager import SessionManager
-    from .secrets.redact import Redactor
+    from .secrets.engine import Redactor
     from .session import Session, apply, fold
     from .store.fs.cursor import LogCursor, ReadIssue, read_events
     from .store.fs.layout import Home, resolve_home, resolve_session_ref
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from .store.fs.writer import Durability, LogWriter
 
 _LAZY: dict[str, str] = {
-    "Redactor": "secrets.redact",
+    "Redactor": "secrets.engine",
     "RedactConfigError": "errors",
     "BlobMissingError": "errors",
     "BlobRef": "events",

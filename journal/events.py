@@ -108,6 +108,7 @@ class SessionPaused(Event, frozen=True):
     """The session was paused; it can be resumed."""
 
     reason: str | None = None
+    redactions: list[str] = []
 
 
 class SessionResumed(Event, frozen=True):
@@ -118,12 +119,14 @@ class SessionResumed(Event, frozen=True):
     repaired_bytes: int = 0
     pid: int | None = None
     host: str | None = None
+    redactions: list[str] = []
 
 
 class SessionEnded(Event, frozen=True):
     """The session was completed; nothing may follow."""
 
     reason: str | None = None
+    redactions: list[str] = []
 
 
 AnyEvent = (

@@ -16,8 +16,9 @@ Contract:
 - Thread-safe: calls from several threads of one process are serialised.
 - Secrets: unless turned off (``redact=False``, or ``P8J_REDACT=0`` in the
   environment), every text of an event (message content and extra, commands,
-  execution output, metadata) is redacted before it is encoded (see
-  redact.py); the event's ``redactions`` lists the rule ids that fired.
+  execution output, metadata keys and values, project name, cwd, reasons) is
+  redacted before it is encoded (see secrets/stream.py); the event's
+  ``redactions`` lists the rule ids that fired.
 - Large payloads: a payload string over `blob_threshold` bytes (256 KiB by
   default; None turns blobs off) is stored as a blob, fsynced before its event
   is written (see blobs.py); the session in memory holds the value itself.
@@ -57,7 +58,8 @@ from .events import (
     SessionStarted,
 )
 from .ids import new_session_id
-from .secrets.redact import REDACTED_FIELDS, RedactStream, default_redactor, redaction_enabled
+from .secrets.config import default_redactor, redaction_enabled
+from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply, message_dict
 from .store.fs.blobs import (
     BLOB_FIELDS,
@@ -215,21 +217,22 @@ class SessionManager:
         with self._lock:
             sid = new_session_id()
             stream = self._new_redact_stream()
-            start: dict[str, Any] = {"metadata": metadata}
-            fired = [] if stream is None else stream.fields(start, ("metadata",))
-            meta = start["metadata"]
+            start: dict[str, Any] = {
+                "project_name": project_name,
+                "metadata": metadata,
+                "cwd": cwd if cwd is not None else _cwd(),
+            }
+            if stream is not None:
+                start["redactions"] = stream.fields(start, REDACTED_FIELDS["SessionStarted"])
             event = SessionStarted(
                 SCHEMA_VERSION,
                 sid,
                 0,
                 now_ts(),
-                project_name=project_name,
-                metadata=meta,
-                cwd=cwd if cwd is not None else _cwd(),
                 host=socket.gethostname(),
                 pid=os.getpid(),
                 p8j_version=_version(),
-                redactions=fired,
+                **start,
             )
             # Refuse an unencodable or oversized start before touching anything.
             size = len(encode_event(event))
@@ -403,6 +406,7 @@ class SessionManager:
             ts, when = _now()
             stream = self._redact
             if stream is not None:
+                role = stream.label(role)
                 if content is not UNSET:
                     content = stream.value(content)
                 if extra:

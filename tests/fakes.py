@@ -1,4 +1,4 @@
-"""Fake credentials for the hardening tests, built at run time by concatenation.
+"""Fake credentials built at run time by concatenation, and sessions that leak them.
 
 No string in this repository looks like a real key: every fake is assembled
 from pieces (the vendor prefix apart from a random body), so secret scanners of
@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 
-__all__ = ["FAKES", "Fakes", "b62"]
+from p8j.journal import Home, Session, SessionManager
+
+__all__ = ["FAKES", "RECORDING_POSITIONS", "Fakes", "b62", "leaky_session"]
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -109,3 +112,77 @@ class Fakes:
 
 
 FAKES = Fakes()
+
+
+def leaky_session(home: Home) -> str:
+    """A session recorded with redaction off (as an older p8j, or an import, would)."""
+    f = FAKES
+    with SessionManager(home, redact=False) as mgr:
+        sid = mgr.start_session("leaky", {"db_password": "hunter2"}).session_id
+        mgr.record_message({"role": "user", "content": f"deploy with {f.github} please"})
+        mgr.record_message({"role": "assistant", "content": "done, nothing else"})
+        mgr.record_execution("cat .env", 0, f"STRIPE_KEY={f.stripe}\nDEBUG=1\n")
+        mgr.record_message({"role": "user", "content": "the key was " + f.anthropic[:20]})
+        mgr.record_message({"role": "user", "content": f.anthropic[20:]})
+        mgr.update_metadata(note="clean")
+    return sid
+
+
+# Every place a public recording call writes a caller's string, as (name, call): `call`
+# records `text` in that place on a manager with no session open (starting one first
+# where the place is not the start itself). Keys include keyword-argument names.
+def _started(mgr: SessionManager) -> Session:
+    return mgr.start_session("p", {"k": "v"}, cwd="/w")
+
+
+def _paused_then_ended(mgr: SessionManager, text: str) -> None:
+    _started(mgr)
+    mgr.pause_session()
+    mgr.end_session(text)
+
+
+RECORDING_POSITIONS: list[tuple[str, Callable[[SessionManager, str], object]]] = [
+    ("project_name", lambda m, t: m.start_session(t, cwd="/w")),
+    ("metadata value", lambda m, t: m.start_session("p", {"note": t}, cwd="/w")),
+    ("metadata key", lambda m, t: m.start_session("p", {t: "v"}, cwd="/w")),
+    ("nested metadata key", lambda m, t: m.start_session("p", {"a": [{t: 1}]}, cwd="/w")),
+    ("start cwd", lambda m, t: m.start_session("p", cwd=t)),
+    ("role", lambda m, t: (_started(m), m.record_message({"role": t, "content": "hi"}))),
+    ("content", lambda m, t: (_started(m), m.record_message({"role": "user", "content": t}))),
+    (
+        "content block text",
+        lambda m, t: (
+            _started(m),
+            m.record_message({"role": "user", "content": [{"type": "text", "text": t}]}),
+        ),
+    ),
+    (
+        "content block key",
+        lambda m, t: (
+            _started(m),
+            m.record_message({"role": "user", "content": [{"type": "text", t: "x"}]}),
+        ),
+    ),
+    (
+        "extra value",
+        lambda m, t: (_started(m), m.record_message({"role": "u", "content": "hi", "meta": t})),
+    ),
+    (
+        "extra key",
+        lambda m, t: (_started(m), m.record_message({"role": "u", "content": "hi", t: "x"})),
+    ),
+    (
+        "nested extra key",
+        lambda m, t: (_started(m), m.record_message({"role": "u", "meta": {t: {"k": 1}}})),
+    ),
+    ("command", lambda m, t: (_started(m), m.record_command(t))),
+    ("command cwd", lambda m, t: (_started(m), m.record_command("ls", cwd=t))),
+    ("execution command", lambda m, t: (_started(m), m.record_execution(t, 0, "ok"))),
+    ("execution output", lambda m, t: (_started(m), m.record_execution("env", 0, t))),
+    ("metadata change value", lambda m, t: (_started(m), m.update_metadata({"k": t}))),
+    ("metadata change key", lambda m, t: (_started(m), m.update_metadata({t: "v"}))),
+    ("metadata keyword name", lambda m, t: (_started(m), m.update_metadata(**{t: "v"}))),
+    ("pause reason", lambda m, t: (_started(m), m.pause_session(t))),
+    ("end reason", lambda m, t: (_started(m), m.end_session(t))),
+    ("end reason of a paused session", _paused_then_ended),
+]

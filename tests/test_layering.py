@@ -56,18 +56,12 @@ KNOWN_PRIVATE_CROSSINGS: dict[tuple[str, str], str] = {
     # Another engineer replaces watchfiles' private module in follow.py; the lead
     # removes this entry on merge.
     ("p8j.replay.follow", "watchfiles._rust_notify"): "follow owner: use watchfiles' public API",
-    ("p8j.journal.secrets.redact", "os:_Environ"): "secrets owner: annotate Mapping[str, str]",
 }
 KNOWN_LAYER_BREAKS: dict[tuple[str, str], str] = {}
 # "module:function" -> why. TEMPORARY, as above.
-KNOWN_LONG_FUNCTIONS: dict[str, str] = {
-    "p8j.journal.secrets.redact:_builtin_rules": "secrets owner (184 lines): rules as data",
-    "p8j.journal.secrets.scan:redact_session": "secrets owner (87 lines)",
-}
+KNOWN_LONG_FUNCTIONS: dict[str, str] = {}
 KNOWN_LONG_MODULES: dict[str, str] = {
     "p8j.journal.manager": "manager owner (554 lines): split by concept",
-    "p8j.journal.secrets.redact": "secrets owner (1057 lines)",
-    "p8j.journal.secrets.scan": "secrets owner (539 lines)",
     "p8j.journal.store.fs.cursor": "store owner (513 lines)",
 }
 

@@ -1,50 +1,53 @@
-"""Secrets in logs already written: find them (`scan_session`) and remove them (`redact_session`).
+"""Secrets in logs already written: `scan_session` finds them, `LogRedactor` redacts events.
 
 Contract:
-- Both read a log line by line (bounded memory) with the home's redaction rules
-  (see redact.py), in record order with the same split-secret carry as the
-  writer, and look inside text blobs the log refers to and in the session's
-  torn-tail sidecars. They report where (line, seq, field) and which rule,
-  with a preview that shows the marker, never the secret.
-- `redact_session` takes the session's write lock (a live writer makes it fail
-  with `SessionLockedError`) and rewrites the log crash-safely: a new file in
-  the sessions directory, fsynced, renamed over the log, the directory fsynced.
-  A crash leaves either the old log or the new one, whole. Every event keeps
-  its seq, ts and all other fields; a changed event is re-encoded (new crc) and
-  its ``redactions`` gains the rule ids; unchanged lines stay byte-identical.
-  Lines that do not decode are redacted as raw text (they stay as corrupt as
-  they were). A text blob holding a secret is replaced by a redacted blob (new
-  hash) and the old one is deleted unless another log still refers to it.
-  Derived caches that may hold the old text (the session's snapshot, the
-  catalog) are dropped or refreshed.
+- A log is read line by line (bounded memory) with the home's redaction rules,
+  in record order with the writer's split-secret carry, through the same
+  fields, keys and labels the writer redacts (stream.py), and inside the text
+  blobs the log refers to and the session's torn-tail sidecars. So what
+  `scan_session` finds is what redaction at write time would have replaced.
+- Findings say where (line, seq, field; `` (key)`` for a dict key) and which
+  rules, with a preview that shows the marker, never the secret.
+- Nothing is written here: `LogRedactor` computes the redacted lines (and, when
+  asked, writes redacted blobs) for `redact_session` (rewrite.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import secrets
 import stat
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from ..codec import decode_line, encode_event
+from ..codec import decode_line, encode_event, frame
 from ..errors import CorruptLineError, JournalIOError, P8jError, UnsafePathError
 from ..events import BlobRef, Event, UnknownEvent
+from ..jsontree import Path as TreePath
 from ..store.fs.blobs import BlobStore, placeholder
 from ..store.fs.layout import Home, check_file
-from ..store.fs.lock import SessionLock
-from ..store.fs.syscalls import REAL, Storage, write_all
-from .redact import MARKER_PREFIX, REDACTED_FIELDS, Redactor, RedactStream, default_redactor
+from ..store.fs.syscalls import REAL, Storage
+from .config import default_redactor
+from .engine import Redactor
+from .rules import MARKER_PREFIX
+from .stream import LABEL_FIELDS, REDACTED_FIELDS, RedactStream, StreamTree
 
-__all__ = ["Finding", "RedactReport", "ScanReport", "redact_session", "scan_session"]
+__all__ = [
+    "CHUNK",
+    "Finding",
+    "LogRedactor",
+    "ScanReport",
+    "open_log",
+    "process",
+    "read_small",
+    "scan_session",
+    "sidecars",
+]
 
-_CHUNK = 1 << 20
+CHUNK = 1 << 20
 _PREVIEW = 60
 _ENC = msgspec.json.Encoder()
 _RAW = msgspec.json.Decoder(dict[str, Any])
@@ -74,24 +77,6 @@ class ScanReport(msgspec.Struct):
         return sum(len(f.rules) for f in self.findings)
 
 
-class RedactReport(msgspec.Struct):
-    """What `redact_session` changed."""
-
-    session_id: str
-    path: str
-    lines: int
-    changed_lines: int
-    findings: list[Finding]
-    blobs_written: list[str]
-    blobs_removed: list[str]
-    sidecars_rewritten: list[str]
-
-    @property
-    def changed(self) -> bool:
-        """True if anything was rewritten."""
-        return bool(self.changed_lines or self.sidecars_rewritten)
-
-
 def _preview(text: str) -> str:
     """A short excerpt around the first marker: shows where, never what."""
     i = text.find(MARKER_PREFIX)
@@ -104,52 +89,53 @@ def _preview(text: str) -> str:
     return ("…" if start else "") + out + ("…" if stop < len(text) else "")
 
 
-class _Walker:
-    """Redacts the text fields of events in order, recording where secrets were."""
+def _where(path: TreePath) -> str:
+    """``content[0].text`` for the path ("content", 0, "text")."""
+    assert path is not None
+    out = str(path[0])
+    for p in path[1:]:
+        out += f"[{p}]" if isinstance(p, int) else f".{p}"
+    return out
+
+
+class _Walker(StreamTree):
+    """Redacts the text fields of events in order, as the writer does, noting where secrets were."""
 
     def __init__(self, redactor: Redactor) -> None:
-        self.stream = RedactStream(redactor)
+        super().__init__(RedactStream(redactor))
         self.found: list[tuple[str, list[str], str]] = []
 
-    def text(self, s: str, where: str) -> str:
-        out = self.stream.text(s)
+    def _note(self, where: str, out: str) -> None:
         fired = self.stream.take()
         if fired:
             self.found.append((where, fired, _preview(out)))
+
+    def text(self, s: str, where: str) -> str:
+        """Redact a free text (in order, with the carry)."""
+        out = self.stream.text(s)
+        self._note(where, out)
         return out
 
-    def value(self, v: Any, where: str) -> Any:
-        if isinstance(v, str):
-            return self.text(v, where)
-        if isinstance(v, list):
-            out: list[Any] | None = None
-            for i, item in enumerate(v):
-                changed = self.value(item, f"{where}[{i}]")
-                if changed is not item:
-                    if out is None:
-                        out = list(v)
-                    out[i] = changed
-            return v if out is None else out
-        if isinstance(v, dict):
-            dout: dict[Any, Any] | None = None
-            new: Any
-            for k, item in v.items():
-                key_where = f"{where}.{k}"
-                if isinstance(item, str) and isinstance(k, str):
-                    rid = self.stream.redactor.fields(k, item)
-                    if rid is not None:
-                        new = f"{MARKER_PREFIX}{rid}]"
-                        self.found.append((key_where, [rid], new))
-                    else:
-                        new = self.text(item, key_where)
-                else:
-                    new = self.value(item, key_where)
-                if new is not item:
-                    if dout is None:
-                        dout = dict(v)
-                    dout[k] = new
-            return v if dout is None else dout
-        return v
+    def field(self, name: str, value: Any, where: str) -> Any:
+        """Redact an event's field as the writer does (see stream.py)."""
+        if name in LABEL_FIELDS and type(value) is str:
+            out = self.stream.label(value)
+            self._note(where, out)
+            return out
+        return self.value(value, (where,))
+
+    def string(self, s: str, path: TreePath) -> Any:
+        return self.text(s, _where(path))
+
+    def key(self, k: str, path: TreePath) -> Any:
+        out = self.stream.label(k)
+        self._note(_where(path) + " (key)", out)
+        return out
+
+    def entry(self, d: dict[Any, Any], k: Any, item: Any, path: TreePath) -> Any:
+        out = super().entry(d, k, item, path)
+        self._note(_where(path), out if isinstance(out, str) else "")
+        return out
 
 
 def _lines(fd: int) -> Iterator[tuple[bytes, bool]]:
@@ -157,7 +143,7 @@ def _lines(fd: int) -> Iterator[tuple[bytes, bool]]:
     pending = b""
     pos = 0
     while True:
-        data = os.pread(fd, _CHUNK, pos)
+        data = os.pread(fd, CHUNK, pos)
         if not data:
             break
         pos += len(data)
@@ -169,7 +155,7 @@ def _lines(fd: int) -> Iterator[tuple[bytes, bool]]:
         yield pending, False
 
 
-def _open_log(home: Home, sid: str) -> tuple[int, os.stat_result]:
+def open_log(home: Home, sid: str) -> tuple[int, os.stat_result]:
     try:
         fd = home.open_file("sessions", home.log_path(sid).name, os.O_RDONLY)
     except FileNotFoundError as exc:
@@ -182,7 +168,7 @@ def _open_log(home: Home, sid: str) -> tuple[int, os.stat_result]:
     return fd, st
 
 
-class _Rewriter:
+class LogRedactor:
     """Redacts one log's lines (and the text blobs they refer to)."""
 
     def __init__(self, home: Home, redactor: Redactor, *, write_blobs: bool, storage: Storage):
@@ -224,7 +210,7 @@ class _Rewriter:
         except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):
             return None, []
         before = len(self.walker.found)
-        new = self.walker.value(value, where)
+        new = self.walker.value(value, (where,))
         fired = [r for _, rules, _ in self.walker.found[before:] for r in rules]
         if new is value:
             return None, fired
@@ -243,7 +229,7 @@ class _Rewriter:
             value = getattr(ev, name)
             if value is msgspec.UNSET:
                 continue
-            new = self.walker.value(value, name)
+            new = self.walker.field(name, value, name)
             if new is not value:
                 changes[name] = new
         fired = self._fired()
@@ -275,15 +261,14 @@ class _Rewriter:
         for key, value in list(raw.items()):
             if key in ("type", "v", "session_id", "seq", "ts"):
                 continue
-            new = self.walker.value(value, key)
+            new = self.walker.value(value, (key,))
             if new is not value:
                 raw[key] = new
                 changed = True
         self._flush(lineno, ev.seq)
         if not changed:
             return None
-        body = _ENC.encode(raw)
-        return body[:-1] + b',"crc":"%08x"}' % zlib.crc32(body)
+        return frame(_ENC.encode(raw))[:-1]
 
 
 def _set_placeholder(container: Any, path: list[str | int], value: str) -> Any:
@@ -301,11 +286,9 @@ def _set_placeholder(container: Any, path: list[str | int], value: str) -> Any:
     return container
 
 
-def _process(rw: _Rewriter, fd: int, sink: Any | None) -> tuple[int, int]:
-    """Run every line through `rw`, writing the result to `sink` (if any); return counts."""
-    lines = changed = 0
-    for raw, complete in _lines(fd):
-        lines += 1
+def process(rw: LogRedactor, fd: int) -> Iterator[tuple[bytes, bool, bool]]:
+    """(line as it should be, complete?, changed?) for every line of the log, through `rw`."""
+    for lines, (raw, complete) in enumerate(_lines(fd), 1):
         out: bytes | None = None
         if complete:
             try:
@@ -322,36 +305,32 @@ def _process(rw: _Rewriter, fd: int, sink: Any | None) -> tuple[int, int]:
         else:
             new_raw = rw.raw(raw, lines, "torn tail (no newline)")
             out = None if new_raw is raw else new_raw
-        if out is not None:
-            changed += 1
-        if sink is not None:
-            sink(out if out is not None else raw, complete)
-    return lines, changed
+        yield (raw, complete, False) if out is None else (out, complete, True)
 
 
 def scan_session(home: Home, session_id: str, *, redactor: Redactor | None = None) -> ScanReport:
     """Find secrets in a session's log, its text blobs and its torn-tail sidecars."""
     red = redactor if redactor is not None else default_redactor(home.path)
     path = home.log_path(session_id)
-    fd, _ = _open_log(home, session_id)
-    rw = _Rewriter(home, red, write_blobs=False, storage=REAL)
+    fd, _ = open_log(home, session_id)
+    rw = LogRedactor(home, red, write_blobs=False, storage=REAL)
     try:
-        lines, _ = _process(rw, fd, None)
+        lines = sum(1 for _ in process(rw, fd))
     except OSError as exc:
         raise JournalIOError(f"read failed: {exc.strerror}", path=path) from exc
     finally:
         os.close(fd)
-    for side in _sidecars(home, session_id):
+    for side in sidecars(home, session_id):
         rw.walker.stream.reset()
         try:
-            data = _read_small(side)
+            data = read_small(side)
         except P8jError:
             continue
         rw.raw(data, 0, f"torn sidecar {side.name}")
     return ScanReport(session_id, str(path), lines, rw.findings)
 
 
-def _sidecars(home: Home, session_id: str) -> list[Path]:
+def sidecars(home: Home, session_id: str) -> list[Path]:
     try:
         names = os.listdir(home.torn_dir)
     except FileNotFoundError:
@@ -361,7 +340,7 @@ def _sidecars(home: Home, session_id: str) -> list[Path]:
     return sorted(home.torn_dir / n for n in names if n.startswith(session_id + "."))
 
 
-def _read_small(path: Path) -> bytes:
+def read_small(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
@@ -370,170 +349,10 @@ def _read_small(path: Path) -> bytes:
         check_file(path, os.fstat(fd))
         os.set_blocking(fd, True)
         parts = []
-        while chunk := os.read(fd, _CHUNK):
+        while chunk := os.read(fd, CHUNK):
             parts.append(chunk)
         return b"".join(parts)
     except OSError as exc:
         raise JournalIOError(f"cannot read: {exc.strerror}", path=path) from exc
     finally:
         os.close(fd)
-
-
-def _replace_file(home: Home, subdir: str, name: str, produce: Any, storage: Storage) -> bool:
-    """Rewrite ``<home>/<subdir>/<name>`` crash-safely: temp file, fsync, rename, fsync dir.
-
-    `produce(fd)` writes the new content and returns whether to keep it; if not,
-    the temp file is removed and the old file stays as it was. Returns that choice.
-    """
-    directory = home.path / subdir
-    tmp = f".{name}.redact-{secrets.token_hex(6)}.tmp"
-    fd = home.open_file(
-        subdir, tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, opener=storage.open
-    )
-    done = False
-    try:
-        try:
-            os.set_blocking(fd, True)
-            os.fchmod(fd, 0o600)
-            keep = bool(produce(fd))
-            if keep:
-                storage.fsync(fd)
-        finally:
-            storage.close(fd)
-        if not keep:
-            return False
-        storage.replace(directory / tmp, directory / name)
-        done = True
-        storage.fsync_dir(directory)
-        return True
-    except OSError as exc:
-        raise JournalIOError(
-            f"rewrite failed: {exc.strerror or exc}", path=directory / name
-        ) from exc
-    finally:
-        if not done:
-            with contextlib.suppress(OSError):
-                storage.unlink(directory / tmp)
-
-
-def _referenced(home: Home, digest: str) -> bool:
-    """True if any session log still mentions blob `digest`."""
-    needle = digest.encode("ascii")
-    for sid in home.session_ids():
-        try:
-            fd, _ = _open_log(home, sid)
-        except P8jError:
-            return True  # cannot tell: keep the blob
-        try:
-            tail = b""
-            pos = 0
-            while data := os.pread(fd, _CHUNK, pos):
-                pos += len(data)
-                if needle in tail + data:
-                    return True
-                tail = data[-len(needle) :]
-        except OSError:
-            return True
-        finally:
-            os.close(fd)
-    return False
-
-
-def redact_session(
-    home: Home,
-    session_id: str,
-    *,
-    redactor: Redactor | None = None,
-    storage: Storage | None = None,
-) -> RedactReport:
-    """Rewrite a session's log (and blobs, sidecars) with its secrets replaced; see module doc."""
-    st_os = storage if storage is not None else REAL
-    red = redactor if redactor is not None else default_redactor(home.path)
-    path = home.log_path(session_id)
-    home.check()
-    lock_path = home.lock_path(session_id)
-    with contextlib.suppress(FileNotFoundError):
-        lst = os.lstat(lock_path)
-        if stat.S_ISLNK(lst.st_mode):
-            raise UnsafePathError("the lock file is a symlink", path=lock_path)
-        check_file(lock_path, lst)
-    lock = SessionLock(lock_path)  # SessionLockedError while a writer has the session open
-    try:
-        fd, st = _open_log(home, session_id)
-        rw = _Rewriter(home, red, write_blobs=True, storage=st_os)
-        counts = [0, 0]
-        try:
-            check_file(path, st)
-
-            def produce(out_fd: int) -> bool:
-                buf: list[bytes] = []
-                size = 0
-
-                def sink(data: bytes, complete: bool) -> None:
-                    nonlocal size
-                    buf.append(data + b"\n" if complete else data)
-                    size += len(data) + 1
-                    if size >= _CHUNK:
-                        write_all(st_os, out_fd, b"".join(buf))
-                        buf.clear()
-                        size = 0
-
-                counts[:] = _process(rw, fd, sink)
-                if buf:
-                    write_all(st_os, out_fd, b"".join(buf))
-                if counts[1] and os.fstat(fd).st_size != st.st_size:
-                    raise JournalIOError("the log changed while it was being read", path=path)
-                return counts[1] > 0
-
-            _replace_file(home, "sessions", path.name, produce, st_os)
-        finally:
-            os.close(fd)
-        findings = rw.findings
-        rewritten: list[str] = []
-        for side in _sidecars(home, session_id):
-            try:
-                data = _read_small(side)
-            except P8jError:
-                continue
-            srw = _Rewriter(home, red, write_blobs=False, storage=REAL)
-            new = srw.raw(data, 0, f"torn sidecar {side.name}")
-            findings.extend(srw.findings)
-            if new is not data:
-
-                def put(f: int, d: bytes = new) -> bool:
-                    write_all(st_os, f, d)
-                    return True
-
-                _replace_file(home, "torn", side.name, put, st_os)
-                rewritten.append(side.name)
-        removed: list[str] = []
-        for digest in sorted(set(rw.blobs_dropped) - set(rw.blobs_written)):
-            if not _referenced(home, digest):
-                with contextlib.suppress(OSError):
-                    st_os.unlink(home.blobs_dir / digest)
-                    removed.append(digest)
-        if counts[1] or rewritten:
-            _drop_caches(home, session_id)
-        return RedactReport(
-            session_id,
-            str(path),
-            counts[0],
-            counts[1],
-            findings,
-            sorted(set(rw.blobs_written)),
-            removed,
-            rewritten,
-        )
-    finally:
-        lock.release()
-
-
-def _drop_caches(home: Home, session_id: str) -> None:
-    """Forget derived copies of the old text: the session's snapshot; refresh the catalog."""
-    from ..cache.catalog import list_summaries
-    from ..cache.snapshots import snapshot_path
-
-    with contextlib.suppress(OSError):
-        os.unlink(snapshot_path(home, session_id))
-    with contextlib.suppress(P8jError):
-        list_summaries(home)

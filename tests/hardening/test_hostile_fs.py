@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from p8j.journal import Home, JournalIOError, SessionManager, UnsafePathError
-from p8j.journal.secrets.scan import redact_session, scan_session
+from p8j.journal.secrets.rewrite import redact_session
+from p8j.journal.secrets.scan import scan_session
 from p8j.replay import load_session
 
 

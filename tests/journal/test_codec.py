@@ -28,7 +28,13 @@ from p8j.journal import (
     decode_line,
     encode_event,
 )
-from p8j.journal.codec import CRC_SUFFIX_LEN, decode_block, decode_written, line_checksum_ok
+from p8j.journal.codec import (
+    CRC_SUFFIX_LEN,
+    decode_block,
+    decode_written,
+    frame,
+    line_checksum_ok,
+)
 
 SID = "01a20c6a-1677-71ff-911a-7d8a8490bda4"
 TS = "2026-11-24T07:16:48.898912Z"
@@ -173,3 +179,14 @@ def test_encoding_a_value_deeper_than_the_stack_is_an_invalid_event() -> None:
     )
     with pytest.raises(InvalidEventError, match="cannot encode"):
         encode_event(event)
+
+
+def test_frame_gives_the_line_encode_event_gives() -> None:
+    event = CommandRecorded(1, SID, 3, TS, command="ls", redactions=["x"])
+    body = msgspec.json.encode(event)
+    assert frame(body) == encode_event(event)
+    obj = {"type": "SessionForked", "v": 2, "session_id": SID, "seq": 4, "ts": TS}
+    assert frame(msgspec.json.encode(obj)) == crc_line(obj)
+    for bad in (b"[1]", b'"x"', b"", b"{}"):
+        with pytest.raises(InvalidEventError, match="JSON object"):
+            frame(bad)

@@ -43,6 +43,8 @@ import msgspec
 
 from ...errors import BlobMissingError, InvalidEventError, JournalIOError, P8jError, UnsafePathError
 from ...events import BlobRef, CommandRecorded, ExecutionRecorded, MessageRecorded
+from ...jsontree import Path as TreePath
+from ...jsontree import TreeRewriter
 from . import tempfiles
 from .layout import check_dir, check_file
 from .syscalls import REAL, Storage, write_all
@@ -281,7 +283,7 @@ def _canonical_b64(s: str) -> bytes | None:
     return raw if base64.b64encode(raw).decode("ascii") == s else None
 
 
-class _Offloader:
+class _Offloader(TreeRewriter):
     def __init__(self, store: BlobStore, threshold: int) -> None:
         self.store = store
         self.threshold = threshold
@@ -289,15 +291,14 @@ class _Offloader:
         self.min_chars = threshold // 4
         self.refs: list[BlobRef] = []
 
-    def _ref(
-        self, path: list[str | int], data: bytes, media: str, encoding: str, prefix: str
-    ) -> str:
+    def _ref(self, path: TreePath, data: bytes, media: str, encoding: str, prefix: str) -> str:
+        assert path is not None
         digest = self.store.put(data)
-        ref = BlobRef(path, digest, len(data), media, encoding, prefix)
+        ref = BlobRef(list(path), digest, len(data), media, encoding, prefix)
         self.refs.append(ref)
         return placeholder(ref)
 
-    def string(self, s: str, path: list[str | int], media: str | None = None) -> str:
+    def string(self, s: str, path: TreePath, media: str | None = None) -> str:
         if len(s) <= self.min_chars:
             return s
         if media is not None:
@@ -314,36 +315,16 @@ class _Offloader:
             return s
         return self._ref(path, data, TEXT, "utf-8", "")
 
-    def value(self, v: Any, path: list[str | int]) -> Any:
-        if isinstance(v, str):
-            return self.string(v, path)
-        if isinstance(v, list):
-            out: list[Any] | None = None
-            for i, item in enumerate(v):
-                new = self.value(item, [*path, i])
-                if new is not item:
-                    if out is None:
-                        out = list(v)
-                    out[i] = new
-            return v if out is None else out
-        if isinstance(v, dict):
-            media = v.get("media_type") if v.get("type") == "base64" else None
-            dout: dict[Any, Any] | None = None
-            for k, item in v.items():
-                if not isinstance(k, str):
-                    continue
-                if isinstance(item, str) and k == "data" and isinstance(media, str):
-                    new = self.string(item, [*path, k], media)
-                else:
-                    new = self.value(item, [*path, k])
-                if new is not item:
-                    if dout is None:
-                        dout = dict(v)
-                    dout[k] = new
-            return v if dout is None else dout
-        return v
+    def entry(self, d: dict[Any, Any], k: Any, item: Any, path: TreePath) -> Any:
+        if not isinstance(k, str):
+            return item
+        if isinstance(item, str) and k == "data" and d.get("type") == "base64":
+            media = d.get("media_type")
+            if isinstance(media, str):
+                return self.string(item, path, media)
+        return self.value(item, path)
 
-    def whole_json(self, v: Any, path: list[str | int]) -> str:
+    def whole_json(self, v: Any, path: tuple[str]) -> str:
         try:
             data = msgspec.json.encode(v)
         except (TypeError, ValueError, OverflowError) as exc:
@@ -359,14 +340,14 @@ def offload(
     Returns the fields with placeholders and the refs (empty if nothing moved).
     """
     off = _Offloader(store, threshold)
-    out = {name: off.value(value, [name]) for name, value in fields.items()}
+    out = {name: off.value(value, (name,)) for name, value in fields.items()}
     return out, off.refs
 
 
 def offload_whole(name: str, value: Any, store: BlobStore) -> tuple[str, BlobRef]:
     """Store a whole value as one JSON blob; return its placeholder and ref."""
     off = _Offloader(store, 0)
-    text = off.whole_json(value, [name])
+    text = off.whole_json(value, (name,))
     return text, off.refs[0]
 
 

@@ -1,0 +1,360 @@
+"""The redaction engine: `Redactor` runs the rules over a text behind a cheap prefilter.
+
+Contract:
+- `Redactor.text` returns its input with every secret a rule finds replaced by
+  its marker (see rules.py), in rule order; the rule ids that fired are
+  appended to the caller's list. The same object comes back when nothing
+  changed (callers test identity).
+- Idempotent: a marker is never matched again, and a text is passed over until
+  nothing changes, so redacting redacted text changes nothing. Strings stay
+  strings. Besides text rules, `Redactor.fields` redacts a string whose field
+  name says it is a secret (``password``, ``api_key``, ``client_secret``...) as
+  ``secret-field`` (for token-like names, only if the value looks random).
+- Cheap when there is nothing to find: a rule runs on a text only if the text
+  holds one of the rule's gate characters (an ``in`` test, a memchr) and, on a
+  text of up to 1 kB, one of the literals every match of the rule holds
+  (``sk-``, ``eyJ``); then the literal-first pattern itself is the search. A
+  text with none of the built-in gate characters (most prose; eleven memchr
+  calls) runs no rule. A user rule is gated by a character of each of its
+  keywords; one without keywords (or with a case-insensitive keyword of
+  letters only) runs on every text and turns that shortcut off.
+- Split secrets: with ``prefix=`` (the end of the text recorded before), a
+  secret that starts in the prefix and runs into the text is caught too (its
+  part in the text becomes the marker); everything else is judged on the text
+  alone. The stream (stream.py) keeps that prefix.
+- Stateless and thread-safe; user rules and the allow-list come from
+  redact.json (config.py).
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import TYPE_CHECKING
+
+from .rules import (
+    BUILTIN_GATES,
+    MARKER_PREFIX,
+    Rule,
+    builtin_rules,
+    high_entropy,
+    is_placeholder,
+    marker,
+)
+
+if TYPE_CHECKING:
+    from .config import RedactConfig
+
+__all__ = ["Redactor"]
+
+_DIGIT = re.compile(r"[0-9]")
+_ALPHA = re.compile(r"[A-Za-z]")
+
+
+def _random_part(s: str) -> bool:
+    """A piece of a token rather than a word: digits and letters, or no letters at all."""
+    if not _ALPHA.search(s):
+        return True
+    return bool(_DIGIT.search(s))
+
+
+_CROSS_WINDOW = 4096
+# How far into the next text the split-secret check looks for a rule's gate character
+# and literal: past a literal that starts in the carry, and past the END line after
+# fewer than 64 body characters of a private key (more are caught in that text alone).
+_CROSS_GATE = 128
+_TOKEN_EDGE = frozenset(string.ascii_letters + string.digits + "_-+/=")
+_SCHEMES = ("Bearer", "BEARER", "bearer", "Basic", "basic", "Token", "token")
+_AWAIT_END = frozenset(" \t\"':")
+
+
+def _may_cross(prefix: str, s: str) -> bool:
+    """Can a secret run from the end of `prefix` into `s`? (A cheap test before the real one.)
+
+    Yes for a token split in two, and for a prefix still waiting for its secret:
+    ending in an operator (``=``, ``:``), a scheme (``Bearer``) or a ``--flag``.
+    """
+    last = prefix[-1]
+    if last in _TOKEN_EDGE:
+        if s[0] in _TOKEN_EDGE:
+            return True
+    elif last not in _AWAIT_END:
+        return False  # ".", "?", ")", a newline...: what prose ends with
+    t = prefix.rstrip(" \t\"'")
+    if not t:
+        return False
+    if t[-1] in "=:" or t.endswith(_SCHEMES):
+        return True
+    i = t.rfind("--", max(0, len(t) - 32))
+    return i >= 0 and t[i + 2 :].replace("-", "").isalpha()
+
+
+def _keyword_gate(keywords: tuple[str, ...], *, ignore_case: bool) -> str:
+    """Gate characters for a user rule: one from each keyword, or "" if one has none.
+
+    Compared case-insensitively, a keyword only offers ASCII characters other than
+    letters: no character lower-cases to one of them but itself, so a text whose
+    lower case holds it holds it too. A character the built-in rules test anyway is
+    preferred (no extra memchr), then punctuation (rarer in prose than letters).
+    """
+    gate: dict[str, None] = {}
+    for k in keywords:
+        pool = [c for c in k if c.isascii() and not c.isalpha()] if ignore_case else list(k)
+        if not pool:
+            return ""
+        pick = next((c for c in pool if c in BUILTIN_GATES), None)
+        if pick is None:
+            pick = next((c for c in pool if not c.isalnum()), pool[0])
+        gate[pick] = None
+    return "".join(gate)
+
+
+# Field names whose string value is a secret whatever it looks like, and ones whose value
+# is a secret if it looks random.
+_PASSWORD_FIELD = re.compile(r"(?:.*[_.-])?(?:password|passwd|passphrase|client[_-]?secret|secret)")
+_TOKEN_FIELD = re.compile(
+    r"(?:.*[_.-])?(?:token|api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key"
+    r"|auth[_-]?token|credentials?)"
+)
+_FIELD_CACHE_MAX = 4096
+# A rule's literals are tested on texts up to this length only: there an `in` test is
+# cheaper than the fixed cost of running the pattern, but on long texts CPython's
+# substring search (about 0.6 ns a character for short needles) is slower than the
+# pattern's own literal search (about 0.3 ns); 1-4 kB do equally well on real logs.
+_LITERALS_UP_TO = 1024
+# A gate character, the rules it lets run outright, and (rule, literals) pairs for the
+# rules that also need one of their literals in the text.
+_Gate = tuple[str, tuple[int, ...], tuple[tuple[int, tuple[str, ...]], ...]]
+
+
+class Redactor:
+    """A compiled set of rules plus the allow-list; stateless and thread-safe."""
+
+    def __init__(
+        self,
+        rules: list[Rule] | None = None,
+        *,
+        allow: list[str] | tuple[str, ...] = (),
+        allow_patterns: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        self.rules: tuple[Rule, ...] = tuple(builtin_rules() if rules is None else rules)
+        self._allow = frozenset(allow)
+        self._allow_res = tuple(re.compile(p) for p in allow_patterns)
+        self._lowered = frozenset(
+            i for i, r in enumerate(self.rules) if r.ignore_case and r.keywords
+        )
+        self._gates = self._tables(short=True)
+        self._gates_long = self._tables(short=False)
+        # Only a rule gated by several characters can be found twice in one text.
+        self._dupes = any(len(r.gate) > 1 for r in self.rules)
+        # A text holding none of these can hold no match (None: some rule has no gate).
+        self._chars: str | None = "".join(ch for ch, _, _ in self._gates)
+        if any(not r.gate for r in self.rules):
+            self._chars = None
+        # The same test as one regex search: faster than eleven `in` tests on a short name.
+        self._gate_re = None if self._chars is None else re.compile(f"[{re.escape(self._chars)}]")
+        self._field_cache: dict[str, int] = {}
+        self._markers = tuple(marker(r.id) for r in self.rules)
+
+    def _tables(self, *, short: bool) -> tuple[_Gate, ...]:
+        """The prefilter for short or long texts: one entry per gate character.
+
+        The rules with no gate are under "", which every text holds. Case-insensitive
+        keywords are left out: `_applicable` compares them with the lower-cased text,
+        and only for the rules that pass the rest.
+        """
+        tables: dict[str, tuple[list[int], list[tuple[int, tuple[str, ...]]]]] = {}
+        for idx, rule in enumerate(self.rules):
+            needs = () if idx in self._lowered else rule.keywords
+            if short and not needs:
+                needs = rule.literals
+            for ch in rule.gate or [""]:
+                plain, tested = tables.setdefault(ch, ([], []))
+                if needs:
+                    tested.append((idx, needs))
+                else:
+                    plain.append(idx)
+        return tuple((ch, tuple(plain), tuple(tested)) for ch, (plain, tested) in tables.items())
+
+    @classmethod
+    def from_config(cls, config: RedactConfig) -> Redactor:
+        """Built-in rules (minus the disabled ones) plus the user's rules and allow-list."""
+        disabled = set(config.disable)
+        rules = [r for r in builtin_rules() if r.id not in disabled]
+        for ur in config.rules:
+            pat = re.compile(ur.pattern)
+            group: int | str = "secret" if "secret" in pat.groupindex else 0
+            keywords = (
+                tuple(k.lower() for k in ur.keywords) if ur.ignore_case else tuple(ur.keywords)
+            )
+            rules.append(
+                Rule(
+                    ur.id,
+                    _keyword_gate(keywords, ignore_case=ur.ignore_case),
+                    pat,
+                    keywords=keywords,
+                    ignore_case=ur.ignore_case,
+                    groups=(group,),
+                )
+            )
+        # The generic rule stays last: a user's pattern claims its secrets first.
+        rules.sort(key=lambda r: r.id == "generic-secret")
+        return cls(rules, allow=config.allow, allow_patterns=config.allow_patterns)
+
+    # -- text --------------------------------------------------------------------------------
+
+    def _applicable(self, s: str) -> list[int]:
+        """Indices of the rules that can match in `s`, in rule order."""
+        hits: list[int] = []
+        for ch, plain, tested in self._gates if len(s) <= _LITERALS_UP_TO else self._gates_long:
+            if ch in s:  # a memchr
+                hits.extend(plain)
+                for idx, needs in tested:
+                    for k in needs:
+                        if k in s:
+                            hits.append(idx)
+                            break
+        if len(hits) > 1:
+            hits = sorted(set(hits)) if self._dupes else sorted(hits)
+        if self._lowered and hits:
+            low = s.lower()
+            hits = [
+                i
+                for i in hits
+                if i not in self._lowered or any(k in low for k in self.rules[i].keywords)
+            ]
+        return hits
+
+    def _quiet(self, s: str) -> bool:
+        """True if `s` holds none of the gate characters: no match lies within it."""
+        chars = self._chars
+        if chars is None:
+            return False
+        for ch in chars:  # noqa: SIM110 (all() over a generator takes twice as long)
+            if ch in s:
+                return False
+        return True
+
+    def quiet_name(self, s: str) -> bool:
+        """`_quiet` for a short text (a key, a name): True if no rule can match in `s`."""
+        gate = self._gate_re
+        return gate is not None and gate.search(s) is None
+
+    def _allowed(self, secret: str) -> bool:
+        if secret in self._allow:
+            return True
+        return any(p.fullmatch(secret) for p in self._allow_res)
+
+    def text(self, s: str, fired: list[str] | None = None, *, prefix: str = "") -> str:
+        """`s` with its secrets replaced by markers; rule ids that fired are appended to `fired`.
+
+        With `prefix` (the end of the text recorded before `s`), a secret that
+        starts in the prefix and ends in `s` is caught too (its part in `s`
+        becomes the marker); everything else in `s` is judged on `s` alone, so
+        the previous text never changes how this one reads.
+        """
+        if prefix and s and _may_cross(prefix, s):
+            hit = self._crossing(prefix, s)
+            if hit is not None:
+                idx, end = hit
+                if fired is not None:
+                    fired.append(self.rules[idx].id)
+                return self._markers[idx] + self._text(s[end:], fired)
+        return self._text(s, fired)
+
+    def _text(self, s: str, fired: list[str] | None) -> str:
+        """`text` for a text on its own: passes until nothing changes (idempotence).
+
+        One pass nearly always suffices; another runs only after a change, since a
+        marker can end a word a rejected candidate had swallowed. Every change
+        turns secret characters into a marker, which no rule matches again, so
+        this ends; the bound is a guard.
+        """
+        for _ in range(8):
+            out = self._pass(s, fired)
+            if out is s:
+                break
+            s = out
+        return s
+
+    def _pass(self, s: str, fired: list[str] | None) -> str:
+        """Every applicable rule once, in order, over `s`."""
+        rules = self._applicable(s)
+        for idx in rules:
+            rule = self.rules[idx]
+            mark = self._markers[idx]
+            pieces: list[str] | None = None
+            last = 0
+            for start, end in rule.spans(s):
+                if start < last:
+                    continue
+                if self._allowed(s[start:end]):
+                    continue
+                if pieces is None:
+                    pieces = []
+                pieces.append(s[last:start])
+                pieces.append(mark)
+                last = end
+                if fired is not None:
+                    fired.append(rule.id)
+            if pieces is not None:
+                pieces.append(s[last:])
+                s = "".join(pieces)
+        return s  # the same object when nothing changed: callers test identity
+
+    def _crossing(self, prefix: str, s: str) -> tuple[int, int] | None:
+        """(rule index, end in `s`) of a secret that starts in `prefix` and runs into `s`."""
+        cut = len(prefix)
+        window = prefix + s[:_CROSS_WINDOW]
+        for idx in self._applicable(prefix + s[:_CROSS_GATE]):
+            rule = self.rules[idx]
+            for begin, start, end in rule.matches(window):
+                if begin >= cut:
+                    break
+                if end <= cut:
+                    continue
+                if end == len(window) and len(s) > _CROSS_WINDOW:
+                    # It may run on past the window: measure it on the whole text.
+                    whole = prefix + s
+                    end = next((e for b, _, e in rule.matches(whole) if b == begin), end)
+                part = window[max(start, cut) : end]
+                if self._continues(rule, prefix, part, s) and not self._allowed(
+                    (prefix + s)[start:end]
+                ):
+                    return idx, end - cut
+                break
+        return None
+
+    def _continues(self, rule: Rule, prefix: str, part: str, s: str) -> bool:
+        """Is `part` (the start of `s`) the rest of a secret that began in `prefix`?
+
+        Yes if the rule needs it (the prefix alone holds no complete match that
+        reaches its end: ``export TOKEN=`` then the value). If the prefix's
+        secret was already complete, only if `part` looks random and `s` does
+        not start with a secret of its own (a message that starts with a word,
+        or with its own token, is not a continuation).
+        """
+        if not any(end == len(prefix) for _, end in rule.spans(prefix)):
+            return True
+        if not _random_part(part):
+            return False
+        return not self._text(s, None).startswith(MARKER_PREFIX)
+
+    def fields(self, name: str, value: str) -> str | None:
+        """The rule id that redacts `value` because of its field `name`, or None."""
+        kind = self._field_cache.get(name)
+        if kind is None:
+            low = name.lower()
+            if _PASSWORD_FIELD.fullmatch(low):
+                kind = 1
+            elif _TOKEN_FIELD.fullmatch(low):
+                kind = 2
+            else:
+                kind = 0
+            if len(self._field_cache) < _FIELD_CACHE_MAX:
+                self._field_cache[name] = kind
+        if kind == 0 or MARKER_PREFIX in value or self._allowed(value):
+            return None
+        if kind == 1:
+            return "secret-field" if value and not is_placeholder(value) else None
+        return "secret-field" if high_entropy(value) else None

@@ -1,0 +1,150 @@
+"""One session's redaction in record order: `RedactStream`, and which event fields it covers.
+
+Contract:
+- Every string an event carries from its caller is redacted before the event
+  is encoded: the fields named in `REDACTED_FIELDS` for its type, every string
+  inside them (lists and dicts at any depth) and every dict key. A key that is
+  a secret becomes the marker; two keys made equal keep apart as ``key#2``
+  (see jsontree.py). A structure keeps its shape, so a redacted event is
+  still valid; a value that was clean comes back as the same object.
+- Split secrets: free texts (message content, commands, output, metadata
+  values...) are redacted in record order, keeping the last `CARRY_CHARS`
+  characters of the text before (in memory only). A secret that starts there
+  and runs into the next text is caught in the next one. A text holding none
+  of the gate characters, after a carry holding none either, runs no rule.
+- Labels (`LABEL_FIELDS`: project name, cwd, role, reasons, timestamps given
+  as text) and dict keys are judged alone: a name never joins the texts
+  around it, so it neither hides nor invents a secret split between two texts.
+- `take()` hands over the sorted, distinct rule ids fired since the last take:
+  what the event's ``redactions`` lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..jsontree import Path, TreeRewriter
+from .engine import Redactor
+from .rules import MARKER_PREFIX, marker
+
+__all__ = ["CARRY_CHARS", "LABEL_FIELDS", "REDACTED_FIELDS", "RedactStream", "StreamTree"]
+
+CARRY_CHARS = 128
+
+# The caller-given fields redacted in each event type (by name; see events.py), in the
+# order they are written.
+REDACTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "SessionStarted": ("project_name", "metadata", "cwd"),
+    "MessageRecorded": ("role", "content", "extra"),
+    "CommandRecorded": ("command", "cwd"),
+    "ExecutionRecorded": ("command", "output", "started_at"),
+    "MetadataUpdated": ("changes",),
+    "SessionPaused": ("reason",),
+    "SessionResumed": ("reason",),
+    "SessionEnded": ("reason",),
+}
+LABEL_FIELDS = frozenset({"project_name", "cwd", "role", "reason", "started_at"})
+
+
+class StreamTree(TreeRewriter):
+    """Walks a value for a stream: texts in order, keys alone, secret-named fields."""
+
+    def __init__(self, stream: RedactStream) -> None:
+        self.stream = stream
+
+    def string(self, s: str, path: Path) -> Any:
+        """A text inside a value: redacted in order, with the carry."""
+        return self.stream.text(s)
+
+    def key(self, k: str, path: Path) -> Any:
+        """A dict key: redacted alone."""
+        return self.stream.label(k)
+
+    def entry(self, d: dict[Any, Any], k: Any, item: Any, path: Path) -> Any:
+        """A dict item: a string under a secret's name is redacted whole."""
+        if isinstance(item, str) and isinstance(k, str):
+            stream = self.stream
+            rid = stream.redactor.fields(k, item)
+            if rid is None:
+                return self.string(item, path)
+            stream.fired.append(rid)
+            stream.carry, stream.quiet = "", True
+            return marker(rid)
+        return self.value(item, path)
+
+
+class RedactStream:
+    """Redacts one session's texts in record order, catching secrets split between them."""
+
+    __slots__ = ("carry", "fired", "quiet", "redactor", "tree")
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self.carry = ""
+        self.quiet = True  # the carry holds none of the gate characters
+        self.fired: list[str] = []
+        self.tree = StreamTree(self)
+
+    def reset(self) -> None:
+        """Forget the previous text (a new or resumed session starts here)."""
+        self.carry = ""
+        self.quiet = True
+        self.fired = []
+
+    def take(self) -> list[str]:
+        """The sorted, distinct rule ids fired since the last take()."""
+        fired, self.fired = self.fired, []
+        return sorted(set(fired)) if fired else []
+
+    def text(self, s: str) -> str:
+        """Redact one text, scanning it together with the end of the previous one."""
+        red = self.redactor
+        if self.quiet and red._quiet(s):
+            # Every match holds a gate character: with none in the carry nor in `s`, no
+            # rule matches in `s`, alone or across the boundary (most prose ends here).
+            tail = s[-CARRY_CHARS:]
+            self.carry = "" if MARKER_PREFIX in tail else tail
+            return s
+        out = red.text(s, self.fired, prefix=self.carry)
+        # A carry holding a marker comes from text redacted before: what a first pass
+        # joined across this boundary is already decided, so a second pass does not
+        # look across it again (that keeps redaction idempotent).
+        tail = s[-CARRY_CHARS:]
+        if MARKER_PREFIX in tail:
+            self.carry, self.quiet = "", True
+        else:
+            self.carry, self.quiet = tail, red._quiet(tail)
+        return out
+
+    def label(self, s: str) -> str:
+        """Redact a name (a key, a project name, a reason) on its own; the carry stays."""
+        red = self.redactor
+        if red.quiet_name(s):
+            return s
+        return red.text(s, self.fired)
+
+    def fields(self, fields: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+        """Redact `fields[name]` in place for each of `names`; return the rule ids that fired."""
+        for name in names:
+            value = fields.get(name)
+            if value is not None:
+                fields[name] = self.field(name, value)
+        return self.take()
+
+    def field(self, name: str, value: Any) -> Any:
+        """Redact the value of an event's field `name` (a label alone, else in order)."""
+        if name in LABEL_FIELDS and type(value) is str:
+            return self.label(value)
+        return self.tree.value(value)
+
+    def value(self, v: Any, fired: list[str] | None = None) -> Any:
+        """Redact every string inside `v`; returns `v` itself when nothing changed."""
+        if fired is None and type(v) is str:
+            return self.text(v)  # the common case, one call shorter
+        if fired is not None:
+            saved, self.fired = self.fired, fired
+            try:
+                return self.tree.value(v)
+            finally:
+                self.fired = saved
+        return self.tree.value(v)

@@ -1,0 +1,228 @@
+"""Redaction in record order (stream.py): split secrets; every string the record path writes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+from fakes import FAKES, RECORDING_POSITIONS, Fakes
+
+from p8j.journal import (
+    ExecutionRecorded,
+    Home,
+    MetadataUpdated,
+    SessionManager,
+    SessionStarted,
+    read_events,
+)
+from p8j.journal.secrets.engine import Redactor
+from p8j.journal.secrets.rules import marker
+from p8j.journal.secrets.stream import RedactStream
+from p8j.replay import load_session
+
+REDACTOR = Redactor()
+CASES = FAKES.cases()
+
+
+def test_a_secret_split_across_two_messages_is_caught_in_the_second() -> None:
+    f = FAKES
+    stream = RedactStream(REDACTOR)
+    first = stream.text("here you go: " + f.anthropic[:30])
+    second = stream.text(f.anthropic[30:] + " -- that was my key")
+    assert f.anthropic[30:] not in second
+    assert second.startswith(marker("anthropic-api-key"))
+    assert second.endswith(" -- that was my key")
+    assert first == "here you go: " + marker("anthropic-api-key")  # long enough on its own
+    stream = RedactStream(REDACTOR)
+    assert stream.text("export GITHUB_TO" + "KEN=") == "export GITHUB_TOKEN="
+    assert stream.text(f.password + " # set") == marker("secret-assignment") + " # set"
+    # A whole token, then a message that merely starts with a word: no continuation.
+    stream = RedactStream(REDACTOR)
+    stream.text("my token is " + f.github)
+    assert stream.text("nothing else to say") == "nothing else to say"
+
+
+def test_a_split_private_key_is_caught_by_its_end() -> None:
+    head, tail = FAKES.pem[:100], FAKES.pem[100:]
+    stream = RedactStream(REDACTOR)
+    assert stream.text(head).endswith(marker("private-key"))
+    out = stream.text(tail)
+    assert out == marker("private-key")
+
+
+def test_the_manager_redacts_every_text_before_it_is_written(home: Home) -> None:
+    f = FAKES
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session(
+            "p", {"db_password": "hunter2", "note": f"key {f.openai}"}
+        ).session_id
+        mgr.record_message({"role": "user", "content": f"my token {f.github}", "meta": f.jwt})
+        mgr.record_message(
+            {"role": "assistant", "content": [{"type": "text", "text": f"use {f.stripe}"}]}
+        )
+        mgr.record_command(f"curl -u admin:x https://admin:{f.password}@h.example.org")
+        mgr.record_execution("env", 0, f"AWS_SECRET_ACCESS_KEY={f.generic}\nHOME=/root\n")
+        mgr.update_metadata(slack=f.slack)
+        mgr.record_message({"role": "user", "content": "nothing secret"})
+        memory = mgr.current_session
+    raw = home.log_path(sid).read_bytes()
+    for secret in (f.openai, f.github, f.jwt, f.stripe, f.password, f.generic, f.slack, "hunter2"):
+        assert secret.encode() not in raw
+        assert json.dumps(secret)[1:-1].encode() not in raw
+    events, _ = read_events(home.log_path(sid))
+    fired = {type(e).__name__ + str(e.seq): getattr(e, "redactions", None) for e in events}
+    assert fired == {
+        "SessionStarted0": ["openai-api-key", "secret-field"],
+        "MessageRecorded1": ["github-token", "jwt"],
+        "MessageRecorded2": ["stripe-key"],
+        "CommandRecorded3": ["url-password"],
+        "ExecutionRecorded4": ["secret-assignment"],
+        "MetadataUpdated5": ["slack-token"],
+        "MessageRecorded6": [],
+        "SessionPaused7": [],
+    }
+    assert b'"redactions"' not in raw.split(b"\n")[6]  # the default is not written
+    assert load_session(sid, home) == memory  # memory holds what the log holds
+    assert memory is not None and memory.execution_histories[0]["output"] == (
+        "AWS_SECRET_ACCESS_KEY=[REDACTED:secret-assignment]\nHOME=/root\n"
+    )
+
+
+def test_redaction_can_be_turned_off(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = FAKES.github
+    with SessionManager(home, redact=False) as mgr:
+        off = mgr.start_session("off").session_id
+        mgr.record_message({"role": "user", "content": secret})
+    monkeypatch.setenv("P8J_REDACT", "0")
+    with SessionManager(home) as mgr:
+        env_off = mgr.start_session("env-off").session_id
+        mgr.record_execution("echo", 0, secret)
+    with SessionManager(home, redact=True) as mgr:  # explicit beats the environment
+        on = mgr.start_session("on").session_id
+        mgr.record_message({"role": "user", "content": secret})
+    assert secret in home.log_path(off).read_text()
+    assert secret in home.log_path(env_off).read_text()
+    assert secret not in home.log_path(on).read_text()
+
+
+def test_a_secret_split_across_two_records_never_reaches_the_log_whole(home: Home) -> None:
+    key = FAKES.anthropic
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("split").session_id
+        mgr.record_message({"role": "user", "content": "my key: " + key[:25]})
+        mgr.record_message({"role": "user", "content": key[25:]})
+    raw = home.log_path(sid).read_text()
+    assert key[25:] not in raw and key not in raw
+    events, _ = read_events(home.log_path(sid))
+    first, second = (getattr(e, "redactions", None) for e in events[1:3])
+    assert first  # the first part is long enough to look like a key on its own
+    assert second == ["anthropic-api-key"]
+
+
+def test_a_redacted_execution_event_is_still_an_execution(home: Home) -> None:
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("x").session_id
+        mgr.record_execution("cat .env", 0, f"GITHUB_TOKEN={FAKES.github}\n", duration_s=0.5)
+    events, cursor = read_events(home.log_path(sid))
+    (ex,) = [e for e in events if isinstance(e, ExecutionRecorded)]
+    assert ex.output == "GITHUB_TOKEN=[REDACTED:github-token]\n"
+    assert ex.duration_s == 0.5 and ex.exit_code == 0 and cursor.issues == []
+    assert msgspec.json.decode(home.log_path(sid).read_bytes().split(b"\n")[1])["redactions"] == [
+        "github-token"
+    ]
+
+
+# -- every string the record path writes -------------------------------------------------------
+
+
+def _written_bytes(home: Home) -> bytes:
+    """Every file p8j wrote in the home: logs, the catalog, snapshots, blobs."""
+    return b"".join(p.read_bytes() for p in sorted(Path(home.path).rglob("*")) if p.is_file())
+
+
+def _leaks(data: bytes, secret: str) -> bool:
+    return secret.encode() in data or json.dumps(secret)[1:-1].encode() in data
+
+
+@pytest.mark.parametrize(
+    ("position", "call"), RECORDING_POSITIONS, ids=[p for p, _ in RECORDING_POSITIONS]
+)
+def test_no_secret_reaches_the_disk_from_any_argument_position(
+    tmp_path: Path, position: str, call: Callable[[SessionManager, str], object]
+) -> None:
+    """Each fake secret, in each place a recording call takes a string (keys too)."""
+    for i, (text, secret, rule) in enumerate(CASES):
+        home = Home(tmp_path / f"home{i}")
+        with SessionManager(home) as mgr:
+            call(mgr, text)
+        data = _written_bytes(home)
+        assert not _leaks(data, secret), f"{rule} leaked from the {position}"
+        (log,) = (home.path / "sessions").glob("*.jsonl")
+        events, _ = read_events(log)
+        fired = {r for e in events for r in getattr(e, "redactions", [])}
+        assert rule in fired, f"{rule} in the {position} is not listed in redactions"
+
+
+def test_an_empty_user_url_password_is_redacted_in_every_position(tmp_path: Path) -> None:
+    secret = "s3cr3t-" + FAKES.password
+    for i, (_, call) in enumerate(RECORDING_POSITIONS):
+        home = Home(tmp_path / f"home{i}")
+        with SessionManager(home) as mgr:
+            call(mgr, f"redis://:{secret}@cache.internal:6379/0")
+        assert not _leaks(_written_bytes(home), secret)
+
+
+def test_keys_that_redact_alike_stay_distinct_and_in_order(home: Home) -> None:
+    one, two = FAKES.github, Fakes(seed=2).github
+    with SessionManager(home) as mgr:
+        sid = mgr.start_session("p", {one: 1, "plain": 2, two: 3}, cwd="/w").session_id
+        mgr.update_metadata({two: "x", one: "y"})
+    mark = marker("github-token")
+    events, _ = read_events(home.log_path(sid))
+    start, update = events[0], events[1]
+    assert isinstance(start, SessionStarted) and isinstance(update, MetadataUpdated)
+    assert list(start.metadata.items()) == [(mark, 1), ("plain", 2), (mark + "#2", 3)]
+    assert start.redactions == ["github-token"]
+    assert update.changes == {mark: "x", mark + "#2": "y"}
+    assert load_session(sid, home).metadata == {mark: "x", "plain": 2, mark + "#2": "y"}
+
+
+def test_labels_do_not_join_the_split_secret_carry() -> None:
+    """A key or a role between two texts neither hides nor invents a split secret."""
+    stream = RedactStream(REDACTOR)
+    stream.text("export GITHUB_TO" + "KEN=")
+    assert stream.label("role") == "role"
+    assert stream.text(FAKES.password) == marker("secret-assignment")
+    stream = RedactStream(REDACTOR)
+    assert stream.label("export GITHUB_TO" + "KEN=") == "export GITHUB_TOKEN="
+    assert stream.text(FAKES.password) == FAKES.password  # a name is not a text before it
+
+
+def test_no_key_of_the_real_agent_logs_is_redacted() -> None:
+    root = Path(__file__).resolve().parents[4] / "shared" / "realdata"
+    if not root.is_dir():
+        pytest.skip("../shared/realdata is absent")
+    keys: set[str] = set()
+
+    def walk(v: object) -> None:
+        if isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            keys.update(k for k in v if isinstance(k, str))
+            for x in v.values():
+                walk(x)
+
+    for path in sorted(root.rglob("*.jsonl")):
+        for raw in path.read_bytes().split(b"\n"):
+            try:
+                walk(json.loads(raw))
+            except ValueError:
+                continue
+    assert len(keys) > 100
+    stream = RedactStream(REDACTOR)
+    assert [k for k in sorted(keys) if stream.label(k) != k] == []
+    assert stream.take() == []
