@@ -22,8 +22,10 @@ Contract (every backend; `p8j.journal.store.contract` checks it):
   `LogCursor` documents; a store cursor adds `position`.
 - `watch` reports changes after it returns: ``created`` (a new log, or a log
   replaced by a rewrite), ``appended`` and ``removed``. A change may be
-  reported more than once, and watchers re-read from their own position; an
-  empty list means a timeout or a stop, after which callers rescan.
+  reported more than once, and one may stand for several (a log created and
+  appended to between two waits may be reported as ``created`` only), so
+  watchers re-read from their own position on any change; an empty list
+  means a timeout or a stop, after which callers rescan.
 
 Errors (all `P8jError` subclasses): a bad id or prefix raises
 `InvalidSessionIdError`; an unknown or ambiguous one `SessionNotFoundError`;

@@ -4,8 +4,9 @@ Contract:
 - `FileWatch` is registered when its constructor returns: every create, append
   or removal of a ``<id>.jsonl`` in the sessions directory after that is
   reported by `wait` (as `Change`s, at least once; a rename over a log, as a
-  rewrite does, is ``created``). Other names, subdirectories and invalid ids
-  are ignored.
+  rewrite does, is ``created``; watchfiles reports a file created and written
+  within one batch as created only). Other names, subdirectories and invalid
+  ids are ignored.
 - `watchfiles.watch` (inotify through the notify crate) runs in a daemon
   thread and hands its batches over through a queue, so `wait` blocks on the
   queue with a timeout (an idle consumer does not wake). The watch is known
