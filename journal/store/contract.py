@@ -309,6 +309,7 @@ class StoreContract:
     def test_rewrite_replaces_the_log_with_a_new_epoch(self) -> None:
         sid, _ = self._session(2)
         old = self.store.head(sid)
+        before = self.store.open_cursor(sid)
         events = self._read(sid)
         renamed = [msgspec.structs.replace(events[0], project_name="renamed"), *events[1:]]
         new = self.store.rewrite(sid, (encode_event(e)[:-1] for e in renamed), expected=old)
@@ -316,6 +317,8 @@ class StoreContract:
         _check(self._read(sid) == renamed, "the rewritten log does not read back")
         with _raises(StalePositionError):
             self.store.open_cursor(sid, position=old)
+        with _raises(StalePositionError):  # a cursor opened before the rewrite
+            list(before.read())
 
     def test_rewrite_refuses_and_changes_nothing(self) -> None:
         sid, w = self._session(1, keep_open=True)
