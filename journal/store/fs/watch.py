@@ -75,6 +75,7 @@ class FileWatch:
         self._ready = threading.Event()
         self._queue: queue.SimpleQueue[list[Change] | BaseException | None] = queue.SimpleQueue()
         self._done = False
+        self._early: list[Change] = []
         self._thread = threading.Thread(
             target=self._run, args=(debounce_ms, step_ms), name="p8j-watch", daemon=True
         )
@@ -85,12 +86,15 @@ class FileWatch:
                 f"the watch did not start within {start_timeout} s", path=self.directory
             )
         try:
-            failed = self._queue.get_nowait()
+            first = self._queue.get_nowait()
         except queue.Empty:
             return
-        self._done = True
-        if isinstance(failed, BaseException):
-            raise self._failure(failed) from failed
+        if isinstance(first, list):
+            self._early = first  # changes already: kept for the first `wait`
+            return
+        self._done = True  # ended at once: failed, or stopped before it began
+        if isinstance(first, BaseException):
+            raise self._failure(first) from first
 
     def _failure(self, exc: BaseException) -> JournalIOError:
         if isinstance(exc, FileNotFoundError):
@@ -137,13 +141,13 @@ class FileWatch:
 
     def wait(self, timeout: float | None = None) -> list[Change]:
         """The changes seen since the last call, waiting up to `timeout` s; [] on timeout/stop."""
+        changes, self._early = self._early, []
         if self._done:
-            return []
+            return changes
         try:
-            item = self._queue.get(timeout=timeout)
+            item = self._queue.get(timeout=0 if changes else timeout)
         except queue.Empty:
-            return []
-        changes: list[Change] = []
+            return changes
         while True:
             if item is None:
                 self._done = True

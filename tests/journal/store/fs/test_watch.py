@@ -140,3 +140,26 @@ def test_no_private_watchfiles_api_anywhere() -> None:
                 if any(n.startswith("watchfiles") and "._" in n for n in names):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_changes_seen_before_the_constructor_looked_are_kept(
+    store: FileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import watchfiles
+
+    sid = new_session_id()
+    idle = threading.Event()  # never set: only paces the fake's stop checks
+
+    def early(*paths: object, stop_event: Any, **kw: Any) -> Any:
+        # A batch handed over before the first stop check, as a busy directory can do.
+        yield {(1, f"{store.home.sessions_dir}/{sid}.jsonl")}
+        while not stop_event.is_set():
+            idle.wait(0.002)  # what watchfiles' step does between its checks
+
+    monkeypatch.setattr(watchfiles, "watch", early)
+    watch = store.watch()
+    try:
+        assert watch.wait(10) == [Change("created", sid)]
+    finally:
+        watch.close()
+    assert not watch.alive
