@@ -51,6 +51,7 @@ store.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal, Protocol, runtime_checkable
@@ -193,6 +194,11 @@ class StoreCursor(Protocol):
     state: str | None
     issues: list[ReadIssue]
     torn: ReadIssue | None
+
+    @property
+    def path(self) -> str | os.PathLike[str]:
+        """What errors and issues name as the log's place (a file path, ``memory:<id>``)."""
+        ...
 
     @property
     def position(self) -> Position:
