@@ -115,3 +115,11 @@ class BlobMissingError(JournalIOError):
 
 class RedactConfigError(P8jError):
     """The redaction configuration file is unreadable, unsafe or invalid."""
+
+
+class StalePositionError(P8jError):
+    """A store position names an earlier incarnation of a log (it was rewritten since)."""
+
+
+class StoreConfigError(P8jError):
+    """A store URL or `P8J_STORE` value names no store this p8j can open."""

@@ -16,8 +16,9 @@ Contract:
 - Followed sessions: the given ids, or (none given) every session, including
   ones created after the follower started. Completed sessions are not read
   unless the backlog needs them.
-- Change detection: one watchfiles (inotify) watch on ``<home>/sessions`` with a
-  short step (a change is seen within a few milliseconds), started before the
+- Change detection: one inotify watch on ``<home>/sessions`` (the store's
+  `FileWatch`, watchfiles' public API) with a short step (a change is seen
+  within a few milliseconds), registered before the
   first read so no append is missed; every `rescan_ms` every followed log is
   also checked by stat as a safety net. Where inotify is unavailable or its
   limits are exhausted, the follower polls by stat instead (a `FollowNotice`
@@ -36,7 +37,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -57,6 +58,9 @@ from p8j.journal.errors import InvalidSessionIdError
 from p8j.journal.ids import validate_session_id
 
 from .lines import read_with_lines
+
+if TYPE_CHECKING:
+    from p8j.journal.store.fs.watch import FileWatch
 
 __all__ = ["EVENT_TYPE_NAMES", "FollowNotice", "FollowedEvent", "Follower", "parse_event_types"]
 
@@ -348,23 +352,27 @@ class Follower:
                 if sid not in self._tracked and sid not in self._ignored:
                     yield from self._new_session(sid)
 
-    def _watcher(self) -> tuple[Any, FollowNotice | None]:
+    def _watcher(self) -> tuple[FileWatch | None, FollowNotice | None]:
         """An inotify watch on the sessions directory, or (None, why) to poll instead."""
         if self.force_polling:
             return None, None
-        from watchfiles._rust_notify import RustNotify
+        from p8j.journal.store.fs.watch import FileWatch
 
-        path = str(self.home.sessions_dir)
         try:
-            return RustNotify([path], False, False, self.poll_delay_ms, False, False), None
-        except FileNotFoundError as exc:
-            raise JournalIOError("no sessions directory", path=path) from exc
-        except (OSError, RuntimeError) as exc:
-            reason = str(exc) or type(exc).__name__
+            watch = FileWatch(
+                self.home.sessions_dir,
+                stop=self._stop,
+                debounce_ms=self.debounce_ms,
+                step_ms=self.step_ms,
+            )
+        except JournalIOError as exc:
+            if not self.home.sessions_dir.is_dir():
+                raise
+            reason = exc.message
+        else:
+            return watch, None
         self.polling = True
-        return None, FollowNotice(
-            f"cannot watch with inotify ({reason}); polling every {self.poll_delay_ms} ms instead"
-        )
+        return None, FollowNotice(f"{reason}; polling every {self.poll_delay_ms} ms instead")
 
     def _poll(self) -> Iterator[FollowedEvent | FollowNotice]:
         """Follow by stat alone: every `poll_delay_ms`, or ten times the cost of a scan."""
@@ -392,24 +400,21 @@ class Follower:
             if watcher is None:
                 yield from self._poll()
                 return
-            prefix = str(self.home.sessions_dir) + os.sep
             while not self._stop.is_set():
-                result = watcher.watch(self.debounce_ms, self.step_ms, self.rescan_ms, self._stop)
-                if result == "signal":
-                    raise KeyboardInterrupt
-                if result == "stop":
+                changes = watcher.wait(self.rescan_ms / 1000.0)
+                if self._stop.is_set():
                     return
-                if result == "timeout":
-                    yield from self._rescan()
+                if not changes and not watcher.alive:  # the watch ended by itself: poll
+                    self.polling = True
+                    yield FollowNotice(
+                        f"the inotify watch ended; polling every {self.poll_delay_ms} ms"
+                    )
+                    yield from self._poll()
+                    return
+                if not changes:
+                    yield from self._rescan()  # the safety net
                     continue
-                sids = sorted(
-                    {
-                        p[len(prefix) : -6]
-                        for _, p in result
-                        if p.startswith(prefix) and p.endswith(".jsonl")
-                    }
-                )
-                for sid in sids:
+                for sid in sorted({c.session_id for c in changes}):
                     yield from self._changed(sid)
         finally:
             if watcher is not None:

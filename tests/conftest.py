@@ -1,6 +1,6 @@
 """Generic fixtures shared by every test package.
 
-The one autouse fixture removes P8J_REDACT and P8J_HOME inherited from the
+The one autouse fixture removes P8J_REDACT, P8J_HOME and P8J_STORE inherited from the
 environment, so no test depends on the shell it runs in (tests that need them set
 them).
 """
@@ -26,6 +26,7 @@ settings.load_profile("p8j")
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("P8J_REDACT", raising=False)
     monkeypatch.delenv("P8J_HOME", raising=False)
+    monkeypatch.delenv("P8J_STORE", raising=False)
 
 
 @pytest.fixture

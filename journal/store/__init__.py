@@ -1,7 +1,78 @@
 """p8j.journal.store: where events are kept, behind one seam.
 
-Backends live beside each other: `fs` (the journal files, the default). A store
-knows nothing of caches, secrets or the SessionManager.
+`base` defines the seam (the `SessionStore`, `StoreWriter`, `StoreCursor`,
+`Blobs` and `StoreWatch` protocols, and `Position`); backends live beside each
+other: `fs` (the journal files, the default) and `memory`. `open_store` picks
+one (an explicit argument, else ``$P8J_STORE``, else the file store at the
+home); `contract` is the behaviour every backend must pass. A store knows
+nothing of caches, secrets or the SessionManager.
+
+Names load on first use (PEP 562), so importing the package stays cheap.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .base import (
+        Blobs,
+        Change,
+        ChangeKind,
+        Position,
+        SessionStore,
+        StoreCursor,
+        StoreEntry,
+        StoreWatch,
+        StoreWriter,
+    )
+    from .fs.store import FileStore
+    from .memory import MemoryStore
+    from .records import RecordCursor
+    from .select import open_store
+
+_LAZY: dict[str, str] = {
+    "Blobs": "base",
+    "Change": "base",
+    "ChangeKind": "base",
+    "FileStore": "fs.store",
+    "MemoryStore": "memory",
+    "Position": "base",
+    "RecordCursor": "records",
+    "SessionStore": "base",
+    "StoreCursor": "base",
+    "StoreEntry": "base",
+    "StoreWatch": "base",
+    "StoreWriter": "base",
+    "open_store": "select",
+}
+
+__all__ = [
+    "Blobs",
+    "Change",
+    "ChangeKind",
+    "FileStore",
+    "MemoryStore",
+    "Position",
+    "RecordCursor",
+    "SessionStore",
+    "StoreCursor",
+    "StoreEntry",
+    "StoreWatch",
+    "StoreWriter",
+    "open_store",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -230,15 +230,17 @@ def test_corrupt_lines_become_notices(rhome: Home) -> None:
 def test_falls_back_to_polling_once(
     rhome: Home, runs: list[Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import watchfiles._rust_notify as rn
+    import watchfiles
 
     calls: list[bool] = []
 
-    def fake(paths: list[str], debug: bool, force_polling: bool, *rest: Any) -> Any:
+    def fake(*paths: object, force_polling: bool, **kw: Any) -> Any:
         calls.append(force_polling)
-        raise OSError(28, "OS file watch limit reached")
+        if calls:  # always: a generator (as watchfiles.watch is) that fails at its first next()
+            raise OSError(28, "OS file watch limit reached")
+        yield set()
 
-    monkeypatch.setattr(rn, "RustNotify", fake)
+    monkeypatch.setattr(watchfiles, "watch", fake)
     mgr = SessionManager(rhome)
     s = mgr.start_session("poll")
     run = _follow(runs, rhome, backlog=0, poll_delay_ms=20)

@@ -1,0 +1,373 @@
+"""`FileStore`: the seam's file-system backend, wrapping the home, writer, cursor, lock and blobs.
+
+Contract: behaviour and on-disk format are exactly those of layout.py,
+writer.py, cursor.py, lock.py and blobs.py (this module adds no state of its
+own). Positions are ``Position(inode, byte offset)``: a log's epoch is its
+inode, which a rewrite (a new file renamed over the log) changes.
+- A `FileCursor` checks before each read that the log still has its epoch
+  (one lstat) and raises `StalePositionError` once it was replaced; a
+  replacement between that check and the read is not noticed (the caches'
+  tail checksum covers that for them).
+- `rewrite` writes a temporary file in the sessions directory, fsyncs it,
+  renames it over the log and fsyncs the directory, under the session's lock:
+  a crash leaves the old log or the new one, whole.
+- Watching is `FileWatch` (watch.py) on the sessions directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from ...errors import JournalIOError, StalePositionError, UnsafePathError
+from ...events import AnyEvent, Event, UnknownEvent
+from ...ids import _ID_RE
+from ..base import Position
+from .blobs import BlobStore
+from .cursor import LogCursor
+from .layout import LOG_SUFFIX, Home, check_file, resolve_session_ref
+from .lock import LockHolder, SessionLock, lock_holder
+from .syscalls import REAL, Storage, write_all
+from .watch import FileWatch
+from .writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter, _refuse_unsafe_lock
+
+__all__ = ["FileCursor", "FileEntry", "FileStore", "FileWriter"]
+
+
+def _head(home: Home, session_id: str) -> Position:
+    path = home.log_path(session_id)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError as exc:
+        raise JournalIOError("no such session log", path=path) from exc
+    except OSError as exc:
+        raise JournalIOError(f"cannot stat: {exc.strerror}", path=path) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafePathError("not a regular file", path=path)
+    return Position(st.st_ino, st.st_size)
+
+
+class FileEntry:
+    """A session found in the sessions directory: its id and inode from the directory entry."""
+
+    __slots__ = ("_entry", "epoch", "session_id")
+
+    def __init__(self, entry: os.DirEntry[str], session_id: str) -> None:
+        self._entry = entry
+        self.session_id = session_id
+        self.epoch = entry.inode()
+
+    def head(self) -> Position | None:
+        """The log's end (one lstat), or None if it is gone or not a regular file."""
+        try:
+            st = self._entry.stat(follow_symlinks=False)
+        except OSError:
+            return None
+        return Position(st.st_ino, st.st_size) if stat.S_ISREG(st.st_mode) else None
+
+
+class FileWriter:
+    """A `LogWriter` behind the seam: positions instead of byte counts."""
+
+    def __init__(self, writer: LogWriter) -> None:
+        self.log = writer
+        self.session_id = writer.session_id
+        # The writer holds the lock, and p8j replaces a log only under it: the inode stays.
+        self._epoch = os.lstat(writer.path).st_ino
+
+    @property
+    def durability(self) -> Durability:
+        """The writer's durability mode."""
+        return self.log.durability
+
+    @property
+    def position(self) -> Position:
+        """The end of the log after the last record appended (or repaired)."""
+        return Position(self._epoch, self.log.size)
+
+    @property
+    def closed(self) -> bool:
+        """True once closed."""
+        return self.log.closed
+
+    @property
+    def failed(self) -> bool:
+        """True once an I/O failure made the writer refuse appends."""
+        return self.log.failed
+
+    def append(self, event: Event, limit: int = 0) -> bytes:
+        """Append one event as one line; return the line (see writer.py)."""
+        return self.log.append(event, limit)
+
+    def sync(self) -> None:
+        """fdatasync the log now."""
+        self.log.sync()
+
+    def repair_tail(self, good_end: Position) -> int:
+        """Move the bytes after `good_end` into ``torn/`` and truncate; return how many."""
+        if good_end.epoch != self._epoch:
+            raise StalePositionError(
+                "the position is of an earlier incarnation of the log", path=self.log.path
+            )
+        return self.log.repair_tail(good_end.offset)
+
+    def discard(self) -> None:
+        """Remove the log, then close without syncing (a creation that failed)."""
+        if not self.log.closed:
+            with contextlib.suppress(OSError):
+                os.unlink(self.log.path)
+        self.log.close(sync=False)
+
+    def close(self, *, sync: bool = True) -> None:
+        """Sync (unless told not to), close and release the lock; idempotent."""
+        self.log.close(sync=sync)
+
+
+class FileCursor(LogCursor):
+    """A `LogCursor` that knows its log's epoch and reports its `Position`."""
+
+    def __init__(self, path: str | os.PathLike[str], *, epoch: int, **kw: Any) -> None:
+        super().__init__(path, **kw)
+        self.epoch = epoch
+
+    @property
+    def position(self) -> Position:
+        """Where the next read starts."""
+        return Position(self.epoch, self.offset)
+
+    def _check_epoch(self) -> None:
+        try:
+            ino = os.lstat(self.path).st_ino
+        except FileNotFoundError as exc:
+            raise JournalIOError("no such log", path=self.path) from exc
+        except OSError as exc:
+            raise JournalIOError(f"cannot stat: {exc.strerror}", path=self.path) from exc
+        if ino != self.epoch:
+            raise StalePositionError("the log was replaced (rewritten) since", path=self.path)
+
+    def read(self, *, final: bool = True) -> Iterator[AnyEvent | UnknownEvent]:
+        """Verified events from the position on; StalePositionError if the log was replaced."""
+        self._check_epoch()
+        return super().read(final=final)
+
+    def read_blocks(self, *, final: bool = True) -> Iterator[list[AnyEvent | UnknownEvent]]:
+        """Like `read`, a list at a time."""
+        self._check_epoch()
+        return super().read_blocks(final=final)
+
+
+class FileStore:
+    """The journal files of one home behind the store seam."""
+
+    def __init__(
+        self, home: str | os.PathLike[str] | Home | None = None, *, storage: Storage | None = None
+    ) -> None:
+        self.home = home if isinstance(home, Home) else Home(home)
+        self.storage = storage
+        self._blobs = BlobStore(self.home.blobs_dir, storage=storage)
+
+    def __repr__(self) -> str:
+        return f"FileStore({str(self.home.path)!r})"
+
+    @property
+    def url(self) -> str:
+        """``file://`` and the home's absolute path."""
+        return self.home.path.absolute().as_uri()
+
+    @property
+    def blobs(self) -> BlobStore:
+        """``<home>/blobs``."""
+        return self._blobs
+
+    # -- listing ---------------------------------------------------------------------------
+
+    def entries(self) -> Iterator[FileEntry]:
+        """Every ``<id>.jsonl`` in the sessions directory (one scandir, no stat)."""
+        try:
+            scan = os.scandir(self.home.sessions_dir)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise JournalIOError(
+                f"cannot list sessions: {exc.strerror}", path=self.home.sessions_dir
+            ) from exc
+        with scan:
+            for entry in scan:
+                name = entry.name
+                sid = name[: -len(LOG_SUFFIX)]
+                if name.endswith(LOG_SUFFIX) and _ID_RE.fullmatch(sid):
+                    yield FileEntry(entry, sid)
+
+    def session_ids(self) -> list[str]:
+        """Ids of every session, sorted."""
+        return self.home.session_ids()
+
+    def resolve(self, ref: str) -> str:
+        """A full id, a unique prefix, or ``latest`` -> the session id."""
+        return resolve_session_ref(self.home, ref)
+
+    def exists(self, session_id: str) -> bool:
+        """True if the session's log is a file."""
+        return self.home.log_path(session_id).is_file()
+
+    def head(self, session_id: str) -> Position:
+        """``Position(inode, size)`` of the log."""
+        return _head(self.home, session_id)
+
+    def holder(self, session_id: str) -> LockHolder | None:
+        """The live holder of the session's lock, or None."""
+        return lock_holder(self.home.lock_path(session_id))
+
+    # -- writing and reading ---------------------------------------------------------------
+
+    def open_writer(
+        self,
+        session_id: str,
+        *,
+        create: bool,
+        durability: Durability = "default",
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        batch_interval_ms: float = 50.0,
+        batch_max_events: int = 1024,
+    ) -> FileWriter:
+        """Lock the session and open its log for appending (see writer.py)."""
+        writer = LogWriter(
+            self.home,
+            session_id,
+            create=create,
+            durability=durability,
+            max_record_bytes=max_record_bytes,
+            batch_interval_ms=batch_interval_ms,
+            batch_max_events=batch_max_events,
+            storage=self.storage,
+        )
+        try:
+            return FileWriter(writer)
+        except OSError as exc:
+            writer.close(sync=False)
+            raise JournalIOError(f"cannot stat: {exc.strerror}", path=writer.path) from exc
+
+    def open_cursor(
+        self,
+        session_id: str,
+        *,
+        position: Position | None = None,
+        line: int = 1,
+        next_seq: int = 0,
+        state: str | None = None,
+        skip_corrupt: bool = False,
+        resolve_blobs: bool = True,
+    ) -> FileCursor:
+        """A verifying reader of the log from `position` (see cursor.py)."""
+        head = _head(self.home, session_id)
+        if position is not None and not position.same_log(head):
+            raise StalePositionError(
+                "the position is of an earlier incarnation of the log",
+                path=self.home.log_path(session_id),
+            )
+        return FileCursor(
+            self.home.log_path(session_id),
+            epoch=head.epoch,
+            session_id=session_id,
+            skip_corrupt=skip_corrupt,
+            offset=position.offset if position is not None else 0,
+            line=line,
+            next_seq=next_seq,
+            state=state,
+            resolve_blobs=resolve_blobs,
+            blob_dir=self.home.blobs_dir,
+        )
+
+    # -- rewriting and removing ------------------------------------------------------------
+
+    def _lock(self, session_id: str) -> SessionLock:
+        self.home.check()
+        lock_path = self.home.lock_path(session_id)
+        _refuse_unsafe_lock(lock_path)
+        return SessionLock(lock_path)
+
+    def rewrite(
+        self, session_id: str, records: Iterable[bytes], *, expected: Position | None = None
+    ) -> Position:
+        """Replace the log by `records` crash-safely, under the session's lock."""
+        st_os = self.storage if self.storage is not None else REAL
+        path = self.home.log_path(session_id)
+        _head(self.home, session_id)  # no such log: nothing to lock or replace
+        lock = self._lock(session_id)
+        try:
+            if expected is not None and _head(self.home, session_id) != expected:
+                raise StalePositionError("the log moved since the rewrite was planned", path=path)
+            tmp = f".{path.name}.rewrite-{secrets.token_hex(6)}.tmp"
+            fd = self.home.open_file(
+                "sessions", tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, opener=st_os.open
+            )
+            done = False
+            try:
+                try:
+                    os.set_blocking(fd, True)
+                    os.fchmod(fd, 0o600)
+                    for record in records:
+                        write_all(st_os, fd, record + b"\n")
+                    st_os.fsync(fd)
+                finally:
+                    st_os.close(fd)
+                if expected is not None and _head(self.home, session_id) != expected:
+                    raise StalePositionError("the log moved during the rewrite", path=path)
+                st_os.replace(self.home.sessions_dir / tmp, path)
+                done = True
+                st_os.fsync_dir(self.home.sessions_dir)
+            except OSError as exc:
+                raise JournalIOError(f"rewrite failed: {exc.strerror or exc}", path=path) from exc
+            finally:
+                if not done:
+                    with contextlib.suppress(OSError):
+                        st_os.unlink(self.home.sessions_dir / tmp)
+            return _head(self.home, session_id)
+        finally:
+            lock.release()
+
+    def remove(self, session_id: str) -> None:
+        """Delete the session's log (its lock file stays: no unlink race with a locker)."""
+        path = self.home.log_path(session_id)
+        st_os = self.storage if self.storage is not None else REAL
+        _head(self.home, session_id)
+        lock = self._lock(session_id)
+        try:
+            check_file(path, os.lstat(path))
+            st_os.unlink(path)
+            st_os.fsync_dir(self.home.sessions_dir)
+        except FileNotFoundError as exc:
+            raise JournalIOError("no such session log", path=path) from exc
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                raise JournalIOError("no such session log", path=path) from exc
+            raise JournalIOError(f"cannot remove: {exc.strerror}", path=path) from exc
+        finally:
+            lock.release()
+
+    # -- watching --------------------------------------------------------------------------
+
+    def watch(
+        self,
+        session_ids: Sequence[str] | None = None,
+        *,
+        stop: threading.Event | None = None,
+        debounce_ms: int = 20,
+        step_ms: int = 2,
+    ) -> FileWatch:
+        """An inotify watch on the sessions directory (see watch.py)."""
+        if not self.home.sessions_dir.is_dir():
+            raise JournalIOError("no sessions directory", path=self.home.sessions_dir)
+        return FileWatch(
+            self.home.sessions_dir,
+            session_ids,
+            stop=stop,
+            debounce_ms=debounce_ms,
+            step_ms=step_ms,
+        )

@@ -1,0 +1,146 @@
+"""`RecordCursor`: the verifying reader for stores that keep whole records, not a byte stream.
+
+Contract: the checks and reporting of `LogCursor` (cursor.py) over a sequence
+of records that a backend hands out whole (memory, a message stream): each
+record is checked for framing and checksum, decoding, session id, ``seq``
+continuing without gaps and lifecycle order; a bad record raises
+`CorruptLineError` naming the record (``line``) and its offset, or, with
+``skip_corrupt``, is skipped and listed in `issues`. Unknown event types are
+yielded as `UnknownEvent` and listed. Records are whole, so there is never a
+torn tail (`torn` stays None and `final` changes nothing). Blob references are
+resolved from the store's blobs unless ``resolve_blobs=False``; a missing or
+damaged blob is listed in `issues`, never raised. A reader that stops part-way
+resumes at the record it was handed last, as `LogCursor` does.
+
+Backends subclass it and supply `_fetch` (the records from an index on,
+raising `StalePositionError` once the log was replaced) and `_offset_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import cast
+
+import msgspec
+
+from ..codec import decode_line
+from ..errors import CorruptLineError, SessionStateError
+from ..events import AnyEvent, UnknownEvent
+from ..session import check_transition
+from .base import Blobs, Position
+from .fs.blobs import BlobStore, resolve
+from .fs.cursor import IssueKind, ReadIssue
+
+__all__ = ["RecordCursor"]
+
+
+class RecordCursor:
+    """A resumable, verifying reader of whole records (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str,
+        session_id: str | None,
+        epoch: int,
+        blobs: Blobs,
+        *,
+        index: int = 0,
+        line: int = 1,
+        next_seq: int = 0,
+        state: str | None = None,
+        skip_corrupt: bool = False,
+        resolve_blobs: bool = True,
+    ) -> None:
+        self.path = path
+        self.session_id = session_id
+        self.epoch = epoch
+        self._index = index
+        self.line = line
+        self.next_seq = next_seq
+        self.state = state
+        self.skip_corrupt = skip_corrupt
+        self._blobs = blobs if resolve_blobs else None
+        self.issues: list[ReadIssue] = []
+        self.torn: ReadIssue | None = None
+
+    def _fetch(self, index: int) -> list[bytes]:
+        """The records from `index` on (a backend's hook)."""
+        raise NotImplementedError
+
+    def _offset_of(self, index: int) -> int:
+        """The offset at which record `index` starts (a backend's hook)."""
+        raise NotImplementedError
+
+    @property
+    def offset(self) -> int:
+        """Where the next read starts, as an offset (`LogCursor.offset`)."""
+        return self._offset_of(self._index)
+
+    @property
+    def position(self) -> Position:
+        """Where the next read starts."""
+        return Position(self.epoch, self.offset)
+
+    def _problem(
+        self, kind: IssueKind, message: str, data: bytes, exc: BaseException | None
+    ) -> None:
+        if not self.skip_corrupt:
+            raise CorruptLineError(
+                f"{kind}: {message}", path=self.path, line=self.line, offset=self.offset, data=data
+            ) from exc
+        self.issues.append(ReadIssue(kind, self.path, self.line, self.offset, message, data[:200]))
+
+    def _decode(self, record: bytes) -> AnyEvent | UnknownEvent | None:
+        try:
+            return decode_line(record, path=self.path, lineno=self.line, offset=self.offset)
+        except CorruptLineError as exc:
+            self._problem("corrupt", exc.message, record, exc)
+        except (RecursionError, UnicodeDecodeError, msgspec.DecodeError) as exc:
+            self._problem("corrupt", f"not a valid event: {type(exc).__name__}", record, exc)
+        return None
+
+    def _check(self, record: bytes) -> AnyEvent | UnknownEvent | None:
+        """The verified event of `record`, or None if it is skipped (and reported)."""
+        ev = self._decode(record)
+        if ev is None:
+            return None
+        if ev.seq != self.next_seq:
+            kind: IssueKind = "seq-gap" if ev.seq > self.next_seq else "corrupt"
+            self._problem(kind, f"seq {ev.seq} where {self.next_seq} was expected", record, None)
+            if kind == "corrupt":
+                return None
+        if self.session_id is not None and ev.session_id != self.session_id:
+            self._problem("corrupt", f"event of session {ev.session_id} in this log", record, None)
+            return None
+        try:
+            self.state = check_transition(self.state, type(ev))
+        except SessionStateError as exc:
+            self._problem("lifecycle", exc.message, record, exc)
+            return None
+        self.next_seq = ev.seq + 1
+        if type(ev) is UnknownEvent:
+            message = f"event type {ev.type!r} is unknown to this p8j (kept raw)"
+            self.issues.append(
+                ReadIssue("unknown-event", self.path, self.line, self.offset, message, record[:200])
+            )
+        elif self._blobs is not None and getattr(ev, "blobs", None):
+            # resolve() only calls get(): any Blobs will do.
+            ev, problems = resolve(ev, cast(BlobStore, self._blobs))
+            for p in problems:
+                self.issues.append(ReadIssue(p.kind, self.path, self.line, self.offset, p.message))
+        return ev
+
+    def read(self, *, final: bool = True) -> Iterator[AnyEvent | UnknownEvent]:
+        """Verified events from the position to the end."""
+        for record in self._fetch(self._index):
+            ev = self._check(record)
+            if ev is not None:
+                yield ev
+            self._index += 1
+            self.line += 1
+
+    def read_blocks(self, *, final: bool = True) -> Iterator[list[AnyEvent | UnknownEvent]]:
+        """Like `read`, everything at once (a list, when there is anything)."""
+        events = list(self.read(final=final))
+        if events:
+            yield events

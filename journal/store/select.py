@@ -1,0 +1,70 @@
+"""Choosing a store: an explicit argument, else ``$P8J_STORE``, else the file store at the home.
+
+Contract (`open_store`):
+- `store` may be a store object (returned as is), or a string: ``file:///path``
+  or a plain path (a `FileStore` there), or ``memory:`` (a new, empty
+  `MemoryStore`). When it is None, ``$P8J_STORE`` (if set and not empty) is
+  read the same way; else the `FileStore` at `home` (which itself resolves
+  ``$P8J_HOME`` and the platform's data dir, see layout.py).
+- ``nats://...`` is reserved for a NATS JetStream backend that this p8j does
+  not ship; it and every other scheme raise `StoreConfigError` naming the value
+  and where it came from. Nothing is created or touched by choosing.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import unquote, urlsplit
+
+from ..errors import StoreConfigError
+from .base import SessionStore
+from .fs.layout import Home
+from .fs.store import FileStore
+
+__all__ = ["ENV_VAR", "open_store"]
+
+ENV_VAR = "P8J_STORE"
+
+
+def _from_string(value: str, source: str) -> SessionStore:
+    if value == "memory:" or value.startswith("memory:"):
+        if value not in ("memory:", "memory://"):
+            raise StoreConfigError(f"{source}: a memory store takes no location: {value!r}")
+        from .memory import MemoryStore
+
+        return MemoryStore()
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise StoreConfigError(f"{source}: a file:// URL names no remote host: {value!r}")
+        if not parts.path:
+            raise StoreConfigError(f"{source}: a file:// URL needs a path: {value!r}")
+        return FileStore(unquote(parts.path))
+    if scheme in ("nats", "tls") and "://" in value:
+        raise StoreConfigError(
+            f"{source}: {value!r} names a NATS JetStream store, which is not implemented "
+            "in this p8j (not installed); use a path, file:///path or memory:"
+        )
+    if "://" in value or (scheme and len(scheme) > 1 and value.startswith(scheme + ":")):
+        raise StoreConfigError(
+            f"{source}: unknown store {value!r}: expected a path, file:///path or memory:"
+        )
+    if not value.strip():
+        raise StoreConfigError(f"{source}: empty store location")
+    return FileStore(value)
+
+
+def open_store(
+    store: SessionStore | str | os.PathLike[str] | None = None,
+    home: str | os.PathLike[str] | Home | None = None,
+) -> SessionStore:
+    """The store: `store` (object, URL or path) > ``$P8J_STORE`` > the file store at `home`."""
+    if store is not None and not isinstance(store, (str, os.PathLike)):
+        return store
+    if store is not None:
+        return _from_string(os.fspath(store), "store")
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return _from_string(env, ENV_VAR)
+    return FileStore(home)
