@@ -41,7 +41,7 @@ from ..errors import (
     StalePositionError,
 )
 from ..events import Event
-from ..ids import _ID_RE, validate_prefix, validate_session_id
+from ..ids import is_session_id, validate_prefix, validate_session_id
 from .base import Change, ChangeKind, Position
 from .fs.lock import LockHolder
 from .fs.writer import DEFAULT_MAX_RECORD_BYTES, DURABILITY_MODES, Durability
@@ -297,7 +297,7 @@ class MemoryStore:
         """A full id, a unique prefix, or ``latest`` -> the session id."""
         if ref != "latest":
             validate_prefix(ref)
-            if _ID_RE.fullmatch(ref) and ref in self._logs:
+            if is_session_id(ref) and ref in self._logs:
                 return ref
         ids = self.session_ids()
         if ref == "latest":

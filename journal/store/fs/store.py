@@ -27,7 +27,7 @@ from typing import Any
 
 from ...errors import JournalIOError, StalePositionError, UnsafePathError
 from ...events import AnyEvent, Event, UnknownEvent
-from ...ids import _ID_RE
+from ...ids import is_session_id
 from ..base import Position
 from .blobs import BlobStore
 from .cursor import LogCursor
@@ -201,7 +201,7 @@ class FileStore:
             for entry in scan:
                 name = entry.name
                 sid = name[: -len(LOG_SUFFIX)]
-                if name.endswith(LOG_SUFFIX) and _ID_RE.fullmatch(sid):
+                if name.endswith(LOG_SUFFIX) and is_session_id(sid):
                     yield FileEntry(entry, sid)
 
     def session_ids(self) -> list[str]:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import JournalIOError
-from ...ids import _ID_RE
+from ...ids import is_session_id
 from ..base import Change, ChangeKind
 
 __all__ = ["FileWatch"]
@@ -133,7 +133,7 @@ class FileWatch:
             if not path.startswith(prefix) or not path.endswith(_SUFFIX):
                 continue
             sid = path[len(prefix) : -len(_SUFFIX)]
-            if not _ID_RE.fullmatch(sid) or (self._wanted is not None and sid not in self._wanted):
+            if not is_session_id(sid) or (self._wanted is not None and sid not in self._wanted):
                 continue
             change = Change(_KINDS.get(int(kind), "appended"), sid)
             out[change.kind, sid] = change
