@@ -22,6 +22,7 @@ Contract:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import secrets
@@ -38,7 +39,7 @@ from ..errors import CorruptLineError, JournalIOError, P8jError, UnsafePathError
 from ..events import BlobRef, Event, UnknownEvent
 from ..store.fs.blobs import BlobStore, placeholder
 from ..store.fs.layout import Home, check_file
-from ..store.fs.lock import SessionLock
+from ..store.fs.lock import SessionLock, lock_log
 from ..store.fs.syscalls import REAL, Storage, write_all
 from .redact import MARKER_PREFIX, REDACTED_FIELDS, Redactor, RedactStream, default_redactor
 
@@ -379,11 +380,20 @@ def _read_small(path: Path) -> bytes:
         os.close(fd)
 
 
-def _replace_file(home: Home, subdir: str, name: str, produce: Any, storage: Storage) -> bool:
+def _replace_file(
+    home: Home,
+    subdir: str,
+    name: str,
+    produce: Any,
+    storage: Storage,
+    hold: list[int] | None = None,
+) -> bool:
     """Rewrite ``<home>/<subdir>/<name>`` crash-safely: temp file, fsync, rename, fsync dir.
 
     `produce(fd)` writes the new content and returns whether to keep it; if not,
     the temp file is removed and the old file stays as it was. Returns that choice.
+    With `hold`, the new file is flocked (a session log's writer lock) before it is
+    renamed in, and a descriptor holding that lock is appended to `hold`.
     """
     directory = home.path / subdir
     tmp = f".{name}.redact-{secrets.token_hex(6)}.tmp"
@@ -402,6 +412,9 @@ def _replace_file(home: Home, subdir: str, name: str, produce: Any, storage: Sto
             storage.close(fd)
         if not keep:
             return False
+        if hold is not None:
+            hold.append(home.open_file(subdir, tmp, os.O_RDONLY))
+            fcntl.flock(hold[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
         storage.replace(directory / tmp, directory / name)
         done = True
         storage.fsync_dir(directory)
@@ -458,11 +471,16 @@ def redact_session(
             raise UnsafePathError("the lock file is a symlink", path=lock_path)
         check_file(lock_path, lst)
     lock = SessionLock(lock_path)  # SessionLockedError while a writer has the session open
+    held: list[int] = []  # the new log's descriptor, flocked until everything is done
     try:
         fd, st = _open_log(home, session_id)
         rw = _Rewriter(home, red, write_blobs=True, storage=st_os)
         counts = [0, 0]
         try:
+            # The writers' lock is on the log's inode: take it on the old one, and on the
+            # new one before it is renamed in, so no writer gets in until this returns.
+            lock_log(fd, path, lock_path, session_id)
+            lock.record()
             check_file(path, st)
 
             def produce(out_fd: int) -> bool:
@@ -485,7 +503,7 @@ def redact_session(
                     raise JournalIOError("the log changed while it was being read", path=path)
                 return counts[1] > 0
 
-            _replace_file(home, "sessions", path.name, produce, st_os)
+            _replace_file(home, "sessions", path.name, produce, st_os, held)
         finally:
             os.close(fd)
         findings = rw.findings
@@ -525,6 +543,8 @@ def redact_session(
             rewritten,
         )
     finally:
+        for held_fd in held:
+            os.close(held_fd)
         lock.release()
 
 

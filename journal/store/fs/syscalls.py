@@ -1,7 +1,7 @@
 """The operating-system calls of the journal's write path, injectable for fault testing.
 
 Contract: every call that changes a journal file or directory (open, write,
-fsync, fdatasync, ftruncate, close, rename, unlink, and the fsync of a
+fsync, fdatasync, ftruncate, close, rename, link, unlink, and the fsync of a
 directory) goes through a `Storage`. `REAL` is the operating system itself
 (it looks the ``os`` functions up at each call, so monkeypatching ``os`` still
 works); writers given no storage call ``os.write``/``os.fdatasync`` directly on
@@ -66,6 +66,16 @@ class Storage:
     ) -> None:
         """os.replace (an atomic rename)."""
         os.replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+
+    def link(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        """linkat following a symlink `src` (``/proc/self/fd/N``); never replaces `dst`."""
+        # With a dir fd os.link calls linkat(AT_SYMLINK_FOLLOW); plain link() would try
+        # to link the /proc symlink itself (EXDEV).
+        dfd = os.open(os.path.dirname(dst) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.link(src, os.path.basename(dst), dst_dir_fd=dfd, follow_symlinks=True)
+        finally:
+            os.close(dfd)
 
     def unlink(self, path: str | os.PathLike[str], *, dir_fd: int | None = None) -> None:
         """os.unlink."""
