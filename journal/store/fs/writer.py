@@ -34,7 +34,7 @@ Contract:
   that could not finish, the writer refuses further appends (Linux may drop
   the dirty pages, so a retried fsync could lose data); reopen to continue.
 - A log removed, moved or replaced under a live writer is noticed before the
-  next write every `CHECK_EVERY` appends (every append in ``fsync`` mode) and
+  next write once per `CHECK_BYTES` appended (every append in ``fsync`` mode) and
   at every `sync()`/`check()` (pause, end, save): the writer then refuses
   appends and raises `JournalIOError` saying so, rather than write into a file
   nobody will read.
@@ -63,14 +63,14 @@ from .layout import Home, check_file
 from .lock import SessionLock, lock_log
 from .syscalls import REAL, Storage, write_all
 
-__all__ = ["CHECK_EVERY", "DEFAULT_MAX_RECORD_BYTES", "Durability", "LogWriter"]
+__all__ = ["CHECK_BYTES", "DEFAULT_MAX_RECORD_BYTES", "Durability", "LogWriter"]
 
 Durability = Literal["default", "fsync", "batch"]
 DURABILITY_MODES: tuple[str, ...] = ("default", "fsync", "batch")
 DEFAULT_MAX_RECORD_BYTES = 1 << 20
-# Appends between two checks that the log is still in place (an fstat and an lstat,
-# ~1.5 us): every 64th append keeps the hot path's cost from it under 25 ns.
-CHECK_EVERY = 64
+# Bytes appended between two checks that the log is still in place (an fstat and an
+# lstat, ~2 us): a size compare per append, and a check every few hundred records.
+CHECK_BYTES = 64 << 10
 # Every descriptor a writer appends through, the one a new log is created with too.
 _APPEND = os.O_WRONLY | os.O_APPEND
 # Errors of an O_TMPFILE open on a file system (or kernel) without it.
@@ -120,8 +120,7 @@ class LogWriter:
         self._cond = threading.Condition()
         self._flusher: threading.Thread | None = None
         self._closed = False
-        self._check_every = 1 if durability == "fsync" else CHECK_EVERY
-        self._until_check = self._check_every
+        self._check_bytes = 0 if durability == "fsync" else CHECK_BYTES
         # Every call that changes the file goes through `storage` (fault injection in
         # tests); without one, the hot path calls os.write/os.fdatasync itself.
         self._injected = storage
@@ -136,6 +135,7 @@ class LogWriter:
                 self._fd = self._open()
             self._ident = _ident(os.fstat(self._fd))
             self.size = os.fstat(self._fd).st_size
+            self._check_at = self.size + self._check_bytes
             self._lock.record()
         except BaseException:
             if hasattr(self, "_fd"):
@@ -255,7 +255,7 @@ class LogWriter:
         """Raise (and refuse further appends) unless the log is still in place; see the contract."""
         if self._failed is not None or self._closed:
             self._refuse()
-        self._until_check = self._check_every
+        self._check_at = self.size + self._check_bytes
         try:
             self._check_named(self._fd, "while the session was open")
         except (JournalIOError, UnsafePathError) as exc:
@@ -288,8 +288,7 @@ class LogWriter:
                 f"the cap is {limit or self.max_record_bytes}",
                 path=self.path,
             )
-        self._until_check -= 1
-        if not self._until_check:
+        if self.size >= self._check_at:
             self.check()
         try:
             write = os.write if self._injected is None else self._injected.write

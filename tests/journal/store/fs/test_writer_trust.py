@@ -24,7 +24,7 @@ from p8j.journal import (
 from p8j.journal.secrets.scan import redact_session
 from p8j.journal.store.fs.lock import log_holder
 from p8j.journal.store.fs.syscalls import Storage
-from p8j.journal.store.fs.writer import CHECK_EVERY
+from p8j.journal.store.fs.writer import CHECK_BYTES
 from p8j.replay import load_session
 from p8j.replay.listing import session_state
 
@@ -44,12 +44,12 @@ def test_a_removed_log_is_noticed_on_the_hot_path_and_at_end(home: Home, how: st
         log.unlink()
     else:
         log.rename(home.path / "moved.jsonl")
-    accepted = 0
+    accepted, bound = 0, CHECK_BYTES // 1000 + 1
     with pytest.raises(JournalIOError, match=r"removed|moved away") as info:
-        for i in range(CHECK_EVERY + 1):
-            mgr.record_message(_msg(i))
+        for i in range(bound + 1):
+            mgr.record_message({"role": "user", "content": f"{i} " + "x" * 1000})
             accepted += 1
-    assert accepted < CHECK_EVERY  # noticed within one check interval
+    assert accepted <= bound  # noticed within one check interval
     assert str(log) in str(info.value)
     with pytest.raises(JournalIOError, match="stopped accepting writes"):
         mgr.record_message(_msg(-1))
