@@ -26,7 +26,6 @@ Contract:
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import socket
 import threading
@@ -40,7 +39,7 @@ from msgspec import UNSET
 from .cache.catalog import SessionSummary, list_summaries
 from .cache.snapshots import fold_log
 from .clock import now as _now
-from .codec import check_nesting, decode_written, encode_event
+from .codec import check_nesting, decode_written
 from .errors import InvalidEventError, RecordTooLargeError, SessionStateError
 from .events import (
     SCHEMA_VERSION,
@@ -52,10 +51,9 @@ from .events import (
     SessionEnded,
     SessionPaused,
     SessionResumed,
-    SessionStarted,
 )
 from .ids import new_session_id
-from .recording import settle, write_large
+from .recording import settle, start_event, write_large
 from .secrets.redact import REDACTED_FIELDS, RedactStream, default_redactor, redaction_enabled
 from .session import Session, apply, check_history, message_dict
 from .store.fs.blobs import (
@@ -66,20 +64,9 @@ from .store.fs.blobs import (
 from .store.fs.layout import Home, resolve_session_ref
 from .store.fs.syscalls import Storage
 from .store.fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
-from .timefmt import format_ts, now_ts
+from .timefmt import format_ts
 
 __all__ = ["SessionManager"]
-
-
-@functools.cache
-def _version() -> str:
-    # Cached: importlib.metadata parses the dist-info on every call (~0.2 ms a session start).
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("p8j")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
 
 
 class SessionManager:
@@ -198,30 +185,9 @@ class SessionManager:
         with self._lock:
             sid = new_session_id()
             stream = self._new_redact_stream()
-            start: dict[str, Any] = {"metadata": dict(metadata or {})}
-            fired = [] if stream is None else stream.fields(start, ("metadata",))
-            meta = start["metadata"]
-            event = SessionStarted(
-                SCHEMA_VERSION,
-                sid,
-                0,
-                now_ts(),
-                project_name=project_name,
-                metadata=meta,
-                cwd=cwd if cwd is not None else _cwd(),
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                p8j_version=_version(),
-                redactions=fired,
-            )
-            # Refuse an unencodable or oversized start before touching anything.
-            size = len(encode_event(event))
-            if size > self._writer_opts["max_record_bytes"]:
-                raise RecordTooLargeError(
-                    f"SessionStarted record is {size} bytes; "
-                    f"the cap is {self._writer_opts['max_record_bytes']}",
-                    path=self.home.log_path(sid),
-                )
+            # Built, redacted and size-checked before anything is touched.
+            cap = self._writer_opts["max_record_bytes"]
+            event = start_event(self.home, sid, project_name, metadata, cwd, stream, cap)
             self._pause_if_active()
             # The log appears with its start line, written and fsynced (see writer.py).
             writer = LogWriter(self.home, sid, create=True, first=event, **self._writer_opts)
@@ -520,10 +486,3 @@ class SessionManager:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def _cwd() -> str | None:
-    try:
-        return os.getcwd()
-    except OSError:
-        return None

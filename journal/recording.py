@@ -1,6 +1,8 @@
 """How one record reaches a session's log and its in-memory Session (the manager's write path).
 
 Contract:
+- `start_event` builds a session's ``SessionStarted`` (metadata redacted when
+  a stream is given) and refuses one over the record cap, touching nothing.
 - `write_large` appends an event too large for one line with its payloads
   moved into blobs, and returns the event to fold (with the values, as a
   replay that resolves the blobs reads it).
@@ -15,7 +17,12 @@ Contract:
 
 from __future__ import annotations
 
+import functools
+import os
+import socket
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from msgspec import UNSET
@@ -23,13 +30,66 @@ from msgspec import UNSET
 from .cache.snapshots import fold_log
 from .codec import decode_written, encode_event
 from .errors import RecordTooLargeError
-from .events import Event, MessageRecorded
+from .events import SCHEMA_VERSION, Event, MessageRecorded, SessionStarted
+from .secrets.redact import RedactStream
 from .session import Session, apply
 from .store.fs.blobs import BLOB_FIELDS, BlobStore, offload_content, offload_event
 from .store.fs.layout import Home
 from .store.fs.writer import LogWriter
+from .timefmt import now_ts
 
-__all__ = ["committed", "settle", "write_large"]
+__all__ = ["committed", "settle", "start_event", "write_large"]
+
+
+@functools.cache
+def _version() -> str:
+    # Cached: importlib.metadata parses the dist-info on every call (~0.2 ms a session start).
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("p8j")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def start_event(
+    home: Home,
+    sid: str,
+    project_name: str,
+    metadata: Mapping[str, Any] | None,
+    cwd: str | None,
+    stream: RedactStream | None,
+    cap: int,
+) -> SessionStarted:
+    """The ``SessionStarted`` of a new session `sid`; RecordTooLargeError over `cap` bytes."""
+    start: dict[str, Any] = {"metadata": dict(metadata or {})}
+    fired = [] if stream is None else stream.fields(start, ("metadata",))
+    event = SessionStarted(
+        SCHEMA_VERSION,
+        sid,
+        0,
+        now_ts(),
+        project_name=project_name,
+        metadata=start["metadata"],
+        cwd=cwd if cwd is not None else _cwd(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        p8j_version=_version(),
+        redactions=fired,
+    )
+    size = len(encode_event(event))  # an unencodable start raises here, too
+    if size > cap:
+        raise RecordTooLargeError(
+            f"SessionStarted record is {size} bytes; the cap is {cap}", path=home.log_path(sid)
+        )
+    return event
 
 
 def write_large(writer: LogWriter, event: Event, store: BlobStore, threshold: int) -> Event:
