@@ -71,8 +71,7 @@ DEFAULT_MAX_RECORD_BYTES = 1 << 20
 # Bytes appended between two checks that the log is still in place (an fstat and an
 # lstat, ~2 us): a size compare per append, and a check every few hundred records.
 CHECK_BYTES = 64 << 10
-# Every descriptor a writer appends through, the one a new log is created with too.
-_APPEND = os.O_WRONLY | os.O_APPEND
+_APPEND = os.O_WRONLY | os.O_APPEND  # every descriptor a writer appends through
 # Errors of an O_TMPFILE open on a file system (or kernel) without it.
 _NO_TMPFILE = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT)
 
@@ -139,6 +138,9 @@ class LogWriter:
             self._lock.record()
         except BaseException:
             if hasattr(self, "_fd"):
+                if create:  # published, but the session never began: take it back
+                    with contextlib.suppress(OSError):
+                        self._os.unlink(self.path)
                 os.close(self._fd)
             self._lock.release()
             raise

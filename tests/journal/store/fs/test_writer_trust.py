@@ -310,3 +310,17 @@ def test_a_kill_inside_start_session_never_leaves_an_empty_log(home: Home) -> No
         else:
             with pytest.raises(SessionNotFoundError):
                 SessionManager(h).resume_session("latest")
+
+
+def test_a_start_that_fails_after_publishing_takes_its_log_back(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from p8j.journal.store.fs.lock import SessionLock
+
+    def refuse(self: SessionLock) -> None:
+        raise JournalIOError("cannot write lock: disk full", path=self.path)
+
+    monkeypatch.setattr(SessionLock, "record", refuse)
+    with pytest.raises(JournalIOError, match="disk full"):
+        SessionManager(home).start_session("never")
+    assert home.session_ids() == []
