@@ -27,23 +27,21 @@ Contract:
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import socket
 import threading
-import time
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-import msgspec
 from msgspec import UNSET
 
 from . import checks
 from .cache.catalog import SessionSummary, list_summaries
 from .cache.snapshots import fold_log
-from .codec import check_nesting, decode_written, encode_event
+from .clock import now as _now
+from .codec import check_nesting, decode_written
 from .errors import InvalidEventError, InvalidTypeError, RecordTooLargeError, SessionStateError
 from .events import (
     SCHEMA_VERSION,
@@ -55,9 +53,9 @@ from .events import (
     SessionEnded,
     SessionPaused,
     SessionResumed,
-    SessionStarted,
 )
 from .ids import new_session_id
+from .recording import check_options, settle, start_event, write_large
 from .secrets.config import default_redactor, redaction_enabled
 from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply, message_dict
@@ -65,26 +63,12 @@ from .store.fs.blobs import (
     BLOB_FIELDS,
     DEFAULT_BLOB_THRESHOLD,
     BlobStore,
-    offload_content,
-    offload_event,
 )
-from .store.fs.layout import Home, check_home_arg, resolve_session_ref
+from .store.fs.layout import Home, resolve_session_ref
 from .store.fs.syscalls import Storage
 from .store.fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
-from .timefmt import now_ts
 
 __all__ = ["SessionManager"]
-
-
-@functools.cache
-def _version() -> str:
-    # Cached: importlib.metadata parses the dist-info on every call (~0.2 ms a session start).
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("p8j")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
 
 
 class SessionManager:
@@ -102,7 +86,7 @@ class SessionManager:
         blob_threshold: int | None = DEFAULT_BLOB_THRESHOLD,
         storage: Storage | None = None,
     ) -> None:
-        batch_interval_ms = _check_options(
+        batch_interval_ms = check_options(
             home, durability, max_record_bytes, batch_interval_ms, batch_max_events, redact,
             blob_threshold, storage
         )  # fmt: skip
@@ -169,39 +153,23 @@ class SessionManager:
                     fields["redactions"] = fired
             event = build(SCHEMA_VERSION, session.session_id, seq, ts, **fields)
             folded: Event
-            if self._blobs is not None and build in BLOB_FIELDS:
-                try:
-                    folded = decode_written(writer.append(event, self._blob_threshold))
-                except RecordTooLargeError:
-                    folded = self._write_large(writer, event)
-            else:
-                folded = decode_written(writer.append(event))
-            apply(session, folded, when)
+            try:
+                if self._blobs is not None and build in BLOB_FIELDS:
+                    try:
+                        folded = decode_written(writer.append(event, self._blob_threshold))
+                    except RecordTooLargeError:
+                        folded = write_large(writer, event, self._blobs, self._blob_threshold)
+                else:
+                    folded = decode_written(writer.append(event))
+            except BaseException:
+                settle(self.home, session, writer, event, when, False, self._history)
+                raise
+            try:
+                apply(session, folded, when)
+            except BaseException:
+                settle(self.home, session, writer, event, when, True, self._history)
+                raise
             return seq
-
-    def _write_large(self, writer: LogWriter, event: Event) -> Event:
-        """Append an event too large for one line, its payloads moved into blobs.
-
-        Returns the event to fold: the one with the values, as a replay (which
-        resolves the blobs) reads it.
-        """
-        store = self._blobs
-        assert store is not None
-        disk = offload_event(event, store, self._blob_threshold)
-        try:
-            writer.append(disk)
-        except RecordTooLargeError:
-            if not isinstance(event, MessageRecorded) or event.content is UNSET:
-                raise  # no single payload is large: the record is over the cap
-            whole = msgspec.structs.replace(disk, content=event.content)
-            assert isinstance(whole, MessageRecorded)
-            writer.append(offload_content(whole, store))
-        names = BLOB_FIELDS[type(event)]
-        if all(type(getattr(event, n)) is str for n in names if n != "extra") and not getattr(
-            event, "extra", None
-        ):
-            return event  # plain strings read back as themselves
-        return decode_written(encode_event(event))
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -217,44 +185,23 @@ class SessionManager:
         with self._lock:
             sid = new_session_id()
             stream = self._new_redact_stream()
-            start: dict[str, Any] = {
-                "project_name": project_name,
-                "metadata": metadata,
-                "cwd": cwd if cwd is not None else _cwd(),
-            }
-            if stream is not None:
-                start["redactions"] = stream.fields(start, REDACTED_FIELDS["SessionStarted"])
-            event = SessionStarted(
-                SCHEMA_VERSION,
-                sid,
-                0,
-                now_ts(),
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                p8j_version=_version(),
-                **start,
-            )
-            # Refuse an unencodable or oversized start before touching anything.
-            size = len(encode_event(event))
-            if size > self._writer_opts["max_record_bytes"]:
-                raise RecordTooLargeError(
-                    f"SessionStarted record is {size} bytes; "
-                    f"the cap is {self._writer_opts['max_record_bytes']}",
-                    path=self.home.log_path(sid),
-                )
+            # Built, redacted and size-checked before anything is touched.
+            cap = self._writer_opts["max_record_bytes"]
+            event = start_event(self.home, sid, project_name, metadata, cwd, stream, cap)
             self._pause_if_active()
-            writer = LogWriter(self.home, sid, create=True, **self._writer_opts)
+            # The log appears with its start line, written and fsynced (see writer.py).
+            writer = LogWriter(self.home, sid, create=True, first=event, **self._writer_opts)
             try:
-                written = decode_written(writer.append(event))
-                writer.sync()
+                assert writer.last_line is not None
+                session = apply(None, decode_written(writer.last_line))
             except BaseException:
-                # The session never began: leave no empty or half-written log behind.
+                # Nothing was acknowledged: leave no session the caller never got.
                 with contextlib.suppress(OSError):
                     os.unlink(writer.path)
                 writer.close(sync=False)
                 raise
             self._writer = writer
-            self._session = apply(None, written)
+            self._session = session
             self._redact = stream
             self._history = None
             return self._session
@@ -277,9 +224,13 @@ class SessionManager:
         """Pause the active session: fsync, release its lock; it can be resumed."""
         checks.opt_string(reason, "reason")
         with self._lock:
-            session, _ = self._active("pause")
-            self._append("pause", SessionPaused, reason=reason)
-            self._close_writer()
+            session, writer = self._active("pause")
+            writer.check()  # a log removed under the writer: say so, write no pause into it
+            try:
+                self._append("pause", SessionPaused, reason=reason)
+            finally:
+                if session.status == "paused":  # even if an exception came after the pause
+                    self._close_writer()
             return session
 
     def end_session(self, reason: str | None = None) -> Session:
@@ -292,14 +243,19 @@ class SessionManager:
             if session.status == "completed":
                 raise SessionStateError(f"cannot end: session {session.session_id} is completed")
             if session.status == "paused" or self._writer is None or self._writer.failed:
-                if self._writer is not None and self._writer.failed:
+                if self._writer is not None:
                     self._close_writer()  # it holds the lock the reopen needs
                 # Re-open the paused session's log just long enough to end it.
                 writer, reopened, _ = self._open_for_append(session.session_id, self._history)
                 self._close_writer()
                 self._writer, self._session = writer, reopened
-            self._append("end", SessionEnded, ("active", "paused"), reason=reason)
-            self._close_writer()
+            assert self._writer is not None
+            self._writer.check()  # a log removed under the writer: say so, write no end into it
+            try:
+                self._append("end", SessionEnded, ("active", "paused"), reason=reason)
+            finally:
+                if self._session is not None and self._session.status == "completed":
+                    self._close_writer()
             assert self._session is not None
             return self._session
 
@@ -365,6 +321,7 @@ class SessionManager:
             session, cursor, _ = fold_log(self.home, sid, history=history)
             if session.status == "completed":
                 raise SessionStateError(f"cannot reopen session {sid}: it is completed")
+            writer.check()  # the fold read by path: it must still name the inode locked
             repaired = writer.repair_tail(cursor.offset)
         except BaseException:
             writer.close(sync=False)
@@ -423,24 +380,27 @@ class SessionManager:
                 redactions=fired,
             )
             try:
-                line = writer.append(event, self._blob_threshold)
-            except RecordTooLargeError:
-                if self._blobs is None:
-                    raise
-                folded = self._write_large(writer, event)
-                assert isinstance(folded, MessageRecorded)
-                session.conversation_history.append(message_dict(folded))
+                try:
+                    line = writer.append(event, self._blob_threshold)
+                except RecordTooLargeError:
+                    if self._blobs is None:
+                        raise
+                    folded = write_large(writer, event, self._blobs, self._blob_threshold)
+                    assert isinstance(folded, MessageRecorded)
+                    entry = message_dict(folded)
+                else:
+                    if type(content) is str and type(role) is str and not extra:
+                        # Plain strings read back as themselves: skip decoding the line again.
+                        entry = {"role": role, "content": content}
+                    else:
+                        entry = message_dict(decode_written(line))  # type: ignore[arg-type]
+                # The fold: stores, then one list append, nothing that can raise between.
                 session.last_seq = seq
                 session.last_event_time = when
-                return seq
-            if type(content) is str and type(role) is str and not extra:
-                # Plain strings read back as themselves: skip decoding the line again.
-                session.conversation_history.append({"role": role, "content": content})
-            else:
-                message = message_dict(decode_written(line))  # type: ignore[arg-type]
-                session.conversation_history.append(message)
-            session.last_seq = seq
-            session.last_event_time = when
+                session.conversation_history.append(entry)
+            except BaseException:
+                settle(self.home, session, writer, event, when, False, self._history)
+                raise
             return seq
 
     def record_command(self, command: str, cwd: str | None = None) -> int:
@@ -531,55 +491,3 @@ class SessionManager:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-_UTC = timezone.utc
-# (second, its RFC 3339 prefix, its y/m/d/h/m/s), replaced as one tuple so threads never
-# see a torn update.
-_clock: tuple[int, str, tuple[int, ...]] = (-1, "", ())
-
-
-def _now() -> tuple[str, datetime]:
-    """Now as p8j's ts string (see timefmt) and the equal aware datetime, from one clock read."""
-    global _clock
-    sec, ns = divmod(time.time_ns(), 1_000_000_000)
-    cached_sec, prefix, parts = _clock
-    if sec != cached_sec:
-        tm = time.gmtime(sec)
-        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", tm)
-        parts = tuple(tm[:6])
-        _clock = (sec, prefix, parts)
-    us = ns // 1000
-    y, mo, d, h, mi, s = parts
-    return "%s.%06dZ" % (prefix, us), datetime(y, mo, d, h, mi, s, us, _UTC)  # noqa: UP031
-
-
-def _cwd() -> str | None:
-    try:
-        return os.getcwd()
-    except OSError:
-        return None
-
-
-def _check_options(
-    home: object,
-    durability: object,
-    max_record_bytes: object,
-    batch_interval_ms: object,
-    batch_max_events: object,
-    redact: object,
-    blob_threshold: object,
-    storage: object,
-) -> float:
-    """Check `SessionManager`'s constructor arguments; return `batch_interval_ms` as a float."""
-    check_home_arg(home)
-    checks.choice(durability, "durability", ("default", "fsync", "batch"))
-    checks.integer(max_record_bytes, "max_record_bytes", minimum=1)
-    interval = checks.real(batch_interval_ms, "batch_interval_ms", positive=True)
-    checks.integer(batch_max_events, "batch_max_events", minimum=1)
-    if redact is not None:
-        checks.boolean(redact, "redact")
-    checks.opt_integer(blob_threshold, "blob_threshold", minimum=0)
-    if storage is not None and not isinstance(storage, Storage):
-        raise checks.wrong_type("storage", "a Storage or None", storage)
-    return interval

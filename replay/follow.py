@@ -12,7 +12,8 @@ Contract:
   died) is never yielded; the cursor continues at the next complete line, which
   is where a resumed writer appends after moving the torn bytes aside. A log
   replaced by a new file (a crash-safe rewrite) is re-read and events whose seq
-  was already yielded are skipped. A session's end just makes it quiet.
+  was already yielded are skipped. A session's end just makes it quiet; a log
+  that was read and then removed is reported once (a `FollowNotice`) and dropped.
 - Followed sessions: the given ids, or (none given) every session, including
   ones created after the follower started. Completed sessions are not read
   unless the backlog needs them.
@@ -218,6 +219,8 @@ class Follower:
             st = os.lstat(path)
         except FileNotFoundError:
             self._drop(tracked.session_id)
+            if tracked.inode is not None:  # it was there: say it went, once
+                yield FollowNotice(f"session {tracked.session_id}: its log {path} was removed")
             return
         except OSError as exc:
             message = f"{path}: cannot stat: {exc.strerror}"

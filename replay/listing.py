@@ -6,8 +6,8 @@ Contract:
   listing reads no unchanged log. Filters run on the summaries first; rows
   (lock probe, duration) are built only for sessions that pass them, and with
   `limit`, only for the newest N.
-- `state` refines the lifecycle `status`: an ``active`` session whose write lock
-  is held right now is ``live``; one whose lock nobody holds lost its writer
+- `state` refines the lifecycle `status`: an ``active`` session whose log is
+  write-locked right now is ``live``; one whose log nobody locks lost its writer
   (the process died without pausing or ending it) and is ``crashed``. ``paused``
   and ``completed`` are as logged. The lock is probed only for active sessions.
 - Filters: `project` is a shell-style pattern (an exact name matches itself);
@@ -84,11 +84,13 @@ def session_state(home: Home, session_id: str, status: str) -> tuple[str, int | 
     if status != "active":
         return status, None, None
     from p8j.journal.store.fs.lock import (
-        lock_holder,  # only active sessions need it (and its socket)
+        log_holder,  # only active sessions need it (and its socket)
     )
 
     try:
-        holder = lock_holder(home.lock_path(session_id))
+        # The writer's lock is on the log itself (the lock file only names it), so a
+        # removed or recreated locks/ folder does not make a live session look crashed.
+        holder = log_holder(home, session_id)
     except JournalIOError:
         return "active", None, None  # cannot tell; say only what the log says
     if holder is None:

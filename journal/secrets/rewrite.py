@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import msgspec
 
-from ..errors import JournalIOError, P8jError, UnsafePathError
-from ..store.fs.layout import Home, check_dir, check_file
-from ..store.fs.lock import SessionLock
+from ..errors import JournalIOError, P8jError
+from ..store.fs.layout import Home, check_dir
+from ..store.fs.lock import hold_session
 from ..store.fs.syscalls import REAL, Storage, replace_file
 from .config import default_redactor
 from .engine import Redactor
@@ -63,11 +62,17 @@ class _Unchanged(Exception):
     """Nothing to redact: the temp file is dropped and the log stays as it was."""
 
 
-def _replace(directory: Path, name: str, parts: Iterable[bytes], storage: Storage) -> bool:
+def _replace(
+    directory: Path,
+    name: str,
+    parts: Iterable[bytes],
+    storage: Storage,
+    hold: list[int] | None = None,
+) -> bool:
     """Replace ``directory/name`` by `parts` crash-safely; False if `parts` raised _Unchanged."""
     try:
         check_dir(directory, os.lstat(directory))  # replace_file does not check the directory
-        replace_file(directory, name, parts, storage=storage)
+        replace_file(directory, name, parts, storage=storage, hold=hold)
     except _Unchanged:
         return False
     except OSError as exc:
@@ -98,16 +103,6 @@ def _log_parts(
         raise _Unchanged
     if os.fstat(fd).st_size != st.st_size:
         raise JournalIOError("the log changed while it was being read", path=path)
-
-
-def _lock(home: Home, session_id: str) -> SessionLock:
-    lock_path = home.lock_path(session_id)
-    with contextlib.suppress(FileNotFoundError):
-        lst = os.lstat(lock_path)
-        if stat.S_ISLNK(lst.st_mode):
-            raise UnsafePathError("the lock file is a symlink", path=lock_path)
-        check_file(lock_path, lst)
-    return SessionLock(lock_path)  # SessionLockedError while a writer has the session open
 
 
 def _redact_sidecars(
@@ -141,16 +136,12 @@ def redact_session(
     red = redactor if redactor is not None else default_redactor(home.path)
     path = home.log_path(session_id)
     home.check()
-    lock = _lock(home, session_id)
-    try:
-        fd, st = open_log(home, session_id)
+    with hold_session(home, session_id) as (fd, held):
+        st = os.fstat(fd)
         rw = LogRedactor(home, red, write_blobs=True, storage=st_os)
         counts = [0, 0]
-        try:
-            check_file(path, st)
-            _replace(path.parent, path.name, _log_parts(rw, fd, st, path, counts), st_os)
-        finally:
-            os.close(fd)
+        parts = _log_parts(rw, fd, st, path, counts)
+        _replace(path.parent, path.name, parts, st_os, held)
         findings = rw.findings
         rewritten = _redact_sidecars(home, session_id, red, findings, st_os)
         removed: list[str] = []
@@ -165,8 +156,6 @@ def redact_session(
         return RedactReport(
             session_id, str(path), counts[0], counts[1], findings, written, removed, rewritten
         )
-    finally:
-        lock.release()
 
 
 def _referenced(home: Home, digest: str) -> bool:

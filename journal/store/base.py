@@ -282,16 +282,18 @@ class SessionStore(Protocol):
         self,
         session_id: str,
         *,
-        create: bool,
+        first: Event | None = None,
         durability: Durability = "default",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         batch_interval_ms: float = 50.0,
         batch_max_events: int = 1024,
     ) -> StoreWriter:
-        """Take the session's lease and open its log for appending (created if `create`).
+        """Take the session's lease and open its log for appending.
 
-        SessionLockedError if another writer holds it; JournalIOError if `create`
-        and the log exists, or not `create` and it does not.
+        With `first` (the session's ``SessionStarted``) the log is created holding
+        that event: a log never exists without its first line. Without it the
+        existing log is opened. SessionLockedError if another writer holds it;
+        JournalIOError if `first` is given and the log exists, or not and it does not.
         """
         ...
 

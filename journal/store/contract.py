@@ -110,8 +110,7 @@ class StoreContract:
 
     def _session(self, messages: int = 2, *, keep_open: bool = False) -> tuple[str, StoreWriter]:
         sid = new_session_id()
-        w = self.store.open_writer(sid, create=True)
-        w.append(start(sid))
+        w = self.store.open_writer(sid, first=start(sid))
         for seq in range(1, messages + 1):
             w.append(message(sid, seq, f"m{seq}"))
         if not keep_open:
@@ -173,9 +172,9 @@ class StoreContract:
 
     def test_append_and_read_back(self) -> None:
         sid = new_session_id()
-        w = self.store.open_writer(sid, create=True)
         sent: list[Event] = [start(sid), message(sid, 1, "hello"), message(sid, 2, [{"a": 1}])]
-        for ev in sent:
+        w = self.store.open_writer(sid, first=sent[0])
+        for ev in sent[1:]:
             line = w.append(ev)
             _check(line == encode_event(ev), "append does not return the encoded line")
         w.append(SessionEnded(SCHEMA_VERSION, sid, 3, _TS))
@@ -186,10 +185,8 @@ class StoreContract:
 
     def test_positions_grow_compare_and_encode(self) -> None:
         sid = new_session_id()
-        w = self.store.open_writer(sid, create=True)
+        w = self.store.open_writer(sid, first=start(sid))  # the log appears with its start
         positions = [w.position]
-        w.append(start(sid))
-        positions.append(w.position)
         for seq in range(1, 4):
             w.append(message(sid, seq))
             positions.append(w.position)
@@ -277,13 +274,13 @@ class StoreContract:
         sid, w = self._session(1, keep_open=True)
         _check(self.store.holder(sid) is not None, "no holder while a writer is open")
         with _raises(SessionLockedError):
-            self.store.open_writer(sid, create=False)
+            self.store.open_writer(sid)
         w.close()
         w.close()  # idempotent
         _check(w.closed and self.store.holder(sid) is None, "the lease outlived close()")
         with _raises(JournalIOError):
             w.append(message(sid, 2))
-        again = self.store.open_writer(sid, create=False)
+        again = self.store.open_writer(sid)
         again.append(message(sid, 2))
         again.close()
         _check([e.seq for e in self._read(sid)] == [0, 1, 2], "a second writer's append is lost")
@@ -291,15 +288,15 @@ class StoreContract:
     def test_create_and_open_refuse_the_wrong_case(self) -> None:
         sid, _ = self._session(0)
         with _raises(JournalIOError):
-            self.store.open_writer(sid, create=True)
+            self.store.open_writer(sid, first=start(sid))
         with _raises(JournalIOError):
-            self.store.open_writer(new_session_id(), create=False)
+            self.store.open_writer(new_session_id())
         with _raises(InvalidSessionIdError):
-            self.store.open_writer("../x", create=True)
+            self.store.open_writer("../x", first=start("../x"))
 
     def test_discard_removes_a_failed_creation(self) -> None:
         sid = new_session_id()
-        w = self.store.open_writer(sid, create=True)
+        w = self.store.open_writer(sid, first=start(sid))
         w.discard()
         _check(not self.store.exists(sid) and sid not in self.store.session_ids(), "discard")
         _check(self.store.holder(sid) is None, "discard kept the lease")
@@ -391,8 +388,7 @@ class StoreContract:
 
         def write(sid: str) -> None:
             try:
-                w = self.store.open_writer(sid, create=True)
-                w.append(start(sid))
+                w = self.store.open_writer(sid, first=start(sid))
                 for seq in range(1, 51):
                     w.append(message(sid, seq))
                 w.close()
@@ -415,7 +411,7 @@ class StoreContract:
             lambda: self.store.open_cursor(missing),
             lambda: self.store.remove(missing),
             lambda: self.store.rewrite(missing, []),
-            lambda: self.store.open_writer(missing, create=False),
+            lambda: self.store.open_writer(missing),
             lambda: self.store.holder("not/an/id"),
             lambda: self.store.exists("not/an/id"),
             lambda: self.store.blobs.get("0" * 64),

@@ -338,13 +338,14 @@ class MemoryStore:
         self,
         session_id: str,
         *,
-        create: bool,
+        first: Event | None = None,
         durability: Durability = "default",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         batch_interval_ms: float = 50.0,
         batch_max_events: int = 1024,
     ) -> MemoryWriter:
-        """Take the session's lease and open its log (created if `create`)."""
+        """Take the session's lease and open its log (created holding `first` if given)."""
+        create = first is not None
         if durability not in DURABILITY_MODES:
             raise ValueError(f"durability must be one of {DURABILITY_MODES}, not {durability!r}")
         validate_session_id(session_id)
@@ -363,11 +364,21 @@ class MemoryStore:
                     host=socket.gethostname(),
                     path=path,
                 )
-            if log is None:
+            if first is not None:
+                line = encode_event(first)  # refused before the log exists
+                if len(line) > max_record_bytes:
+                    raise RecordTooLargeError(
+                        f"{type(first).__name__} record is {len(line)} bytes; "
+                        f"the cap is {max_record_bytes}",
+                        path=path,
+                    )
                 log = self._logs[session_id] = _Log(next(self._epochs))
-                self._notify("created", session_id)
+            assert log is not None
             writer = MemoryWriter(self, log, session_id, durability, max_record_bytes)
             log.writer = writer
+            if first is not None:
+                writer.append(first)  # under the store's lock: never seen empty
+                self._notify("created", session_id)
             return writer
 
     def open_cursor(

@@ -216,3 +216,27 @@ def test_tail_on_a_fresh_machine_waits_for_the_first_session(tmp_path: Path) -> 
     assert b"yet; waiting for the first" in err
     (sid,) = home.session_ids()
     assert b"".join(tail.lines) == home.log_path(sid).read_bytes()
+
+
+def test_tail_says_when_a_followed_log_is_removed(env: dict[str, str], p8j_home: Home) -> None:
+    from p8j.journal import JournalIOError, SessionManager
+
+    mgr = SessionManager(p8j_home)
+    sid = mgr.start_session("doomed").session_id
+    mgr.record_message({"role": "user", "content": "hello"})
+    tail = _tail(env, "--json", "-n", "1")
+    try:
+        wait_until(lambda: len(tail.lines) >= 1, 20, "the backlog")
+        p8j_home.log_path(sid).unlink()
+        # Another session after the removal: once its end is printed, the removal was seen.
+        other = SessionManager(p8j_home)
+        other.start_session("after")
+        other.end_session()
+        wait_until(lambda: _ended(tail) == 1, 30, "the other session's end")
+    finally:
+        code, err = tail.finish()
+    with pytest.raises(JournalIOError, match="removed"):
+        mgr.close()  # the writer noticed too
+    assert code == 0, err
+    assert f"p8j: session {sid}: its log {p8j_home.log_path(sid)} was removed".encode() in err
+    assert err.count(b"was removed") == 1

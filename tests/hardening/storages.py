@@ -107,15 +107,17 @@ class RecordingStorage(Storage):
 
     ops: list[Op] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # An O_TMPFILE descriptor keeps reading as "#ino (deleted)" after it is linked in.
+    _aliases: dict[str, str] = field(default_factory=dict)
 
     def note(self, what: Any) -> None:
         """Record an event of the test itself (an acknowledgement), in order with the calls."""
         with self._lock:
             self.ops.append(Op("note", "", note=what))
 
-    @staticmethod
-    def _path(fd: int) -> str:
-        return os.readlink(f"/proc/self/fd/{fd}")
+    def _path(self, fd: int) -> str:
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        return self._aliases.get(path, path)
 
     @staticmethod
     def _abs(path: str | os.PathLike[str], dir_fd: int | None) -> str:
@@ -182,6 +184,20 @@ class RecordingStorage(Storage):
         super().fsync_dir(path)
         with self._lock:
             self.ops.append(Op("fsync_dir", os.path.abspath(os.fspath(path))))
+
+    def link(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        # A log is written as an unnamed file (O_TMPFILE), then linked in: from then on
+        # its earlier writes and syncs are the log's history, under the log's name.
+        text = os.fspath(src)
+        old = os.readlink(text) if text.startswith("/proc/self/fd/") else os.path.abspath(text)
+        new = os.path.abspath(os.fspath(dst))
+        with self._lock:
+            super().link(src, dst)
+            self._aliases[old] = new
+            for op in self.ops:
+                if op.path == old:
+                    op.path = new
+            self.ops.append(Op("link", old, dest=new))
 
     def unlink(self, path: str | os.PathLike[str], *, dir_fd: int | None = None) -> None:
         full = self._abs(path, dir_fd)

@@ -300,3 +300,23 @@ def test_a_log_replaced_by_a_symlink_is_reported_once(rhome: Home, runs: list[Ru
     run.stop()
     assert len(run.notices()) == 1 and "symlink" in run.notices()[0].message
     assert run.lines(s.session_id) == [] and len(run.items) == ticks + 2
+
+
+@pytest.mark.parametrize("poll", [False, True], ids=["inotify", "polling"])
+def test_a_removed_log_is_reported_once(rhome: Home, runs: list[Run], poll: bool) -> None:
+    mgr = SessionManager(rhome)
+    s = mgr.start_session("gone")
+    mgr.record_message({"role": "user", "content": "before"})
+    run = _follow(runs, rhome, backlog=0, rescan_ms=20, force_polling=poll, poll_delay_ms=20)
+    assert run.follower.ready.wait(10)
+    path = rhome.log_path(s.session_id)
+    path.unlink()
+    wait_until(lambda: len(run.notices()) >= 1, what="the removal notice")
+    other = SessionManager(rhome)
+    o = other.start_session("other")
+    other.end_session()
+    wait_until(lambda: len(run.lines(o.session_id)) == 2, what="another session's events")
+    run.stop()
+    (notice,) = run.notices()
+    assert "was removed" in notice.message and s.session_id in notice.message
+    assert str(path) in notice.message

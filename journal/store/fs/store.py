@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,10 +31,10 @@ from ..base import Position
 from .blobs import BlobStore
 from .cursor import LogCursor
 from .layout import LOG_SUFFIX, Home, check_file, resolve_session_ref
-from .lock import LockHolder, SessionLock, lock_holder
-from .syscalls import REAL, Storage, write_all
+from .lock import LockHolder, hold_session, lock_holder
+from .syscalls import REAL, Storage, replace_file
 from .watch import FileWatch
-from .writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter, _refuse_unsafe_lock
+from .writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
 
 __all__ = ["FileCursor", "FileEntry", "FileStore", "FileWriter"]
 
@@ -230,7 +229,7 @@ class FileStore:
         self,
         session_id: str,
         *,
-        create: bool,
+        first: Event | None = None,
         durability: Durability = "default",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         batch_interval_ms: float = 50.0,
@@ -240,7 +239,8 @@ class FileStore:
         writer = LogWriter(
             self.home,
             session_id,
-            create=create,
+            create=first is not None,
+            first=first,
             durability=durability,
             max_record_bytes=max_record_bytes,
             batch_interval_ms=batch_interval_ms,
@@ -286,70 +286,37 @@ class FileStore:
 
     # -- rewriting and removing ------------------------------------------------------------
 
-    def _lock(self, session_id: str) -> SessionLock:
-        self.home.check()
-        lock_path = self.home.lock_path(session_id)
-        _refuse_unsafe_lock(lock_path)
-        return SessionLock(lock_path)
-
     def rewrite(
         self, session_id: str, records: Iterable[bytes], *, expected: Position | None = None
     ) -> Position:
-        """Replace the log by `records` crash-safely, under the session's lock."""
+        """Replace the log by `records` crash-safely, with every writer kept out."""
         st_os = self.storage if self.storage is not None else REAL
         path = self.home.log_path(session_id)
         _head(self.home, session_id)  # no such log: nothing to lock or replace
-        lock = self._lock(session_id)
-        try:
+        with hold_session(self.home, session_id) as (_, held):
             if expected is not None and _head(self.home, session_id) != expected:
                 raise StalePositionError("the log moved since the rewrite was planned", path=path)
-            tmp = f".{path.name}.rewrite-{secrets.token_hex(6)}.tmp"
-            fd = self.home.open_file(
-                "sessions", tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, opener=st_os.open
-            )
-            done = False
             try:
-                try:
-                    os.set_blocking(fd, True)
-                    os.fchmod(fd, 0o600)
-                    for record in records:
-                        write_all(st_os, fd, record + b"\n")
-                    st_os.fsync(fd)
-                finally:
-                    st_os.close(fd)
-                if expected is not None and _head(self.home, session_id) != expected:
-                    raise StalePositionError("the log moved during the rewrite", path=path)
-                st_os.replace(self.home.sessions_dir / tmp, path)
-                done = True
-                st_os.fsync_dir(self.home.sessions_dir)
+                parts = (record + b"\n" for record in records)
+                replace_file(self.home.sessions_dir, path.name, parts, storage=st_os, hold=held)
             except OSError as exc:
                 raise JournalIOError(f"rewrite failed: {exc.strerror or exc}", path=path) from exc
-            finally:
-                if not done:
-                    with contextlib.suppress(OSError):
-                        st_os.unlink(self.home.sessions_dir / tmp)
             return _head(self.home, session_id)
-        finally:
-            lock.release()
 
     def remove(self, session_id: str) -> None:
         """Delete the session's log (its lock file stays: no unlink race with a locker)."""
         path = self.home.log_path(session_id)
         st_os = self.storage if self.storage is not None else REAL
         _head(self.home, session_id)
-        lock = self._lock(session_id)
-        try:
-            check_file(path, os.lstat(path))
-            st_os.unlink(path)
-            st_os.fsync_dir(self.home.sessions_dir)
-        except FileNotFoundError as exc:
-            raise JournalIOError("no such session log", path=path) from exc
-        except OSError as exc:
-            if exc.errno == errno.ENOENT:
-                raise JournalIOError("no such session log", path=path) from exc
-            raise JournalIOError(f"cannot remove: {exc.strerror}", path=path) from exc
-        finally:
-            lock.release()
+        with hold_session(self.home, session_id):
+            try:
+                check_file(path, os.lstat(path))
+                st_os.unlink(path)
+                st_os.fsync_dir(self.home.sessions_dir)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    raise JournalIOError("no such session log", path=path) from exc
+                raise JournalIOError(f"cannot remove: {exc.strerror}", path=path) from exc
 
     # -- watching --------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The operating-system calls of the journal's write path, injectable for fault testing.
 
 Contract: every call that changes a journal file or directory (open, write,
-fsync, fdatasync, ftruncate, close, rename, unlink, and the fsync of a
+fsync, fdatasync, ftruncate, close, rename, link, unlink, and the fsync of a
 directory) goes through a `Storage`. `REAL` is the operating system itself
 (it looks the ``os`` functions up at each call, so monkeypatching ``os`` still
 works); writers given no storage call ``os.write``/``os.fdatasync`` directly on
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -67,6 +68,16 @@ class Storage:
         """os.replace (an atomic rename)."""
         os.replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
+    def link(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        """linkat following a symlink `src` (``/proc/self/fd/N``); never replaces `dst`."""
+        # With a dir fd os.link calls linkat(AT_SYMLINK_FOLLOW); plain link() would try
+        # to link the /proc symlink itself (EXDEV).
+        dfd = os.open(os.path.dirname(dst) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.link(src, os.path.basename(dst), dst_dir_fd=dfd, follow_symlinks=True)
+        finally:
+            os.close(dfd)
+
     def unlink(self, path: str | os.PathLike[str], *, dir_fd: int | None = None) -> None:
         """os.unlink."""
         os.unlink(path, dir_fd=dir_fd)
@@ -99,13 +110,17 @@ def replace_file(
     data: bytes | Iterable[bytes],
     *,
     storage: Storage = REAL,
+    hold: list[int] | None = None,
 ) -> None:
     """Write ``directory/name`` crash-safely: temp file, fsync, rename over it, fsync dir.
 
     `data` is the bytes, or an iterable of parts written in order (so a large
     file need not be joined in memory). Raises OSError (or whatever producing a
     part raises); the temp file never outlives a failure, and the old file stays
-    whole until the rename.
+    whole until the rename. With `hold`, the new file is flocked (exclusive) before
+    it is renamed in, and the descriptor holding that lock is appended to `hold`
+    for the caller to close: a session log's writers lock its inode, so none gets
+    in between the rename and the caller's end.
     """
     tmp = directory / f".{name}.{os.urandom(6).hex()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
@@ -119,6 +134,9 @@ def replace_file(
             storage.fsync(fd)
         finally:
             storage.close(fd)
+        if hold is not None:
+            hold.append(os.open(tmp, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW))
+            fcntl.flock(hold[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
         storage.replace(tmp, directory / name)
         renamed = True
         storage.fsync_dir(directory)

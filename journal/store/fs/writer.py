@@ -1,7 +1,15 @@
 """The append-only write path of one session log.
 
 Contract:
-- One writer per session, enforced by `SessionLock` (held while open).
+- One writer per session: it holds an exclusive flock on its own descriptor
+  of the log (see lock.py) while open, and appends only to the inode it locked
+  and checked: after locking, the path must still name that inode, with one
+  link, regular and ours (else `UnsafePathError`).
+- A log never exists without its complete ``SessionStarted`` line: creating
+  one writes that line into an unnamed file in ``sessions/`` (``O_TMPFILE``;
+  where the file system lacks it, a hidden ``.<id>.<random>.new`` file),
+  fsyncs it, locks it and only then links it in as ``<id>.jsonl`` (never
+  replacing an existing log), then fsyncs the directory.
 - Each event is one complete line written by a single ``write()`` on an
   ``O_APPEND`` descriptor. When `LogWriter.append` returns, the line is in the
   kernel's page cache: it survives ``kill -9`` of the writer.
@@ -13,43 +21,58 @@ Contract:
   or at most `batch_interval_ms` after the first pending one (a background
   thread). On power loss, up to that many events / that much time may be lost;
   never a torn record in the middle, and never a gap.
-- Creating a log fsyncs its directory. Files are 0600 whatever the umask.
-- A record larger than `max_record_bytes` raises `RecordTooLargeError` before
-  anything is written. (The manager first moves payload strings over its blob
-  threshold into blobs, so the cap only refuses what cannot move, e.g. huge
-  metadata.)
-- On a failed or short write the file is truncated back to the last record
-  boundary and `JournalIOError` is raised: nothing is acknowledged that is not
-  in the file. After a failed fsync the writer refuses further appends (Linux
-  may drop the dirty pages, so retrying fsync could silently lose data); reopen
-  the session to continue.
+- Files are 0600 whatever the umask. A record over `max_record_bytes` raises
+  `RecordTooLargeError` before anything is written. (The manager first moves
+  payload strings over its blob threshold into blobs, so the cap only refuses
+  what cannot move, e.g. huge metadata.)
+- Exceptions: a line is *committed* once `last_line` is it and `size` counts
+  it; until then any exception (OSError, KeyboardInterrupt) truncates the file
+  back to the last record boundary: the line is in the file whole or not at
+  all. One after the commit (in the fdatasync of ``fsync`` mode, the lock wait
+  of ``batch`` mode) leaves it committed; the caller folds it (see the
+  manager) and a later sync covers it. After a failed fsync, or a rollback
+  that could not finish, the writer refuses further appends (Linux may drop
+  the dirty pages, so a retried fsync could lose data); reopen to continue.
+- A log removed, moved or replaced under a live writer is noticed before the
+  next write once per `CHECK_BYTES` appended (every append in ``fsync`` mode) and
+  at every `sync()`/`check()` (pause, end, save): the writer then refuses
+  appends and raises `JournalIOError` saying so, rather than write into a file
+  nobody will read.
 - `repair_tail` moves a torn tail (bytes after the last good record) into
   ``<home>/torn/<id>.<offset>.torn`` (fsynced) before truncating, so appends
-  always continue on a clean line boundary and no byte is destroyed.
+  always continue on a clean line boundary and no byte is destroyed. A
+  sidecar that could not be written whole is removed again (the bytes are
+  still in the log), and empty sidecars older versions left are cleaned up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import threading
 import time
-from pathlib import Path
 from typing import Literal
 
 from ...codec import encode_event
 from ...errors import JournalIOError, RecordTooLargeError, UnsafePathError
 from ...events import Event
 from .layout import Home, check_file
-from .lock import SessionLock
-from .syscalls import REAL, Storage
+from .lock import SessionLock, lock_log, refuse_unsafe_lock
+from .syscalls import REAL, Storage, write_all
 
-__all__ = ["DEFAULT_MAX_RECORD_BYTES", "Durability", "LogWriter"]
+__all__ = ["CHECK_BYTES", "DEFAULT_MAX_RECORD_BYTES", "Durability", "LogWriter"]
 
 Durability = Literal["default", "fsync", "batch"]
 DURABILITY_MODES: tuple[str, ...] = ("default", "fsync", "batch")
 DEFAULT_MAX_RECORD_BYTES = 1 << 20
+# Bytes appended between two checks that the log is still in place (an fstat and an
+# lstat, ~2 us): a size compare per append, and a check every few hundred records.
+CHECK_BYTES = 64 << 10
+_APPEND = os.O_WRONLY | os.O_APPEND  # every descriptor a writer appends through
+# Errors of an O_TMPFILE open on a file system (or kernel) without it.
+_NO_TMPFILE = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT)
 
 
 def _io_error(what: str, exc: OSError, path: os.PathLike[str] | str) -> JournalIOError:
@@ -59,7 +82,11 @@ def _io_error(what: str, exc: OSError, path: os.PathLike[str] | str) -> JournalI
 
 
 class LogWriter:
-    """The single appender of one session's log (holds its lock while open)."""
+    """The single appender of one session's log (holds its lock while open).
+
+    With ``create=True``, `first` (the ``SessionStarted`` event) is the log's
+    first line, published with it; `last_line` is the last line committed.
+    """
 
     def __init__(
         self,
@@ -67,6 +94,7 @@ class LogWriter:
         session_id: str,
         *,
         create: bool,
+        first: Event | None = None,
         durability: Durability = "default",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         batch_interval_ms: float = 50.0,
@@ -75,11 +103,14 @@ class LogWriter:
     ) -> None:
         if durability not in DURABILITY_MODES:
             raise ValueError(f"durability must be one of {DURABILITY_MODES}, not {durability!r}")
+        if create and first is None:
+            raise ValueError("creating a log needs its first event (a log never exists empty)")
         self.home = home
         self.session_id = session_id
         self.path = home.log_path(session_id)
         self.durability = durability
         self.max_record_bytes = max_record_bytes
+        self.last_line: bytes | None = None
         self._batch_interval = batch_interval_ms / 1000.0
         self._batch_max = batch_max_events
         self._failed: JournalIOError | None = None
@@ -87,17 +118,29 @@ class LogWriter:
         self._cond = threading.Condition()
         self._flusher: threading.Thread | None = None
         self._closed = False
+        self._check_bytes = 0 if durability == "fsync" else CHECK_BYTES
         # Every call that changes the file goes through `storage` (fault injection in
         # tests); without one, the hot path calls os.write/os.fdatasync itself.
         self._injected = storage
         self._os = storage if storage is not None else REAL
         home.ensure()
-        _refuse_unsafe_lock(home.lock_path(session_id))
+        refuse_unsafe_lock(home.lock_path(session_id))
         self._lock = SessionLock(home.lock_path(session_id))
         try:
-            self._fd = self._open(create)
+            if first is not None and create:
+                self._fd = self._create(self._first_line(first))
+            else:
+                self._fd = self._open()
+            self._ident = _ident(os.fstat(self._fd))
             self.size = os.fstat(self._fd).st_size
+            self._check_at = self.size + self._check_bytes
+            self._lock.record()
         except BaseException:
+            if hasattr(self, "_fd"):
+                if create:  # published, but the session never began: take it back
+                    with contextlib.suppress(OSError):
+                        self._os.unlink(self.path)
+                os.close(self._fd)
             self._lock.release()
             raise
         if durability == "batch":
@@ -106,44 +149,143 @@ class LogWriter:
             )
             self._flusher.start()
 
-    def _open(self, create: bool) -> int:
+    # -- opening ---------------------------------------------------------------
+
+    def _first_line(self, first: Event) -> bytes:
+        line = encode_event(first)
+        if len(line) > self.max_record_bytes:
+            raise RecordTooLargeError(
+                f"{type(first).__name__} record is {len(line)} bytes; "
+                f"the cap is {self.max_record_bytes}",
+                path=self.path,
+            )
+        return line
+
+    def _open(self) -> int:
         flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-        if create:
-            flags |= os.O_CREAT | os.O_EXCL
         try:
             fd = self.home.open_file("sessions", self.path.name, flags, 0o600, opener=self._os.open)
-        except FileExistsError as exc:
-            raise JournalIOError("session log already exists", path=self.path) from exc
         except FileNotFoundError as exc:
             raise JournalIOError("no such session log", path=self.path) from exc
         except OSError as exc:
-            if exc.errno == 40:  # ELOOP
+            if exc.errno == errno.ELOOP:
                 raise UnsafePathError(
                     "refusing to write through a symlink", path=self.path
                 ) from exc
             raise _io_error("open", exc, self.path) from exc
         try:
-            check_file(self.path, os.fstat(fd))
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                check_file(self.path, st)  # names what it is
             os.set_blocking(fd, True)
-            if create:
-                os.fchmod(fd, 0o600)
-                self._os.fsync(fd)
-                self._os.fsync_dir(self.path.parent)
+            # Lock first, then check: a second writer is told the session is locked, and
+            # what is checked (one link, still at the path) can no longer change under us.
+            lock_log(fd, self.path, self.home.lock_path(self.session_id), self.session_id)
+            self._check_named(fd, "while it was being opened")
         except OSError as exc:
-            self._abandon(fd, create)
+            os.close(fd)
             raise _io_error("open", exc, self.path) from exc
         except BaseException:
-            self._abandon(fd, create)
+            os.close(fd)
             raise
         return fd
 
-    def _abandon(self, fd: int, created: bool) -> None:
-        """Close a log that failed to open; one this writer just created is removed again."""
+    def _create(self, line: bytes) -> int:
+        """Write `line` into a new unnamed file, fsync, lock, and link it in as the log."""
+        st_os = self._os
+        tmp: str | None = None
+        try:
+            try:
+                fd = self.home.open_file(
+                    "sessions", ".", os.O_TMPFILE | _APPEND, 0o600, opener=st_os.open
+                )
+            except OSError as exc:
+                if exc.errno not in _NO_TMPFILE:
+                    raise
+                tmp = f".{self.session_id}.{os.urandom(6).hex()}.new"
+                fd = self.home.open_file(
+                    "sessions", tmp, _APPEND | os.O_CREAT | os.O_EXCL, 0o600, opener=st_os.open
+                )
+        except OSError as exc:
+            raise _io_error("create", exc, self.path) from exc
+        linked = False
+        try:
+            os.set_blocking(fd, True)
+            os.fchmod(fd, 0o600)  # O_CREAT's mode is masked by the umask
+            lock_log(fd, self.path, self.home.lock_path(self.session_id), self.session_id)
+            write_all(st_os, fd, line)
+            st_os.fsync(fd)
+            src = f"/proc/self/fd/{fd}" if tmp is None else self.path.parent / tmp
+            try:
+                st_os.link(src, self.path)  # never replaces: EEXIST if a log is there
+            except FileExistsError as exc:
+                raise JournalIOError("session log already exists", path=self.path) from exc
+            linked = True
+            if tmp is not None:
+                st_os.unlink(self.path.parent / tmp)
+                tmp = None
+            st_os.fsync_dir(self.path.parent)
+        except BaseException as exc:
+            if linked:  # complete, but nobody was told the session began: take it back
+                with contextlib.suppress(OSError):
+                    st_os.unlink(self.path)
+            os.close(fd)
+            if isinstance(exc, OSError):
+                raise _io_error("create", exc, self.path) from exc
+            raise
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    st_os.unlink(self.path.parent / tmp)
+        self.last_line = line
+        # Appends must go through the log's name: inotify tells a directory's watchers
+        # (`p8j tail`) of a file's writes by the name it was opened by, and an O_TMPFILE
+        # has none. The lock file's flock, held since __init__, keeps other writers out
+        # while the log's own flock moves to the new descriptor.
+        made = _ident(os.fstat(fd))
         os.close(fd)
-        if created:
-            # Empty: no session began, so nothing is lost (and no empty log is left).
+        try:
+            fd = self._open()
+            if _ident(os.fstat(fd)) != made:
+                os.close(fd)
+                raise UnsafePathError(
+                    "the session log was replaced as it was created", path=self.path
+                )
+        except BaseException:
             with contextlib.suppress(OSError):
-                os.unlink(self.path)
+                st_os.unlink(self.path)
+            raise
+        return fd
+
+    def _check_named(self, fd: int, when: str) -> None:
+        """Raise unless the log path names `fd`'s inode, a regular file of ours with one link."""
+        mine = os.fstat(fd)
+        try:
+            named = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            gone = "removed" if mine.st_nlink == 0 else "moved away"
+            raise JournalIOError(f"the session log was {gone} {when}", path=self.path) from None
+        if _ident(named) != _ident(mine):
+            raise UnsafePathError(f"the session log was replaced {when}", path=self.path)
+        check_file(self.path, mine)
+
+    def check(self) -> None:
+        """Raise (and refuse further appends) unless the log is still in place; see the contract."""
+        if self._failed is not None or self._closed:
+            self._refuse()
+        self._check_at = self.size + self._check_bytes
+        try:
+            self._check_named(self._fd, "while the session was open")
+        except (JournalIOError, UnsafePathError) as exc:
+            self.fail(exc.message + " (what was written since is not in the log)")
+            raise
+        except OSError as exc:
+            raise _io_error("check of the log", exc, self.path) from exc
+
+    def fail(self, reason: str) -> None:
+        """Refuse every later append (with `reason`) until the session is reopened."""
+        if self._failed is None:
+            self._failed = JournalIOError(reason, path=self.path)
 
     # -- appends ---------------------------------------------------------------
 
@@ -164,6 +306,8 @@ class LogWriter:
                 f"the cap is {limit or self.max_record_bytes}",
                 path=self.path,
             )
+        if self.size >= self._check_at:
+            self.check()
         try:
             write = os.write if self._injected is None else self._injected.write
             written = write(self._fd, line)
@@ -173,6 +317,9 @@ class LogWriter:
                 if n <= 0:
                     raise OSError(28, "No space left on device (short write)")
                 written += n
+            # The commit: two stores, nothing that can raise between them.
+            self.last_line = line
+            self.size += size
         except OSError as exc:
             self._rollback()
             raise _io_error("write", exc, self.path) from exc
@@ -180,7 +327,6 @@ class LogWriter:
             # Interrupted (KeyboardInterrupt...) between writes: never leave half a line.
             self._rollback()
             raise
-        self.size += size
         if self.durability == "default":
             return line
         if self.durability == "fsync":
@@ -199,8 +345,7 @@ class LogWriter:
         """Raise why this writer takes no more appends (failed earlier, or closed)."""
         if self._failed is not None:
             raise JournalIOError(
-                "the log stopped accepting writes after an earlier I/O failure "
-                f"({self._failed.message}); reopen the session",
+                f"the log stopped accepting writes ({self._failed.message}); reopen the session",
                 path=self.path,
             )
         raise JournalIOError("the log writer is closed", path=self.path)
@@ -210,6 +355,10 @@ class LogWriter:
             self._os.ftruncate(self._fd, self.size)
         except OSError as exc:
             self._failed = _io_error("truncate after a failed write", exc, self.path)
+        except BaseException:
+            # Interrupted again: the file may end in part of a line; a reopen repairs it.
+            self.fail("a write was interrupted and could not be rolled back")
+            raise
 
     def _fdatasync(self) -> None:
         try:
@@ -246,9 +395,10 @@ class LogWriter:
                 return
 
     def sync(self) -> None:
-        """fdatasync the log now (every mode); raises JournalIOError on failure."""
+        """Check the log is in place, then fdatasync it (every mode); raises JournalIOError."""
         if self._failed is not None:
             raise self._failed
+        self.check()
         with self._cond:
             self._fdatasync()
             self._pending = 0
@@ -263,37 +413,13 @@ class LogWriter:
         try:
             rfd = self.home.open_file("sessions", self.path.name, os.O_RDONLY)
             try:
-                mine, theirs = os.fstat(self._fd), os.fstat(rfd)
-                if (mine.st_dev, mine.st_ino) != (theirs.st_dev, theirs.st_ino):
+                if _ident(os.fstat(rfd)) != self._ident:
                     raise UnsafePathError("the log was replaced while open", path=self.path)
                 torn = os.pread(rfd, self.size - good_end, good_end)
             finally:
                 os.close(rfd)
-            # O_EXCL, never O_TRUNC: a name planted in torn/ (a hard link to another
-            # file, say) is left alone, not truncated.
-            fd, n = -1, 0
-            while fd < 0:
-                suffix = f".{n}" if n else ""
-                try:
-                    fd = self.home.open_file(
-                        "torn",
-                        f"{self.session_id}.{good_end}{suffix}.torn",
-                        os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                        0o600,
-                        opener=st_os.open,
-                    )
-                except FileExistsError:
-                    n += 1
-            try:
-                os.set_blocking(fd, True)
-                os.fchmod(fd, 0o600)
-                view = memoryview(torn)
-                while view:
-                    view = view[st_os.write(fd, view) :]
-                st_os.fsync(fd)
-            finally:
-                os.close(fd)
-            st_os.fsync_dir(self.home.torn_dir)
+            self._drop_empty_sidecars()
+            self._write_sidecar(good_end, torn)
             st_os.ftruncate(self._fd, good_end)
             st_os.fsync(self._fd)
         except OSError as exc:
@@ -301,6 +427,47 @@ class LogWriter:
         moved = self.size - good_end
         self.size = good_end
         return moved
+
+    def _write_sidecar(self, good_end: int, torn: bytes) -> None:
+        """Write `torn` whole into a new ``torn/`` file and fsync it, or leave no file."""
+        st_os = self._os
+        # O_EXCL, never O_TRUNC: a name planted in torn/ (a hard link to another
+        # file, say) is left alone, not truncated.
+        fd, n, name = -1, 0, ""
+        while fd < 0:
+            name = f"{self.session_id}.{good_end}{f'.{n}' if n else ''}.torn"
+            try:
+                fd = self.home.open_file(
+                    "torn", name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, opener=st_os.open
+                )
+            except FileExistsError:
+                n += 1
+        done = False
+        try:
+            try:
+                os.set_blocking(fd, True)
+                os.fchmod(fd, 0o600)
+                write_all(st_os, fd, torn)
+                st_os.fsync(fd)
+            finally:
+                os.close(fd)
+            st_os.fsync_dir(self.home.torn_dir)
+            done = True
+        finally:
+            if not done:
+                # Half a sidecar helps nobody: the bytes are still in the log (not yet cut).
+                with contextlib.suppress(OSError):
+                    st_os.unlink(self.home.torn_dir / name)
+
+    def _drop_empty_sidecars(self) -> None:
+        """Remove this session's empty sidecars (what a repair that failed used to leave)."""
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.home.torn_dir):
+                path = self.home.torn_dir / name
+                if name.startswith(self.session_id + ".") and name.endswith(".torn"):
+                    st = os.stat(path, follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                        self._os.unlink(path)
 
     # -- closing ---------------------------------------------------------------
 
@@ -331,14 +498,5 @@ class LogWriter:
         return self._failed is not None
 
 
-def _refuse_unsafe_lock(path: Path) -> None:
-    """Refuse a lock file that is a symlink, FIFO or hard link before SessionLock writes it."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        raise _io_error("stat of the lock", exc, path) from exc
-    if stat.S_ISLNK(st.st_mode):
-        raise UnsafePathError("the lock file is a symlink; refusing to write through it", path=path)
-    check_file(path, st)
+def _ident(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino

@@ -30,8 +30,7 @@ def test_both_backends_satisfy_the_protocols_at_run_time(tmp_path: object) -> No
     for store in (MemoryStore(), FileStore(Path(str(tmp_path)) / "home")):
         assert isinstance(store, SessionStore) and isinstance(store.blobs, Blobs)
         sid = new_session_id()
-        writer = store.open_writer(sid, create=True)
-        writer.append(start(sid))
+        writer = store.open_writer(sid, first=start(sid))
         assert isinstance(writer, StoreWriter)
         writer.close()
         cursor = store.open_cursor(sid)

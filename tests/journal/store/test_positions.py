@@ -20,8 +20,7 @@ _contents = st.lists(
 
 
 def _write(store: SessionStore, sid: str, contents: list[object]) -> list[Position]:
-    w = store.open_writer(sid, create=True)
-    w.append(start(sid))
+    w = store.open_writer(sid, first=start(sid))
     positions = [w.position]
     for seq, content in enumerate(contents, start=1):
         w.append(message(sid, seq, content))

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from p8j.journal.codec import encode_event
 from p8j.journal.errors import JournalIOError
 from p8j.journal.ids import new_session_id
 from p8j.journal.store import Change, FileStore
@@ -43,8 +44,7 @@ def test_registered_when_the_constructor_returns(store: FileStore) -> None:
     try:
         assert watch.alive and time.monotonic() - t0 < 5.0
         sid = new_session_id()
-        w = store.open_writer(sid, create=True)  # right away: no settling time
-        w.append(start(sid))
+        w = store.open_writer(sid, first=start(sid))  # right away: no settling time
         # watchfiles reports a file created and written in one batch as added only.
         seen = _collect(watch, Change("created", sid))
         w.append(message(sid, 1))
@@ -68,9 +68,8 @@ def test_other_names_and_other_sessions_are_ignored(store: FileStore) -> None:
         (d / ".tmp-partial").write_text("x")
         (d / "sub").mkdir()
         (d / "sub" / f"{mine}.jsonl").write_text("x")
-        store.open_writer(other, create=True).close()
-        w = store.open_writer(mine, create=True)
-        w.append(start(mine))
+        store.open_writer(other, first=start(other)).close()
+        w = store.open_writer(mine, first=start(mine))
         w.close()
         seen = _collect(watch, Change("created", mine))
         assert {c.session_id for c in seen} == {mine}, seen
@@ -80,9 +79,8 @@ def test_other_names_and_other_sessions_are_ignored(store: FileStore) -> None:
 
 def test_a_rewrite_is_reported(store: FileStore) -> None:
     sid = new_session_id()
-    w = store.open_writer(sid, create=True)
-    line = w.append(start(sid))
-    w.close()
+    store.open_writer(sid, first=start(sid)).close()
+    line = encode_event(start(sid))
     watch = store.watch()
     try:
         store.rewrite(sid, [line[:-1]])

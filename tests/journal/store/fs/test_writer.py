@@ -23,6 +23,7 @@ from p8j.journal import (
     SessionLockedError,
     SessionManager,
     SessionResumed,
+    SessionStarted,
     SessionStateError,
     UnsafePathError,
     new_session_id,
@@ -33,6 +34,12 @@ from p8j.journal.store.fs.writer import DEFAULT_MAX_RECORD_BYTES
 from p8j.replay import load_session
 
 _real_fdatasync = os.fdatasync
+
+
+def _start(sid: str) -> SessionStarted:
+    return SessionStarted(SCHEMA_VERSION, sid, 0, "2026-01-01T00:00:00.000000Z", project_name="w")
+
+
 _real_write = os.write
 
 
@@ -303,7 +310,7 @@ def test_short_write_is_rolled_back(
 
 def test_writer_refuses_after_close(home: Home) -> None:
     sid = new_session_id()
-    writer = LogWriter(home, sid, create=True)
+    writer = LogWriter(home, sid, create=True, first=_start(sid))
     writer.close()
     writer.close()  # idempotent
     assert writer.closed
@@ -316,6 +323,8 @@ def test_bad_durability_is_refused(home: Home) -> None:
         SessionManager(home, durability="sometimes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="durability"):
         LogWriter(home, new_session_id(), create=True, durability="never")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="first event"):
+        LogWriter(home, new_session_id(), create=True)
 
 
 # -- file safety ---------------------------------------------------------------------------
@@ -342,7 +351,7 @@ def test_hard_linked_or_symlinked_log_is_refused(
 
 def test_second_writer_in_one_process_is_locked_out(home: Home) -> None:
     sid = new_session_id()
-    first = LogWriter(home, sid, create=True)
+    first = LogWriter(home, sid, create=True, first=_start(sid))
     try:
         with pytest.raises(SessionLockedError) as info:
             LogWriter(home, sid, create=False)

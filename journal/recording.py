@@ -1,0 +1,179 @@
+"""How one record reaches a session's log and its in-memory Session (the manager's write path).
+
+Contract:
+- `start_event` builds a session's ``SessionStarted`` (metadata redacted when
+  a stream is given) and refuses one over the record cap, touching nothing.
+- `write_large` appends an event too large for one line with its payloads
+  moved into blobs, and returns the event to fold (with the values, as a
+  replay that resolves the blobs reads it).
+- `settle` is what the manager runs when an exception (an OSError, a
+  KeyboardInterrupt at any point: encode, blob write, write, fsync, lock wait,
+  fold) escapes a record: afterwards either the event is in the log and
+  folded into the Session (its seq consumed), or it is not in the log and the
+  Session is unchanged, or the writer is failed, so every later record raises
+  `JournalIOError` until the session is reopened. The Session always equals a
+  replay of the log's committed lines.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from . import checks
+from .cache.snapshots import fold_log
+from .codec import decode_written, encode_event
+from .errors import RecordTooLargeError
+from .events import SCHEMA_VERSION, Event, MessageRecorded, SessionStarted
+from .secrets.stream import REDACTED_FIELDS, RedactStream
+from .session import Session, apply
+from .store.fs.blobs import BLOB_FIELDS, BlobStore, offload_content, offload_event
+from .store.fs.layout import Home, check_home_arg
+from .store.fs.syscalls import Storage
+from .store.fs.writer import LogWriter
+from .timefmt import now_ts
+
+__all__ = ["check_options", "committed", "settle", "start_event", "write_large"]
+
+
+@functools.cache
+def _version() -> str:
+    # Cached: importlib.metadata parses the dist-info on every call (~0.2 ms a session start).
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("p8j")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def start_event(
+    home: Home,
+    sid: str,
+    project_name: str,
+    metadata: Mapping[str, Any] | None,
+    cwd: str | None,
+    stream: RedactStream | None,
+    cap: int,
+) -> SessionStarted:
+    """The ``SessionStarted`` of a new session `sid`; RecordTooLargeError over `cap` bytes."""
+    # Every text a start writes is redacted, keys included (see secrets/stream.py).
+    start: dict[str, Any] = {
+        "project_name": project_name,
+        "metadata": dict(metadata or {}),
+        "cwd": cwd if cwd is not None else _cwd(),
+    }
+    if stream is not None:
+        start["redactions"] = stream.fields(start, REDACTED_FIELDS["SessionStarted"])
+    event = SessionStarted(
+        SCHEMA_VERSION,
+        sid,
+        0,
+        now_ts(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        p8j_version=_version(),
+        **start,
+    )
+    size = len(encode_event(event))  # an unencodable start raises here, too
+    if size > cap:
+        raise RecordTooLargeError(
+            f"SessionStarted record is {size} bytes; the cap is {cap}", path=home.log_path(sid)
+        )
+    return event
+
+
+def write_large(writer: LogWriter, event: Event, store: BlobStore, threshold: int) -> Event:
+    """Append `event` with its payloads moved into blobs; return the event to fold."""
+    disk = offload_event(event, store, threshold)
+    try:
+        writer.append(disk)
+    except RecordTooLargeError:
+        if not isinstance(event, MessageRecorded) or event.content is UNSET:
+            raise  # no single payload is large: the record is over the cap
+        whole = msgspec.structs.replace(disk, content=event.content)
+        assert isinstance(whole, MessageRecorded)
+        writer.append(offload_content(whole, store))
+    names = BLOB_FIELDS[type(event)]
+    if all(type(getattr(event, n)) is str for n in names if n != "extra") and not getattr(
+        event, "extra", None
+    ):
+        return event  # plain strings read back as themselves
+    return decode_written(encode_event(event))
+
+
+def committed(writer: LogWriter, event: Event) -> bool:
+    """True if `event` (or its blob-offloaded form) is the writer's last committed line."""
+    line = writer.last_line
+    if line is None:
+        return False
+    written = decode_written(line)
+    return written.seq == event.seq and written.session_id == event.session_id
+
+
+def settle(
+    home: Home,
+    session: Session,
+    writer: LogWriter,
+    event: Event,
+    when: datetime,
+    folding: bool,
+    history: int | None,
+) -> None:
+    """After an exception escaped recording `event`: make `session` equal its log again.
+
+    If the event reached the log, fold it: at once when nothing of it was
+    folded yet, else (`folding`: interrupted part-way through the fold) by
+    folding the log again (`history` is the session's window) into `session`
+    in place. If that fails too, the writer is failed.
+    """
+    try:
+        if session.last_seq >= event.seq or not committed(writer, event):
+            return
+        if folding:
+            fresh, _, _ = fold_log(home, session.session_id, history=history)
+            for name in session.__struct_fields__:
+                setattr(session, name, getattr(fresh, name))
+        else:
+            apply(session, decode_written(encode_event(event)), when)
+    except BaseException:
+        writer.fail(f"a record (seq {event.seq}) was interrupted and could not be settled")
+        raise
+
+
+def check_options(
+    home: object,
+    durability: object,
+    max_record_bytes: object,
+    batch_interval_ms: object,
+    batch_max_events: object,
+    redact: object,
+    blob_threshold: object,
+    storage: object,
+) -> float:
+    """Check `SessionManager`'s constructor arguments; return `batch_interval_ms` as a float."""
+    check_home_arg(home)
+    checks.choice(durability, "durability", ("default", "fsync", "batch"))
+    checks.integer(max_record_bytes, "max_record_bytes", minimum=1)
+    interval = checks.real(batch_interval_ms, "batch_interval_ms", positive=True)
+    checks.integer(batch_max_events, "batch_max_events", minimum=1)
+    if redact is not None:
+        checks.boolean(redact, "redact")
+    checks.opt_integer(blob_threshold, "blob_threshold", minimum=0)
+    if storage is not None and not isinstance(storage, Storage):
+        raise checks.wrong_type("storage", "a Storage or None", storage)
+    return interval
