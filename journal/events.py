@@ -121,9 +121,45 @@ class SessionResumed(Event, frozen=True):
 
 
 class SessionEnded(Event, frozen=True):
-    """The session was completed; nothing may follow."""
+    """The session was completed; nothing may follow (but `LinesRemoved`, written by a repair)."""
 
     reason: str | None = None
+
+
+class RemovedLines(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A run of consecutive lines `p8j repair` moved out of a log, as they were before it.
+
+    `line` (1-based) and `offset` locate the run's first line, `lines` counts its
+    lines, `size` its bytes (newlines included), `sha256` hashes those bytes,
+    which now live in ``<home>/torn/<sidecar>``; `problem` says why the first
+    line was removed (``corrupt: checksum mismatch...``, ``torn-tail: ...``).
+    """
+
+    line: int
+    offset: int
+    lines: int
+    size: int
+    sha256: str
+    sidecar: str
+    problem: str = ""
+
+
+class LinesRemoved(Event, frozen=True):
+    """`p8j repair` removed damaged lines here; this event stands in for what they held.
+
+    It holds `seqs` seqs (its own and the ``seqs - 1`` after it, which the
+    removed lines held): the next event's seq is ``seq + seqs``. `state`, when
+    set, is the lifecycle state after the removed lines (``active`` or
+    ``paused``), inferred from the events after them; it never reopens a
+    completed session. Written in place of the lines (``ts`` = the previous
+    event's, so time stays in order) or appended at the end, and legal in any
+    state after the start; `repaired_at` is when the repair ran.
+    """
+
+    seqs: int = 1
+    state: str | None = None
+    removed: list[RemovedLines] = []
+    repaired_at: str | None = None
 
 
 AnyEvent = (
@@ -135,6 +171,7 @@ AnyEvent = (
     | SessionPaused
     | SessionResumed
     | SessionEnded
+    | LinesRemoved
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -146,6 +183,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SessionPaused,
     SessionResumed,
     SessionEnded,
+    LinesRemoved,
 )
 
 

@@ -42,7 +42,7 @@ from msgspec import UNSET
 from .cache.catalog import SessionSummary, list_summaries
 from .cache.snapshots import fold_log
 from .codec import check_nesting, decode_written, encode_event
-from .errors import InvalidEventError, RecordTooLargeError, SessionStateError
+from .errors import CorruptLineError, InvalidEventError, RecordTooLargeError, SessionStateError
 from .events import (
     SCHEMA_VERSION,
     CommandRecorded,
@@ -358,7 +358,20 @@ class SessionManager:
         try:
             # From the snapshot cache when fresh (and refreshed after a long tail); a log
             # without a complete SessionStarted raises missing_start_error's error.
-            session, cursor, _ = fold_log(self.home, sid, history=history)
+            try:
+                session, cursor, _ = fold_log(self.home, sid, history=history)
+            except CorruptLineError as exc:
+                if exc.line == 1:
+                    raise  # no SessionStarted: nothing to resume, and nothing to repair
+                # A damaged line (not a torn tail): appending after it would bury it.
+                raise CorruptLineError(
+                    f"cannot resume session {sid}: {exc.message}; run `p8j repair {sid}` "
+                    "to move the damaged lines aside",
+                    path=exc.path,
+                    line=exc.line,
+                    offset=exc.offset,
+                    data=exc.data,
+                ) from exc
             if session.status == "completed":
                 raise SessionStateError(f"cannot reopen session {sid}: it is completed")
             repaired = writer.repair_tail(cursor.offset)
