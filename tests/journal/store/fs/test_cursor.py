@@ -21,6 +21,7 @@ from p8j.journal import (
     Event,
     Home,
     JournalIOError,
+    LinesRemoved,
     LogCursor,
     MessageRecorded,
     MetadataUpdated,
@@ -161,6 +162,25 @@ def test_terminated_garbage_at_the_end_is_corruption_only_the_unterminated_rest_
     assert [(i.kind, i.line) for i in cursor.issues] == [("corrupt", 4), ("corrupt", 5)]
     assert cursor.torn is not None and cursor.torn.line == 6
     assert cursor.torn.offset == ends[2] + 41 + 14
+
+
+def test_lines_removed_holds_its_seqs_and_may_restore_the_state(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    log: list[Event] = [
+        SessionStarted(SCHEMA_VERSION, SID, 0, TS, project_name="p"),
+        SessionPaused(SCHEMA_VERSION, SID, 1, TS),
+        LinesRemoved(SCHEMA_VERSION, SID, 2, TS, seqs=2, state="active"),
+        MessageRecorded(SCHEMA_VERSION, SID, 4, TS, role="user", content="x"),
+    ]
+    path.write_bytes(b"".join(map(encode_event, log)))
+    got, cursor = read_events(path, session_id=SID)  # strict: seq 3 is no gap
+    assert got == log and (cursor.next_seq, cursor.state) == (5, "active")
+    # A stand-in never reopens a completed session.
+    log[1] = SessionEnded(SCHEMA_VERSION, SID, 1, TS)
+    path.write_bytes(b"".join(map(encode_event, log)))
+    with pytest.raises(CorruptLineError, match="lifecycle") as info:
+        read_events(path, session_id=SID)
+    assert info.value.line == 3
 
 
 def test_every_bit_flip_is_detected_and_localised(tmp_path: Path) -> None:
