@@ -30,6 +30,7 @@ def test_a_corrupt_sessionended_is_an_error_until_repaired(
     verify = runner.invoke(cli, ["verify", sid])
     assert verify.exit_code == 1, verify.output
     assert "error line 5: corrupt" in verify.stdout
+    assert f"p8j repair {sid} moves the bad lines aside" in verify.stdout
     (row,) = json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)
     assert row["state"] == "damaged" and row["problems"] == 1
     assert "damaged" in runner.invoke(cli, ["ls"]).stdout

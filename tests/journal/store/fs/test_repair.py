@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +17,7 @@ from journal_helpers import line_ends
 from p8j.journal import (
     CorruptLineError,
     Home,
+    JournalIOError,
     LinesRemoved,
     MessageRecorded,
     SessionLockedError,
@@ -24,7 +27,9 @@ from p8j.journal import (
     read_events,
 )
 from p8j.journal.cache.snapshots import snapshot_path
+from p8j.journal.store.fs import repair as repair_module
 from p8j.journal.store.fs.repair import repair_session
+from p8j.journal.store.fs.syscalls import Storage
 from p8j.replay import load_session
 from p8j.replay.listing import list_sessions
 from p8j.replay.verify import verify_session
@@ -279,3 +284,57 @@ def test_any_set_of_damaged_lines_repairs_to_a_strictly_readable_log(
     assert sum(r.lines for r in result.removed) == len(damaged)
     assert load_session(sid, home) == fold(events)
     assert not repair_session(home, sid).changed
+
+
+class _FailingRename(Storage):
+    """Fails the rename that would put the repaired log in place."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def fsync(self, fd: int) -> None:
+        self.calls.append("fsync")
+        super().fsync(fd)
+
+    def fsync_dir(self, path: str | os.PathLike[str]) -> None:
+        self.calls.append(f"fsync_dir {Path(path).name}")
+        super().fsync_dir(path)
+
+    def replace(self, src: str | os.PathLike[str], dst: str | os.PathLike[str], **kw: Any) -> None:
+        self.calls.append("replace")
+        raise OSError(errno.EIO, "Input/output error")
+
+
+def test_a_failed_rewrite_leaves_the_old_log_whole(home: Home) -> None:
+    sid = _completed(home)
+    data = home.log_path(sid).read_bytes()
+    bad = _flip(data, len(data) - 5)
+    _reset(home, sid, bad)
+    storage = _FailingRename()
+    with pytest.raises(JournalIOError, match="repair failed"):
+        repair_session(home, sid, storage=storage)
+    assert home.log_path(sid).read_bytes() == bad
+    assert [n for n in os.listdir(home.sessions_dir) if n.endswith(".tmp")] == []
+    # The bad bytes were safe in torn/ (fsynced, and the directory too) before the rename.
+    assert storage.calls[:3] == ["fsync", "fsync_dir torn", "fsync"]
+    assert storage.calls[3] == "replace"
+    repair_session(home, sid)  # a later repair still works (a second sidecar name)
+    assert len(os.listdir(home.torn_dir)) == 2
+    assert load_session(sid, home).status == "active"
+
+
+def test_lines_split_across_read_chunks_repair_the_same(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = _completed(home)
+    data = home.log_path(sid).read_bytes()
+    ends = line_ends(data)
+    bad = _flip(data, ends[3] + 7) + b'{"torn tail'
+    _reset(home, sid, bad)
+    whole = repair_session(home, sid, dry_run=True)
+    monkeypatch.setattr(repair_module, "_CHUNK", 7)
+    small = repair_session(home, sid, dry_run=True)
+    assert small.removed == whole.removed and small.bytes_after == whole.bytes_after
+    assert [(r.line, r.size) for r in small.removed] == [(5, ends[4] - ends[3]), (10, 11)]
+    repair_session(home, sid)
+    assert verify_session(home, sid).ok
