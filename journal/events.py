@@ -5,7 +5,8 @@ the class name. The envelope comes first on every event:
 
 - ``v``: schema version of the writer (currently 1);
 - ``session_id``: the session's UUIDv7;
-- ``seq``: 0, 1, 2, ... within the session, no gaps;
+- ``seq``: 0, 1, 2, ... within the session, no gaps (a `LinesRemoved` holds
+  ``seqs`` of them: those of the damaged lines a repair removed);
 - ``ts``: UTC, RFC 3339 with microseconds (``2026-11-24T07:06:00.000123Z``).
 
 Events that carry text have ``redactions`` (ids of the redaction rules that

@@ -4,7 +4,7 @@ Contract:
 - The log is read in chunks (never whole) and split on ``b"\\n"`` only.
 - Every line is verified: framing and CRC (see codec), decoding, ``session_id``
   matching the file, ``seq`` continuing 0, 1, 2, ... without gaps, and lifecycle
-  order (see session.check_transition).
+  order (see session.check_event).
 - Trailing bytes without a newline are a *torn tail*: a writer puts each record
   down with one ``write()``, so a crash can only leave an unterminated last
   line. They are tolerated, reported in `LogCursor.torn` and never yielded
