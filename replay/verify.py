@@ -14,8 +14,8 @@ this p8j does not know, and ``repaired`` (a `LinesRemoved` event: lines
 ``p8j repair`` moved aside earlier). A torn tail or an empty log of a session
 whose writer is live is a write in progress, not a problem. The lifecycle rules
 are session.check_event's (`LinesRemoved` is legal in any state after the start,
-also after ``SessionEnded``). A started log with errors has the state
-``damaged`` (unless its writer is live), as in `p8j ls`.
+also after ``SessionEnded``). A log with errors has the state ``damaged``
+(unless its writer is live), as in `p8j ls`.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def verify_session(home: Home, session_id: str) -> VerifyReport:
         )
     if events == 0 and not errors and not live:
         errors.append(VerifyIssue("empty", 1, 0, "the log holds no events (no SessionStarted)"))
-    if errors and not live and status is not None:
+    if errors and not live:
         state = "damaged"
     return VerifyReport(
         session_id=session_id,

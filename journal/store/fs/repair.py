@@ -199,6 +199,9 @@ class _Planner:
     def good(self, offset: int, size: int, ev: AnyEvent | UnknownEvent) -> bool:
         """Keep `ev` (after a stand-in if seqs are missing); False if it is illegal here."""
         gap = ev.seq - self.expected
+        if self.state is None and gap:
+            self.why = f"the first event has seq {ev.seq}, not 0"
+            return False  # nothing may stand in before the start
         restored: str | None = None
         try:
             after = check_event(self.state, ev)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from journal_helpers import line_ends
 
 from p8j.journal import (
+    SCHEMA_VERSION,
     CorruptLineError,
     Home,
     JournalIOError,
@@ -22,7 +23,9 @@ from p8j.journal import (
     MessageRecorded,
     SessionLockedError,
     SessionManager,
+    SessionStarted,
     SessionStateError,
+    encode_event,
     fold,
     read_events,
 )
@@ -338,3 +341,17 @@ def test_lines_split_across_read_chunks_repair_the_same(
     assert [(r.line, r.size) for r in small.removed] == [(5, ends[4] - ends[3]), (10, 11)]
     repair_session(home, sid)
     assert verify_session(home, sid).ok
+
+
+def test_a_log_that_does_not_start_with_seq_0_is_refused(home: Home) -> None:
+    sid = _completed(home)
+    lines = home.log_path(sid).read_bytes().split(b"\n")
+    _reset(home, sid, b"\n".join(lines[1:]))  # no SessionStarted: line 1 is seq 1
+    with pytest.raises(CorruptLineError, match="cannot repair: line 1"):
+        repair_session(home, sid)
+    start = encode_event(
+        SessionStarted(SCHEMA_VERSION, sid, 3, "2026-11-24T07:00:00.000000Z", project_name="p")
+    )
+    _reset(home, sid, start)
+    with pytest.raises(CorruptLineError, match="seq 3, not 0"):
+        repair_session(home, sid)
