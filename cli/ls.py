@@ -17,7 +17,13 @@ from .render import duration, escape, is_terminal, table, terminal_width, when
 __all__ = ["ls", "short_ids"]
 
 TABLE_LIMIT = 50
-_STATE_COLORS = {"live": "green", "crashed": "red", "paused": "yellow", "active": "cyan"}
+_STATE_COLORS = {
+    "live": "green",
+    "crashed": "red",
+    "paused": "yellow",
+    "active": "cyan",
+    "damaged": "magenta",
+}
 _ENC = msgspec.json.Encoder()
 
 
@@ -60,6 +66,7 @@ def _rows(rows: list[SessionListing], relative: bool, prefix: int) -> list[list[
     epilog="""\b
 Examples:
   p8j ls --status crashed,paused      what can be resumed
+  p8j ls --status damaged             what needs p8j repair first
   p8j ls --since 2h --project 'web*'
   p8j ls --json | jq -r '.[] | select(.state == "live") | .session_id'
 """
@@ -70,7 +77,8 @@ Examples:
     "states",
     type=STATE_LIST,
     default=None,
-    help="Only these states: active (= live or crashed), live, crashed, paused, completed.",
+    help="Only these states: active (= live or crashed), live, crashed, paused, completed, "
+    "damaged (needs p8j repair).",
 )
 @click.option(
     "--since", type=SINCE, default=None, help="Only sessions active since: 2h, 3d, 2026-11-01."

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "ls": "p8j.cli.ls:ls",
     "pick": "p8j.cli.pick:pick",
     "redact": "p8j.cli.redact:redact",
+    "repair": "p8j.cli.repair:repair",
     "replay": "p8j.cli.replay:replay",
     "scan": "p8j.cli.scan:scan",
     "search": "p8j.cli.search:search_cmd",

@@ -25,7 +25,7 @@ Example:
     "states",
     type=STATE_LIST,
     default=None,
-    help="Only these states: active, live, crashed, paused, completed.",
+    help="Only these states: active, live, crashed, paused, completed, damaged.",
 )
 @json_option
 @home_option

@@ -13,6 +13,7 @@ from p8j.journal import (
     AnyEvent,
     CommandRecorded,
     ExecutionRecorded,
+    LinesRemoved,
     MessageRecorded,
     MetadataUpdated,
     SessionEnded,
@@ -82,6 +83,9 @@ def event_summary(event: AnyEvent | UnknownEvent) -> tuple[str, str | None, str]
         return "ended", "magenta", _short(event.reason or "")
     if isinstance(event, MetadataUpdated):
         return "metadata", None, _short(_ENC.encode(event.changes).decode("utf-8", "replace"))
+    if isinstance(event, LinesRemoved):
+        lines = sum(r.lines for r in event.removed)
+        return "repaired", "red", f"{lines} damaged line(s) moved aside by p8j repair"
     return _short(event.type), None, "(an event type this p8j does not know)"
 
 

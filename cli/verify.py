@@ -17,6 +17,7 @@ __all__ = ["verify"]
 
 _ENC = msgspec.json.Encoder()
 PROGRESS_MIN = 20  # a progress bar is worth showing from this many sessions
+_REPAIRABLE = frozenset({"corrupt", "seq-gap", "lifecycle", "too-long"})
 
 
 def _reports(home: Home, ids: list[str], progress: bool) -> Iterator[VerifyReport]:
@@ -52,6 +53,11 @@ def _describe(report: VerifyReport, style: Style, verbose: bool) -> list[str]:
         where = f"line {issue.line}" if issue.line is not None else "log"
         lines.append(
             f"      {style('warning', 'yellow')} {where}: {issue.kind}: {escape(issue.message)}"
+        )
+    if any(issue.kind in _REPAIRABLE for issue in report.errors):
+        lines.append(
+            f"      p8j repair {report.session_id} moves the bad lines aside "
+            "(--dry-run to see what first)"
         )
     return lines
 

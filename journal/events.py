@@ -5,7 +5,8 @@ the class name. The envelope comes first on every event:
 
 - ``v``: schema version of the writer (currently 1);
 - ``session_id``: the session's UUIDv7;
-- ``seq``: 0, 1, 2, ... within the session, no gaps;
+- ``seq``: 0, 1, 2, ... within the session, no gaps (a `LinesRemoved` holds
+  ``seqs`` of them: those of the damaged lines a repair removed);
 - ``ts``: UTC, RFC 3339 with microseconds (``2026-11-24T07:06:00.000123Z``).
 
 Events that carry text have ``redactions`` (ids of the redaction rules that
@@ -123,10 +124,46 @@ class SessionResumed(Event, frozen=True):
 
 
 class SessionEnded(Event, frozen=True):
-    """The session was completed; nothing may follow."""
+    """The session was completed; nothing may follow (but `LinesRemoved`, written by a repair)."""
 
     reason: str | None = None
     redactions: list[str] = []
+
+
+class RemovedLines(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A run of consecutive lines `p8j repair` moved out of a log, as they were before it.
+
+    `line` (1-based) and `offset` locate the run's first line, `lines` counts its
+    lines, `size` its bytes (newlines included), `sha256` hashes those bytes,
+    which now live in ``<home>/torn/<sidecar>``; `problem` says why the first
+    line was removed (``corrupt: checksum mismatch...``, ``torn-tail: ...``).
+    """
+
+    line: int
+    offset: int
+    lines: int
+    size: int
+    sha256: str
+    sidecar: str
+    problem: str = ""
+
+
+class LinesRemoved(Event, frozen=True):
+    """`p8j repair` removed damaged lines here; this event stands in for what they held.
+
+    It holds `seqs` seqs (its own and the ``seqs - 1`` after it, which the
+    removed lines held): the next event's seq is ``seq + seqs``. `state`, when
+    set, is the lifecycle state after the removed lines (``active`` or
+    ``paused``), inferred from the events after them; it never reopens a
+    completed session. Written in place of the lines (``ts`` = the previous
+    event's, so time stays in order) or appended at the end, and legal in any
+    state after the start; `repaired_at` is when the repair ran.
+    """
+
+    seqs: int = 1
+    state: str | None = None
+    removed: list[RemovedLines] = []
+    repaired_at: str | None = None
 
 
 AnyEvent = (
@@ -138,6 +175,7 @@ AnyEvent = (
     | SessionPaused
     | SessionResumed
     | SessionEnded
+    | LinesRemoved
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -149,6 +187,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SessionPaused,
     SessionResumed,
     SessionEnded,
+    LinesRemoved,
 )
 
 

@@ -39,10 +39,14 @@ from msgspec import UNSET
 
 from . import checks
 from .cache.catalog import SessionSummary, list_summaries
-from .cache.snapshots import fold_log
 from .clock import now as _now
 from .codec import check_nesting, decode_written
-from .errors import InvalidEventError, InvalidTypeError, RecordTooLargeError, SessionStateError
+from .errors import (
+    InvalidEventError,
+    InvalidTypeError,
+    RecordTooLargeError,
+    SessionStateError,
+)
 from .events import (
     SCHEMA_VERSION,
     CommandRecorded,
@@ -55,7 +59,7 @@ from .events import (
     SessionResumed,
 )
 from .ids import new_session_id
-from .recording import check_options, settle, start_event, write_large
+from .recording import check_options, fold_to_resume, settle, start_event, write_large
 from .secrets.config import default_redactor, redaction_enabled
 from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply, message_dict
@@ -318,7 +322,7 @@ class SessionManager:
         try:
             # From the snapshot cache when fresh (and refreshed after a long tail); a log
             # without a complete SessionStarted raises missing_start_error's error.
-            session, cursor, _ = fold_log(self.home, sid, history=history)
+            session, cursor = fold_to_resume(self.home, sid, history)
             if session.status == "completed":
                 raise SessionStateError(f"cannot reopen session {sid}: it is completed")
             writer.check()  # the fold read by path: it must still name the inode locked

@@ -30,17 +30,25 @@ from msgspec import UNSET
 from . import checks
 from .cache.snapshots import fold_log
 from .codec import decode_written, encode_event
-from .errors import RecordTooLargeError
+from .errors import CorruptLineError, RecordTooLargeError
 from .events import SCHEMA_VERSION, Event, MessageRecorded, SessionStarted
 from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply
 from .store.fs.blobs import BLOB_FIELDS, BlobStore, offload_content, offload_event
+from .store.fs.cursor import LogCursor
 from .store.fs.layout import Home, check_home_arg
 from .store.fs.syscalls import Storage
 from .store.fs.writer import LogWriter
 from .timefmt import now_ts
 
-__all__ = ["check_options", "committed", "settle", "start_event", "write_large"]
+__all__ = [
+    "check_options",
+    "committed",
+    "fold_to_resume",
+    "settle",
+    "start_event",
+    "write_large",
+]
 
 
 @functools.cache
@@ -177,3 +185,26 @@ def check_options(
     if storage is not None and not isinstance(storage, Storage):
         raise checks.wrong_type("storage", "a Storage or None", storage)
     return interval
+
+
+def fold_to_resume(home: Home, sid: str, history: int | None) -> tuple[Session, LogCursor]:
+    """Fold `sid`'s log for a resume (from a fresh snapshot when there is one).
+
+    A log without a complete SessionStarted raises missing_start_error's error; a
+    damaged line elsewhere (not a torn tail) raises a CorruptLineError that names
+    `p8j repair`, since appending after it would bury it.
+    """
+    try:
+        session, cursor, _ = fold_log(home, sid, history=history)
+    except CorruptLineError as exc:
+        if exc.line == 1:
+            raise  # no SessionStarted: nothing to resume, and nothing to repair
+        raise CorruptLineError(
+            f"cannot resume session {sid}: {exc.message}; run `p8j repair {sid}` "
+            "to move the damaged lines aside",
+            path=exc.path,
+            line=exc.line,
+            offset=exc.offset,
+            data=exc.data,
+        ) from exc
+    return session, cursor

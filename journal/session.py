@@ -9,10 +9,14 @@ Lifecycle (enforced by `check_transition`, used by both the fold and the reader)
     (none) --SessionStarted--> active
     active --SessionPaused--> paused --SessionResumed--> active
     active --SessionResumed--> active      (crash recovery: the writer died)
-    active|paused --SessionEnded--> completed   (terminal: nothing may follow)
+    active|paused --SessionEnded--> completed   (terminal: nothing may follow but LinesRemoved)
+    active|paused|completed --LinesRemoved--> its `state` if set, else unchanged
 
 Messages, commands and executions are legal only while active; metadata
-updates while active or paused.
+updates while active or paused. `LinesRemoved` (written by ``p8j repair`` in
+place of damaged lines) stands for ``seqs`` seqs, and may set the state the
+removed lines left (active or paused), never out of completed: `check_event`
+and `seq_span` apply those two rules; the fold has no history effect from it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .events import (
     CommandRecorded,
     Event,
     ExecutionRecorded,
+    LinesRemoved,
     MessageRecorded,
     MetadataUpdated,
     SessionEnded,
@@ -42,10 +47,12 @@ __all__ = [
     "Session",
     "Status",
     "apply",
+    "check_event",
     "check_history",
     "check_transition",
     "fold",
     "message_dict",
+    "seq_span",
 ]
 
 Status = Literal["active", "paused", "completed"]
@@ -60,7 +67,9 @@ _RULES: dict[type[Event], tuple[frozenset[str | None], str | None]] = {
     SessionPaused: (frozenset({"active"}), "paused"),
     SessionResumed: (frozenset({"active", "paused"}), "active"),
     SessionEnded: (frozenset({"active", "paused"}), "completed"),
+    LinesRemoved: (frozenset({"active", "paused", "completed"}), None),
 }
+_RESTORABLE = frozenset({"active", "paused"})
 
 
 def check_transition(state: str | None, event_type: type[Any]) -> str | None:
@@ -78,6 +87,29 @@ def check_transition(state: str | None, event_type: type[Any]) -> str | None:
         shown = "not started" if state is None else state
         raise SessionStateError(f"{event_type.__name__} is illegal: the session is {shown}")
     return state if after is None else after
+
+
+def check_event(state: str | None, event: Event | UnknownEvent) -> str | None:
+    """Like `check_transition`, for the event itself: applies `LinesRemoved`'s state and seqs."""
+    if type(event) is not LinesRemoved:
+        return check_transition(state, type(event))
+    assert isinstance(event, LinesRemoved)
+    after = check_transition(state, LinesRemoved)
+    if type(event.seqs) is not int or event.seqs < 1:
+        raise SessionStateError(f"LinesRemoved must stand for at least one seq, not {event.seqs}")
+    if event.state is None:
+        return after
+    if event.state not in _RESTORABLE or state == "completed":
+        raise SessionStateError(
+            f"LinesRemoved cannot make a {state} session {event.state}: "
+            "it restores only active or paused, never out of completed"
+        )
+    return event.state
+
+
+def seq_span(event: Event | UnknownEvent) -> int:
+    """How many seqs `event` holds: `LinesRemoved.seqs`, else 1 (the next seq is seq + span)."""
+    return event.seqs if type(event) is LinesRemoved else 1
 
 
 class Session(msgspec.Struct, kw_only=True):
@@ -216,7 +248,7 @@ def apply(
 
 def _step(session: Session | None, event: Event | UnknownEvent) -> Session:
     state = None if session is None else session.status
-    check_transition(state, type(event))
+    after = check_event(state, event)
     if session is None:
         assert isinstance(event, SessionStarted)
         session = _start(event)
@@ -256,7 +288,10 @@ def _step(session: Session | None, event: Event | UnknownEvent) -> Session:
     elif t is UnknownEvent:
         assert isinstance(event, UnknownEvent)
         session.unknown_events.append(event.raw)
-    session.last_seq = event.seq
+    elif t is LinesRemoved:
+        # No history effect: what the removed lines held is lost (kept in <home>/torn/).
+        session.status = after  # type: ignore[assignment]  # check_event: active|paused|completed
+    session.last_seq = event.seq + seq_span(event) - 1
     return session
 
 
@@ -320,5 +355,5 @@ def _fold_into(
             _step(session, last)
             status = session.status
     if last is not None:
-        session.last_seq = last.seq
+        session.last_seq = last.seq + seq_span(last) - 1
     return last

@@ -10,9 +10,13 @@ Contract:
   write-locked right now is ``live``; one whose log nobody locks lost its writer
   (the process died without pausing or ending it) and is ``crashed``. ``paused``
   and ``completed`` are as logged. The lock is probed only for active sessions.
+  A session whose log has problems (a corrupt line, a seq gap, a lifecycle
+  violation: the summary's ``problems``) is ``damaged`` whatever its status,
+  unless its writer is live: it can be neither resumed nor loaded strictly
+  until ``p8j repair`` moves the bad lines aside (a torn tail is no problem).
 - Filters: `project` is a shell-style pattern (an exact name matches itself);
   `states` takes any of ``active`` (= live or crashed), ``live``, ``crashed``,
-  ``paused``, ``completed``; `since` keeps sessions with activity at or after it;
+  ``paused``, ``completed``, ``damaged``; `since` keeps sessions with activity at or after it;
   `limit` keeps the newest N after filtering.
 - `parse_since` accepts a duration before now (``90s``, ``15m``, ``2h``,
   ``1h30m``, ``3d``, ``2w``), ``today``, ``yesterday``, a date (``2026-11-01``, local
@@ -46,8 +50,8 @@ __all__ = [
     "session_state",
 ]
 
-State = Literal["live", "crashed", "paused", "completed"]
-STATES: tuple[str, ...] = ("active", "live", "crashed", "paused", "completed")
+State = Literal["live", "crashed", "paused", "completed", "damaged"]
+STATES: tuple[str, ...] = ("active", "live", "crashed", "paused", "completed", "damaged")
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(secs|sec|s|mins|min|m|hrs|hr|h|days|day|d|wks|wk|w)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -134,6 +138,8 @@ def listing_of(home: Home, summary: SessionSummary) -> SessionListing:
         state, pid, host = session_state(home, summary.session_id, status)
     else:
         state, pid, host = status, None, None
+    if summary.problems and state != "live":
+        state = "damaged"  # not resumable as it stands: see the module docstring
     start = summary.start_time
     return SessionListing(
         session_id=summary.session_id,
@@ -191,9 +197,9 @@ def list_sessions(
             continue
         if bound is not None and (summary.last_activity or summary.start_time or "") < bound:
             continue
-        if wanted is not None and not _state_matches(
-            wanted, summary.status if summary.status != "active" else "active-any"
-        ):
+        # A damaged session's state is known only with the lock probed (live or damaged).
+        guess = summary.status if summary.status != "active" else "active-any"
+        if wanted is not None and not summary.problems and not _state_matches(wanted, guess):
             continue
         row = listing_of(home, summary)
         if wanted is not None and not _state_matches(wanted, row.state):

@@ -6,10 +6,16 @@ returns a `VerifyReport`. Errors make ``ok`` false: corrupt lines (framing,
 checksum, decoding, a foreign session id), seq gaps or repeats, lifecycle
 violations (anything before ``SessionStarted`` or after ``SessionEnded``), lines
 over the size limit, an empty log, and a log that cannot be opened or is unsafe
-(a symlink, not a regular file). Warnings leave ``ok`` true: a torn tail (the
-last write of a writer that died; moved aside when the session is resumed) and
-events of a type this p8j does not know. A torn tail or an empty log of a
-session whose writer is live is a write in progress, not a problem.
+(a symlink, not a regular file). A bad line that ends in a newline is
+``corrupt`` wherever it is, the last line too: only an unterminated last line
+is a torn tail. Warnings leave ``ok`` true: a torn tail (the last write of a
+writer that died; moved aside when the session is resumed), events of a type
+this p8j does not know, and ``repaired`` (a `LinesRemoved` event: lines
+``p8j repair`` moved aside earlier). A torn tail or an empty log of a session
+whose writer is live is a write in progress, not a problem. The lifecycle rules
+are session.check_event's (`LinesRemoved` is legal in any state after the start,
+also after ``SessionEnded``). A log with errors has the state ``damaged``
+(unless its writer is live), as in `p8j ls`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Iterable, Iterator
 import msgspec
 
 from p8j.journal import Home, LogCursor, P8jError, ReadIssue
+from p8j.journal.events import LinesRemoved
 
 from .listing import session_state
 
@@ -68,8 +75,10 @@ def verify_session(home: Home, session_id: str) -> VerifyReport:
     warnings: list[VerifyIssue] = []
     events = 0
     try:
-        for _ in cursor.read(final=True):
+        for ev in cursor.read(final=True):
             events += 1
+            if type(ev) is LinesRemoved:
+                warnings.append(_repaired(ev, cursor))
     except P8jError as exc:
         errors.append(VerifyIssue("unreadable", exc.line, exc.offset, exc.message))
     status = cursor.state
@@ -97,6 +106,8 @@ def verify_session(home: Home, session_id: str) -> VerifyReport:
         )
     if events == 0 and not errors and not live:
         errors.append(VerifyIssue("empty", 1, 0, "the log holds no events (no SessionStarted)"))
+    if errors and not live:
+        state = "damaged"
     return VerifyReport(
         session_id=session_id,
         path=str(path),
@@ -108,6 +119,19 @@ def verify_session(home: Home, session_id: str) -> VerifyReport:
         size_bytes=size,
         errors=errors,
         warnings=warnings,
+    )
+
+
+def _repaired(ev: LinesRemoved, cursor: LogCursor) -> VerifyIssue:
+    """The warning for a repair's stand-in (the cursor is at its line while it is handed over)."""
+    lines = sum(r.lines for r in ev.removed)
+    seqs = f"seq {ev.seq}" if ev.seqs == 1 else f"seqs {ev.seq}-{ev.seq + ev.seqs - 1}"
+    when = f" at {ev.repaired_at}" if ev.repaired_at else ""
+    return VerifyIssue(
+        "repaired",
+        cursor.line,
+        cursor.offset,
+        f"p8j repair{when} moved {lines} line(s) aside; this LinesRemoved stands for {seqs}",
     )
 
 

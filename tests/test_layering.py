@@ -60,9 +60,7 @@ KNOWN_PRIVATE_CROSSINGS: dict[tuple[str, str], str] = {}
 KNOWN_LAYER_BREAKS: dict[tuple[str, str], str] = {}
 # "module:function" -> why. TEMPORARY, as above.
 KNOWN_LONG_FUNCTIONS: dict[str, str] = {}
-KNOWN_LONG_MODULES: dict[str, str] = {
-    "p8j.journal.store.fs.cursor": "store owner (513 lines)",
-}
+KNOWN_LONG_MODULES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from ..errors import P8jError
 from ..events import (
     CommandRecorded,
     ExecutionRecorded,
+    LinesRemoved,
     MessageRecorded,
     MetadataUpdated,
     SessionEnded,
@@ -196,6 +197,12 @@ def _step(s: SessionSummary, ev: Any) -> None:
         s.end_time = ev.ts
     elif t is UnknownEvent:
         pass
+    elif t is LinesRemoved:
+        # A repair's stand-in: it may restore the state the removed lines left.
+        s.status = ev.state or s.status
+        s.last_seq = ev.seq + ev.seqs - 1
+        s.last_activity = ev.ts
+        return
     s.last_seq = ev.seq
     s.last_activity = ev.ts
 

@@ -32,10 +32,11 @@ import msgspec
 from ..errors import JournalIOError, P8jError
 from ..store.fs.layout import Home, check_dir
 from ..store.fs.lock import hold_session
+from ..store.fs.sidecars import sidecars
 from ..store.fs.syscalls import REAL, Storage, replace_file
 from .config import default_redactor
 from .engine import Redactor
-from .scan import CHUNK, Finding, LogRedactor, open_log, process, read_small, sidecars
+from .scan import CHUNK, Finding, LogRedactor, open_log, process, read_small
 
 __all__ = ["RedactReport", "redact_session"]
 

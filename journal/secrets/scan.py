@@ -29,6 +29,7 @@ from ..events import BlobRef, Event, UnknownEvent
 from ..jsontree import Path as TreePath
 from ..store.fs.blobs import BlobStore, placeholder
 from ..store.fs.layout import Home, check_file
+from ..store.fs.sidecars import sidecars
 from ..store.fs.syscalls import REAL, Storage
 from .config import default_redactor
 from .engine import Redactor
@@ -44,7 +45,6 @@ __all__ = [
     "process",
     "read_small",
     "scan_session",
-    "sidecars",
 ]
 
 CHUNK = 1 << 20
@@ -328,16 +328,6 @@ def scan_session(home: Home, session_id: str, *, redactor: Redactor | None = Non
             continue
         rw.raw(data, 0, f"torn sidecar {side.name}")
     return ScanReport(session_id, str(path), lines, rw.findings)
-
-
-def sidecars(home: Home, session_id: str) -> list[Path]:
-    try:
-        names = os.listdir(home.torn_dir)
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise JournalIOError(f"cannot list: {exc.strerror}", path=home.torn_dir) from exc
-    return sorted(home.torn_dir / n for n in names if n.startswith(session_id + "."))
 
 
 def read_small(path: Path) -> bytes:

@@ -133,10 +133,13 @@ def test_hostile_values_with_a_valid_checksum_are_corrupt_lines(
     assert [e.seq for e in events] == [0, 1]  # the good line after it is still read
     (issue,) = cursor.issues
     assert issue.kind == "corrupt" and issue.line == 2
-    # The same line as the last one is a torn tail: reported, never raised.
+    # As the last line it is still corruption (it ends in a newline), never a torn tail.
     home.log_path(SID).write_bytes(_start_line() + _crc_line(body) + b"\n")
-    events, cursor = read_events(log)
-    assert len(events) == 1 and cursor.torn is not None and cursor.torn.line == 2
+    with pytest.raises(CorruptLineError) as info:
+        read_events(log)
+    assert info.value.line == 2
+    events, cursor = read_events(log, skip_corrupt=True)
+    assert len(events) == 1 and cursor.torn is None and cursor.issues[0].line == 2
 
 
 @pytest.mark.slow

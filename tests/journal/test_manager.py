@@ -16,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from journal_helpers import common_prefix, json_values, patch_os
 
 from p8j.journal import (
+    CorruptLineError,
     Home,
     InvalidEventError,
     JournalIOError,
@@ -405,6 +406,24 @@ def test_a_refused_resume_leaves_the_current_session_alone(mgr: SessionManager, 
     assert mgr.current_session is not None and mgr.current_session.status == "active"
     assert mgr.record_message({"role": "user", "content": "still here"}) == 2
     assert load_session(live, home) == mgr.current_session
+
+
+def test_a_log_with_a_corrupt_line_is_not_reopened_and_names_p8j_repair(
+    mgr: SessionManager, home: Home
+) -> None:
+    sid = mgr.start_session("damaged").session_id
+    mgr.record_message({"role": "user", "content": "x"})
+    mgr.pause_session()
+    log = home.log_path(sid)
+    data = bytearray(log.read_bytes())
+    data[-5] ^= 0x01  # the SessionPaused line: complete, so corrupt, not torn
+    log.write_bytes(bytes(data))
+    with pytest.raises(CorruptLineError, match=f"p8j repair {sid}") as info:
+        mgr.resume_session(sid)
+    assert info.value.line == 3 and info.value.path == str(log)
+    with pytest.raises(CorruptLineError, match="p8j repair"):
+        mgr.end_session()  # ending a paused session reopens its log: refused too
+    assert log.read_bytes() == bytes(data)  # nothing appended after the damage
 
 
 def test_current_session_never_aliases_the_callers_objects(mgr: SessionManager, home: Home) -> None:

@@ -75,6 +75,13 @@ V1_SCHEMA: dict[str, list[tuple[str, str, str]]] = {
         ("host", "None | str", "None"),
     ],
     "SessionEnded": [("reason", "None | str", "None")],
+    # Added by p8j repair; readers that predate it meet it as UnknownEvent.
+    "LinesRemoved": [
+        ("seqs", "int", "1"),
+        ("state", "None | str", "None"),
+        ("removed", "list[RemovedLines]", "[]"),
+        ("repaired_at", "None | str", "None"),
+    ],
 }
 ENVELOPE = [
     ("v", "int", "required"),
@@ -99,6 +106,8 @@ def _type(t: msgspec.inspect.Type) -> str:
         return f"dict[{_type(t.key_type)}, {_type(t.value_type)}]"
     if isinstance(t, msgspec.inspect.ListType):
         return f"list[{_type(t.item_type)}]"
+    if isinstance(t, msgspec.inspect.StructType):
+        return t.cls.__name__
     return names.get(type(t), repr(t))
 
 

@@ -17,6 +17,7 @@ from p8j.journal import (
     CommandRecorded,
     Event,
     ExecutionRecorded,
+    LinesRemoved,
     MessageRecorded,
     MetadataUpdated,
     Session,
@@ -29,7 +30,7 @@ from p8j.journal import (
     apply,
     fold,
 )
-from p8j.journal.session import check_transition
+from p8j.journal.session import check_event, check_transition
 from p8j.journal.timefmt import format_ts, parse_ts
 
 SID = "01a20c6a-1677-71ff-911a-7d8a8490bda4"
@@ -206,6 +207,9 @@ TRANSITIONS: dict[tuple[str | None, type[Any]], str | None] = {
     ("active", UnknownEvent): "active",
     ("paused", UnknownEvent): "paused",
     ("completed", UnknownEvent): "completed",
+    ("active", LinesRemoved): "active",
+    ("paused", LinesRemoved): "paused",
+    ("completed", LinesRemoved): "completed",
 }
 KINDS = [
     SessionStarted,
@@ -217,6 +221,7 @@ KINDS = [
     SessionResumed,
     SessionEnded,
     UnknownEvent,
+    LinesRemoved,
 ]
 
 
@@ -285,3 +290,53 @@ def test_a_negative_window_is_refused() -> None:
     session = Session(session_id="s", project_name="p", start_time=datetime.now(timezone.utc))
     with pytest.raises(ValueError, match="history"):
         session.window(-1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(event_logs(), st.data())
+def test_lines_removed_stands_for_its_seqs_and_leaves_the_histories(
+    events: list[Event | UnknownEvent], data: st.DataObject
+) -> None:
+    cut = data.draw(st.integers(1, len(events)))
+    seqs = data.draw(st.integers(1, 3))
+    stand = LinesRemoved(SCHEMA_VERSION, SID, cut, events[cut - 1].ts, seqs=seqs)
+    later = [msgspec.structs.replace(e, seq=e.seq + seqs) for e in events[cut:]]
+    log: list[Event | UnknownEvent] = [*events[:cut], stand, *later]
+    whole = fold(log)
+    for k in range(1, len(log) + 1):
+        assert fold(log[k:], initial=fold(log[:k])) == whole
+    session: Session | None = None
+    for ev in log:
+        session = apply(session, ev)
+    assert session == whole
+    assert whole.last_seq == (cut + seqs - 1 if not later else later[-1].seq)
+    plain = fold(events)
+    for name in ("conversation_history", "command_history", "execution_histories", "metadata"):
+        assert getattr(whole, name) == getattr(plain, name)
+    assert whole.status == plain.status and whole.end_time == plain.end_time
+
+
+def test_lines_removed_restores_active_or_paused_but_never_reopens_a_completed_session() -> None:
+    def stand(state: str | None, seqs: int = 1) -> LinesRemoved:
+        return LinesRemoved(SCHEMA_VERSION, SID, 2, format_ts(T0), seqs=seqs, state=state)
+
+    assert check_event("paused", stand("active")) == "active"
+    assert check_event("active", stand("paused")) == "paused"
+    assert check_event("completed", stand(None)) == "completed"
+    for state, bad in (("completed", stand("active")), ("active", stand("completed"))):
+        with pytest.raises(SessionStateError, match="never out of completed"):
+            check_event(state, bad)
+    with pytest.raises(SessionStateError, match="at least one seq"):
+        check_event("active", stand(None, seqs=0))
+    with pytest.raises(SessionStateError, match="not started"):
+        check_event(None, stand(None))
+    ts = format_ts(T0)
+    log: list[Event | UnknownEvent] = [
+        SessionStarted(SCHEMA_VERSION, SID, 0, ts, project_name="p"),
+        SessionPaused(SCHEMA_VERSION, SID, 1, ts),
+        stand("active", seqs=2),  # a lost SessionResumed and one more record
+        MessageRecorded(SCHEMA_VERSION, SID, 4, ts, role="user", content="x"),
+    ]
+    session = fold(log)
+    assert session.status == "active" and session.last_seq == 4
+    assert session.conversation_history == [{"role": "user", "content": "x"}]

@@ -131,3 +131,23 @@ def _crashed_session(home: Home) -> str:
 
 def test_missing_home_lists_nothing(tmp_path: object) -> None:
     assert list_sessions(Home(f"{tmp_path}/nothing")) == []
+
+
+def test_a_session_with_a_corrupt_line_is_damaged_not_crashed(rhome: Home) -> None:
+    mgr = SessionManager(rhome)
+    done = mgr.start_session("p").session_id
+    mgr.record_message({"role": "user", "content": "hi"})
+    mgr.end_session()
+    broken = mgr.start_session("p").session_id
+    mgr.record_message({"role": "user", "content": "hi"})
+    mgr.end_session()
+    log = rhome.log_path(broken)
+    data = bytearray(log.read_bytes())
+    data[-5] ^= 0x01  # SessionEnded's crc: the last line, complete but corrupt
+    log.write_bytes(bytes(data))
+    rows = {r.session_id: r for r in list_sessions(rhome)}
+    assert (rows[broken].state, rows[broken].problems) == ("damaged", 1)
+    assert rows[done].state == "completed"
+    assert [r.session_id for r in list_sessions(rhome, states=["damaged"])] == [broken]
+    for resumable in (["crashed"], ["active"], ["paused", "crashed"]):
+        assert list_sessions(rhome, states=resumable) == []

@@ -4,15 +4,17 @@ Contract:
 - The log is read in chunks (never whole) and split on ``b"\\n"`` only.
 - Every line is verified: framing and CRC (see codec), decoding, ``session_id``
   matching the file, ``seq`` continuing 0, 1, 2, ... without gaps, and lifecycle
-  order (see session.check_transition).
-- Trailing bytes without a newline, or a corrupt line with no line after it
-  that passes its checksum, start a *torn tail* (what a crash mid-write or a
-  power loss leaves: only unsynced writes at the end are damaged): everything
-  from there on is tolerated, reported in `LogCursor.torn` and never yielded
-  (only with ``final=True``). Any other bad line raises `CorruptLineError` naming path, line
-  and byte offset, unless the caller passed ``skip_corrupt=True``; then it is
-  skipped and reported in `LogCursor.issues`. Events of unknown type are yielded
-  as `UnknownEvent` and reported too.
+  order (see session.check_event).
+- Trailing bytes without a newline are a *torn tail*: a writer puts each record
+  down with one ``write()``, so a crash can only leave an unterminated last
+  line. They are tolerated, reported in `LogCursor.torn` and never yielded
+  (only with ``final=True``). A bad line that ends in a newline is corruption,
+  wherever it is (the last line too): it raises `CorruptLineError` naming path,
+  line and byte offset, unless the caller passed ``skip_corrupt=True``; then it
+  is skipped and reported in `LogCursor.issues` (``p8j repair`` moves such lines
+  aside). Events of unknown type are yielded as `UnknownEvent` and reported too.
+- `LinesRemoved` (a repair's stand-in) holds ``seqs`` seqs and may set the
+  lifecycle state (see session.check_event): the seqs it names are no gap.
 - Memory is bounded by the chunk size plus the longest line; a line longer than
   ``max_line_bytes`` is corrupt.
 - A cursor can be resumed: `read()` continues at the first byte it has not
@@ -39,7 +41,7 @@ from typing import Literal
 
 import msgspec
 
-from ...codec import decode_block, decode_line, first_bad_checksum, line_checksum_ok
+from ...codec import decode_block, decode_line, first_bad_checksum
 from ...errors import CorruptLineError, JournalIOError, P8jError, SessionStateError, UnsafePathError
 from ...events import (
     AnyEvent,
@@ -49,7 +51,7 @@ from ...events import (
     MetadataUpdated,
     UnknownEvent,
 )
-from ...session import check_transition
+from ...session import check_event, seq_span
 from .blobs import BlobStore
 from .blobs import resolve as resolve_blobs
 
@@ -266,40 +268,14 @@ class LogCursor:
                         pending = b""
                     continue
                 pending = buf[nl + 1 :]
-                yield self._block(buf[: nl + 1] if nl + 1 < len(buf) else buf, fd, final, whole)
-                if self.torn is not None:
-                    break  # a bad line with nothing verifiable after it: the rest is torn
-            if pending and final and self.torn is None:
+                yield self._block(buf[: nl + 1] if nl + 1 < len(buf) else buf, whole)
+            if pending and final:
                 self._torn("incomplete last line (no newline): a write was cut short", pending)
         finally:
             os.close(fd)
 
-    def _only_garbage_after(self, fd: int, end: int) -> bool:
-        """True if no line after byte `end` passes its checksum.
-
-        A crash or power loss can only damage the end of a log (the writes not
-        yet on disk), so a bad line with nothing verifiable after it starts a torn
-        tail; with a good line after it, it is corruption.
-        """
-        pending = b""
-        pos = end
-        while True:
-            try:
-                data = os.pread(fd, self.chunk_size, pos)
-            except OSError:
-                return False
-            if not data:
-                return True
-            pos += len(data)
-            lines = (pending + data).split(b"\n")
-            pending = lines.pop()
-            if any(line_checksum_ok(ln) for ln in lines):
-                return False
-            if len(pending) > self.max_line_bytes:
-                pending = b""  # too long to be a record, and so not a good one
-
     def _block(
-        self, block: bytes, fd: int, final: bool, whole: bool = False
+        self, block: bytes, whole: bool = False
     ) -> Iterator[AnyEvent | UnknownEvent] | list[AnyEvent | UnknownEvent]:
         """The events of a newline-terminated block: batch-decoded, or line by line.
 
@@ -309,7 +285,7 @@ class LogCursor:
         lines = block.split(b"\n")
         lines.pop()  # block ends with a newline
         if len(block) > self.max_line_bytes and max(map(len, lines)) > self.max_line_bytes:
-            return self._lines(lines, fd, final)  # to name the too-long line, as split reads do
+            return self._lines(lines)  # to name the too-long line, as split reads do
         if first_bad_checksum(lines) == len(lines):
             try:
                 events = decode_block(block)
@@ -324,9 +300,9 @@ class LogCursor:
                     self.next_seq += len(events)
                     return events  # type: ignore[return-value]  # list is invariant
                 return self._accept_block(events, lines)
-        return self._lines(lines, fd, final)
+        return self._lines(lines)
 
-    def _lines(self, lines: list[bytes], fd: int, final: bool) -> Iterator[AnyEvent | UnknownEvent]:
+    def _lines(self, lines: list[bytes]) -> Iterator[AnyEvent | UnknownEvent]:
         """Decode and check line by line, naming the line of any problem."""
         for ln in lines:
             if len(ln) > self.max_line_bytes:
@@ -337,9 +313,7 @@ class LogCursor:
             try:
                 event = _decode(ln, self._spath, self.line, self.offset)
             except CorruptLineError as exc:
-                if final and self._only_garbage_after(fd, self.offset + len(ln) + 1):
-                    self._torn(f"corrupt line, and no good line after it: {exc.message}", ln)
-                    return
+                # Ends in a newline, so no crash cut it short: corruption, even on the last line.
                 self._problem("corrupt", exc.message, ln, exc)
                 event = None
             if event is not None and self._accept(event, ln):
@@ -445,11 +419,11 @@ class LogCursor:
             self._problem("corrupt", f"event of session {ev.session_id} in this log", ln)
             return False
         try:
-            self.state = check_transition(self.state, type(ev))
+            self.state = check_event(self.state, ev)
         except SessionStateError as exc:
             self._problem("lifecycle", exc.message, ln, exc)
             return False
-        self.next_seq = ev.seq + 1
+        self.next_seq = ev.seq + seq_span(ev)
         if type(ev) is UnknownEvent:
             self.issues.append(
                 ReadIssue(

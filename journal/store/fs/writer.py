@@ -60,6 +60,7 @@ from ...errors import JournalIOError, RecordTooLargeError, UnsafePathError
 from ...events import Event
 from .layout import Home, check_file
 from .lock import SessionLock, lock_log, refuse_unsafe_lock
+from .sidecars import drop_empty_sidecars, write_sidecar
 from .syscalls import REAL, Storage, write_all
 
 __all__ = ["CHECK_BYTES", "DEFAULT_MAX_RECORD_BYTES", "Durability", "LogWriter"]
@@ -418,8 +419,8 @@ class LogWriter:
                 torn = os.pread(rfd, self.size - good_end, good_end)
             finally:
                 os.close(rfd)
-            self._drop_empty_sidecars()
-            self._write_sidecar(good_end, torn)
+            drop_empty_sidecars(self.home, self.session_id, st_os)
+            write_sidecar(self.home, self.session_id, good_end, [torn], st_os)
             st_os.ftruncate(self._fd, good_end)
             st_os.fsync(self._fd)
         except OSError as exc:
@@ -427,47 +428,6 @@ class LogWriter:
         moved = self.size - good_end
         self.size = good_end
         return moved
-
-    def _write_sidecar(self, good_end: int, torn: bytes) -> None:
-        """Write `torn` whole into a new ``torn/`` file and fsync it, or leave no file."""
-        st_os = self._os
-        # O_EXCL, never O_TRUNC: a name planted in torn/ (a hard link to another
-        # file, say) is left alone, not truncated.
-        fd, n, name = -1, 0, ""
-        while fd < 0:
-            name = f"{self.session_id}.{good_end}{f'.{n}' if n else ''}.torn"
-            try:
-                fd = self.home.open_file(
-                    "torn", name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600, opener=st_os.open
-                )
-            except FileExistsError:
-                n += 1
-        done = False
-        try:
-            try:
-                os.set_blocking(fd, True)
-                os.fchmod(fd, 0o600)
-                write_all(st_os, fd, torn)
-                st_os.fsync(fd)
-            finally:
-                os.close(fd)
-            st_os.fsync_dir(self.home.torn_dir)
-            done = True
-        finally:
-            if not done:
-                # Half a sidecar helps nobody: the bytes are still in the log (not yet cut).
-                with contextlib.suppress(OSError):
-                    st_os.unlink(self.home.torn_dir / name)
-
-    def _drop_empty_sidecars(self) -> None:
-        """Remove this session's empty sidecars (what a repair that failed used to leave)."""
-        with contextlib.suppress(OSError):
-            for name in os.listdir(self.home.torn_dir):
-                path = self.home.torn_dir / name
-                if name.startswith(self.session_id + ".") and name.endswith(".torn"):
-                    st = os.stat(path, follow_symlinks=False)
-                    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
-                        self._os.unlink(path)
 
     # -- closing ---------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from p8j.journal import (
     Event,
     Home,
     JournalIOError,
+    LinesRemoved,
     LogCursor,
     MessageRecorded,
     MetadataUpdated,
@@ -125,34 +126,61 @@ def test_incomplete_last_line_is_a_torn_tail(tmp_path: Path) -> None:
         assert cursor.offset == len(data)
 
 
-def test_corrupt_last_line_is_a_torn_tail(tmp_path: Path) -> None:
+def test_corrupt_last_line_is_corruption_not_a_torn_tail(tmp_path: Path) -> None:
+    """A bad line that ends in a newline was written whole: a crash cannot explain it."""
     events = _events(3)
     path = tmp_path / "log.jsonl"
     data = bytearray(_log(path, events))
     data[-5] ^= 0x01
     path.write_bytes(bytes(data))
+    with pytest.raises(CorruptLineError) as info:
+        read_events(path)
+    assert info.value.line == 4 and "corrupt" in info.value.message
+    got, cursor = read_events(path, skip_corrupt=True)
+    assert got == events[:3] and cursor.torn is None
+    assert [(i.kind, i.line) for i in cursor.issues] == [("corrupt", 4)]
+    # Without its newline the same damage is a torn tail: reported, never raised.
+    path.write_bytes(bytes(data[:-1]))
     got, cursor = read_events(path)
-    assert got == events[:3]
-    assert cursor.torn is not None and cursor.torn.line == 4
+    assert got == events[:3] and cursor.torn is not None and cursor.torn.line == 4
 
 
-def test_corrupt_lines_followed_only_by_garbage_are_a_torn_tail(tmp_path: Path) -> None:
-    """After a power loss the unsynced end can hold several bad lines, not just one."""
+def test_terminated_garbage_at_the_end_is_corruption_only_the_unterminated_rest_torn(
+    tmp_path: Path,
+) -> None:
     events = _events(5)
     path = tmp_path / "log.jsonl"
     data = _log(path, events)
     ends = line_ends(data)
     damaged = data[: ends[2]] + b"\x00" * 40 + b"\n" + b'{"type":"Mess\n' + b"\x00\x00"
     path.write_bytes(damaged)
-    got, cursor = read_events(path, session_id=SID)
-    assert got == events[:3]
-    assert cursor.torn is not None and (cursor.torn.line, cursor.torn.offset) == (4, ends[2])
-    assert cursor.offset == ends[2]
-    # With a good line after the damage it is corruption, not a torn tail.
-    path.write_bytes(data[: ends[2]] + b"\x00" * 40 + b"\n" + data[ends[2] :])
     with pytest.raises(CorruptLineError) as info:
         read_events(path, session_id=SID)
     assert (info.value.line, info.value.offset) == (4, ends[2])
+    got, cursor = read_events(path, session_id=SID, skip_corrupt=True)
+    assert got == events[:3]
+    assert [(i.kind, i.line) for i in cursor.issues] == [("corrupt", 4), ("corrupt", 5)]
+    assert cursor.torn is not None and cursor.torn.line == 6
+    assert cursor.torn.offset == ends[2] + 41 + 14
+
+
+def test_lines_removed_holds_its_seqs_and_may_restore_the_state(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    log: list[Event] = [
+        SessionStarted(SCHEMA_VERSION, SID, 0, TS, project_name="p"),
+        SessionPaused(SCHEMA_VERSION, SID, 1, TS),
+        LinesRemoved(SCHEMA_VERSION, SID, 2, TS, seqs=2, state="active"),
+        MessageRecorded(SCHEMA_VERSION, SID, 4, TS, role="user", content="x"),
+    ]
+    path.write_bytes(b"".join(map(encode_event, log)))
+    got, cursor = read_events(path, session_id=SID)  # strict: seq 3 is no gap
+    assert got == log and (cursor.next_seq, cursor.state) == (5, "active")
+    # A stand-in never reopens a completed session.
+    log[1] = SessionEnded(SCHEMA_VERSION, SID, 1, TS)
+    path.write_bytes(b"".join(map(encode_event, log)))
+    with pytest.raises(CorruptLineError, match="lifecycle") as info:
+        read_events(path, session_id=SID)
+    assert info.value.line == 3
 
 
 def test_every_bit_flip_is_detected_and_localised(tmp_path: Path) -> None:
@@ -180,7 +208,8 @@ def test_every_bit_flip_is_detected_and_localised(tmp_path: Path) -> None:
             via_load = bit == pos % 8
             # A flipped newline merges line k into k+1; a new newline splits line k: both bad.
             merged_into_last = data[pos] == 0x0A and k == last - 1
-            if k == last or merged_into_last:
+            if (k == last or merged_into_last) and pos == len(data) - 1:
+                # The last newline flipped: an unterminated last line, i.e. a torn tail.
                 events, cursor = read_events(path, session_id=sid)
                 assert cursor.torn is not None and cursor.torn.line == k, (pos, bit)
                 assert cursor.issues == []

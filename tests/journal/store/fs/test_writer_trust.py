@@ -173,9 +173,9 @@ def test_a_log_swapped_while_it_is_folded_is_refused(
     sid = mgr.start_session("fold").session_id
     mgr.pause_session()
     log = home.log_path(sid)
-    import p8j.journal.manager as manager_module
+    import p8j.journal.recording as recording
 
-    real = manager_module.fold_log  # type: ignore[attr-defined]
+    real = recording.fold_log  # type: ignore[attr-defined]
 
     def swapped(*args: Any, **kw: Any) -> Any:
         copy = home.sessions_dir / ".copy"
@@ -183,7 +183,7 @@ def test_a_log_swapped_while_it_is_folded_is_refused(
         os.replace(copy, log)  # the fold reads another inode than the one locked
         return real(*args, **kw)
 
-    monkeypatch.setattr(manager_module, "fold_log", swapped)
+    monkeypatch.setattr(recording, "fold_log", swapped)
     size = log.stat().st_size
     with pytest.raises(UnsafePathError, match="replaced"):
         SessionManager(home).resume_session(sid)
