@@ -62,6 +62,7 @@ from .store.fs.blobs import (
     BLOB_FIELDS,
     DEFAULT_BLOB_THRESHOLD,
     BlobStore,
+    missing_blob_hashes,
     offload_content,
     offload_event,
 )
@@ -359,6 +360,7 @@ class SessionManager:
             # From the snapshot cache when fresh (and refreshed after a long tail); a log
             # without a complete SessionStarted raises missing_start_error's error.
             session, cursor, _ = fold_log(self.home, sid, history=history)
+            session.missing_blobs = missing_blob_hashes(cursor.issues)  # tell the embedder
             if session.status == "completed":
                 raise SessionStateError(f"cannot reopen session {sid}: it is completed")
             repaired = writer.repair_tail(cursor.offset)
