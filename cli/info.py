@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 import click
 import msgspec
 
+from p8j.journal.errors import JournalIOError
 from p8j.replay.info import journal_info
 
 from .options import current_home, shared_options, stdout_style
@@ -27,7 +31,19 @@ def size(n: int) -> str:
 @shared_options
 def info(as_json: bool) -> None:
     """Show where the journal is, its sessions, disk use."""
-    facts = journal_info(current_home())
+    home = current_home()
+    try:
+        mode = os.lstat(home.path).st_mode
+    except FileNotFoundError:
+        mode = None  # not created yet: said below
+    except OSError as exc:
+        raise JournalIOError(
+            f"cannot look at the journal home: {exc.strerror}", path=home.path
+        ) from exc
+    if mode is not None and not stat.S_ISDIR(mode):
+        kind = "a symlink" if stat.S_ISLNK(mode) else "not a directory"
+        raise JournalIOError(f"the journal home is {kind}", path=home.path)
+    facts = journal_info(home)
     if as_json:
         click.echo(msgspec.json.encode(facts).decode("utf-8"))
         return
@@ -44,7 +60,7 @@ def info(as_json: bool) -> None:
             "(`p8j verify` says which)"
         )
     if facts.oldest:
-        span = f"{local_time(facts.oldest)} .. {local_time(facts.newest)}"
+        span = f"{local_time(facts.oldest)} .. {local_time(facts.newest, zone=True)}"
         click.echo(f"{style('span', bold=True)}      {span}")
     click.echo(f"{style('logs', bold=True)}      {size(facts.log_bytes)}")
     click.echo(
