@@ -25,6 +25,7 @@ from .pager import paged
 from .render import (
     ID_CHARS,
     Style,
+    cell_width,
     duration,
     escape,
     is_terminal,
@@ -109,7 +110,7 @@ def _header(
         facts.append(f"took {duration(seconds)}")
     elif session.last_event_time is not None:
         facts.append(f"last event {relative_time(session.last_event_time)}")
-    plain = [" · ".join(facts)]
+    plain = _joined(facts, width)
     counts = (
         f"{plural(session.message_count, 'message')} · {plural(session.command_count, 'command')}"
         f" · {plural(session.execution_count, 'execution')} · seq {session.last_seq}"
@@ -125,6 +126,17 @@ def _header(
     lines += [cut(line, width) for line in plain]
     if as_of:
         lines.append(style(cut(f"as of {as_of}", width), "magenta"))
+    return lines
+
+
+def _joined(facts: list[str], width: int | None) -> list[str]:
+    """`facts` joined by `` · `` into as few lines as fit `width` (None: one line)."""
+    lines = [facts[0]]
+    for fact in facts[1:]:
+        if width is not None and cell_width(lines[-1]) + 3 + cell_width(fact) > width:
+            lines.append(fact)
+        else:
+            lines[-1] += " · " + fact
     return lines
 
 

@@ -95,10 +95,15 @@ def message_lines(
         lead = f"{label}  " if i == 0 else "    "
         first_room = None if width is None else width - (lead_cells if i == 0 else 4)
         if part.kind == "text":
+            # The first line shares its row with the label: pad it so it wraps that much sooner.
+            pad = " " * max(0, (lead_cells if i == 0 else 4) - 4)
             lines, more = clip_lines(
-                escape(part.text, multiline=True), None if full else TEXT_LINES, room, wrap=True
+                pad + escape(part.text, multiline=True),
+                None if full else TEXT_LINES,
+                room,
+                wrap=True,
             )
-            out.append(lead + cut(lines[0], first_room))
+            out.append(lead + cut(lines[0][len(pad) :], first_room))
             out.extend("    " + ln for ln in lines[1:])
             if more:
                 out.append("    " + more_lines(more, style))

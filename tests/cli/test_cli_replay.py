@@ -154,6 +154,7 @@ def _long_session(home: Home) -> str:
     mgr = SessionManager(home)
     s = mgr.start_session("long")
     mgr.record_message({"role": "user", "content": "word " * 600})  # one 3,000-char paragraph
+    mgr.record_message({"role": "assistant", "content": "alpha " * 100})
     mgr.record_message(
         {
             "role": "assistant",
@@ -198,9 +199,16 @@ def test_lines_fit_the_terminal(
     out = runner.invoke(cli, ["replay", sid, "--no-pager"]).stdout
     lines = out.splitlines()
     assert max(cell_width(ln) for ln in lines) <= 80
-    # Prose is wrapped between words, not cut: the paragraph's words are all there.
-    words = sum(ln.count("word") for ln in lines)
-    assert words == 600
+    # Prose is wrapped between words, not cut: the paragraph's words are all there, whole,
+    # also on the first line, which shares its row with the role.
+    prose = [ln for ln in lines if "word" in ln]
+    assert prose[0].startswith("user  word word")
+    assert all(set(ln.split()) <= {"user", "word"} for ln in prose), prose
+    assert sum(ln.count("word") for ln in prose) == 600
+    alpha = [ln for ln in lines if "alph" in ln]
+    assert all(set(ln.split()) <= {"assistant", "alpha"} for ln in alpha), alpha
+    assert sum(ln.count("alpha") for ln in alpha) == 100
+    assert "state completed" in lines[1] and any(ln.startswith("ended ") for ln in lines[:4])
     assert any(ln.startswith("  1  $ cat > app.py") and ln.endswith("…") for ln in lines)
 
 
