@@ -315,3 +315,12 @@ def test_divider_does_not_move(p8j_home: Home, demo_ids: list[str]) -> None:
         widths.add((lw.preferred, pw.preferred))
         picker.move(1)
     assert len(widths) == 1
+
+
+def test_preview_says_the_state_ls_shows(p8j_home: Home, demo_ids: list[str]) -> None:
+    from p8j.cli.picker import _Picker
+
+    picker = _Picker(p8j_home, list_sessions(p8j_home), "")
+    picker.refilter()  # newest first: docs-site, left active with no writer
+    _head, body = picker.preview_fragments()
+    assert body[1].startswith("docs-site · crashed · 3 messages · 1 command")
