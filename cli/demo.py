@@ -10,7 +10,9 @@ one session so `p8j tail` has something to watch.
 
 from __future__ import annotations
 
+import math
 import shlex
+from typing import Any
 
 import click
 import msgspec
@@ -18,11 +20,25 @@ import msgspec
 from p8j.journal import Home, SessionManager
 
 from .demo_sessions import MODEL, record_demo_sessions, record_live
-from .ls import short_ids
+from .ls import short_ids, title_cell
 from .options import current_home, home_option, json_option, stdout_style
-from .render import escape
+from .render import ID_CHARS, escape, truncate
 
 __all__ = ["demo", "record_demo_sessions"]
+
+MAX_DURATION = 7 * 86400.0  # a week: longer is a mistake (0 already means "until Ctrl-C")
+MAX_INTERVAL = 3600.0
+
+
+class _Seconds(click.FloatRange):
+    """Seconds from 0 to a maximum: NaN and infinities are usage errors (FloatRange lets NaN by)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A finite number of seconds in range, or a usage error."""
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number of seconds", param, ctx)
+        return number
 
 
 def _live(home: Home, duration: float, interval: float, as_json: bool) -> None:
@@ -33,7 +49,7 @@ def _live(home: Home, duration: float, interval: float, as_json: bool) -> None:
         forever = "until Ctrl-C" if duration <= 0 else f"for {duration:g}s"
         click.echo(
             f"Recording into session {sid} (project pairing), one event every {interval:g}s "
-            f"{forever}.\nWatch it from another terminal:  p8j tail {sid[:13]}"
+            f"{forever}.\nWatch it from another terminal:  p8j tail {sid[:ID_CHARS]}"
         )
     count, _ = record_live(mgr, duration, interval)
     if as_json:
@@ -43,7 +59,7 @@ def _live(home: Home, duration: float, interval: float, as_json: bool) -> None:
 
 
 def _next_steps(home: Home, ids: list[str]) -> str:
-    n = short_ids(home.session_ids())
+    n = short_ids(home.session_ids(), ID_CHARS)
     web, api, docs = (i[:n] for i in ids)
     where = shlex.quote(str(home.path))
     home_flag = "" if home.path == Home().path else f" --home {where}"
@@ -81,14 +97,14 @@ def _next_steps(home: Home, ids: list[str]) -> str:
 )
 @click.option(
     "--duration",
-    type=click.FloatRange(min=0),
+    type=_Seconds(min=0, max=MAX_DURATION),
     default=60.0,
     show_default=True,
     help="With --live: seconds to keep recording (0: until Ctrl-C).",
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0),
+    type=_Seconds(min=0, max=MAX_INTERVAL),
     default=1.0,
     show_default=True,
     help="With --live: seconds between events.",
@@ -117,10 +133,11 @@ def demo(live: bool, duration: float, interval: float, as_json: bool) -> None:
         return
     style = stdout_style()
     click.echo(f"Recorded {len(ids)} demo sessions in {escape(str(home.path))}:")
-    n = short_ids(home.session_ids())
+    n = short_ids(home.session_ids(), ID_CHARS)
     for i in ids:
         r = rows[i]
+        project = truncate(escape(r.project_name), 11)
         click.echo(
-            f"  {style(i[:n], 'yellow')}  {r.project_name:<11} {r.state:<10} {escape(r.title)[:60]}"
+            f"  {style(i[:n], 'yellow')}  {project:<11} {r.state:<10} {title_cell(r.title, 60)}"
         )
     click.echo(_next_steps(home, ids))

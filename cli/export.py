@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterable
 from typing import IO
 
 import click
+from click.core import ParameterSource
 
 from p8j.journal import fold, resolve_session_ref
 from p8j.replay.export import markdown, raw_lines, read_session_events, snapshot_json
@@ -14,6 +16,7 @@ from p8j.replay.load import LoadReport
 
 from .export_target import check_target, is_stdout, write_target
 from .options import SESSION_REF, current_home, shared_options
+from .pager import paged
 from .render import escape
 from .replay import report_problems
 
@@ -33,7 +36,7 @@ Examples:
   p8j export latest -f jsonl | jq -c 'select(.type == "CommandRecorded")'
 """
 )
-@click.argument("ref", metavar="ID", type=SESSION_REF, default="latest")
+@click.argument("ref", metavar="[ID]", type=SESSION_REF, default="latest")
 @click.option(
     "-f",
     "--format",
@@ -41,7 +44,8 @@ Examples:
     type=click.Choice(["md", "json", "jsonl"]),
     default="md",
     show_default=True,
-    help="md: a readable transcript; json: the snapshot; jsonl: raw events.",
+    help="md: a readable transcript (paged on a terminal); json: the snapshot (= --json); "
+    "jsonl: raw events.",
 )
 @click.option(
     "-o",
@@ -53,13 +57,16 @@ Examples:
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
 @shared_options
 def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) -> None:
-    """Export a session as Markdown, JSON or raw JSONL."""
+    """Export a session as Markdown, JSON or raw JSONL (ID: default latest)."""
+    ctx = click.get_current_context()
+    if as_json:
+        if ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT and fmt != "json":
+            raise click.UsageError(f"--json asks for JSON, -f {fmt} for {fmt}: give one of them")
+        fmt = "json"
     home = current_home()
     if output is not None and is_stdout(output):
         output = None
     target = check_target(output, home) if output is not None else None  # before any reading
-    if as_json:
-        fmt = "json"
     chunks: Iterable[bytes]
     if fmt == "jsonl":
         sid = resolve_session_ref(home, ref)
@@ -68,21 +75,22 @@ def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) 
     else:
         events, report = read_session_events(home, ref, strict=strict)
         sid = report.session_id
+        report_problems(report)  # now: not in the middle of what a pager shows
         if fmt == "json":
             chunks = [snapshot_json(fold(events))]
         else:
-            chunks = (piece.encode("utf-8") for piece in markdown(events))
+            chunks = (piece.encode("utf-8") for piece in markdown(events, home))
     if output is not None and target is not None:
         write_target(output, target, chunks)
         click.echo(f"p8j: wrote the {fmt} export of {sid} to {escape(output)}", err=True)
     else:
-        # Not click.get_binary_stream: deprecated since click 8.5 (removed in 9).
-        sys.stdout.flush()
-        out = sys.stdout.buffer
-        _write_all(chunks, out)
-        out.flush()
+        with paged() if fmt == "md" else contextlib.nullcontext():
+            # Not click.get_binary_stream: deprecated since click 8.5 (removed in 9).
+            sys.stdout.flush()
+            out = sys.stdout.buffer
+            _write_all(chunks, out)
+            out.flush()
     if fmt == "jsonl":
-        report = LoadReport(
-            sid, str(cursor.path), list(cursor.issues), cursor.torn, 0, cursor.offset
+        report_problems(
+            LoadReport(sid, str(cursor.path), list(cursor.issues), cursor.torn, 0, cursor.offset)
         )
-    report_problems(report)

@@ -27,7 +27,9 @@ def size(n: int) -> str:
 @shared_options
 def info(as_json: bool) -> None:
     """Show where the journal is, its sessions, disk use."""
-    facts = journal_info(current_home())
+    home = current_home()
+    home.check()  # one rule for every command: a symlink or a file is refused, named
+    facts = journal_info(home)
     if as_json:
         click.echo(msgspec.json.encode(facts).decode("utf-8"))
         return
@@ -44,7 +46,7 @@ def info(as_json: bool) -> None:
             "(`p8j verify` says which)"
         )
     if facts.oldest:
-        span = f"{local_time(facts.oldest)} .. {local_time(facts.newest)}"
+        span = f"{local_time(facts.oldest)} .. {local_time(facts.newest, zone=True)}"
         click.echo(f"{style('span', bold=True)}      {span}")
     click.echo(f"{style('logs', bold=True)}      {size(facts.log_bytes)}")
     click.echo(

@@ -1,4 +1,10 @@
-"""`p8j ls`: sessions newest first, with filters; a table for people, JSON for scripts."""
+"""`p8j ls`: sessions newest first, with filters; a table for people, JSON for scripts.
+
+Contract (the table): ids are shown `ID_CHARS` long (longer only where two would
+collide), the project column is at most `PROJECT_CELLS` wide and a title at most
+the terminal's remaining width (`TITLE_CELLS` when piped), each cut with ``…``,
+so one long name never pads every row.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,27 @@ from itertools import pairwise
 import click
 import msgspec
 
-from p8j.journal.cache.catalog import list_summaries
+from p8j.journal.cache.catalog import TITLE_MAX, list_summaries
 from p8j.replay.listing import SessionListing, list_sessions
 
 from .options import SINCE, STATE_LIST, count, current_home, shared_options, stdout_style
-from .render import duration, escape, is_terminal, table, terminal_width, when
+from .render import (
+    ID_CHARS,
+    duration,
+    escape,
+    is_terminal,
+    plural,
+    table,
+    terminal_width,
+    truncate,
+    when,
+)
 
-__all__ = ["ls", "short_ids"]
+__all__ = ["ls", "short_ids", "title_cell"]
 
 TABLE_LIMIT = 50
+PROJECT_CELLS = 24
+TITLE_CELLS = 200
 _STATE_COLORS = {
     "live": "green",
     "crashed": "red",
@@ -25,6 +43,14 @@ _STATE_COLORS = {
     "damaged": "magenta",
 }
 _ENC = msgspec.json.Encoder()
+
+
+def title_cell(title: str, cells: int) -> str:
+    """A session's title escaped and cut to `cells`, with ``…`` wherever it was cut."""
+    text = escape(title)
+    if len(title) >= TITLE_MAX:
+        text += "…"  # the catalog keeps the first TITLE_MAX characters of a longer title
+    return truncate(text, cells)
 
 
 def short_ids(ids: list[str], minimum: int = 8) -> int:
@@ -44,18 +70,19 @@ def _rows(rows: list[SessionListing], relative: bool, prefix: int) -> list[list[
     now = datetime.now(timezone.utc)
     out = []
     for r in rows:
-        title = escape(r.title)
+        title = title_cell(r.title, TITLE_CELLS)
         if r.problems:
-            title = f"[{r.problems} problem{'s' if r.problems != 1 else ''}] {title}"
+            title = f"[{plural(r.problems, 'problem')}] {title}"
         out.append(
             [
                 r.session_id[:prefix],
-                escape(r.project_name) or "-",
+                truncate(escape(r.project_name), PROJECT_CELLS) or "-",
                 r.state,
                 when(r.start_time, relative=relative, now=now),
                 duration(r.duration_s),
                 str(r.message_count),
                 str(r.command_count),
+                str(r.execution_count),
                 title,
             ]
         )
@@ -141,20 +168,21 @@ def ls(
         return
     tty = is_terminal()
     style = stdout_style()
-    prefix = short_ids([s.session_id for s in summaries])
+    prefix = short_ids([s.session_id for s in summaries], ID_CHARS)
 
     def state_style(text: str) -> str:
         return style(text, _STATE_COLORS.get(text))
 
     lines = table(
-        ["ID", "PROJECT", "STATE", "STARTED", "DURATION", "MSGS", "CMDS", "TITLE"],
+        ["ID", "PROJECT", "STATE", "STARTED", "DURATION", "MSGS", "CMDS", "EXECS", "TITLE"],
         _rows(rows, tty, prefix),
-        right=(4, 5, 6),
+        right=(4, 5, 6, 7),
         styles=[
             lambda s: style(s, "yellow"),
             lambda s: style(s, bold=True),
             state_style,
             lambda s: style(s, dim=True),
+            None,
             None,
             None,
             None,

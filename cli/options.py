@@ -1,11 +1,12 @@
 """Options and parameter types shared by the commands: --home, --color, --json, ids, times, counts.
 
 Contract:
-- The shared options (``--home PATH``, ``--color WHEN``, ``--json``) are declared
+- The shared options (``--home PATH``, ``--color WHEN``, ``--json``, ``--utc``,
+  ``--no-pager``) are declared
   once here (`SHARED_OPTIONS`) and carried by the group and by every command, so
   each is accepted before the command (``p8j --json ls``) and after it
   (``p8j ls --color never``); given in both places, the command's own wins, except
-  that ``--json`` anywhere asks for JSON. Without --home the home is
+  that ``--json``, ``--utc`` and ``--no-pager`` anywhere count. Without --home the home is
   ``$P8J_HOME``, else the platform's user data dir; an empty --home is a usage error.
 - Session ids are checked for shape when parsed (a malformed one is a usage error,
   exit 2) and resolved by the command (an unknown or ambiguous one is a failure,
@@ -29,10 +30,11 @@ from p8j.journal import Home
 from p8j.journal.errors import InvalidSessionIdError
 from p8j.journal.ids import validate_prefix
 
-from .render import ColorMode, Style
+from .render import UTC_KEY, ColorMode, Style
 
 __all__ = [
     "MAX_COUNT",
+    "NO_PAGER_KEY",
     "SESSION_REF",
     "SHARED_OPTIONS",
     "SINCE",
@@ -58,6 +60,7 @@ else:
 _HOME_KEY = "p8j.home"
 _COLOR_KEY = "p8j.color"
 _JSON_KEY = "p8j.json"
+NO_PAGER_KEY = "p8j.no-pager"
 MAX_COUNT = sys.maxsize  # the largest length Python sequences (and deque maxlen) take
 
 
@@ -79,6 +82,14 @@ def _store_json(ctx: click.Context, _param: click.Parameter, value: bool) -> boo
     if value:
         ctx.meta[_JSON_KEY] = True
     return bool(value or ctx.meta.get(_JSON_KEY, False))
+
+
+def _store_flag(key: str) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def store(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.meta[key] = True
+
+    return store
 
 
 # name -> (declarations, attributes): the one declaration of each shared option.
@@ -113,6 +124,24 @@ _SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "help": "Machine-readable JSON output (see README).",
         },
     ),
+    "utc": (
+        ("--utc",),
+        {
+            "is_flag": True,
+            "expose_value": False,
+            "callback": _store_flag(UTC_KEY),
+            "help": "Show times in UTC instead of local time.",
+        },
+    ),
+    "no_pager": (
+        ("--no-pager",),
+        {
+            "is_flag": True,
+            "expose_value": False,
+            "callback": _store_flag(NO_PAGER_KEY),
+            "help": "Do not page long output (default: $P8J_PAGER, $PAGER or less on a terminal).",
+        },
+    ),
 }
 SHARED_OPTIONS = tuple(_SHARED)  # the parameter names of the shared options
 
@@ -142,7 +171,10 @@ def json_option(f: F) -> F:
 
 
 def shared_options(f: F) -> F:
-    """Add --json, --home and --color to a command (or the group)."""
+    """Add --json, --home, --color, --utc and --no-pager to a command (or the group)."""
+    for name in ("no_pager", "utc"):
+        decls, attrs = _SHARED[name]
+        f = click.option(*decls, **attrs)(f)
     return json_option(home_option(color_option(f)))
 
 

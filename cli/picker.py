@@ -5,9 +5,11 @@ Contract:
   terminal UI: type to filter (every word must occur in the id, project, state,
   title or the conversation text; beyond 200 sessions the text is indexed in the
   background, newest first), arrow keys
-  or Ctrl-N/Ctrl-P to move, a preview of the highlighted conversation beside the
-  list, Enter to choose, Esc or Ctrl-C to cancel. It returns the chosen session
-  id, or None when cancelled. All text from logs is escaped before it is shown.
+  or Ctrl-N/Ctrl-P to move, a preview of the end of the highlighted conversation
+  beside the list (prose wrapped between words; the divider stays put), Enter to
+  choose, Esc (at once, not after a key-sequence timeout) or Ctrl-C to cancel.
+  It returns the chosen session id, or None when cancelled. All text from logs
+  is escaped before it is shown.
 - The UI is drawn on the terminal even when stdout is captured
   (``mycli --resume "$(p8j pick)"``): prompt_toolkit uses whichever of stdin,
   stdout and stderr is a terminal. Without any terminal `NoTerminalError` is
@@ -29,7 +31,8 @@ from p8j.journal import Home, P8jError, Session
 from p8j.journal.errors import InvalidSessionIdError, SessionNotFoundError
 from p8j.replay.listing import SessionListing, list_sessions
 
-from .render import Style, duration, escape, relative_time
+from .ls import title_cell
+from .render import ID_CHARS, Style, duration, escape, plural, relative_time, truncate
 
 if TYPE_CHECKING:
     from prompt_toolkit.application import Application
@@ -53,6 +56,7 @@ INDEX_TEXT_CHARS = 200_000  # of each conversation, kept for filtering by conten
 PREVIEW_MESSAGES = 30
 LIST_LIMIT = 2000
 SYNC_INDEX_MAX = 200  # up to this many sessions the content index is built before the UI starts
+ESC_DELAY = 0.05  # seconds to wait for the rest of an escape sequence (prompt_toolkit: 0.5)
 
 
 class NoTerminalError(P8jError):
@@ -106,24 +110,27 @@ class _ContentIndex:
                 self.on_progress()
 
 
-def _preview_lines(home: Home, sid: str, width: int) -> list[str]:
+def _preview_lines(home: Home, row: SessionListing, width: int) -> list[str]:
     from p8j.replay.load import load_session
 
-    from .replay import message_lines
+    from .transcript import message_lines
 
     try:
-        session = load_session(sid, home, skip_corrupt=True, history=PREVIEW_MESSAGES)
+        session = load_session(row.session_id, home, skip_corrupt=True, history=PREVIEW_MESSAGES)
     except P8jError as exc:
         return [f"cannot load this session: {escape(str(exc))}"]
     plain = Style(False)
     out = [
-        f"{escape(session.project_name)} · {session.status} · "
-        f"{session.message_count} messages · {session.command_count} commands",
+        truncate(
+            f"{escape(session.project_name)} · {row.state} · "
+            f"{plural(session.message_count, 'message')} · "
+            f"{plural(session.command_count, 'command')}",
+            width,
+        ),
         "",
     ]
     if session.conversation_omitted:
-        n = session.conversation_omitted
-        out.append(f"… {n:,} earlier message{'' if n == 1 else 's'}")
+        out.append(f"… {plural(session.conversation_omitted, 'earlier message')}")
     for message in session.conversation_history:
         out.extend(message_lines(message, plain, width=width))
     return out
@@ -177,7 +184,7 @@ class _Picker:
         self.shown = list(listing)  # the rows matching the filter, in listing order
         self.selected = 0  # index into `shown`
         self.terms: list[str] = []  # the filter's words, lower-case
-        self.previews: dict[str, list[str]] = {}
+        self.previews: dict[str, tuple[int, list[str]]] = {}  # id -> (width, lines)
         self.app: Application[str | None] | None = None
         self.index = _ContentIndex(home, [r.session_id for r in listing], self.progress)
         self.buffer = Buffer(multiline=False, on_text_changed=lambda _b: self.refilter())
@@ -220,11 +227,12 @@ class _Picker:
             selected = i == self.selected
             style = "class:selected" if selected else ""
             mark = "›" if selected else " "
-            title = escape(r.title)[:200]
+            title = title_cell(r.title, 200)
+            project = truncate(escape(r.project_name), 16)
             frags.append((style, f"{mark} "))
-            frags.append((style + " class:id", r.session_id[:13]))
+            frags.append((style + " class:id", r.session_id[:ID_CHARS]))
             frags.append((style, " "))
-            frags.append((style + " class:project", f"{escape(r.project_name)[:16]:<16}"))
+            frags.append((style + " class:project", f"{project:<16}"))
             frags.append((style + f" class:state-{r.state}", f" {r.state:<9}"))
             frags.append(
                 (style + " class:dim", f" {relative_time(r.last_activity or r.start_time):>9} ")
@@ -238,15 +246,40 @@ class _Picker:
 
         return Point(0, min(self.selected, LIST_LIMIT - 1))
 
+    def size(self) -> tuple[int, int]:
+        """(columns, rows) of the terminal the picker draws on."""
+        if self.app is not None:
+            size = self.app.output.get_size()
+            return size.columns, size.rows
+        import shutil
+
+        fallback = shutil.get_terminal_size((120, 30))
+        return fallback.columns, fallback.lines
+
+    def list_width(self) -> int:
+        """The list's columns: a fixed share of the terminal, so the divider never moves."""
+        return max(20, self.size()[0] * 3 // 5)
+
+    def preview_width(self) -> int:
+        """The preview's columns (right of the divider)."""
+        return max(10, self.size()[0] - self.list_width() - 1)
+
     def preview_fragments(self) -> StyleAndTextTuples:
-        """The selected session's conversation, loaded once per session."""
+        """The end of the selected session's conversation, wrapped to the preview's width."""
         if not self.shown:
             return []
         row = self.shown[self.selected]
-        if row.session_id not in self.previews:
-            self.previews[row.session_id] = _preview_lines(self.home, row.session_id, 80)
-        head = f"{row.session_id}\n{row.state} · took {duration(row.duration_s)}\n"
-        return [("class:id", head), ("", "\n".join(self.previews[row.session_id]))]
+        width = self.preview_width()
+        cached = self.previews.get(row.session_id)
+        if cached is None or cached[0] != width:
+            cached = self.previews[row.session_id] = (width, _preview_lines(self.home, row, width))
+        lines = cached[1]
+        head = f"{row.session_id[:width]}\n{row.state} · took {duration(row.duration_s)}\n"
+        room = max(1, self.size()[1] - 5)  # filter line, rule, status line, the two head lines
+        if len(lines) > room:
+            # The end is what matters when choosing what to resume: keep its last lines.
+            lines = [lines[0], "…", *lines[len(lines) - room + 2 :]]
+        return [("class:id", head), ("", "\n".join(lines))]
 
     def status_fragments(self) -> StyleAndTextTuples:
         """Counts, indexing progress and the keys."""
@@ -302,14 +335,14 @@ class _Picker:
             [
                 Window(
                     FormattedTextControl(self.list_fragments, get_cursor_position=self.cursor_pos),
-                    width=Dimension(weight=3),
+                    width=lambda: Dimension.exact(self.list_width()),
                     wrap_lines=False,
                 ),
                 Window(width=1, char="│", style="class:dim"),
                 Window(
                     FormattedTextControl(self.preview_fragments),
-                    width=Dimension(weight=2),
-                    wrap_lines=True,
+                    width=lambda: Dimension.exact(self.preview_width()),
+                    wrap_lines=False,  # wrapped between words by message_lines
                 ),
             ]
         )
@@ -329,21 +362,30 @@ class _Picker:
         )
         return Layout(root, focused_element=self.buffer)
 
-    def run(self) -> str | None:
-        """Show the picker until the user chooses or cancels; return the chosen id or None."""
+    def make_app(self, input: Any = None, output: Any = None) -> Application[str | None]:
+        """The prompt_toolkit application (on the terminal unless `input`/`output` are given)."""
         from prompt_toolkit.application import Application
         from prompt_toolkit.input.defaults import create_input
         from prompt_toolkit.output.defaults import create_output
         from prompt_toolkit.styles import Style as PTStyle
 
-        self.app = Application(
+        app: Application[str | None] = Application(
             layout=self.layout(),
             key_bindings=self.key_bindings(),
             style=PTStyle.from_dict(_PT_STYLE),
             full_screen=True,
-            input=create_input(always_prefer_tty=True),
-            output=create_output(always_prefer_tty=True),
+            input=input or create_input(always_prefer_tty=True),
+            output=output or create_output(always_prefer_tty=True),
         )
+        # A lone Esc is told from the start of an escape sequence by waiting this long for
+        # more bytes; prompt_toolkit's 0.5 s made Esc feel broken. Sequences from a terminal
+        # arrive in one read, far quicker than this.
+        app.ttimeoutlen = ESC_DELAY
+        return app
+
+    def run(self) -> str | None:
+        """Show the picker until the user chooses or cancels; return the chosen id or None."""
+        self.app = self.make_app()
         self.buffer.text = self.query
         self.buffer.cursor_position = len(self.query)
         if len(self.listing) <= SYNC_INDEX_MAX:

@@ -9,7 +9,11 @@ Contract:
   default) when the stream is a terminal, ``NO_COLOR`` is unset or empty and
   ``TERM`` is not ``dumb``. ``--color always`` overrides ``NO_COLOR``.
 - On a terminal, times are relative (``5m ago``); when piped, absolute local
-  times (``2026-11-24 07:06``) so the output stays meaningful later.
+  times (``2026-11-24 07:06``) so the output stays meaningful later. Where a
+  time stands alone (a header, a bound) it carries its zone (``... 07:06 CET``).
+  ``--utc`` (`UTC_KEY` in the click context) shows every time in UTC instead.
+- Counts of things are pluralised (`plural`); durations have one form everywhere
+  (`duration`); session ids are shown `ID_CHARS` long (longer only if needed).
 - Widths are terminal cells: East Asian wide characters count 2, combining marks 0.
 """
 
@@ -28,6 +32,8 @@ import click
 from p8j.replay.content import visible
 
 __all__ = [
+    "ID_CHARS",
+    "UTC_KEY",
     "ColorMode",
     "Style",
     "cell_width",
@@ -35,14 +41,30 @@ __all__ = [
     "escape",
     "is_terminal",
     "local_time",
+    "plural",
     "relative_time",
     "table",
     "terminal_width",
     "truncate",
+    "use_utc",
     "when",
 ]
 
 ColorMode = Literal["auto", "always", "never"]
+# The 48-bit millisecond timestamp of a UUIDv7 and its dash: distinct unless started together.
+ID_CHARS = 13
+UTC_KEY = "p8j.utc"  # ctx.meta key set by --utc
+
+
+def use_utc() -> bool:
+    """True when the running command was given ``--utc``."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(UTC_KEY))
+
+
+def plural(n: int, noun: str, plural_form: str | None = None) -> str:
+    """``1 command``, ``2 commands`` (`plural_form` for irregular nouns)."""
+    return f"{n:,} {noun if n == 1 else (plural_form or noun + 's')}"
 
 
 def escape(text: str, *, multiline: bool = False) -> str:
@@ -154,20 +176,40 @@ def _date(d: datetime) -> str:
     return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
 
 
-def local_time(value: str | datetime | None, *, seconds: bool = False) -> str:
-    """An absolute local time: ``2026-11-24 07:06`` (``:SS`` with `seconds`)."""
+def _zone_name(utc: datetime) -> str:
+    name = utc.replace(tzinfo=timezone.utc).astimezone().tzname()
+    return name or "local"
+
+
+def local_time(
+    value: str | datetime | None,
+    *,
+    seconds: bool = False,
+    zone: bool = False,
+    utc: bool | None = None,
+) -> str:
+    """An absolute time: ``2026-11-24 07:06`` (``:SS`` with `seconds`, `` CET`` with `zone`).
+
+    Local time unless `utc` (None: as ``--utc`` says); a local time outside years
+    1..9999 is shown in UTC and marked so.
+    """
     if value is None:
         return "-"
-    utc = _utc(value)
-    if utc is None:
+    as_utc = _utc(value)
+    if as_utc is None:
         return escape(str(value))
     spec = "seconds" if seconds else "minutes"
+    if utc is None:
+        utc = use_utc()
+    if utc:
+        return as_utc.isoformat(" ", spec) + (" UTC" if zone else "")
     try:
-        shown = _local(utc)
+        shown = _local(as_utc)
     except (OverflowError, ValueError):  # local time would fall outside years 1..9999
-        return utc.isoformat(" ", spec) + " UTC"
+        return as_utc.isoformat(" ", spec) + " UTC"
     # isoformat is C: twice as fast as formatting the fields (`ls --all` formats a time per row).
-    return shown.isoformat(" ", spec)
+    text = shown.isoformat(" ", spec)
+    return f"{text} {_zone_name(as_utc)}" if zone else text
 
 
 def relative_time(value: str | datetime | None, now: datetime | None = None) -> str:
@@ -192,6 +234,8 @@ def relative_time(value: str | datetime | None, now: datetime | None = None) -> 
         return f"{int(seconds // 3600)}h ago"
     if seconds < 86400 * 30:
         return f"{int(seconds // 86400)}d ago"
+    if use_utc():
+        return _date(utc)
     try:
         return _date(_local(utc))
     except (OverflowError, ValueError):  # local time would fall outside years 1..9999
@@ -204,10 +248,13 @@ def when(value: str | datetime | None, *, relative: bool, now: datetime | None =
 
 
 def duration(seconds: float | None) -> str:
-    """A compact duration: ``0s``, ``42s``, ``4m12s``, ``1h03m``, ``2d04h``."""
-    if seconds is None:
+    """A compact duration: ``0.3s``, ``4.2s``, ``42s``, ``4m12s``, ``1h03m``, ``2d04h``."""
+    if seconds is None or seconds != seconds:  # None or NaN
         return "-"
-    s = int(seconds)
+    if seconds < 10:
+        # Tenths for short ones (a command's 0.3s); never "-0.0s" for a clock step back.
+        return f"{max(0.0, int(seconds * 10) / 10):.1f}s"
+    s = int(min(seconds, 1e15))
     if s < 60:
         return f"{s}s"
     if s < 3600:

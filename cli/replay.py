@@ -1,116 +1,87 @@
-"""`p8j replay ID`: rebuild a session from its log (optionally as of a seq or time) and show it."""
+"""`p8j replay ID`: rebuild a session from its log (optionally as of a seq or time) and show it.
+
+Contract: every line fits the terminal (or `LINE_CHARS` when piped) unless
+``--full``; the state is the one `p8j ls` shows (`live`, `crashed`, ...); a
+time-travel bound outside the session says so (before its start: an error;
+past its end: a note); long output goes through the pager on a terminal.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 import msgspec
 
-from p8j.journal import Session
-from p8j.replay.content import content_parts
+from p8j.journal import Session, SessionNotFoundError
+from p8j.replay.listing import session_state
 from p8j.replay.load import LoadReport, load_session_with_report
 
 from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
-from .render import Style, duration, escape, local_time, relative_time
+from .pager import paged
+from .render import (
+    ID_CHARS,
+    Style,
+    cell_width,
+    duration,
+    escape,
+    is_terminal,
+    local_time,
+    plural,
+    relative_time,
+    terminal_width,
+)
+from .transcript import PREVIEW_LINES, clip_lines, cut, message_lines, more_lines
 
-__all__ = ["message_lines", "replay", "report_problems"]
+__all__ = ["LINE_CHARS", "message_lines", "replay", "report_problems"]
 
-ROLE_COLORS = {"user": "cyan", "assistant": "green", "system": "magenta", "tool": "yellow"}
-PREVIEW_LINES = 6
-
-
-LINE_CHARS = 2000
-
-
-def _clip_lines(text: str, limit: int | None) -> tuple[list[str], int]:
-    """Split into lines, keeping the first `limit` (None: all) and cutting very long lines."""
-    lines = text.split("\n")
-    more = 0
-    if limit is not None and len(lines) > limit:
-        lines, more = lines[:limit], len(lines) - limit
-    if limit is not None:
-        lines = [
-            ln
-            if len(ln) <= LINE_CHARS
-            else f"{ln[:LINE_CHARS]}… ({len(ln) - LINE_CHARS} more chars)"
-            for ln in lines
-        ]
-    return lines, more
+LINE_CHARS = 2000  # the widest line shown when stdout is not a terminal (unless --full)
+_BLOB_KINDS = ("missing-blob", "bad-blob")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def message_lines(
-    message: dict[str, Any], style: Style, *, full: bool = False, width: int | None = None
-) -> list[str]:
-    """A message as display lines: role, text, compact tool calls and results (escaped)."""
-    role = str(message.get("role", "?"))
-    label = style(escape(role), ROLE_COLORS.get(role), bold=True)
-    limit = None if full else PREVIEW_LINES
-    out: list[str] = []
-    parts = content_parts(message.get("content"))
-    if not parts:
-        return [f"{label}  " + style("(no content)", dim=True)]
-    first = True
-    for part in parts:
-        lead = f"{label}  " if first else "    "
-        first = False
-        if part.kind == "text":
-            lines, more = _clip_lines(escape(part.text, multiline=True), None if full else 40)
-            out.append(lead + lines[0])
-            out.extend("    " + ln for ln in lines[1:])
-            if more:
-                out.append("    " + style(f"… {more} more lines (--full shows all)", dim=True))
-        elif part.kind == "thinking":
-            lines, more = _clip_lines(escape(part.text, multiline=True), limit)
-            out.append(lead + style("thinking: " + lines[0], dim=True))
-            out.extend("    " + style(ln, dim=True) for ln in lines[1:])
-            if more:
-                out.append("    " + style(f"… {more} more lines", dim=True))
-        elif part.kind == "tool_use":
-            name = escape(part.name or "tool")
-            call = escape(part.text)
-            if width is not None and len(call) > width:
-                call = call[: max(10, width - 1)] + "…"
-            ident = style(f"  [{escape(part.id)}]", dim=True) if part.id else ""
-            out.append(
-                lead
-                + style("⚙ ", "yellow")
-                + style(name, "yellow", bold=True)
-                + f"({call})"
-                + ident
-            )
-        elif part.kind == "tool_result":
-            lines, more = _clip_lines(escape(part.text, multiline=True), limit)
-            tag = "error" if part.is_error else "result"
-            ident = f" [{escape(part.id)}]" if part.id else ""
-            head = style(
-                f"↳ {tag}{ident}:", "red" if part.is_error else None, dim=not part.is_error
-            )
-            out.append(lead + head + (" " + lines[0] if lines and lines[0] else ""))
-            out.extend("      " + ln for ln in lines[1:])
-            if more:
-                out.append("      " + style(f"… {more} more lines (--full shows all)", dim=True))
-        else:
-            out.append(lead + style(escape(part.text), dim=True))
-    return out
+def _blob_problems(report: LoadReport) -> None:
+    blobs = [i for i in report.issues if i.kind in _BLOB_KINDS]
+    if not blobs:
+        return
+    hashes: list[str] = []
+    for issue in blobs:
+        found = _SHA256.search(issue.message)
+        name = found.group() if found else "?"
+        if name not in hashes:
+            hashes.append(name)
+    missing = sum(1 for i in blobs if i.kind == "missing-blob")
+    what = "missing" if missing == len(blobs) else "missing or damaged"
+    shown = ", ".join(h[:12] for h in hashes[:3]) + (", …" if len(hashes) > 3 else "")
+    click.echo(
+        f"p8j: warning: {plural(len(hashes), 'stored payload')} {what} in "
+        f"{escape(str(Path(report.path).parent.parent / 'blobs'))} (sha256 {shown}); "
+        f"shown as their [p8j-blob ...] placeholders; `p8j verify {report.session_id[:ID_CHARS]}` "
+        "says more",
+        err=True,
+    )
 
 
 def report_problems(report: LoadReport) -> None:
-    """Warn on stderr about lines skipped and a torn tail met while loading."""
-    problems = [i for i in report.issues if i.kind != "unknown-event"]
+    """Warn on stderr, once each, about lines skipped, payloads missing and a torn tail."""
+    problems = [i for i in report.issues if i.kind not in ("unknown-event", *_BLOB_KINDS)]
     if problems:
         first = problems[0]
         click.echo(
-            f"p8j: warning: skipped {len(problems)} bad line{'s' if len(problems) != 1 else ''} "
+            f"p8j: warning: skipped {plural(len(problems), 'bad line')} "
             f"in {escape(report.path)} (first: line {first.line}, {escape(first.message)}); "
-            f"`p8j verify {report.session_id[:13]}` says more",
+            f"`p8j verify {report.session_id[:ID_CHARS]}` says more",
             err=True,
         )
-    unknown = len(report.issues) - len(problems)
+    _blob_problems(report)
+    unknown = sum(1 for i in report.issues if i.kind == "unknown-event")
     if unknown:
         click.echo(
-            f"p8j: warning: {unknown} event(s) of a type this p8j does not know were kept raw",
+            f"p8j: warning: {plural(unknown, 'event')} of a type this p8j does not know "
+            f"{'was' if unknown == 1 else 'were'} kept raw",
             err=True,
         )
     if report.torn is not None:
@@ -121,44 +92,128 @@ def report_problems(report: LoadReport) -> None:
         )
 
 
-def _header(session: Session, style: Style, as_of: str | None) -> list[str]:
-    title = style(escape(session.project_name) or "(no project)", bold=True)
-    lines = [f"{title} · {style(session.session_id, 'yellow')}"]
+def _header(
+    session: Session, state: str, style: Style, as_of: str | None, width: int | None
+) -> list[str]:
+    project = escape(session.project_name) or "(no project)"
+    if width is not None:
+        project = cut(project, max(10, width - len(session.session_id) - 3))
+    lines = [f"{style(project, bold=True)} · {style(session.session_id, 'yellow')}"]
     facts = [
-        f"status {session.status}",
-        f"started {local_time(session.start_time, seconds=True)} "
+        f"state {state}",
+        f"started {local_time(session.start_time, seconds=True, zone=True)} "
         f"({relative_time(session.start_time)})",
     ]
     if session.end_time is not None:
-        facts.append(f"ended {local_time(session.end_time, seconds=True)}")
+        facts.append(f"ended {local_time(session.end_time, seconds=True, zone=True)}")
         seconds = (session.end_time - session.start_time).total_seconds()
         facts.append(f"took {duration(seconds)}")
     elif session.last_event_time is not None:
         facts.append(f"last event {relative_time(session.last_event_time)}")
-    lines.append(" · ".join(facts))
+    plain = _joined(facts, width)
     counts = (
-        f"{session.message_count} messages · {session.command_count} commands · "
-        f"{session.execution_count} executions · seq {session.last_seq}"
+        f"{plural(session.message_count, 'message')} · {plural(session.command_count, 'command')}"
+        f" · {plural(session.execution_count, 'execution')} · seq {session.last_seq}"
     )
     if session.host:
         counts += f" · host {escape(session.host)}"
-    lines.append(counts)
+    plain.append(counts)
     if session.cwd:
-        lines.append(f"cwd {escape(session.cwd)}")
+        plain.append(f"cwd {escape(session.cwd)}")
     if session.metadata:
         meta = msgspec.json.encode(session.metadata).decode("utf-8", "replace")
-        lines.append("metadata " + escape(meta if len(meta) < 300 else meta[:299] + "…"))
+        plain.append("metadata " + escape(meta if len(meta) < 300 else meta[:299] + "…"))
+    lines += [cut(line, width) for line in plain]
     if as_of:
-        lines.append(style(f"as of {as_of}", "magenta"))
+        lines.append(style(cut(f"as of {as_of}", width), "magenta"))
+    return lines
+
+
+def _joined(facts: list[str], width: int | None) -> list[str]:
+    """`facts` joined by `` · `` into as few lines as fit `width` (None: one line)."""
+    lines = [facts[0]]
+    for fact in facts[1:]:
+        if width is not None and cell_width(lines[-1]) + 3 + cell_width(fact) > width:
+            lines.append(fact)
+        else:
+            lines[-1] += " · " + fact
     return lines
 
 
 def _earlier(n: int, noun: str) -> str:
-    return f"… {n:,} earlier {noun}{'' if n == 1 else 's'} not shown (--last)"
+    return f"… {plural(n, 'earlier ' + noun)} not shown (--last)"
 
 
 def _section(name: str, style: Style) -> str:
     return style(f"── {name} ──", dim=True)
+
+
+def _execution_lines(ex: dict[str, Any], style: Style, full: bool, width: int | None) -> list[str]:
+    code = ex.get("exit_code")
+    if code is None:
+        mark = style("•", dim=True)  # unknown: neither a success nor a failure
+    else:
+        mark = style("✔", "green") if code == 0 else style("✘", "red")
+    took = duration(ex["duration_s"]) if ex.get("duration_s") is not None else "-"
+    shown = code if code is not None else "?"
+    head = f"exit {shown}  {took}  $ {escape(str(ex.get('command', '')))}"
+    out = [f"{mark} {cut(head, None if width is None else width - 2)}"]
+    output = str(ex.get("output") or "")
+    if output:
+        room = None if width is None else width - 4
+        lines, more = clip_lines(
+            escape(output, multiline=True), None if full else PREVIEW_LINES, room
+        )
+        out.extend("    " + ln for ln in lines)
+        if more:
+            out.append("    " + more_lines(more, style))
+    return out
+
+
+def _body(session: Session, style: Style, full: bool, width: int | None) -> list[str]:
+    out = [_section("conversation", style)]
+    if session.conversation_omitted:
+        out.append(style(_earlier(session.conversation_omitted, "message"), dim=True))
+    elif not session.conversation_history:
+        out.append(style("(no messages)", dim=True))
+    for message in session.conversation_history:
+        out.extend(message_lines(message, style, full=full, width=width))
+    if session.command_history or session.commands_omitted:
+        out += ["", _section("commands", style)]
+        if session.commands_omitted:
+            out.append(style(_earlier(session.commands_omitted, "command"), dim=True))
+        room = None if width is None else width - 7
+        for i, command in enumerate(session.command_history, session.commands_omitted + 1):
+            out.append(f"{style(f'{i:>3}', dim=True)}  $ {cut(escape(command), room)}")
+    if session.execution_histories or session.executions_omitted:
+        out += ["", _section("executions", style)]
+        if session.executions_omitted:
+            out.append(style(_earlier(session.executions_omitted, "execution"), dim=True))
+        for ex in session.execution_histories:
+            out.extend(_execution_lines(ex, style, full, width))
+    return out
+
+
+def _as_of(session: Session, at_seq: int | None, until: datetime | None) -> str | None:
+    """What the header says about a time-travel bound (None: the whole session)."""
+    if at_seq is not None:
+        if at_seq > session.last_seq:
+            click.echo(
+                f"p8j: note: the log ends at seq {session.last_seq}, before seq {at_seq}; "
+                "showing its last state",
+                err=True,
+            )
+            return f"seq {session.last_seq} (the last; --at {at_seq} asked for more)"
+        return f"seq {at_seq}"
+    if until is not None:
+        if until < session.start_time:
+            raise SessionNotFoundError(
+                f"session {session.session_id} did not exist yet at "
+                f"{local_time(until, seconds=True, zone=True)}: it started at "
+                f"{local_time(session.start_time, seconds=True, zone=True)}"
+            )
+        return f"{local_time(until, seconds=True, zone=True)} (seq {session.last_seq})"
+    return None
 
 
 @click.command(
@@ -170,7 +225,7 @@ Examples:
   p8j replay latest --until 2026-11-24T09:30 --json
 """
 )
-@click.argument("ref", metavar="ID", type=SESSION_REF, default="latest")
+@click.argument("ref", metavar="[ID]", type=SESSION_REF, default="latest")
 @click.option("--at", "at_seq", type=count(0), default=None, help="State as of event seq SEQ.")
 @click.option(
     "--until", type=SINCE, default=None, help="State as of a time: 2026-11-24T07:00, 2h (ago)."
@@ -182,7 +237,7 @@ Examples:
     metavar="N",
     help="Only the last N messages, commands and executions.",
 )
-@click.option("--full", is_flag=True, help="Show long texts and outputs whole.")
+@click.option("--full", is_flag=True, help="Show long texts, outputs and lines whole.")
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
 @shared_options
 def replay(
@@ -194,54 +249,25 @@ def replay(
     strict: bool,
     as_json: bool,
 ) -> None:
-    """Rebuild a session from its log and show it."""
+    """Rebuild a session from its log and show it (ID: default latest)."""
+    if at_seq is not None and until is not None:
+        raise click.UsageError("--at and --until are two bounds for one thing: give one of them")
     home = current_home()
     session, report = load_session_with_report(
         ref, home, upto_seq=at_seq, until=until, skip_corrupt=not strict, history=last
     )
     report_problems(report)
     if as_json:
+        _as_of(session, at_seq, until)  # the same notes and errors as the human form
         click.echo(msgspec.json.encode(session.to_dict()).decode("utf-8"))
         return
     style = stdout_style()
-    as_of = None
-    if at_seq is not None:
-        as_of = f"seq {at_seq}"
-    elif until is not None:
-        as_of = local_time(until, seconds=True)
-    out = _header(session, style, as_of)
-    out.append("")
-    out.append(_section("conversation", style))
-    if session.conversation_omitted:
-        out.append(style(_earlier(session.conversation_omitted, "message"), dim=True))
-    elif not session.conversation_history:
-        out.append(style("(no messages)", dim=True))
-    for message in session.conversation_history:
-        out.extend(message_lines(message, style, full=full))
-    if session.command_history or session.commands_omitted:
-        out.append("")
-        out.append(_section("commands", style))
-        if session.commands_omitted:
-            out.append(style(_earlier(session.commands_omitted, "command"), dim=True))
-        for i, command in enumerate(session.command_history, session.commands_omitted + 1):
-            out.append(f"{style(f'{i:>3}', dim=True)}  $ {escape(command)}")
-    if session.execution_histories or session.executions_omitted:
-        out.append("")
-        out.append(_section("executions", style))
-        if session.executions_omitted:
-            out.append(style(_earlier(session.executions_omitted, "execution"), dim=True))
-        for ex in session.execution_histories:
-            code = ex.get("exit_code")
-            mark = style("✔", "green") if code == 0 else style("✘", "red")
-            took = duration(ex["duration_s"]) if ex.get("duration_s") is not None else "-"
-            shown = code if code is not None else "?"
-            out.append(f"{mark} exit {shown}  {took}  $ {escape(str(ex.get('command', '')))}")
-            output = str(ex.get("output") or "")
-            if output:
-                lines, more = _clip_lines(
-                    escape(output, multiline=True), None if full else PREVIEW_LINES
-                )
-                out.extend("    " + ln for ln in lines)
-                if more:
-                    out.append("    " + style(f"… {more} more lines (--full shows all)", dim=True))
-    click.echo("\n".join(out))
+    as_of = _as_of(session, at_seq, until)
+    state = session_state(home, session.session_id, session.status)[0]
+    if as_of is not None and state in ("live", "crashed"):
+        state = session.status  # the lock says what is true now, not then
+    width = None if full else (terminal_width() if is_terminal() else LINE_CHARS)
+    out = _header(session, state, style, as_of, width)
+    out += ["", *_body(session, style, full, width)]
+    with paged(color=style.enabled):
+        click.echo("\n".join(out))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from p8j.journal import resolve_session_ref
 from p8j.replay.search import SearchHit, search
 
 from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
+from .pager import paged
 from .render import Style, escape, is_terminal, local_time, truncate
 
 __all__ = ["search_cmd"]
@@ -107,8 +109,9 @@ def search_cmd(
         click.echo(_ENC.encode(result.hits).decode("utf-8"))
     else:
         style = stdout_style()
-        for hit in result.hits:
-            click.echo(_hit_line(hit, style, style.enabled))
+        with paged(color=style.enabled) if result.hits else contextlib.nullcontext():
+            for hit in result.hits:
+                click.echo(_hit_line(hit, style, style.enabled))
         if not result.hits and is_terminal():
             click.echo(f"No matches in {result.sessions_searched} session(s).", err=True)
     for issue in result.issues[:5]:

@@ -2,9 +2,14 @@
 
 Following every session of a journal that does not exist yet creates it and waits for the
 first session (the only command that creates a journal without writing a session).
+Following sessions by id ends by itself once every one of them has ended (a completed
+session prints its backlog and exits at once). ``--since TIME`` starts the backlog at
+that time instead of the last ``-n`` events (with ``-n`` too: the last N since then).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import click
 import msgspec
@@ -26,12 +31,21 @@ from p8j.journal import (
 from p8j.replay.content import content_parts
 from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
 
-from .options import SESSION_REF, count, current_home, shared_options, stdout_style
-from .render import Style, cell_width, escape, is_terminal, local_time, terminal_width, truncate
+from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
+from .render import (
+    ID_CHARS,
+    Style,
+    cell_width,
+    duration,
+    escape,
+    is_terminal,
+    local_time,
+    terminal_width,
+    truncate,
+)
 
 __all__ = ["ROLE_COLORS", "event_summary", "human_line", "tail"]
 
-ID_CHARS = 13  # the 48-bit millisecond timestamp of a UUIDv7: distinct unless started together
 ROLE_COLORS = {"user": "cyan", "assistant": "green", "system": "magenta", "tool": "yellow"}
 _ENC = msgspec.json.Encoder()
 
@@ -66,10 +80,10 @@ def event_summary(event: AnyEvent | UnknownEvent) -> tuple[str, str | None, str]
     if isinstance(event, ExecutionRecorded):
         code = event.exit_code
         label = f"exit {code if code is not None else '?'}"
-        took = f" ({event.duration_s:.1f}s)" if event.duration_s is not None else ""
+        took = f" ({duration(event.duration_s)})" if event.duration_s is not None else ""
         first = event.output.strip().split("\n", 1)[0] if event.output else ""
         text = f"$ {_short(event.command)}{took}" + (f"  → {_short(first)}" if first else "")
-        return label, "green" if code == 0 else "red", text
+        return label, None if code is None else "green" if code == 0 else "red", text
     if isinstance(event, SessionStarted):
         return "started", "magenta", f"project {_short(event.project_name)}"
     if isinstance(event, SessionPaused):
@@ -119,9 +133,14 @@ Examples:
     "--lines",
     "backlog",
     type=count(0),
-    default=10,
-    show_default=True,
-    help="Show the last N matching events first.",
+    default=None,
+    help="Show the last N matching events first (default 10; with --since: all since then).",
+)
+@click.option(
+    "--since",
+    type=SINCE,
+    default=None,
+    help="Start from a time: events since 2h, 2026-11-24T09:30 (then follow).",
 )
 @click.option(
     "--type",
@@ -137,7 +156,8 @@ Examples:
 @shared_options
 def tail(
     refs: tuple[str, ...],
-    backlog: int,
+    backlog: int | None,
+    since: datetime | None,
     types: tuple[str, ...],
     project: str | None,
     no_follow: bool,
@@ -162,9 +182,11 @@ def tail(
         ids,
         types=wanted,
         project=project,
-        backlog=backlog,
+        backlog=(10 if since is None else None) if backlog is None else backlog,
+        since=since,
         follow=not no_follow,
         force_polling=poll,
+        stop_when_ended=ids is not None,
     )
     style = stdout_style()
     width = terminal_width() if is_terminal() else None
@@ -178,3 +200,6 @@ def tail(
                 click.echo(human_line(item, style, width))
     except KeyboardInterrupt:
         return
+    if ids is not None and not no_follow:
+        done = "it has" if len(ids) == 1 else f"all {len(ids)} have"
+        click.echo(f"p8j: {done} ended", err=True)

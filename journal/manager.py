@@ -67,6 +67,7 @@ from .store.fs.blobs import (
     BLOB_FIELDS,
     DEFAULT_BLOB_THRESHOLD,
     BlobStore,
+    missing_blob_hashes,
 )
 from .store.fs.layout import Home, resolve_session_ref
 from .store.fs.syscalls import Storage
@@ -323,6 +324,7 @@ class SessionManager:
             # From the snapshot cache when fresh (and refreshed after a long tail); a log
             # without a complete SessionStarted raises missing_start_error's error.
             session, cursor = fold_to_resume(self.home, sid, history)
+            session.missing_blobs = missing_blob_hashes(cursor.issues)  # tell the embedder
             if session.status == "completed":
                 raise SessionStateError(f"cannot reopen session {sid}: it is completed")
             writer.check()  # the fold read by path: it must still name the inode locked

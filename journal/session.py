@@ -140,6 +140,9 @@ class Session(msgspec.Struct, kw_only=True):
     conversation_omitted: int = 0
     commands_omitted: int = 0
     executions_omitted: int = 0
+    # Set by loaders, not by the fold: the SHA-256 names of payloads stored as blobs that
+    # could not be put back (missing or damaged); their placeholders stand in the histories.
+    missing_blobs: list[str] = []
 
     @property
     def message_count(self) -> int:
@@ -159,8 +162,8 @@ class Session(msgspec.Struct, kw_only=True):
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (datetimes as RFC 3339 strings; omitted counts only if > 0)."""
         result: dict[str, Any] = msgspec.to_builtins(self)
-        # A whole session's dict stays what it was before windows existed.
-        for key in ("conversation_omitted", "commands_omitted", "executions_omitted"):
+        # A whole session's dict stays what it was before windows (and missing_blobs) existed.
+        for key in _OMIT_WHEN_EMPTY:
             if not result[key]:
                 del result[key]
         return result
@@ -179,6 +182,7 @@ class Session(msgspec.Struct, kw_only=True):
             execution_histories=list(self.execution_histories),
             metadata=dict(self.metadata),
             unknown_events=list(self.unknown_events),
+            missing_blobs=list(self.missing_blobs),
         )
 
     def window(self, history: int) -> Session:
@@ -195,6 +199,12 @@ class Session(msgspec.Struct, kw_only=True):
         )
 
 
+_OMIT_WHEN_EMPTY = (
+    "conversation_omitted",
+    "commands_omitted",
+    "executions_omitted",
+    "missing_blobs",
+)
 _WINDOWED = (
     ("conversation_history", "conversation_omitted"),
     ("command_history", "commands_omitted"),

@@ -5,8 +5,9 @@ Contract:
   reporting bad lines unless ``strict``), optionally only up to a seq or a time,
   and returns the events with the `LoadReport` (issues, torn tail).
 - `markdown` renders the events in log order as a transcript: a header with the
-  folded session's facts, every message (content blocks shown: text, thinking,
-  tool calls with their JSON input, tool results), commands, executions with
+  folded session's facts (its state as `p8j ls` shows it when given the home:
+  ``live`` or ``crashed`` rather than ``active``), every message (content blocks
+  shown: text, thinking, tool calls with their JSON input, tool results), commands, executions with
   their output, and lifecycle changes. Text from the log is passed through
   `content.visible` (no control characters, bidi overrides or bare CRs reach
   the document) and fenced with a fence longer than any backtick run inside it.
@@ -49,6 +50,7 @@ from p8j.journal.timefmt import format_ts
 from .bounded import read_bounded
 from .content import content_parts, visible
 from .lines import read_with_lines
+from .listing import session_state
 from .load import LoadReport, check_bounds
 
 __all__ = ["markdown", "raw_lines", "read_session_events", "snapshot_json"]
@@ -128,11 +130,11 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
-def _header(session: Session) -> Iterator[str]:
+def _header(session: Session, state: str) -> Iterator[str]:
     title = _inline(session.project_name) or "(no project)"
     yield f"# {title} · session {session.session_id}\n\n"
     rows: list[tuple[str, str]] = [
-        ("Status", session.status),
+        ("State", state),
         ("Started", format_ts(session.start_time)),
     ]
     if session.end_time is not None:
@@ -223,9 +225,12 @@ def _event(event: AnyEvent | UnknownEvent) -> Iterator[str]:
         yield f"*{when} · event of unknown type `{_inline(event.type)}` (kept raw)*\n\n"
 
 
-def markdown(events: list[AnyEvent | UnknownEvent]) -> Iterator[str]:
-    """The Markdown transcript of a session's events, in chunks."""
+def markdown(events: list[AnyEvent | UnknownEvent], home: Home | None = None) -> Iterator[str]:
+    """The Markdown transcript of a session's events, in chunks (`home`: show its live state)."""
     session = fold(events)
-    yield from _header(session)
+    state: str = session.status
+    if home is not None:
+        state = session_state(home, session.session_id, session.status)[0]
+    yield from _header(session, state)
     for event in events:
         yield from _event(event)

@@ -12,8 +12,12 @@ Contract:
   died) is never yielded; the cursor continues at the next complete line, which
   is where a resumed writer appends after moving the torn bytes aside. A log
   replaced by a new file (a crash-safe rewrite) is re-read and events whose seq
-  was already yielded are skipped. A session's end just makes it quiet; a log
-  that was read and then removed is reported once (a `FollowNotice`) and dropped.
+  was already yielded are skipped. A session's end just makes it quiet, unless
+  ``stop_when_ended`` and sessions were given by id: then the iteration ends
+  once every one of them has ended (at once for sessions already completed). A
+  log that was read and then removed is reported once (a `FollowNotice`) and dropped.
+- ``since`` (a time) leaves out events before it; the backlog is then every
+  matching event since that time (``backlog=None``), or the last `backlog` of them.
 - Followed sessions: the given ids, or (none given) every session, including
   ones created after the follower started. Completed sessions are not read
   unless the backlog needs them.
@@ -34,10 +38,12 @@ from __future__ import annotations
 import fnmatch
 import heapq
 import os
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -58,6 +64,7 @@ from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.errors import InvalidSessionIdError
 from p8j.journal.ids import validate_session_id
 
+from .bounded import ts_bound
 from .lines import read_with_lines
 
 if TYPE_CHECKING:
@@ -161,8 +168,10 @@ class Follower:
         *,
         types: frozenset[str] | None = None,
         project: str | None = None,
-        backlog: int = 10,
+        backlog: int | None = 10,
+        since: datetime | str | None = None,
         follow: bool = True,
+        stop_when_ended: bool = False,
         force_polling: bool = False,
         poll_delay_ms: int = 100,
         step_ms: int = 2,
@@ -173,8 +182,11 @@ class Follower:
         self.session_ids = list(session_ids) if session_ids is not None else None
         self.types = types
         self.project = project
-        self.backlog = max(0, backlog)
+        # None: no limit (every event since `since`); deque and heap take sys.maxsize.
+        self.backlog = sys.maxsize if backlog is None else max(0, backlog)
+        self.since = ts_bound(since)  # fixed-width: string order is time order
         self.follow = follow
+        self.stop_when_ended = stop_when_ended
         self.force_polling = force_polling
         self.poll_delay_ms = poll_delay_ms
         self.step_ms = step_ms
@@ -201,7 +213,15 @@ class Follower:
         )
 
     def _wanted(self, event: AnyEvent | UnknownEvent) -> bool:
+        if self.since is not None and event.ts < self.since:
+            return False
         return self.types is None or _type_name(event) in self.types
+
+    def _all_ended(self) -> bool:
+        """True when following sessions by id with `stop_when_ended` and each has ended."""
+        if not self.stop_when_ended or self.session_ids is None:
+            return False
+        return all(sid not in self._tracked or self._tracked[sid].ended for sid in self.session_ids)
 
     # -- reading ---------------------------------------------------------------
 
@@ -274,8 +294,11 @@ class Follower:
         notices: list[FollowNotice] = []
         for summary in by_recency:
             sid = summary.session_id
-            could_contribute = self.backlog > 0 and not (
-                len(newest) >= self.backlog and (summary.last_activity or "") < newest[0]
+            last = summary.last_activity or ""
+            could_contribute = (
+                self.backlog > 0
+                and not (len(newest) >= self.backlog and last < newest[0])
+                and not (self.since is not None and last and last < self.since)
             )
             live = summary.status != "completed"
             if not live and not could_contribute:
@@ -379,7 +402,7 @@ class Follower:
 
     def _poll(self) -> Iterator[FollowedEvent | FollowNotice]:
         """Follow by stat alone: every `poll_delay_ms`, or ten times the cost of a scan."""
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._all_ended():
             started = time.monotonic()
             yield from self._rescan()
             spent = time.monotonic() - started
@@ -398,12 +421,12 @@ class Follower:
         try:
             yield from self._initial(self._summaries())
             self.ready.set()
-            if not self.follow:
+            if not self.follow or self._all_ended():
                 return
             if watcher is None:
                 yield from self._poll()
                 return
-            while not self._stop.is_set():
+            while not self._stop.is_set() and not self._all_ended():
                 changes = watcher.wait(self.rescan_ms / 1000.0)
                 if self._stop.is_set():
                     return

@@ -6,7 +6,9 @@ pure fold; it never writes. ``upto_seq`` keeps events with ``seq <= upto_seq``;
 past the bound. ``history=N`` keeps the last N entries of each history
 (`Session.window`); for the whole session it reads only that much of the
 snapshot cache. With ``skip_corrupt=True`` bad lines are skipped and listed in
-the returned `LoadReport`; a torn tail is always tolerated and reported.
+the returned `LoadReport`; a torn tail is always tolerated and reported. A
+payload stored as a blob that cannot be put back (missing, damaged) keeps its
+placeholder, is reported, and is named in `Session.missing_blobs`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from p8j.journal import (
     resolve_session_ref,
 )
 from p8j.journal.cache.snapshots import fold_log
+from p8j.journal.store.fs.blobs import missing_blob_hashes
 from p8j.journal.store.fs.cursor import missing_start_error
 from p8j.journal.store.fs.layout import check_home_arg
 
@@ -87,6 +90,7 @@ def load_session_with_report(
     if upto_seq is None and bound is None:
         # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
         session, cursor, count = fold_log(h, sid, skip_corrupt=skip_corrupt, history=history)
+        session.missing_blobs = missing_blob_hashes(cursor.issues)
         report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
         return session, report
     cursor = LogCursor(path, session_id=sid, skip_corrupt=skip_corrupt)
@@ -106,6 +110,7 @@ def load_session_with_report(
         raise
     if history is not None:
         session = session.window(history)
+    session.missing_blobs = missing_blob_hashes(cursor.issues)
     report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
     return session, report
 

@@ -42,3 +42,28 @@ def test_every_cli_command_is_in_the_readme() -> None:
     names = sorted(getattr(cli, "commands", {}))
     missing = [n for n in names if f"p8j {n}" not in README]
     assert not missing, f"commands missing from README.md: {missing}"
+
+
+def test_the_crc_recipe_is_one_and_checks_the_example_line() -> None:
+    import zlib
+
+    recipes = set(re.findall(r"line\[:-(\d+)\] \+ \"\}\"", README))
+    assert recipes == {"18"}, recipes  # it said both [:-18] and [:-19]
+    example = next(b for b in _blocks("json") if '"crc"' in b).strip()
+    crc = re.search(r'"crc":"([0-9a-f]{8})"', example)
+    assert crc is not None
+    assert f"{zlib.crc32((example[:-18] + '}').encode()):08x}" == crc.group(1)
+
+
+def test_every_verify_issue_kind_and_shared_option_is_documented() -> None:
+    from typing import get_args
+
+    from p8j.cli.options import SHARED_OPTIONS, shared_option
+    from p8j.journal.store.fs.cursor import IssueKind
+
+    for kind in (*get_args(IssueKind), "empty", "unreadable"):
+        assert f"`{kind}`" in README, kind
+    for name in SHARED_OPTIONS:
+        assert f"`{shared_option(name).opts[0]}" in README, name
+    for what in ("`scan --json`", "`redact --json`", "`latest`: the session started most recently"):
+        assert what in README, what

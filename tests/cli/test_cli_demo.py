@@ -76,3 +76,11 @@ def test_live_demo_appends_then_ends(runner: CliRunner, p8j_home: Home) -> None:
 
 def test_bad_options(runner: CliRunner) -> None:
     assert runner.invoke(cli, ["demo", "--live", "--interval", "-1"]).exit_code == 2
+
+
+def test_live_bounds_are_finite(runner: CliRunner) -> None:
+    for option in ("--interval", "--duration"):
+        for value in ("nan", "inf", "-inf", "1e308", "NaN"):
+            result = runner.invoke(cli, ["demo", "--live", option, value])
+            assert result.exit_code == 2, (option, value, result.output)
+            assert result.stderr.startswith("p8j: ") and len(result.stderr.splitlines()) == 1

@@ -19,7 +19,7 @@ def test_markdown(runner: CliRunner, demo_ids: list[str]) -> None:
     assert result.exit_code == 0, result.output
     md = result.stdout
     assert md.startswith(f"# webshop · session {demo_ids[0]}\n")
-    assert "| Status | completed |" in md
+    assert "| State | completed |" in md
     assert "## Transcript" in md
     assert "**Tool call: Bash** (`toolu_01`)" in md
     assert '"command": "pytest tests/test_checkout.py -q"' in md
@@ -93,3 +93,16 @@ def test_unknown_session(runner: CliRunner, demo_ids: list[str]) -> None:
     for fmt in ("md", "json", "jsonl"):
         result = runner.invoke(cli, ["export", "fff", "-f", fmt])
         assert result.exit_code == 1 and "no session matches" in result.stderr
+
+
+def test_md_with_json_is_a_usage_error(runner: CliRunner, p8j_home: Home) -> None:
+    sid = record_simple(p8j_home)
+    for fmt in ("md", "jsonl"):
+        for args in (["export", sid, "-f", fmt, "--json"], ["--json", "export", sid, "-f", fmt]):
+            result = runner.invoke(cli, args)
+            assert result.exit_code == 2, args
+            assert result.stdout == "" and "give one of them" in result.stderr
+    # --json alone, or with -f json, is the snapshot.
+    for args in (["export", sid, "--json"], ["export", sid, "-f", "json", "--json"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0 and json.loads(result.stdout)["session_id"] == sid

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -55,3 +56,18 @@ def test_size() -> None:
     assert size(1536) == "1.5 KiB"
     assert size(5 * 1024 * 1024) == "5.0 MiB"
     assert size(3 << 40) == "3072.0 GiB"
+
+
+def test_home_that_is_a_regular_file_is_an_error(
+    runner: CliRunner, p8j_home: Home, tmp_path: Path
+) -> None:
+    path = tmp_path / "a-file"
+    path.write_text("not a journal")
+    for args in (["info"], ["info", "--json"]):
+        result = runner.invoke(cli, args, env={"P8J_HOME": str(path)})
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith("p8j: ") and "expected a directory" in result.stderr
+        assert "does not exist yet" not in result.output
+    # Not there at all is still "nothing recorded yet", exit 0.
+    missing = runner.invoke(cli, ["info"], env={"P8J_HOME": str(tmp_path / "nothing")})
+    assert missing.exit_code == 0 and "does not exist yet" in missing.stdout

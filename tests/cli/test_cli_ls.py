@@ -49,6 +49,7 @@ def test_table_newest_first_with_states(runner: CliRunner, demo_ids: list[str]) 
         "DURATION",
         "MSGS",
         "CMDS",
+        "EXECS",
         "TITLE",
     ]
     body = [ln.split() for ln in lines[1:]]
@@ -195,3 +196,25 @@ def test_short_ids_is_the_shortest_unique_prefix(ids: list[str], minimum: int) -
     )
     assert short_ids(ids, minimum) == expected
     assert short_ids(sorted(ids, reverse=True), minimum) == expected  # ls passes newest first
+
+
+def test_columns_are_capped_and_titles_cut_with_an_ellipsis(
+    runner: CliRunner, p8j_home: Home
+) -> None:
+    mgr = SessionManager(p8j_home)
+    mgr.start_session("p" * 10_000)
+    mgr.record_message({"role": "user", "content": "t" * 5000})
+    mgr.record_execution("ls", 0, "x")
+    mgr.end_session()
+    record_simple(p8j_home, "short")
+    lines = runner.invoke(cli, ["ls"]).stdout.splitlines()
+    assert max(len(ln) for ln in lines) < 300  # was 10,073 characters a row
+    long_row = next(ln for ln in lines if "ppp" in ln)
+    assert "p" * 23 + "…" in long_row and long_row.rstrip().endswith("…")
+    assert lines[0].split()[7] == "EXECS"
+    assert long_row.split()[6:9] == ["1", "0", "1"]  # msgs, cmds, execs (STARTED is 2 words)
+
+
+def test_ids_are_one_width(runner: CliRunner, demo_ids: list[str]) -> None:
+    shown = [ln.split()[0] for ln in runner.invoke(cli, ["ls"]).stdout.splitlines()[1:]]
+    assert {len(s) for s in shown} == {13}  # the width tail, search and the picker show

@@ -11,6 +11,7 @@ import pexpect  # type: ignore[import-untyped]
 import pytest
 
 from p8j.cli.picker import SESSION_COMMANDS, NoTerminalError, handle_session_command, matches
+from p8j.cli.render import cell_width
 from p8j.journal import Home, SessionManager
 from p8j.replay import list_sessions
 
@@ -256,3 +257,70 @@ def test_picker_state_without_a_terminal(p8j_home: Home, demo_ids: list[str]) ->
     assert picker.preview_fragments() == []
     picker.move(1)
     assert picker.selected == 0
+
+
+def test_escape_is_not_delayed(p8j_home: Home, demo_ids: list[str]) -> None:
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from p8j.cli.picker import ESC_DELAY, _Picker
+
+    with create_pipe_input() as pipe:
+        app = _Picker(p8j_home, list_sessions(p8j_home), "").make_app(pipe, DummyOutput())
+        # prompt_toolkit waits ttimeoutlen (0.5 s by default) after Esc for a sequence.
+        assert app.ttimeoutlen == ESC_DELAY <= 0.05
+
+
+def test_preview_shows_the_end_wrapped_between_words(p8j_home: Home) -> None:
+    from p8j.cli.picker import _Picker
+
+    mgr = SessionManager(p8j_home)
+    s = mgr.start_session("long-talk")
+    words = [f"word{i:03d}" for i in range(120)]
+    for i in range(100):
+        mgr.record_message({"role": "user", "content": f"message {i} " + " ".join(words)})
+    mgr.pause_session()
+    picker = _Picker(p8j_home, list_sessions(p8j_home), "")
+    picker.refilter()
+    head, body = picker.preview_fragments()
+    lines = body[1].split("\n")
+    assert s.session_id in head[1]
+    # The end of the last message, not the start of the first.
+    assert lines[-1].split()[-1] == "word119" and "message 0 " not in body[1]
+    assert "long-talk · paused · 100 messages" in lines[0]
+    width = picker.preview_width()
+    assert max(cell_width(ln) for ln in lines) <= width
+    for line in lines[2:]:
+        for token in line.split():
+            assert token in words or token in ("user", "message", "…") or token.isdigit(), line
+    assert len(lines) <= picker.size()[1]  # what fits: the end stays visible
+
+
+def test_divider_does_not_move(p8j_home: Home, demo_ids: list[str]) -> None:
+    from prompt_toolkit.layout import VSplit, Window
+
+    from p8j.cli.picker import _Picker
+
+    picker = _Picker(p8j_home, list_sessions(p8j_home), "")
+    picker.refilter()
+    root = picker.layout().container
+    body = next(c for c in root.get_children() if isinstance(c, VSplit) and len(c.children) == 3)
+    listing, _divider, preview = body.children
+    assert isinstance(listing, Window) and isinstance(preview, Window)
+    widths = set()
+    for _ in range(3):
+        picker.preview_fragments()
+        lw, pw = listing.preferred_width(200), preview.preferred_width(200)
+        assert lw.min == lw.max and pw.min == pw.max  # exact: content cannot push it
+        widths.add((lw.preferred, pw.preferred))
+        picker.move(1)
+    assert len(widths) == 1
+
+
+def test_preview_says_the_state_ls_shows(p8j_home: Home, demo_ids: list[str]) -> None:
+    from p8j.cli.picker import _Picker
+
+    picker = _Picker(p8j_home, list_sessions(p8j_home), "")
+    picker.refilter()  # newest first: docs-site, left active with no writer
+    _head, body = picker.preview_fragments()
+    assert body[1].startswith("docs-site · crashed · 3 messages · 1 command")

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import io
+import os
+import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from click.testing import CliRunner
 
+from p8j.cli import render
+from p8j.cli.main import cli
 from p8j.cli.render import (
     Style,
     cell_width,
     duration,
     escape,
     local_time,
+    plural,
     relative_time,
     table,
     truncate,
     when,
 )
+from p8j.journal import Home, SessionManager
 
 
 class FakeTTY(io.StringIO):
@@ -76,10 +84,17 @@ def test_local_time_is_local() -> None:
 
 
 def test_durations() -> None:
-    assert [duration(s) for s in (None, 0, 42.9, 252, 3780, 180000)] == [
+    # One form everywhere: tenths under 10 s (replay said 0s where tail said 0.3s).
+    assert [duration(s) for s in (None, float("nan"), -1.0, 0, 0.34, 9.99, 42.9)] == [
         "-",
-        "0s",
+        "-",
+        "0.0s",
+        "0.0s",
+        "0.3s",
+        "9.9s",
         "42s",
+    ]
+    assert [duration(s) for s in (252, 3780, 180000)] == [
         "4m12s",
         "1h03m",
         "2d02h",
@@ -106,3 +121,60 @@ def test_table_aligns_by_cells() -> None:
 def test_escape() -> None:
     assert escape("a\nb\x1b") == "a↵b\\x1b"
     assert escape("a\nb\x1b", multiline=True) == "a\nb\\x1b"
+
+
+@pytest.fixture
+def utc_plus_14() -> Iterator[None]:
+    """The process at UTC+14 (a POSIX TZ string named XST), so local and UTC times differ."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "XST-14"
+    time.tzset()
+    render._OFFSETS.clear()
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+        render._OFFSETS.clear()
+
+
+def test_times_carry_their_zone_and_utc_shows_utc(
+    runner: CliRunner, p8j_home: Home, utc_plus_14: None
+) -> None:
+    mgr = SessionManager(p8j_home)
+    s = mgr.start_session("zones")
+    mgr.record_command("ls")
+    mgr.end_session()
+    start = s.start_time
+    local = start.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    utc = start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    assert local != utc
+    out = runner.invoke(cli, ["replay", s.session_id]).stdout
+    assert f"started {local} XST" in out
+    out = runner.invoke(cli, ["replay", s.session_id, "--utc"]).stdout
+    assert f"started {utc} UTC" in out
+    assert f"started {utc} UTC" in runner.invoke(cli, ["--utc", "replay", s.session_id]).stdout
+    ls_local = runner.invoke(cli, ["ls"]).stdout
+    ls_utc = runner.invoke(cli, ["ls", "--utc"]).stdout
+    assert local[:16] in ls_local and utc[:16] in ls_utc and utc[:16] not in ls_local
+    tail_utc = runner.invoke(cli, ["tail", "--no-follow", "--utc"]).stdout
+    assert tail_utc.startswith(utc[11:16])
+    search_utc = runner.invoke(cli, ["search", "ls", "--utc"]).stdout
+    assert utc[:13] in search_utc
+    info = runner.invoke(cli, ["info", "--utc"]).stdout
+    assert f"{utc[:16]} UTC" in info
+
+
+def test_plural() -> None:
+    assert [plural(n, "command") for n in (0, 1, 2, 1000)] == [
+        "0 commands",
+        "1 command",
+        "2 commands",
+        "1,000 commands",
+    ]
+    assert (
+        plural(1, "entry", "entries") == "1 entry" and plural(2, "entry", "entries") == "2 entries"
+    )

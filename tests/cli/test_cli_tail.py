@@ -7,7 +7,9 @@ import json
 from click.testing import CliRunner
 
 from p8j.cli.main import cli
-from p8j.journal import Home
+from p8j.journal import Home, SessionManager
+
+from .cli_helpers import record_simple
 
 
 def _all_lines(home: Home, ids: list[str]) -> list[bytes]:
@@ -92,3 +94,30 @@ def test_corrupt_lines_are_reported_not_printed(
     assert (
         ":5 (byte" in result.stderr and "corrupt" in result.stderr and "\x1b" not in result.stderr
     )
+
+
+def test_since_starts_from_a_time(runner: CliRunner, p8j_home: Home) -> None:
+    mgr = SessionManager(p8j_home)
+    s = mgr.start_session("since")
+    for i in range(30):
+        mgr.record_message({"role": "user", "content": f"message {i}"})
+    assert mgr.current_session is not None and mgr.current_session.last_event_time is not None
+    cut = mgr.current_session.last_event_time
+    mgr.record_message({"role": "user", "content": "after the cut"})
+    mgr.end_session()
+    args = ["tail", "--no-follow", s.session_id[:13], "--since", cut.isoformat()]
+    out = runner.invoke(cli, args).stdout.splitlines()
+    assert len(out) == 3  # message 29, after the cut, ended: not the default last 10
+    assert "message 29" in out[0] and "after the cut" in out[1] and "ended" in out[2]
+    everything = runner.invoke(cli, ["tail", "--no-follow", "--since", "1h"]).stdout
+    assert len(everything.splitlines()) == 33  # all of it, not the last 10
+    assert len(runner.invoke(cli, [*args, "-n", "1"]).stdout.splitlines()) == 1
+    assert runner.invoke(cli, [*args[:-1], "someday"]).exit_code == 2
+
+
+def test_a_completed_session_prints_and_exits(runner: CliRunner, p8j_home: Home) -> None:
+    sid = record_simple(p8j_home)
+    result = runner.invoke(cli, ["tail", sid[:13]])  # following: would block if it did not end
+    assert result.exit_code == 0, result.output
+    assert "ended" in result.stdout.splitlines()[-1]
+    assert result.stderr == "p8j: it has ended\n"

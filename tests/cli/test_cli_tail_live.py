@@ -172,11 +172,10 @@ def test_tail_backlog_then_follow_one_session(env: dict[str, str], p8j_home: Hom
     other.finish()
     log = p8j_home.log_path(sid).read_bytes().splitlines(keepends=True)
     tail = _tail(env, "--json", "-n", "4", sid[:13])
-    try:
-        wait_until(lambda: len(tail.lines) >= 4, 20, "the backlog")
-    finally:
-        code, err = tail.finish()
-    assert code == 0, err
+    # The session has ended: tail prints its backlog and exits by itself, no signal needed.
+    code = tail.p.wait(timeout=20)
+    assert code == 0, tail.finish()[1]
+    tail.finish()
     assert list(tail.lines) == log[-4:]
 
 
@@ -240,3 +239,22 @@ def test_tail_says_when_a_followed_log_is_removed(env: dict[str, str], p8j_home:
     assert code == 0, err
     assert f"p8j: session {sid}: its log {p8j_home.log_path(sid)} was removed".encode() in err
     assert err.count(b"was removed") == 1
+
+
+def test_tail_by_id_exits_when_its_session_ends(env: dict[str, str], p8j_home: Home) -> None:
+    first = _writer(env, "start", str(p8j_home.path), "ends-later", "3")
+    sid = _wait_line(first, "sid ").split()[1]
+    _wait_line(first, "ready")
+    first.finish(signal.SIGKILL)  # left active: tail must keep following it
+    tail = _tail(env, "--json", sid[:13])
+    wait_until(lambda: len(tail.lines) >= 4, 20, "the backlog")
+    assert tail.p.poll() is None
+    resumed = _writer(env, "resume", str(p8j_home.path), sid, "5")
+    _wait_line(resumed, "ready")
+    resumed.finish()
+    code = tail.p.wait(timeout=20)  # no signal: it ends by itself with the session
+    _, err = tail.finish()
+    assert code == 0, err
+    assert err == b"p8j: it has ended\n"
+    assert list(tail.lines)[-1].startswith(b'{"type":"SessionEnded"')
+    _check_exact(list(tail.lines), p8j_home, [sid])  # every line, once, and then the end

@@ -320,3 +320,58 @@ def test_a_removed_log_is_reported_once(rhome: Home, runs: list[Run], poll: bool
     (notice,) = run.notices()
     assert "was removed" in notice.message and s.session_id in notice.message
     assert str(path) in notice.message
+
+
+@pytest.mark.parametrize("force_polling", [False, True])
+def test_stop_when_ended_ends_with_the_last_followed_session(
+    rhome: Home, runs: list[Run], force_polling: bool
+) -> None:
+    mgr = SessionManager(rhome)
+    done = mgr.start_session("done")
+    mgr.end_session()
+    # A completed session: the backlog, then the iteration ends by itself.
+    items = list(Follower(rhome, [done.session_id], stop_when_ended=True, backlog=100))
+    assert [type(i.event).__name__ for i in items if isinstance(i, FollowedEvent)] == [
+        "SessionStarted",
+        "SessionEnded",
+    ]
+    live = mgr.start_session("live")
+    run = _follow(
+        runs,
+        rhome,
+        session_ids=[live.session_id, done.session_id],
+        stop_when_ended=True,
+        force_polling=force_polling,
+        poll_delay_ms=20,
+    )
+    wait_until(run.follower.ready.is_set, what="the backlog")
+    mgr.record_message({"role": "user", "content": "still here"})
+    wait_until(lambda: len(run.lines(live.session_id)) == 2, what="the message")
+    assert run.thread.is_alive()  # not ended yet: it keeps following
+    mgr.end_session()
+    run.thread.join(10)
+    assert not run.thread.is_alive(), "the follower did not end with its session"
+    assert run.lines(live.session_id) == _log_lines(rhome, live.session_id)
+    assert run.error is None
+
+
+def test_since_starts_the_backlog_at_a_time(rhome: Home) -> None:
+    mgr = SessionManager(rhome)
+    s = mgr.start_session("since")
+    for i in range(5):
+        mgr.record_message({"role": "user", "content": f"m{i}"})
+    assert mgr.current_session is not None and mgr.current_session.last_event_time is not None
+    cut = mgr.current_session.last_event_time  # the ts of m4
+    for i in range(5, 8):
+        mgr.record_message({"role": "user", "content": f"m{i}"})
+    mgr.end_session()
+
+    def contents(**kw: Any) -> list[str]:
+        return [
+            str(getattr(i.event, "content", type(i.event).__name__))
+            for i in Follower(rhome, [s.session_id], follow=False, since=cut, **kw)
+            if isinstance(i, FollowedEvent)
+        ]
+
+    assert contents(backlog=None) == ["m4", "m5", "m6", "m7", "SessionEnded"]
+    assert contents(backlog=2) == ["m7", "SessionEnded"]

@@ -36,6 +36,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -55,6 +56,7 @@ __all__ = [
     "BlobMissingError",
     "BlobProblem",
     "BlobStore",
+    "missing_blob_hashes",
     "offload",
     "offload_content",
     "offload_event",
@@ -76,6 +78,18 @@ class BlobProblem(msgspec.Struct, frozen=True):
     kind: Literal["missing-blob", "bad-blob"]
     sha256: str
     message: str
+
+
+def missing_blob_hashes(issues: Iterable[Any]) -> list[str]:
+    """SHA-256 names (once each) of the blobs that read `issues` say could not be put back."""
+    # missing-blob / bad-blob issues name the blob's file, whose name is its SHA-256.
+    found: dict[str, None] = {}
+    for issue in issues:
+        if issue.kind in ("missing-blob", "bad-blob"):
+            match = _HASH_RE.search(issue.message)
+            if match is not None:
+                found[match.group()] = None
+    return list(found)
 
 
 def placeholder(ref: BlobRef) -> str:
