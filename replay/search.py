@@ -2,26 +2,42 @@
 
 Contract: `search` reads the selected logs (newest session first, each in seq
 order) with the verifying reader in skip-and-report mode and matches the pattern
-against decoded text, not raw JSON: message content (strings and content blocks:
-text, thinking, tool names, tool inputs, tool results; see `content.content_texts`),
-commands, and executions (command and output). Each event field with a match
-(a message's whole content, a command, an execution's command or its output)
-gives one `SearchHit`: where (session, seq, ts), what (kind, role) and a snippet
-of the text around the first match, exact (not escaped), with the match's
-position inside it and the number of matches in that field. Problems met while
-reading are collected in `SearchResult.issues`, never raised.
+(RE2, see search_pattern.py) against decoded text, not raw JSON: message
+content (strings and content blocks: text, thinking, tool names, tool inputs,
+tool results; see `content.content_texts`), commands, and executions (command
+and output). Each event field with a match (a message's whole content, a
+command, an execution's command or its output) gives one `SearchHit`: where
+(session, seq, ts), what (kind, role) and a snippet of the text around the
+first match, exact (not escaped), with the match's position inside it and the
+number of matches in that field. Problems met while reading are collected in
+`SearchResult.issues`, never raised.
+
+Only which lines get decoded depends on how a session is read; the hits, their
+order and snippets never do. When the pattern needs literal pieces (see
+`SearchPattern.need`) and the catalog saw no problem in the session's log,
+search decodes only the lines that may match: those the full-text index
+(journal/cache/search_index.py) names for the part of the log it covers, and
+those whose raw bytes hold the pieces for the rest (search_scan.py). A line the
+reader would reject sends that session back to the verifying reader. With
+``use_index`` and an existing index, search first brings the index up to date
+when that means reading at most `INDEX_UPDATE_MAX` bytes and no other process
+is updating it.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
 from p8j.journal import (
+    AnyEvent,
     CommandRecorded,
+    CorruptLineError,
     ExecutionRecorded,
     Home,
     LogCursor,
@@ -29,15 +45,34 @@ from p8j.journal import (
     P8jError,
     ReadIssue,
     SessionSummary,
+    UnknownEvent,
 )
 from p8j.journal.cache.catalog import list_summaries
+from p8j.journal.cache.search_index import (
+    INDEX_FILE,
+    IndexedSession,
+    index_candidates,
+)
+from p8j.journal.cache.search_indexer import IndexStats, update_index
+from p8j.journal.store.fs.blobs import BlobStore
 
 from .bounded import read_bounded, ts_bound
 from .content import content_texts
+from .search_pattern import SearchPattern
+from .search_scan import Test, candidate_lines, decode_candidate, lines_at, need_test
 
-__all__ = ["SearchHit", "SearchResult", "search", "snippet"]
+__all__ = [
+    "INDEX_UPDATE_MAX",
+    "SearchHit",
+    "SearchResult",
+    "event_fields",
+    "search",
+    "snippet",
+    "update_search_index",
+]
 
 CONTEXT = 60
+INDEX_UPDATE_MAX = 64 << 20
 
 
 class SearchHit(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +98,7 @@ class SearchResult(msgspec.Struct):
     issues: list[ReadIssue]
     errors: list[str]
     sessions_searched: int
+    indexed_sessions: int = 0  # sessions whose lines the index narrowed
 
 
 def snippet(text: str, start: int, end: int, context: int = CONTEXT) -> tuple[str, int, int]:
@@ -82,7 +118,7 @@ def snippet(text: str, start: int, end: int, context: int = CONTEXT) -> tuple[st
     return cut, start - lo + len(prefix), end - lo + len(prefix)
 
 
-def _fields(event: object) -> Iterator[tuple[str, str | None, str, list[str]]]:
+def event_fields(event: object) -> Iterator[tuple[str, str | None, str, list[str]]]:
     """(kind, role, field, texts) of every searchable field of an event."""
     t = type(event)
     if t is MessageRecorded:
@@ -119,77 +155,224 @@ def _select(
     return out
 
 
+def update_search_index(
+    home: Home,
+    *,
+    progress: Any = None,
+    wait: bool = True,
+    max_bytes: int | None = None,
+) -> IndexStats | None:
+    """Build or update the full-text index with exactly the fields search looks at."""
+    return update_index(home, event_fields, progress=progress, wait=wait, max_bytes=max_bytes)
+
+
+def _as_pattern(pattern: SearchPattern | re.Pattern[str] | str, ignore_case: bool) -> SearchPattern:
+    if isinstance(pattern, SearchPattern):
+        return pattern
+    if isinstance(pattern, re.Pattern):
+        return SearchPattern(pattern.pattern, ignore_case or bool(pattern.flags & re.IGNORECASE))
+    return SearchPattern(pattern, ignore_case)
+
+
 def search(
     home: Home,
-    pattern: re.Pattern[str],
+    pattern: SearchPattern | re.Pattern[str] | str,
     *,
+    ignore_case: bool = False,
     roles: Iterable[str] | None = None,
     kinds: Iterable[str] | None = None,
     project: str | None = None,
     since: datetime | None = None,
     session_ids: Iterable[str] | None = None,
     limit: int | None = None,
+    per_session: int | None = None,
+    use_index: bool = True,
+    narrow: bool = True,
 ) -> SearchResult:
-    """Search the selected sessions (see the module docstring); at most `limit` hits."""
-    role_set = frozenset(roles) if roles else None
-    kind_set = frozenset(kinds) if kinds else None
-    if role_set is not None and kind_set is None:
-        kind_set = frozenset({"message"})  # a role only ever belongs to a message
+    """Search the selected sessions (see the module docstring); at most `limit` hits.
+
+    `per_session` caps the hits taken from one session (1 lists matching sessions
+    cheaply); `narrow=False` decodes every line (the plain scan, for comparison).
+    """
+    compiled = _as_pattern(pattern, ignore_case)
     bound = ts_bound(since)
+    indexing = use_index and narrow and compiled.need is not None
+    if indexing and (home.cache_dir / INDEX_FILE).exists():
+        update_search_index(home, wait=False, max_bytes=INDEX_UPDATE_MAX)
     selected = _select(list_summaries(home), session_ids, project, bound)
-    result = SearchResult([], [], [], 0)
+    run = _Run(home, compiled, roles, kinds, bound, limit, per_session)
+    if narrow and compiled.need is not None:
+        run.test = need_test(compiled.need, compiled.ignore_case)
+        if use_index:
+            run.indexed = index_candidates(home, compiled.need) or {}
     for summary in selected:
+        run.result.sessions_searched += 1
+        if not run.session(summary):
+            break
+    return run.result
+
+
+class _Fallback(Exception):
+    """A candidate line the reader would reject: read this session with the reader."""
+
+
+class _Run:
+    """One search: its filters, what it found, and how it reads each session."""
+
+    def __init__(
+        self,
+        home: Home,
+        pattern: SearchPattern,
+        roles: Iterable[str] | None,
+        kinds: Iterable[str] | None,
+        bound: str | None,
+        limit: int | None,
+        per_session: int | None,
+    ) -> None:
+        self.home = home
+        self.pattern = pattern
+        self.roles = frozenset(roles) if roles else None
+        self.kinds = frozenset(kinds) if kinds else None
+        if self.roles is not None and self.kinds is None:
+            self.kinds = frozenset({"message"})  # a role only ever belongs to a message
+        self.bound = bound
+        self.limit = limit
+        self.per_session = per_session
+        self.test: Test | None = None  # the raw-bytes test when lines can be narrowed
+        self.indexed: dict[str, IndexedSession] = {}
+        self.result = SearchResult([], [], [], 0)
+        self._blobs: BlobStore | None = None
+
+    def room(self) -> int | None:
+        """How many more hits the next session may add (None: no cap)."""
+        caps = []
+        if self.limit is not None:
+            caps.append(self.limit - len(self.result.hits))
+        if self.per_session is not None:
+            caps.append(self.per_session)
+        return min(caps) if caps else None
+
+    def session(self, summary: SessionSummary) -> bool:
+        """Search one session; False once the limit is reached."""
+        room = self.room()
+        if self.test is not None and summary.problems == 0:
+            hits: list[SearchHit] = []
+            issues: list[ReadIssue] = []
+            try:
+                self._collect(self._candidates(summary, issues), summary, hits, room)
+            except _Fallback:
+                pass
+            except P8jError as exc:
+                self.result.errors.append(str(exc))
+                return True
+            else:
+                self.result.hits.extend(hits)
+                self.result.issues.extend(issues)
+                return not self._full()
+        return self._scan(summary, room)
+
+    def _full(self) -> bool:
+        return self.limit is not None and len(self.result.hits) >= self.limit
+
+    def _scan(self, summary: SessionSummary, room: int | None) -> bool:
         sid = summary.session_id
-        result.sessions_searched += 1
-        cursor = LogCursor(home.log_path(sid), session_id=sid, skip_corrupt=True)
+        cursor = LogCursor(self.home.log_path(sid), session_id=sid, skip_corrupt=True)
         try:
-            for event in read_bounded(cursor, since=bound):
-                for kind, role, field, texts in _fields(event):
-                    if kind_set is not None and kind not in kind_set:
-                        continue
-                    if role_set is not None and role not in role_set:
-                        continue
-                    found = _first_match(pattern, texts)
-                    if found is None:
-                        continue
-                    text, first, count = found
-                    cut, s, e = snippet(text, first.start(), first.end())
-                    result.hits.append(
-                        SearchHit(
-                            session_id=sid,
-                            project_name=summary.project_name,
-                            seq=event.seq,
-                            ts=event.ts,
-                            kind=kind,
-                            role=role,
-                            field=field,
-                            snippet=cut,
-                            match_start=s,
-                            match_end=e,
-                            matches=count,
-                        )
-                    )
-                    if limit is not None and len(result.hits) >= limit:
-                        result.issues.extend(_problems(cursor))
-                        return result
+            self._collect(read_bounded(cursor, since=self.bound), summary, self.result.hits, room)
         except P8jError as exc:
-            result.errors.append(str(exc))
-        result.issues.extend(_problems(cursor))
-    return result
+            self.result.errors.append(str(exc))
+        self.result.issues.extend(_problems(cursor))
+        return not self._full()
+
+    def _collect(
+        self,
+        events: Iterator[AnyEvent | UnknownEvent],
+        summary: SessionSummary,
+        hits: list[SearchHit],
+        room: int | None,
+    ) -> None:
+        taken = 0
+        for event in events:
+            for hit in self._hits(event, summary):
+                hits.append(hit)
+                taken += 1
+                if room is not None and taken >= room:
+                    return
+
+    def _hits(self, event: AnyEvent | UnknownEvent, summary: SessionSummary) -> list[SearchHit]:
+        out = []
+        for kind, role, field, texts in event_fields(event):
+            if self.kinds is not None and kind not in self.kinds:
+                continue
+            if self.roles is not None and role not in self.roles:
+                continue
+            found = self.pattern.first_and_count(texts)
+            if found is None:
+                continue
+            text, start, end, count = found
+            cut, s, e = snippet(text, start, end)
+            out.append(
+                SearchHit(
+                    session_id=summary.session_id,
+                    project_name=summary.project_name,
+                    seq=event.seq,
+                    ts=event.ts,
+                    kind=kind,
+                    role=role,
+                    field=field,
+                    snippet=cut,
+                    match_start=s,
+                    match_end=e,
+                    matches=count,
+                )
+            )
+        return out
+
+    def _candidates(
+        self, summary: SessionSummary, issues: list[ReadIssue]
+    ) -> Iterator[AnyEvent | UnknownEvent]:
+        """The events of the lines that may match: from the index, then from the raw bytes."""
+        sid = summary.session_id
+        path = self.home.log_path(sid)
+        entry = self.indexed.get(sid)
+        offset = 0
+        if entry is not None and _covers(path, entry):
+            self.result.indexed_sessions += 1
+            for off, ln in lines_at(path, entry.lines):
+                yield from self._decode(ln, sid, off, None, issues)
+            offset = entry.position.offset
+        assert self.test is not None
+        for off, ln in candidate_lines(path, self.test, offset=offset):
+            yield from self._decode(ln, sid, off, None, issues)
+
+    def _decode(
+        self, ln: bytes, sid: str, off: int, line: int | None, issues: list[ReadIssue]
+    ) -> Iterator[AnyEvent | UnknownEvent]:
+        if self._blobs is None:
+            self._blobs = BlobStore(self.home.blobs_dir)
+        try:
+            event = decode_candidate(
+                ln,
+                path=self.home.log_path(sid),
+                session_id=sid,
+                offset=off,
+                line=line,
+                blobs=self._blobs,
+                issues=issues,
+            )
+        except CorruptLineError as exc:
+            raise _Fallback from exc
+        if self.bound is None or event.ts >= self.bound:
+            yield event
 
 
-def _first_match(
-    pattern: re.Pattern[str], texts: list[str]
-) -> tuple[str, re.Match[str], int] | None:
-    """The text holding the first match, the match, and how many matches all texts hold."""
-    first: tuple[str, re.Match[str]] | None = None
-    count = 0
-    for text in texts:
-        for m in pattern.finditer(text):
-            if first is None:
-                first = (text, m)
-            count += 1
-    return None if first is None else (first[0], first[1], count)
+def _covers(path: Any, entry: IndexedSession) -> bool:
+    """True if the log is still the one indexed: same inode, not shorter."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return st.st_ino == entry.position.inode and st.st_size >= entry.position.offset
 
 
 def _problems(cursor: LogCursor) -> list[ReadIssue]:
