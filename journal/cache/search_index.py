@@ -12,15 +12,20 @@ Contract:
   itself is not stored: it is in the log, and search re-reads the candidate
   lines to produce its hits, so results never depend on the index beyond
   which lines are read.
-- `update_index` reads only what was appended since the last update (the
-  position is where a `LogCursor` resumes; a log with a new inode or shorter
-  than the indexed offset is re-read whole, a deleted one dropped). Each
-  session is updated in one transaction (``BEGIN IMMEDIATE``): a crash leaves
-  it as it was before, never half-indexed and recorded as done. Concurrent
-  updaters take turns on the write lock (busy timeout); readers see the last
-  committed state (WAL). A session whose read met a problem (corrupt line,
-  seq gap, missing blob) is recorded as not clean and gets no rows: search
-  reads it in full, as it would without an index.
+- `update_index` (search_indexer.py) reads only what was appended since the
+  last update (the position is where a `LogCursor` resumes). Each session is
+  updated in one transaction (``BEGIN IMMEDIATE``): a crash leaves it as it was
+  before, never half-indexed and recorded as done. Concurrent updaters take
+  turns on the write lock (busy timeout); readers see the last committed state
+  (WAL). A session whose read met a problem (corrupt line, seq gap, missing
+  blob) is recorded as not clean and gets no rows: search reads it in full, as
+  it would without an index. A log that was deleted or rewritten (a new inode:
+  `p8j redact`) makes the update rebuild the whole index: a contentless FTS
+  table cannot forget a text it no longer has, and text that left the journal
+  must not stay behind in its postings. A log cut shorter in place (a torn
+  tail moved aside) is re-read; its old rows are unlinked, their postings (of
+  text still in the log, or torn bytes) left until a rebuild, which happens
+  once they outnumber the live rows.
 - `index_candidates` turns a `Need` (pieces every match contains, with and/or)
   into an FTS5 query of trigrams and returns, per clean session, the lines
   that may match (plus every line with blobs) and the position the index
@@ -30,8 +35,7 @@ Contract:
   files owned by us (never a symlink); an unsafe, corrupt (any
   `sqlite3.DatabaseError`) or other-version database is ignored by readers and
   deleted and rebuilt by `update_index`. Deleting the cache changes nothing but
-  speed. Rows of dropped or re-read sessions are unlinked, their FTS postings
-  left behind; the index is rebuilt once those outnumber the live ones.
+  speed.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Contract: `update_index` reads, per session, only what was appended since the
 last update, each session in one ``BEGIN IMMEDIATE`` transaction (a crash
 leaves the session as it was before: never half-indexed and recorded as done),
-drops sessions whose log is gone, re-reads a log with a new inode or shorter
-than its indexed offset, and rebuilds the whole index once unlinked rows
-outnumber the live ones. A corrupt database is deleted and rebuilt once.
+re-reads a log shorter than its indexed offset, and rebuilds the whole index
+when a log was deleted or rewritten (new inode) or once unlinked rows outnumber
+the live ones. A corrupt database is deleted and rebuilt once.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def update_index(
     `max_bytes` of log would have to be read.
     """
     start = time.monotonic()
+    dropped = 0
     for attempt in (0, 1):
         conn = open_index(home, create=True)
         if conn is None:
@@ -91,9 +92,11 @@ def update_index(
         if stats is None:
             return None
         if stats.rebuilt and attempt == 0:
+            dropped = stats.dropped_sessions
             drop_index(home)
             continue
         stats.rebuilt = attempt > 0
+        stats.dropped_sessions = dropped
         stats.seconds = time.monotonic() - start
         stats.index_bytes = index_bytes(home)
         return stats
@@ -119,26 +122,26 @@ def _update(
             same = old is not None and old[1] == st.st_ino and old[2] <= st.st_size
             todo.append((sid, st.st_size - old[2] if same and old else st.st_size))
     total = sum(n for _, n in todo)
-    if max_bytes is not None and total > max_bytes:
+    log_bytes = sum(st.st_size for st in logs.values())
+    # A deleted or rewritten log (`p8j redact`) takes text out of the journal; a
+    # contentless index cannot forget a text it no longer has, so it is rebuilt.
+    left = [s for s, (_, inode, _) in known.items() if s not in logs or logs[s].st_ino != inode]
+    if max_bytes is not None and (log_bytes if left else total) > max_bytes:
         return None
     stats = IndexStats(
         sessions=len(logs),
         updated_sessions=0,
-        dropped_sessions=0,
+        dropped_sessions=len(left),
         events=0,
         rows=0,
         bytes_read=0,
         seconds=0.0,
         index_bytes=0,
-        log_bytes=sum(st.st_size for st in logs.values()),
-        rebuilt=False,
+        log_bytes=log_bytes,
+        rebuilt=bool(left),
     )
-    for sid in sorted(set(known) - set(logs)):
-        conn.execute("BEGIN IMMEDIATE")
-        _unlink_rows(conn, known[sid][0])
-        conn.execute("DELETE FROM sessions WHERE id = ?", (known[sid][0],))
-        conn.execute("COMMIT")
-        stats.dropped_sessions += 1
+    if left:
+        return stats  # the caller deletes the index and builds a new one
     done = 0
     if progress is not None:
         progress(0, total)

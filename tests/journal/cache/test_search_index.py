@@ -126,10 +126,15 @@ def test_replaced_and_deleted_logs(home: Home) -> None:
     os.replace(tmp, path)
     home.log_path(gone).unlink()
     stats = update_index(home, fields)
-    assert stats is not None and stats.dropped_sessions == 1 and stats.updated_sessions == 1
+    assert stats is not None and stats.rebuilt and stats.dropped_sessions == 2
+    assert stats.updated_sessions == 1
     found = index_candidates(home, "alpha")
     assert found is not None and set(found) == {keep} and found[keep].lines == []
     assert len(lines_of(home, keep, "omega")) == 1
+    # Nothing of the text that left the logs stays in the index, not even its trigrams.
+    conn = sqlite3.connect(home.cache_dir / INDEX_FILE)
+    assert conn.execute("SELECT count(*) FROM fts WHERE fts MATCH '\"alp\"'").fetchone() == (0,)
+    conn.close()
 
 
 def test_a_session_with_a_bad_line_is_not_indexed(home: Home) -> None:
