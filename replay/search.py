@@ -18,7 +18,12 @@ order and snippets never do. When the pattern needs literal pieces (see
 search decodes only the lines that may match: those the full-text index
 (journal/cache/search_index.py) names for the part of the log it covers, and
 those whose raw bytes hold the pieces for the rest (search_scan.py). A line the
-reader would reject sends that session back to the verifying reader. With
+reader would reject sends that session back to the verifying reader. Lines that
+refer to blobs are always decoded and their blobs read, except where the index
+says their text (blobs included) does not match: there only the blobs' presence
+and size are checked (a missing one is read like the reader does), so a blob
+damaged in place (same size, other bytes) is not reported as a `bad-blob` issue
+there, as the plain scan and `p8j verify` report it. With
 ``use_index`` and an existing index, search first brings the index up to date
 when that means reading at most `INDEX_UPDATE_MAX` bytes and no other process
 is updating it.
@@ -28,7 +33,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +52,7 @@ from p8j.journal import (
     ReadIssue,
     SessionSummary,
     UnknownEvent,
+    decode_line,
 )
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.cache.search_index import (
@@ -158,7 +165,7 @@ def _select(
 def update_search_index(
     home: Home,
     *,
-    progress: Any = None,
+    progress: Callable[[int, int], None] | None = None,
     wait: bool = True,
     max_bytes: int | None = None,
 ) -> IndexStats | None:
@@ -202,7 +209,7 @@ def search(
     selected = _select(list_summaries(home), session_ids, project, bound)
     run = _Run(home, compiled, roles, kinds, bound, limit, per_session)
     if narrow and compiled.need is not None:
-        run.test = need_test(compiled.need, compiled.ignore_case)
+        run.test = need_test(compiled.need, compiled.fold)
         if use_index:
             run.indexed = index_candidates(home, compiled.need) or {}
     for summary in selected:
@@ -336,14 +343,38 @@ class _Run:
         path = self.home.log_path(sid)
         entry = self.indexed.get(sid)
         offset = 0
-        if entry is not None and _covers(path, entry):
+        size = _covers(path, entry) if entry is not None else None
+        if entry is not None and size is not None:
             self.result.indexed_sessions += 1
-            for off, ln in lines_at(path, entry.lines):
+            blob_only = set(entry.blob_lines)
+            places = sorted([*entry.lines, *entry.blob_lines])
+            for off, ln in lines_at(path, places):
+                if (off, len(ln)) in blob_only and self._blobs_intact(ln, sid, off):
+                    continue  # its text, blobs included, was indexed and does not match
                 yield from self._decode(ln, sid, off, None, issues)
             offset = entry.position.offset
+            if size == offset:
+                return  # nothing appended since the index was updated
         assert self.test is not None
         for off, ln in candidate_lines(path, self.test, offset=offset):
             yield from self._decode(ln, sid, off, None, issues)
+
+    def _blobs_intact(self, ln: bytes, sid: str, off: int) -> bool:
+        """True if every blob the line refers to is there with its size (no hash check)."""
+        if self._blobs is None:
+            self._blobs = BlobStore(self.home.blobs_dir)
+        try:
+            event = decode_line(ln)
+        except CorruptLineError as exc:
+            raise _Fallback from exc
+        for ref in getattr(event, "blobs", ()):
+            try:
+                st = os.lstat(self._blobs.path(ref.sha256))
+            except (OSError, P8jError):
+                return False
+            if not stat.S_ISREG(st.st_mode) or st.st_size != ref.size:
+                return False
+        return True
 
     def _decode(
         self, ln: bytes, sid: str, off: int, line: int | None, issues: list[ReadIssue]
@@ -366,13 +397,15 @@ class _Run:
             yield event
 
 
-def _covers(path: Any, entry: IndexedSession) -> bool:
-    """True if the log is still the one indexed: same inode, not shorter."""
+def _covers(path: Any, entry: IndexedSession) -> int | None:
+    """The log's size if it is still the one indexed (same inode, not shorter), else None."""
     try:
         st = os.lstat(path)
     except OSError:
-        return False
-    return st.st_ino == entry.position.inode and st.st_size >= entry.position.offset
+        return None
+    if st.st_ino == entry.position.inode and st.st_size >= entry.position.offset:
+        return st.st_size
+    return None
 
 
 def _problems(cursor: LogCursor) -> list[ReadIssue]:

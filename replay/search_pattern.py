@@ -256,12 +256,16 @@ class _Reader:
         return need
 
 
-def _need(text: str, ignore_case: bool) -> Need | None:
-    # A case-insensitive part anywhere makes the whole reading case-insensitive (fewer pieces).
-    ci = ignore_case or any(
+def _folds(text: str, ignore_case: bool) -> bool:
+    """True if any part of the pattern matches case-insensitively (``-i`` or an ``i`` flag)."""
+    return ignore_case or any(
         "i" in m.split(")", 1)[0].split(":", 1)[0] for m in text.split("(?")[1:]
     )
-    reader = _Reader(text, ci)
+
+
+def _need(text: str, fold: bool) -> Need | None:
+    # A case-insensitive part anywhere makes the whole reading case-insensitive (fewer pieces).
+    reader = _Reader(text, fold)
     try:
         need = reader.alternation()
     except _GiveUp:
@@ -298,7 +302,10 @@ class SearchPattern:
             raise PatternError(_explain(text, exc)) from exc
         self.text = text
         self.ignore_case = ignore_case
-        self.need: Need | None = _need(text, ignore_case)
+        # Pieces are lower-cased and must be looked for regardless of case when any part
+        # of the pattern folds case, whatever the -i flag says.
+        self.fold = _folds(text, ignore_case)
+        self.need: Need | None = _need(text, self.fold)
         self._empty = self._regex.search("") is not None  # it matches the empty string
 
     def first_and_count(self, texts: list[str]) -> tuple[str, int, int, int] | None:

@@ -28,8 +28,8 @@ Contract:
   once they outnumber the live rows.
 - `index_candidates` turns a `Need` (pieces every match contains, with and/or)
   into an FTS5 query of trigrams and returns, per clean session, the lines
-  that may match (plus every line with blobs) and the position the index
-  covers; the caller reads the rest of the log itself. A need with no piece of
+  that may match, the other lines that refer to blobs, and the position the
+  index covers; the caller reads the rest of the log itself. A need with no piece of
   3 or more characters gives None (no narrowing).
 - Safety like every cache: the database and its side files must be regular
   files owned by us (never a symlink); an unsafe, corrupt (any
@@ -138,6 +138,9 @@ class IndexedSession(msgspec.Struct):
     session_id: str
     position: IndexPosition
     lines: list[tuple[int, int]]  # (offset, length), in log order, no duplicates
+    # Lines that refer to blobs and do not match: their text matches only if a blob
+    # went missing since (then the reader searches its placeholder instead).
+    blob_lines: list[tuple[int, int]] = []
 
 
 class IndexStatus(msgspec.Struct, kw_only=True):
@@ -345,14 +348,19 @@ def _candidates(conn: sqlite3.Connection, query: str) -> dict[str, IndexedSessio
         "SELECT r.sess, r.off, r.len FROM fts JOIN rows r ON r.id = fts.rowid WHERE fts MATCH ?",
         (query,),
     ).fetchall()
-    found += conn.execute("SELECT sess, off, len FROM rows WHERE blob = 1").fetchall()
+    blobs = conn.execute("SELECT sess, off, len FROM rows WHERE blob = 1").fetchall()
     conn.execute("COMMIT")
     for key, off, length in found:
         hit = by_key.get(key)
         if hit is not None:
             hit.lines.append((off, length))
+    for key, off, length in blobs:
+        hit = by_key.get(key)
+        if hit is not None:
+            hit.blob_lines.append((off, length))
     for entry in out.values():
         entry.lines = sorted(set(entry.lines))
+        entry.blob_lines = sorted(set(entry.blob_lines) - set(entry.lines))
     return out
 
 

@@ -161,3 +161,22 @@ def test_search_works_without_a_writable_cache(home: Home, tmp_path: Path) -> No
     result = search(home, "needle", use_index=True)
     assert [h.snippet for h in result.hits] == ["needle"]
     assert json.dumps([h.seq for h in result.hits]) == "[1]"
+
+
+def test_blob_lines_the_index_rules_out(home: Home) -> None:
+    mgr = SessionManager(home)
+    mgr.start_session("p")
+    mgr.record_message({"role": "user", "content": "needle"})
+    mgr.record_execution("make", output="long output line\n" * 20_000)  # in a blob
+    mgr.end_session()
+    update_search_index(home)
+    indexed = search(home, "needle")
+    assert indexed.indexed_sessions == 1 and [h.seq for h in indexed.hits] == [1]
+    assert search(home, "output line").hits[0].matches == 20_000  # the blob's text is indexed
+    for blob in home.blobs_dir.iterdir():
+        blob.unlink()  # now the reader searches the placeholder and reports the loss
+    for pattern in ("needle", "p8j-blob", "output line"):
+        plain = search(home, pattern, narrow=False)
+        _same(plain, search(home, pattern))
+        _same(plain, search(home, pattern, use_index=False))
+    assert [i.kind for i in search(home, "p8j-blob").issues] == ["missing-blob"]

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from p8j.journal import Home, SessionManager
+from p8j.replay.search import search
 from p8j.replay.search_pattern import PatternError, SearchPattern
 
 
@@ -44,6 +46,17 @@ from p8j.replay.search_pattern import PatternError, SearchPattern
 )
 def test_need(pattern: str, ignore_case: bool, need: object) -> None:
     assert SearchPattern(pattern, ignore_case).need == need
+
+
+def test_an_inline_flag_makes_the_pieces_fold_case(home: Home) -> None:
+    mgr = SessionManager(home)
+    mgr.start_session("p")
+    mgr.record_message({"role": "user", "content": "Calculate the total"})
+    mgr.end_session()
+    pattern = SearchPattern("(?i)CALCULATE")
+    assert pattern.fold and pattern.need == "calculate"
+    assert [h.seq for h in search(home, pattern, use_index=False).hits] == [1]
+    assert search(home, pattern, use_index=False).hits == search(home, pattern, narrow=False).hits
 
 
 def test_catastrophic_pattern_is_linear() -> None:
