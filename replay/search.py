@@ -19,9 +19,10 @@ search decodes only the lines that may match: those the full-text index
 (journal/cache/search_index.py) names for the part of the log it covers, and
 those whose raw bytes hold the pieces for the rest (search_scan.py). A line the
 reader would reject sends that session back to the verifying reader. Lines that
-refer to blobs are always decoded and their blobs read, except where the index
-says their text (blobs included) does not match: there only the blobs' presence
-and size are checked (a missing one is read like the reader does), so a blob
+refer to blobs are always decoded and their blobs read and checked (values that
+cannot matter are not decoded: search_scan.py), except where the index says
+their text (blobs included) does not match: there only the blobs' presence and
+size are checked (a missing one is read like the reader does), so a blob
 damaged in place (same size, other bytes) is not reported as a `bad-blob` issue
 there, as the plain scan and `p8j verify` report it. With
 ``use_index`` and an existing index, search first brings the index up to date
@@ -66,7 +67,14 @@ from p8j.journal.store.fs.blobs import BlobStore
 from .bounded import read_bounded, ts_bound
 from .content import content_texts
 from .search_pattern import SearchPattern
-from .search_scan import Test, candidate_lines, decode_candidate, lines_at, need_test
+from .search_scan import (
+    Test,
+    blob_line_may_match,
+    candidate_lines,
+    decode_candidate,
+    lines_at,
+    need_test,
+)
 
 __all__ = [
     "INDEX_UPDATE_MAX",
@@ -355,9 +363,26 @@ class _Run:
             offset = entry.position.offset
             if size == offset:
                 return  # nothing appended since the index was updated
-        assert self.test is not None
-        for off, ln in candidate_lines(path, self.test, offset=offset):
+        test = self.test
+        assert test is not None
+        for off, ln in candidate_lines(path, test, offset=offset):
+            if not test(ln, 0, len(ln)) and not self._blob_line_may_match(ln, sid, off):
+                continue  # it is a candidate for its blobs only, and they do not match
             yield from self._decode(ln, sid, off, None, issues)
+
+    def _blob_line_may_match(self, ln: bytes, sid: str, off: int) -> bool:
+        if self._blobs is None:
+            self._blobs = BlobStore(self.home.blobs_dir)
+        assert self.test is not None
+        path = self.home.log_path(sid)
+        try:
+            event = decode_candidate(
+                ln, path=path, session_id=sid, offset=off, line=None, blobs=None, issues=[]
+            )
+        except CorruptLineError as exc:
+            raise _Fallback from exc
+        texts = [t for _, _, _, parts in event_fields(event) for t in parts]
+        return blob_line_may_match(event, ln, self.test, texts, self._blobs)
 
     def _blobs_intact(self, ln: bytes, sid: str, off: int) -> bool:
         """True if every blob the line refers to is there with its size (no hash check)."""

@@ -14,6 +14,9 @@ Contract:
   for a printable character. A hand-made line spelling a piece's character
   that way (valid JSON, and it may pass its CRC) would be missed; p8j itself
   never writes one.
+- A line that refers to blobs but does not itself pass the test is decoded
+  without its blobs, and `blob_line_may_match` says whether the values the
+  blobs put back could change that (see there); only then is it read in full.
 - `lines_at` yields the lines at known (offset, length) places (index candidates).
 - `decode_candidate` checks and decodes one such line as the reader would
   (framing, CRC, session id; blob values put back, blob problems reported as
@@ -34,15 +37,24 @@ from p8j.journal import (
     AnyEvent,
     CorruptLineError,
     JournalIOError,
+    P8jError,
     ReadIssue,
     UnknownEvent,
     decode_line,
 )
 from p8j.journal.cache.search_index import Need
-from p8j.journal.store.fs.blobs import BlobStore, resolve
+from p8j.journal.store.fs.blobs import BlobStore, placeholder, resolve
 from p8j.journal.store.fs.cursor import open_log_readonly
 
-__all__ = ["BLOCK", "Test", "candidate_lines", "decode_candidate", "lines_at", "need_test"]
+__all__ = [
+    "BLOCK",
+    "Test",
+    "blob_line_may_match",
+    "candidate_lines",
+    "decode_candidate",
+    "lines_at",
+    "need_test",
+]
 
 BLOCK = 1 << 20
 _BLOB_MARK = b',"blobs":[{"path":['
@@ -104,6 +116,33 @@ def _lines(test: Test, block: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
         if ln and (test(ln, 0, len(ln)) or _BLOB_MARK in ln):
             yield pos + start, ln
         start += len(ln) + 1
+
+
+def blob_line_may_match(
+    event: AnyEvent | UnknownEvent, ln: bytes, test: Test, texts: list[str], store: BlobStore
+) -> bool:
+    """False only if no text of `event` can match once its blobs' values are put back.
+
+    `texts` are the event's searchable texts as logged (placeholders in place of
+    the values). A blob that is missing or damaged gives True: the reader then
+    reports it and searches the placeholder. A value no text holds (an image's
+    bytes) needs no look; a text value (UTF-8 or JSON bytes) is tested on its raw
+    bytes together with the line; a base64 value that a text holds gives True.
+    """
+    parts = [ln]
+    searched = "\n".join(texts)
+    for ref in getattr(event, "blobs", ()):
+        try:
+            data = store.get(ref.sha256, ref.size)
+        except P8jError:
+            return True
+        if placeholder(ref) not in searched:
+            continue
+        if ref.encoding == "base64":
+            return True
+        parts.append(data)
+    joined = b"\n".join(parts)
+    return test(joined, 0, len(joined))
 
 
 def lines_at(path: Path, places: list[tuple[int, int]]) -> Iterator[tuple[int, bytes]]:
