@@ -92,8 +92,8 @@ def _show_sessions(result: SearchResult, counts: bool, as_json: bool) -> None:
     "search",
     epilog="""\b
 Exit status: 0 if something matched, 1 if nothing did (like grep), 2 for a bad
-pattern or option. Patterns are RE2 syntax (Python's, without backreferences
-and lookaround; \\d \\w \\s \\b are ASCII): matching time is linear, so no
+pattern or option. Patterns are Python's re syntax without backreferences and
+lookaround (matched by RE2; \\b is ASCII-only): matching time is linear, so no
 pattern can hang a search. `p8j index` makes searches of big journals fast.
 \b
 Examples:

@@ -9,9 +9,11 @@ Contract:
   (``(?=``, ``(?!``, ``(?<=``, ``(?<!``) raise `PatternError` (the CLI's usage
   error, exit 2), as does anything else RE2 rejects (``\\Z``: RE2 spells it
   ``\\z``). ``-i`` is RE2's Unicode case folding (``k`` also matches the Kelvin
-  sign, ``s`` the long s, as in `re`). Unlike `re`, ``\\d``, ``\\w``, ``\\s`` and
-  ``\\b`` are ASCII-only; ``\\pL``, ``\\p{Greek}``, ``\\p{Nd}`` name Unicode
-  classes.
+  sign, ``s`` the long s, as in `re`). ``\\d``, ``\\w``, ``\\s`` and their
+  negations mean what they mean in `re` (Unicode; `unicode_classes` spells them
+  for RE2, whose own are ASCII), except ``\\W`` and ``\\S`` inside a ``[...]``
+  class, and ``\\b``/``\\B``, which stay ASCII. ``\\pL``, ``\\p{Greek}`` name
+  Unicode classes.
 - `SearchPattern.need` is what every match's text must contain, as a `Need`
   (a piece, or an ``and``/``or`` of needs), or None when nothing can be said.
   It comes from a conservative reading of the pattern's RE2 syntax: literal
@@ -37,7 +39,7 @@ import re2
 from p8j.journal import P8jError
 from p8j.journal.cache.search_index import Need
 
-__all__ = ["MIN_PIECE", "PatternError", "SearchPattern"]
+__all__ = ["MIN_PIECE", "PatternError", "SearchPattern", "unicode_classes"]
 
 MIN_PIECE = 3
 # Text that search itself puts between parts (content.py's flattened tool results).
@@ -53,6 +55,64 @@ _UNSUPPORTED = (
     ("(?<!", "negative lookbehind"),
     ("(?P=", "a named backreference"),
 )
+
+
+# Python's \s for str patterns: the characters str.isspace() accepts.
+_SPACE = (
+    "\\t\\n\\x0b\\f\\r\\x{1c}-\\x{1f} \\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}"
+    "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+)
+# Python's Unicode \d, \w, \s in RE2 syntax (RE2's own are ASCII-only), outside a class...
+_OUTSIDE = {
+    "d": "\\p{Nd}",
+    "D": "\\P{Nd}",
+    "w": "[\\p{L}\\p{N}_]",
+    "W": "[^\\p{L}\\p{N}_]",
+    "s": f"[{_SPACE}]",
+    "S": f"[^{_SPACE}]",
+}
+# ... and inside one (RE2 cannot negate a class inside a class: \W and \S stay ASCII there).
+_INSIDE = {"d": "\\p{Nd}", "D": "\\P{Nd}", "w": "\\p{L}\\p{N}_", "s": _SPACE}
+
+
+def unicode_classes(text: str) -> str:
+    """`text` with \\d, \\w, \\s (and negations) spelled as Python's Unicode classes for RE2."""
+    out: list[str] = []
+    i = 0
+    in_class = False
+    class_start = -1  # index where a class's members begin (a "]" there is a member)
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            e = text[i + 1]
+            table = _INSIDE if in_class else _OUTSIDE
+            if e in table:
+                out.append(table[e])
+            elif e == "Q" and not in_class:  # \Q...\E: literal text, copied as is
+                end = text.find("\\E", i + 2)
+                end = len(text) if end < 0 else end + 2
+                out.append(text[i:end])
+                i = end
+                continue
+            else:
+                out.append(text[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if text.startswith("[:", i):
+                end = text.find(":]", i + 2)
+                if end >= 0:
+                    out.append(text[i : end + 2])
+                    i = end + 2
+                    continue
+            if c == "]" and i != class_start:
+                in_class = False
+        elif c == "[":
+            in_class = True
+            class_start = i + 2 if text.startswith("^", i + 1) else i + 1
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 class PatternError(P8jError):
@@ -297,7 +357,7 @@ class SearchPattern:
         options.log_errors = False
         options.never_capture = True  # only the whole match is used: faster
         try:
-            self._regex: Any = re2.compile(text, options)
+            self._regex: Any = re2.compile(unicode_classes(text), options)
         except re2.error as exc:
             raise PatternError(_explain(text, exc)) from exc
         self.text = text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from p8j.journal import Home, SessionManager
 from p8j.replay.search import search
-from p8j.replay.search_pattern import PatternError, SearchPattern
+from p8j.replay.search_pattern import PatternError, SearchPattern, unicode_classes
 
 
 @pytest.mark.parametrize(
@@ -90,3 +91,26 @@ def test_spans_and_counts_are_in_characters(text: str, pattern: str, ignore_case
     first = next(iter(compiled._regex.finditer("xx")), None) or compiled._regex.search(text)
     assert found[1:3] == (first.start(), first.end())
     assert found[3] == len(matches)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="aZ_9٣é中 \t\u00a0\u2003\u3000-.!ßΣ\n", max_size=25),
+    pattern=st.sampled_from(
+        ["\\w+", "\\d", "\\s+", "\\W", "\\D+", "\\S+", "[\\w.]+", "[\\d-]", "[^\\s]+", "a\\sZ"]
+    ),
+)
+def test_class_escapes_mean_what_they_mean_in_re(text: str, pattern: str) -> None:
+    expected = [m.span() for m in re.finditer(pattern, text)]
+    found = SearchPattern(pattern).first_and_count([text])
+    if not expected:
+        assert found is None
+        return
+    assert found is not None and found[1:] == (*expected[0], len(expected))
+
+
+def test_unicode_classes_leave_the_rest_alone() -> None:
+    assert unicode_classes("a\\.b[]\\d]\\Q\\d\\E[[:alpha:]\\s]") == (
+        "a\\.b[]\\p{Nd}]\\Q\\d\\E[[:alpha:]" + unicode_classes("[\\s]")[1:]
+    )
+    assert unicode_classes("\\b\\B\\\\w") == "\\b\\B\\\\w"
