@@ -37,6 +37,7 @@ import re
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -211,20 +212,46 @@ def search(
     """
     compiled = _as_pattern(pattern, ignore_case)
     bound = ts_bound(since)
-    indexing = use_index and narrow and compiled.need is not None
-    if indexing and (home.cache_dir / INDEX_FILE).exists():
-        update_search_index(home, wait=False, max_bytes=INDEX_UPDATE_MAX)
-    selected = _select(list_summaries(home), session_ids, project, bound)
+    summaries = list_summaries(home)
+    selected = _select(summaries, session_ids, project, bound)
     run = _Run(home, compiled, roles, kinds, bound, limit, per_session)
     if narrow and compiled.need is not None:
         run.test = need_test(compiled.need, compiled.fold)
         if use_index:
-            run.indexed = index_candidates(home, compiled.need) or {}
+            run.indexed = _indexed(home, compiled, summaries)
+            run.inodes = _inodes(home) if run.indexed else {}
     for summary in selected:
         run.result.sessions_searched += 1
         if not run.session(summary):
             break
     return run.result
+
+
+def _indexed(
+    home: Home, pattern: SearchPattern, summaries: list[SessionSummary]
+) -> dict[str, IndexedSession]:
+    """The index's candidates, after bringing it up to date if the logs grew a little."""
+    if not (home.cache_dir / INDEX_FILE).exists():
+        return {}
+    found = index_candidates(home, pattern.need) or {}
+    # The catalog's sizes say what grew (no stat of every log); a log replaced with
+    # the same size is caught per session by `_covers` and read without the index.
+    behind = 0
+    for s in summaries:
+        entry = found.get(s.session_id)
+        behind += s.size_bytes - (entry.position.offset if entry is not None else 0)
+    if behind and update_search_index(home, wait=False, max_bytes=INDEX_UPDATE_MAX) is not None:
+        found = index_candidates(home, pattern.need) or {}
+    return found
+
+
+def _inodes(home: Home) -> dict[str, int]:
+    """Each log's inode, from one directory read (no stat)."""
+    try:
+        with os.scandir(home.sessions_dir) as entries:
+            return {e.name[:-6]: e.inode() for e in entries if e.name.endswith(".jsonl")}
+    except OSError:
+        return {}
 
 
 class _Fallback(Exception):
@@ -257,6 +284,8 @@ class _Run:
         self.indexed: dict[str, IndexedSession] = {}
         self.result = SearchResult([], [], [], 0)
         self._blobs: BlobStore | None = None
+        self._sessions = str(home.sessions_dir)
+        self.inodes: dict[str, int] = {}  # session id -> its log's inode (directory entries)
 
     def room(self) -> int | None:
         """How many more hits the next session may add (None: no cap)."""
@@ -348,26 +377,49 @@ class _Run:
     ) -> Iterator[AnyEvent | UnknownEvent]:
         """The events of the lines that may match: from the index, then from the raw bytes."""
         sid = summary.session_id
-        path = self.home.log_path(sid)
         entry = self.indexed.get(sid)
         offset = 0
-        size = _covers(path, entry) if entry is not None else None
+        # A plain string for the lstat: building a checked Path per session costs more
+        # than the lstat itself when thousands of indexed sessions have nothing to read
+        # (the id is the catalog's, already checked).
+        size = None
+        if entry is not None:
+            if (
+                summary.status == "completed"
+                and self.inodes.get(sid) == entry.position.inode
+                and summary.size_bytes >= entry.position.offset
+            ):
+                # Like listing (catalog.py): a completed log never grows and p8j rewrites
+                # one only as a new file, so its directory entry's inode vouches for it.
+                size = summary.size_bytes
+            else:
+                size = _covers(f"{self._sessions}/{sid}.jsonl", entry)
         if entry is not None and size is not None:
             self.result.indexed_sessions += 1
-            blob_only = set(entry.blob_lines)
-            places = sorted([*entry.lines, *entry.blob_lines])
-            for off, ln in lines_at(path, places):
-                if (off, len(ln)) in blob_only and self._blobs_intact(ln, sid, off):
-                    continue  # its text, blobs included, was indexed and does not match
-                yield from self._decode(ln, sid, off, None, issues)
+            fresh = size == entry.position.offset
+            if fresh and not entry.lines and not entry.blob_lines:
+                return  # nothing may match, nothing was appended since the update
+            yield from self._indexed_lines(self.home.log_path(sid), entry, issues)
+            if fresh:
+                return
             offset = entry.position.offset
-            if size == offset:
-                return  # nothing appended since the index was updated
         test = self.test
         assert test is not None
-        for off, ln in candidate_lines(path, test, offset=offset):
+        for off, ln in candidate_lines(self.home.log_path(sid), test, offset=offset):
             if not test(ln, 0, len(ln)) and not self._blob_line_may_match(ln, sid, off):
                 continue  # it is a candidate for its blobs only, and they do not match
+            yield from self._decode(ln, sid, off, None, issues)
+
+    def _indexed_lines(
+        self, path: Path, entry: IndexedSession, issues: list[ReadIssue]
+    ) -> Iterator[AnyEvent | UnknownEvent]:
+        """The events of the lines the index names (up to the offset it covers)."""
+        sid = entry.session_id
+        blob_only = set(entry.blob_lines)
+        places = sorted([*entry.lines, *entry.blob_lines]) if blob_only else entry.lines
+        for off, ln in lines_at(path, places):
+            if (off, len(ln)) in blob_only and self._blobs_intact(ln, sid, off):
+                continue  # its text, blobs included, was indexed and does not match
             yield from self._decode(ln, sid, off, None, issues)
 
     def _blob_line_may_match(self, ln: bytes, sid: str, off: int) -> bool:

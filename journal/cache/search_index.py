@@ -359,8 +359,10 @@ def _candidates(conn: sqlite3.Connection, query: str) -> dict[str, IndexedSessio
         if hit is not None:
             hit.blob_lines.append((off, length))
     for entry in out.values():
-        entry.lines = sorted(set(entry.lines))
-        entry.blob_lines = sorted(set(entry.blob_lines) - set(entry.lines))
+        if entry.lines:
+            entry.lines = sorted(set(entry.lines))
+        if entry.blob_lines:
+            entry.blob_lines = sorted(set(entry.blob_lines) - set(entry.lines))
     return out
 
 

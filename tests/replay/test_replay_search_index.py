@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import p8j.replay.search as search_module
-from p8j.journal import Home, SessionManager
+from p8j.journal import Home, MessageRecorded, SessionManager, decode_line, encode_event
 from p8j.replay.search import SearchResult, search, update_search_index
 
 from .search_corpus import real_logs, record_corpus, words
@@ -180,3 +182,23 @@ def test_blob_lines_the_index_rules_out(home: Home) -> None:
         _same(plain, search(home, pattern))
         _same(plain, search(home, pattern, use_index=False))
     assert [i.kind for i in search(home, "p8j-blob").issues] == ["missing-blob"]
+
+
+def test_a_completed_log_rewritten_with_the_same_size_is_not_trusted(home: Home) -> None:
+    mgr = SessionManager(home)
+    sid = mgr.start_session("p").session_id
+    mgr.record_message({"role": "user", "content": "alpha beta"})
+    mgr.end_session()
+    update_search_index(home)
+    path = home.log_path(sid)
+    events = [decode_line(ln) for ln in path.read_bytes().split(b"\n") if ln]
+    rewritten = [
+        msgspec.structs.replace(e, content="gamma beta") if isinstance(e, MessageRecorded) else e
+        for e in events
+    ]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(b"".join(encode_event(e) for e in rewritten))  # type: ignore[arg-type]
+    os.replace(tmp, path)  # a new inode, the same size: the catalog's sizes see no change
+    found = search(home, "gamma")
+    assert [h.snippet for h in found.hits] == ["gamma beta"] and found.indexed_sessions == 0
+    _same(search(home, "alpha", narrow=False), search(home, "alpha"))
