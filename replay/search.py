@@ -26,8 +26,11 @@ size are checked (a missing one is read like the reader does), so a blob
 damaged in place (same size, other bytes) is not reported as a `bad-blob` issue
 there, as the plain scan and `p8j verify` report it. With
 ``use_index`` and an existing index, search first brings the index up to date
-when that means reading at most `INDEX_UPDATE_MAX` bytes and no other process
-is updating it.
+when the catalog's sizes say logs grew, that means reading at most
+`INDEX_UPDATE_MAX` bytes, and no other process is updating it. An indexed
+session is used only while its log is the one indexed: the same inode (for a
+completed session, as listing does, the directory entry's; else an lstat) and
+not shorter than the indexed offset.
 """
 
 from __future__ import annotations
