@@ -11,13 +11,18 @@ Contract:
   name says it is a secret (``password``, ``api_key``, ``client_secret``...) as
   ``secret-field`` (for token-like names, only if the value looks random).
 - Cheap when there is nothing to find: a rule runs on a text only if the text
-  holds one of the rule's gate characters (an ``in`` test, a memchr) and, on a
-  text of up to 1 kB, one of the literals every match of the rule holds
-  (``sk-``, ``eyJ``); then the literal-first pattern itself is the search. A
-  text with none of the built-in gate characters (most prose; eleven memchr
-  calls) runs no rule. A user rule is gated by a character of each of its
-  keywords; one without keywords (or with a case-insensitive keyword of
-  letters only) runs on every text and turns that shortcut off.
+  holds one of the rule's gate characters (an ``in`` test, a memchr) and one of
+  the literals every match of the rule holds (``sk-``, ``eyJ``, ``TOKEN=``; on
+  a text over 1 kB only a rule's single literal is tested, a pattern finds
+  several faster) or, for case-insensitive keywords, one of them in the
+  lower-cased text (the generic rule: ``key``, ``token``, ``pass``...); then
+  the literal-first pattern itself is the search. A text with none of the
+  built-in gate characters (most prose; eleven memchr calls) runs no rule. A
+  user rule is gated by a character of each of its keywords; one without
+  keywords (or with a case-insensitive keyword of letters only) runs on every
+  text and turns that shortcut off. Texts up to 64 characters (ids, names,
+  roles: they repeat all session long) are redacted once each and remembered
+  (a bounded cache).
 - Split secrets: with ``prefix=`` (the end of the text recorded before), a
   secret that starts in the prefix and runs into the text is caught too (its
   part in the text becomes the marker); everything else is judged on the text
@@ -117,6 +122,9 @@ _TOKEN_FIELD = re.compile(
     r"|auth[_-]?token|credentials?)"
 )
 _FIELD_CACHE_MAX = 4096
+# Texts up to this length are redacted once each (a bounded cache of their results).
+_CACHED_UP_TO = 64
+_CACHE_MAX = 8192
 # A rule's literals are tested on texts up to this length only: there an `in` test is
 # cheaper than the fixed cost of running the pattern, but on long texts CPython's
 # substring search (about 0.6 ns a character for short needles) is slower than the
@@ -154,6 +162,7 @@ class Redactor:
         # The same test as one regex search: faster than eleven `in` tests on a short name.
         self._gate_re = None if self._chars is None else re.compile(f"[{re.escape(self._chars)}]")
         self._field_cache: dict[str, int] = {}
+        self._cache: dict[str, tuple[str | None, tuple[str, ...]]] = {}
         self._markers = tuple(marker(r.id) for r in self.rules)
 
     def _tables(self, *, short: bool) -> tuple[_Gate, ...]:
@@ -166,7 +175,7 @@ class Redactor:
         tables: dict[str, tuple[list[int], list[tuple[int, tuple[str, ...]]]]] = {}
         for idx, rule in enumerate(self.rules):
             needs = () if idx in self._lowered else rule.keywords
-            if short and not needs:
+            if not needs and (short or len(rule.literals) == 1):
                 needs = rule.literals
             for ch in rule.gate or [""]:
                 plain, tested = tables.setdefault(ch, ([], []))
@@ -259,8 +268,24 @@ class Redactor:
                 idx, end = hit
                 if fired is not None:
                     fired.append(self.rules[idx].id)
-                return self._markers[idx] + self._text(s[end:], fired)
-        return self._text(s, fired)
+                return self._markers[idx] + self._alone(s[end:], fired)
+        return self._alone(s, fired)
+
+    def _alone(self, s: str, fired: list[str] | None) -> str:
+        """`_text`, remembered for short texts: ids, names and roles repeat all session long."""
+        if len(s) > _CACHED_UP_TO:
+            return self._text(s, fired)
+        hit = self._cache.get(s)
+        if hit is None:
+            ids: list[str] = []
+            out = self._text(s, ids)
+            # None for "unchanged": an equal text later must come back as itself.
+            hit = (None if out is s else out, tuple(ids))
+            if len(self._cache) < _CACHE_MAX:
+                self._cache[s] = hit
+        if fired is not None and hit[1]:
+            fired.extend(hit[1])
+        return s if hit[0] is None else hit[0]
 
     def _text(self, s: str, fired: list[str] | None) -> str:
         """`text` for a text on its own: passes until nothing changes (idempotence).
