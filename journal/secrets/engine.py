@@ -12,11 +12,11 @@ Contract:
   ``secret-field`` (for token-like names, only if the value looks random).
 - Cheap when there is nothing to find: a rule runs on a text only if the text
   holds one of the rule's gate characters (an ``in`` test, a memchr) and one of
-  the literals every match of the rule holds (``sk-``, ``eyJ``, ``TOKEN=``; on
-  a text over 1 kB only a rule's single literal is tested, a pattern finds
-  several faster) or, for case-insensitive keywords, one of them in the
-  lower-cased text (the generic rule: ``key``, ``token``, ``pass``...); then
-  the literal-first pattern itself is the search. A text with none of the
+  the literals every match of the rule holds (``sk-``, ``eyJ``, ``TOKEN=``) or,
+  for case-insensitive keywords, one of them in the lower-cased text (the
+  generic rule: ``key``, ``token``, ``pass``...); on a text over 1 kB only the
+  gate characters and case-sensitive keywords are tested, as the literal-first
+  pattern finds its literal faster than those tests would. A text with none of the
   built-in gate characters (most prose; eleven memchr calls) runs no rule. A
   user rule is gated by a character of each of its keywords; one without
   keywords (or with a case-insensitive keyword of letters only) runs on every
@@ -125,10 +125,11 @@ _FIELD_CACHE_MAX = 4096
 # Texts up to this length are redacted once each (a bounded cache of their results).
 _CACHED_UP_TO = 64
 _CACHE_MAX = 8192
-# A rule's literals are tested on texts up to this length only: there an `in` test is
-# cheaper than the fixed cost of running the pattern, but on long texts CPython's
-# substring search (about 0.6 ns a character for short needles) is slower than the
-# pattern's own literal search (about 0.3 ns); 1-4 kB do equally well on real logs.
+# A rule's literals and case-insensitive keywords are tested on texts up to this length
+# only: there an `in` test is cheaper than the fixed cost of running the pattern, but on
+# long texts CPython's substring search (0.6-0.8 ns a character for short needles) and
+# lower-casing (up to 4 ns for non-ASCII text) cost more than the pattern's own literal
+# search (0.4-0.6 ns, measured on the realdata corpus); 1-4 kB do equally well.
 _LITERALS_UP_TO = 1024
 # A gate character, the rules it lets run outright, and (rule, literals) pairs for the
 # rules that also need one of their literals in the text.
@@ -175,7 +176,7 @@ class Redactor:
         tables: dict[str, tuple[list[int], list[tuple[int, tuple[str, ...]]]]] = {}
         for idx, rule in enumerate(self.rules):
             needs = () if idx in self._lowered else rule.keywords
-            if not needs and (short or len(rule.literals) == 1):
+            if short and not needs:
                 needs = rule.literals
             for ch in rule.gate or [""]:
                 plain, tested = tables.setdefault(ch, ([], []))
@@ -215,7 +216,8 @@ class Redactor:
     def _applicable(self, s: str) -> list[int]:
         """Indices of the rules that can match in `s`, in rule order."""
         hits: list[int] = []
-        for ch, plain, tested in self._gates if len(s) <= _LITERALS_UP_TO else self._gates_long:
+        short = len(s) <= _LITERALS_UP_TO
+        for ch, plain, tested in self._gates if short else self._gates_long:
             if ch in s:  # a memchr
                 hits.extend(plain)
                 for idx, needs in tested:
@@ -225,7 +227,7 @@ class Redactor:
                             break
         if len(hits) > 1:
             hits = sorted(set(hits)) if self._dupes else sorted(hits)
-        if self._lowered and hits:
+        if self._lowered and hits and short:
             low = s.lower()
             hits = [
                 i

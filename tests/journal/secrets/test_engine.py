@@ -230,9 +230,8 @@ def test_the_name_prefilter_is_the_text_prefilter(name: str) -> None:
 def test_rules_that_cannot_match_are_skipped_on_text_full_of_their_gate_characters() -> None:
     ids = [r.id for r in REDACTOR.rules]
     # ':' and '=' everywhere, but no secret word before any of them and no NAME= of a secret.
-    text = "at 12:30:01 see https://example.com/a?b=c and x=1, y = 2; {'a': 'b'}" * 50
-    assert "generic-secret" not in {ids[i] for i in REDACTOR._applicable(text)}
-    assert {ids[i] for i in REDACTOR._applicable(text[:300])} == {"url-password"}
+    text = "at 12:30:01 see https://example.com/a?b=c and x=1, y = 2; {'a': 'b'}" * 10
+    assert {ids[i] for i in REDACTOR._applicable(text)} == {"url-password"}
     named = "my_api_key: 1\nGITHUB_TOKEN=2"
     assert {"generic-secret", "secret-assignment"} <= {ids[i] for i in REDACTOR._applicable(named)}
 
