@@ -20,9 +20,9 @@ Contract:
   built-in gate characters (most prose; eleven memchr calls) runs no rule. A
   user rule is gated by a character of each of its keywords; one without
   keywords (or with a case-insensitive keyword of letters only) runs on every
-  text and turns that shortcut off. Texts up to 64 characters (ids, names,
-  roles: they repeat all session long) are redacted once each and remembered
-  (a bounded cache).
+  text and turns that shortcut off. Clean texts up to 64 characters (ids,
+  names, roles: they repeat all session long) are remembered as clean in a
+  bounded set; a text with a secret is never kept.
 - Split secrets: with ``prefix=`` (the end of the text recorded before), a
   secret that starts in the prefix and runs into the text is caught too (its
   part in the text becomes the marker); everything else is judged on the text
@@ -122,7 +122,7 @@ _TOKEN_FIELD = re.compile(
     r"|auth[_-]?token|credentials?)"
 )
 _FIELD_CACHE_MAX = 4096
-# Texts up to this length are redacted once each (a bounded cache of their results).
+# Clean texts up to this length are remembered as clean (a bounded set).
 _CACHED_UP_TO = 64
 _CACHE_MAX = 8192
 # A rule's literals and case-insensitive keywords are tested on texts up to this length
@@ -163,7 +163,7 @@ class Redactor:
         # The same test as one regex search: faster than eleven `in` tests on a short name.
         self._gate_re = None if self._chars is None else re.compile(f"[{re.escape(self._chars)}]")
         self._field_cache: dict[str, int] = {}
-        self._cache: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._clean: set[str] = set()
         self._markers = tuple(marker(r.id) for r in self.rules)
 
     def _tables(self, *, short: bool) -> tuple[_Gate, ...]:
@@ -274,20 +274,22 @@ class Redactor:
         return self._alone(s, fired)
 
     def _alone(self, s: str, fired: list[str] | None) -> str:
-        """`_text`, remembered for short texts: ids, names and roles repeat all session long."""
+        """`_text`, skipped for a short text known to be clean: ids, names and roles repeat.
+
+        Only clean texts are remembered, so no secret outlives its call in the cache;
+        a full cache starts over, so what repeats now gets back in.
+        """
         if len(s) > _CACHED_UP_TO:
             return self._text(s, fired)
-        hit = self._cache.get(s)
-        if hit is None:
-            ids: list[str] = []
-            out = self._text(s, ids)
-            # None for "unchanged": an equal text later must come back as itself.
-            hit = (None if out is s else out, tuple(ids))
-            if len(self._cache) < _CACHE_MAX:
-                self._cache[s] = hit
-        if fired is not None and hit[1]:
-            fired.extend(hit[1])
-        return s if hit[0] is None else hit[0]
+        clean = self._clean
+        if s in clean:
+            return s
+        out = self._text(s, fired)
+        if out is s:  # nothing fired: every rule that fires replaces something
+            if len(clean) >= _CACHE_MAX:
+                clean.clear()
+            clean.add(s)
+        return out
 
     def _text(self, s: str, fired: list[str] | None) -> str:
         """`text` for a text on its own: passes until nothing changes (idempotence).

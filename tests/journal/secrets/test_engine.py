@@ -236,7 +236,7 @@ def test_rules_that_cannot_match_are_skipped_on_text_full_of_their_gate_characte
     assert {"generic-secret", "secret-assignment"} <= {ids[i] for i in REDACTOR._applicable(named)}
 
 
-def test_a_short_text_is_redacted_once_however_often_it_comes() -> None:
+def test_a_clean_short_text_is_checked_once_however_often_it_comes() -> None:
     calls: list[str] = []
 
     class Counting(Redactor):
@@ -252,4 +252,5 @@ def test_a_short_text_is_redacted_once_however_often_it_comes() -> None:
         assert fired == ["github-token"]
         word = "".join(["tool", "_use"])  # equal, never the same object
         assert red.text(word) is word
-    assert calls == [secret, "tool_use"]
+    assert calls == [secret, "tool_use", secret, secret]  # no secret is remembered
+    assert red._clean == {"tool_use"}
