@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         SessionPaused,
         SessionResumed,
         SessionStarted,
+        SessionTitled,
         UnknownEvent,
     )
     from .ids import new_session_id, validate_session_id
@@ -92,6 +93,7 @@ _LAZY: dict[str, str] = {
     "SessionResumed": "events",
     "SessionStarted": "events",
     "SessionStateError": "errors",
+    "SessionTitled": "events",
     "SessionSummary": "cache.catalog",
     "UnknownEvent": "events",
     "UnsafePathError": "errors",
@@ -146,6 +148,7 @@ __all__ = [
     "SessionStarted",
     "SessionStateError",
     "SessionSummary",
+    "SessionTitled",
     "UnknownEvent",
     "UnsafePathError",
     "apply",

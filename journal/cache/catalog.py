@@ -57,6 +57,7 @@ from ..events import (
     SessionPaused,
     SessionResumed,
     SessionStarted,
+    SessionTitled,
     UnknownEvent,
 )
 from ..ids import is_session_id
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CATALOG_VERSION", "SessionSummary", "list_summaries", "summarize", "title_of"]
 
-CATALOG_VERSION = 2
+CATALOG_VERSION = 3  # 3: cwd, forked_from, titled
 TITLE_MAX = 120
 # Rewrite the catalog once the log bytes read past its offsets reach this share of its size.
 _SAVE_SHARE = 16
@@ -91,6 +92,10 @@ class SessionSummary(msgspec.Struct, kw_only=True, gc=False):
     last_seq: int = -1
     problems: int = 0
     metadata: dict[str, Any] = {}
+    cwd: str | None = None
+    forked_from: str | None = None
+    # True once a SessionTitled named it: the first user message no longer does.
+    titled: bool = False
 
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
@@ -175,7 +180,7 @@ def _step(s: SessionSummary, ev: Any) -> None:
     t = type(ev)
     if t is MessageRecorded:
         s.message_count += 1
-        if not s.title and ev.role == "user":
+        if not s.titled and not s.title and ev.role == "user":
             s.title = title_of(ev.content)
     elif t is CommandRecorded:
         s.command_count += 1
@@ -186,6 +191,8 @@ def _step(s: SessionSummary, ev: Any) -> None:
         s.start_time = ev.ts
         s.status = "active"
         s.metadata = dict(ev.metadata)
+        s.cwd = ev.cwd
+        s.forked_from = ev.forked_from
     elif t is MetadataUpdated:
         s.metadata.update(ev.changes)
     elif t is SessionPaused:
@@ -195,6 +202,9 @@ def _step(s: SessionSummary, ev: Any) -> None:
     elif t is SessionEnded:
         s.status = "completed"
         s.end_time = ev.ts
+    elif t is SessionTitled:
+        s.title = _first_line(ev.title)
+        s.titled = True
     elif t is UnknownEvent:
         pass
     elif t is LinesRemoved:
