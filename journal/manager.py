@@ -58,6 +58,7 @@ from .events import (
     SessionPaused,
     SessionResumed,
 )
+from .housekeeping import SessionUpkeep
 from .ids import new_session_id
 from .recording import check_options, fold_to_resume, settle, start_event, write_large
 from .secrets.config import default_redactor, redaction_enabled
@@ -76,8 +77,8 @@ from .store.fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
 __all__ = ["SessionManager"]
 
 
-class SessionManager:
-    """Start, record into, pause, resume and end journaled sessions."""
+class SessionManager(SessionUpkeep):
+    """Start, record into, pause, resume and end journaled sessions; title, fork, delete them."""
 
     def __init__(
         self,
