@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "demo": "p8j.cli.demo:demo",
     "export": "p8j.cli.export:export",
     "fork": "p8j.cli.fork:fork",
+    "gc": "p8j.cli.gc:gc",
     "info": "p8j.cli.info:info",
     "ls": "p8j.cli.ls:ls",
     "pick": "p8j.cli.pick:pick",
