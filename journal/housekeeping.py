@@ -20,6 +20,10 @@ Contract:
   ``p8j redact`` does), because the catalog trusts a completed log by its inode;
   any other log gets the line appended and fsynced. A log with a torn tail or
   damaged lines is refused (`p8j repair` or a resume first).
+- ``latest`` (`resolve_session_ref`, `latest_session`) names the most recently active
+  session: the one whose last event is the latest (ties: the newer id), as Claude
+  Code's ``--continue`` and ``/resume`` choose, read from the catalog. The store's
+  own ``layout.resolve_session_ref`` knows only ids, so it means the newest started.
 - `fork_session` writes a new session holding the parent's conversation,
   commands, executions, metadata updates and title up to `at_seq` (or the last
   event at or before `until`; default: the end), renumbered from seq 1, after a
@@ -52,6 +56,7 @@ from .errors import (
     InvalidEventError,
     JournalIOError,
     P8jError,
+    SessionNotFoundError,
     SessionStateError,
 )
 from .events import (
@@ -68,8 +73,9 @@ from .events import (
 )
 from .ids import new_session_id
 from .session import Session, apply, fold
+from .store.fs import layout
 from .store.fs.cursor import LogCursor
-from .store.fs.layout import Home, check_file, resolve_session_ref
+from .store.fs.layout import Home, check_file
 from .store.fs.lock import hold_session
 from .store.fs.sidecars import sidecars
 from .store.fs.syscalls import REAL, Storage, replace_file, write_all
@@ -85,6 +91,8 @@ __all__ = [
     "check_title",
     "delete_session",
     "fork_session",
+    "latest_session",
+    "resolve_session_ref",
     "title_session",
 ]
 
@@ -167,6 +175,23 @@ def delete_session(
     with contextlib.suppress(P8jError):
         list_summaries(home)  # forget it in the catalog now, not at the next listing
     return DeleteReport(session_id, False, removed)
+
+
+def latest_session(home: Home) -> str:
+    """The id of the most recently active session (its last event); SessionNotFoundError if none."""
+    summaries = list_summaries(home)  # applies the home rule (Home.check) first
+    if not summaries:
+        raise SessionNotFoundError(f"no sessions in {home.path}")
+    # RFC 3339 UTC strings of one width order as the instants they name.
+    latest = max(summaries, key=lambda s: (s.last_activity or s.start_time or "", s.session_id))
+    return latest.session_id
+
+
+def resolve_session_ref(home: Home, ref: str) -> str:
+    """A full id, a unique prefix, or ``latest`` (most recently active) -> the session id."""
+    if ref == "latest":
+        return latest_session(home)
+    return layout.resolve_session_ref(home, ref)
 
 
 def _read_whole(home: Home, session_id: str) -> tuple[list[Event | UnknownEvent], LogCursor]:

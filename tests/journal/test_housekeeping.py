@@ -17,13 +17,15 @@ from p8j.journal import (
     Session,
     SessionLockedError,
     SessionManager,
+    SessionNotFoundError,
     SessionStateError,
     SessionTitled,
     read_events,
 )
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.cache.snapshots import snapshot_path
-from p8j.journal.housekeeping import delete_session
+from p8j.journal.housekeeping import delete_session, resolve_session_ref
+from p8j.journal.store.fs import layout
 from p8j.journal.store.fs.syscalls import Storage
 from p8j.replay import load_session
 
@@ -104,6 +106,35 @@ def test_a_torn_log_is_not_titled(mgr: SessionManager, home: Home) -> None:
         f.write(b'{"v":1,"sess')
     with pytest.raises(CorruptLineError, match="torn"):
         SessionManager(home).set_title("x", sid)
+
+
+def test_latest_is_the_most_recently_active_session(mgr: SessionManager, home: Home) -> None:
+    older = mgr.start_session("older").session_id
+    mgr.pause_session()
+    newer = _completed(mgr, "x")
+    assert resolve_session_ref(home, "latest") == newer
+    assert layout.resolve_session_ref(home, "latest") == newer
+    mgr.set_title("touched last", older)
+    assert resolve_session_ref(home, "latest") == older  # not the newest started
+    assert layout.resolve_session_ref(home, "latest") == newer  # the store knows only ids
+    assert mgr.resume_session("latest").session_id == older
+    assert load_session("latest", home).session_id == older
+
+
+def test_a_new_session_is_more_recently_active_than_the_one_it_paused(
+    mgr: SessionManager, home: Home
+) -> None:
+    a = mgr.start_session("a").session_id
+    b = mgr.start_session("b").session_id  # pauses a first
+    paused_a = read_events(home.log_path(a), session_id=a)[0][-1]
+    started_b = read_events(home.log_path(b), session_id=b)[0][0]
+    assert paused_a.ts <= started_b.ts
+    assert resolve_session_ref(home, "latest") == b
+
+
+def test_latest_in_an_empty_home(home: Home) -> None:
+    with pytest.raises(SessionNotFoundError, match="no sessions"):
+        resolve_session_ref(home, "latest")
 
 
 # -- forks -------------------------------------------------------------------------------
