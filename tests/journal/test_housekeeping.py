@@ -70,6 +70,23 @@ def test_a_completed_session_can_be_titled_and_listing_sees_it(
     assert load_session(sid, home) == mgr.current_session
 
 
+def test_a_paused_session_is_titled_by_appending_and_stays_resumable(
+    mgr: SessionManager, home: Home
+) -> None:
+    sid = mgr.start_session("proj").session_id
+    mgr.record_message({"role": "user", "content": "hello"})
+    mgr.pause_session()
+    list_summaries(home)  # cached before the title
+    inode = home.log_path(sid).stat().st_ino
+    SessionManager(home).set_title("From elsewhere", sid)
+    assert home.log_path(sid).stat().st_ino == inode  # appended, not rewritten
+    assert list_summaries(home)[0].title == "From elsewhere"
+    resumed = mgr.resume_session(sid)
+    assert resumed.title == "From elsewhere" and resumed.status == "active"
+    mgr.end_session()
+    assert load_session(sid, home) == mgr.current_session
+
+
 def test_a_title_is_written_before_the_first_message_and_kept(
     mgr: SessionManager, home: Home
 ) -> None:
