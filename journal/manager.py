@@ -323,8 +323,7 @@ class SessionManager(SessionUpkeep):
         """
         writer = LogWriter(self.home, sid, create=False, **self._writer_opts)
         try:
-            # From the snapshot cache when fresh (and refreshed after a long tail); a log
-            # without a complete SessionStarted raises missing_start_error's error.
+            # Snapshot cache when fresh; a log with no complete start raises (missing_start_error).
             session, cursor = fold_to_resume(self.home, sid, history)
             session.missing_blobs = missing_blob_hashes(cursor.issues)  # tell the embedder
             if session.status == "completed":
