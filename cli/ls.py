@@ -1,4 +1,4 @@
-"""`p8j ls`: sessions newest first, with filters; a table for people, JSON for scripts.
+"""`p8j ls`: sessions, most recently active first, filtered; a table for people, JSON for scripts.
 
 Contract (the table): ids are shown `ID_CHARS` long (longer only where two would
 collide), the project column is at most `PROJECT_CELLS` wide and a title at most
@@ -14,8 +14,8 @@ from itertools import pairwise
 import click
 import msgspec
 
-from p8j.journal.cache.catalog import TITLE_MAX, list_summaries
-from p8j.replay.listing import SessionListing, list_sessions
+from p8j.journal.cache.catalog import TITLE_MAX, SessionSummary, list_summaries
+from p8j.replay.listing import SORTS, SessionListing, list_sessions
 
 from .options import SINCE, STATE_LIST, count, current_home, shared_options, stdout_style
 from .render import (
@@ -43,6 +43,8 @@ _STATE_COLORS = {
     "damaged": "magenta",
 }
 _ENC = msgspec.json.Encoder()
+# The fourth column, between STATE and DURATION, is the time the order is by.
+_HEADERS = ("ID", "PROJECT", "STATE", "DURATION", "MSGS", "CMDS", "EXECS", "TITLE")
 
 
 def title_cell(title: str, cells: int) -> str:
@@ -66,7 +68,7 @@ def short_ids(ids: list[str], minimum: int = 8) -> int:
     return length
 
 
-def _rows(rows: list[SessionListing], relative: bool, prefix: int) -> list[list[str]]:
+def _rows(rows: list[SessionListing], relative: bool, prefix: int, sort: str) -> list[list[str]]:
     now = datetime.now(timezone.utc)
     out = []
     for r in rows:
@@ -78,7 +80,11 @@ def _rows(rows: list[SessionListing], relative: bool, prefix: int) -> list[list[
                 r.session_id[:prefix],
                 truncate(escape(r.project_name), PROJECT_CELLS) or "-",
                 r.state,
-                when(r.start_time, relative=relative, now=now),
+                when(
+                    r.start_time if sort == "started" else (r.last_activity or r.start_time),
+                    relative=relative,
+                    now=now,
+                ),
                 duration(r.duration_s),
                 str(r.message_count),
                 str(r.command_count),
@@ -89,12 +95,44 @@ def _rows(rows: list[SessionListing], relative: bool, prefix: int) -> list[list[
     return out
 
 
+def _table(rows: list[SessionListing], summaries: list[SessionSummary], sort: str) -> list[str]:
+    tty = is_terminal()
+    style = stdout_style()
+    prefix = short_ids([s.session_id for s in summaries], ID_CHARS)
+
+    def state_style(text: str) -> str:
+        return style(text, _STATE_COLORS.get(text))
+
+    lines = table(
+        [*_HEADERS[:3], "STARTED" if sort == "started" else "ACTIVE", *_HEADERS[3:]],
+        _rows(rows, tty, prefix, sort),
+        right=(4, 5, 6, 7),
+        styles=[
+            lambda s: style(s, "yellow"),
+            lambda s: style(s, bold=True),
+            state_style,
+            lambda s: style(s, dim=True),
+            None,
+            None,
+            None,
+            None,
+            None,
+        ]
+        if style.enabled
+        else None,
+        header_style=(lambda s: style(s, bold=True)) if style.enabled else None,
+        width=terminal_width() if tty else None,
+    )
+    return lines
+
+
 @click.command(
     epilog="""\b
 Examples:
   p8j ls --status crashed,paused      what can be resumed
   p8j ls --status damaged             what needs p8j repair first
   p8j ls --since 2h --project 'web*'
+  p8j ls --cwd .                      the sessions started in this directory
   p8j ls --json | jq -r '.[] | select(.state == "live") | .session_id'
 """
 )
@@ -117,6 +155,20 @@ Examples:
     default=None,
     help=f"At most N sessions (the table's default: {TABLE_LIMIT}; JSON and -q: all).",
 )
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="activity",
+    show_default=True,
+    help="Order: most recently active (the last event) or most recently started first.",
+)
+@click.option(
+    "--cwd",
+    "cwd",
+    metavar="DIR",
+    default=None,
+    help="Only sessions started in DIR ('.' for the current directory).",
+)
 @click.option("-a", "--all", "show_all", is_flag=True, help="Every session, however many.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only full session ids, one a line.")
 @click.option(
@@ -128,12 +180,14 @@ def ls(
     states: tuple[str, ...] | None,
     since: datetime | None,
     limit: int | None,
+    sort: str,
+    cwd: str | None,
     show_all: bool,
     quiet: bool,
     as_jsonl: bool,
     as_json: bool,
 ) -> None:
-    """List sessions, newest first."""
+    """List sessions, most recently active first."""
     home = current_home()
     summaries = list_summaries(home)
     table_only = not (as_json or as_jsonl or quiet)
@@ -145,7 +199,14 @@ def ls(
         cut = True
     want = None if limit is None else limit + 1  # one more tells whether there is more
     rows = list_sessions(
-        home, project=project, states=states, since=since, limit=want, summaries=summaries
+        home,
+        project=project,
+        states=states,
+        since=since,
+        limit=want,
+        summaries=summaries,
+        sort=sort,
+        cwd=cwd,
     )
     more = limit is not None and len(rows) > limit
     rows = rows[:limit] if limit is not None else rows
@@ -160,39 +221,13 @@ def ls(
             click.echo("\n".join([row.session_id for row in rows]))
         return
     if not rows:
-        filtered = project or states or since or limit == 0
+        filtered = project or states or since or cwd is not None or limit == 0
         if filtered:
             click.echo("No sessions match.", err=True)
         else:
             click.echo(f"No sessions in {escape(str(home.path))} yet. Try `p8j demo`.", err=True)
         return
-    tty = is_terminal()
-    style = stdout_style()
-    prefix = short_ids([s.session_id for s in summaries], ID_CHARS)
-
-    def state_style(text: str) -> str:
-        return style(text, _STATE_COLORS.get(text))
-
-    lines = table(
-        ["ID", "PROJECT", "STATE", "STARTED", "DURATION", "MSGS", "CMDS", "EXECS", "TITLE"],
-        _rows(rows, tty, prefix),
-        right=(4, 5, 6, 7),
-        styles=[
-            lambda s: style(s, "yellow"),
-            lambda s: style(s, bold=True),
-            state_style,
-            lambda s: style(s, dim=True),
-            None,
-            None,
-            None,
-            None,
-            None,
-        ]
-        if style.enabled
-        else None,
-        header_style=(lambda s: style(s, bold=True)) if style.enabled else None,
-        width=terminal_width() if tty else None,
-    )
-    click.echo("\n".join(lines))
+    click.echo("\n".join(_table(rows, summaries, sort)))
     if more and cut:
-        click.echo(f"p8j: showing the newest {limit} sessions; -n N or --all shows more", err=True)
+        which = "most recently active" if sort == "activity" else "newest"
+        click.echo(f"p8j: showing the {limit} {which} sessions; -n N or --all shows more", err=True)

@@ -32,6 +32,8 @@ __all__ = ["COMMANDS", "CliError", "CliUsageError", "cli", "main"]
 COMMANDS: dict[str, str] = {
     "demo": "p8j.cli.demo:demo",
     "export": "p8j.cli.export:export",
+    "fork": "p8j.cli.fork:fork",
+    "gc": "p8j.cli.gc:gc",
     "index": "p8j.cli.index:index",
     "info": "p8j.cli.info:info",
     "ls": "p8j.cli.ls:ls",
@@ -39,9 +41,11 @@ COMMANDS: dict[str, str] = {
     "redact": "p8j.cli.redact:redact",
     "repair": "p8j.cli.repair:repair",
     "replay": "p8j.cli.replay:replay",
+    "rm": "p8j.cli.rm:rm",
     "scan": "p8j.cli.scan:scan",
     "search": "p8j.cli.search:search_cmd",
     "tail": "p8j.cli.tail:tail",
+    "title": "p8j.cli.title:title",
     "verify": "p8j.cli.verify:verify",
 }
 

@@ -27,11 +27,23 @@ Example:
     default=None,
     help="Only these states: active, live, crashed, paused, completed, damaged.",
 )
+@click.option(
+    "--cwd",
+    metavar="DIR",
+    default=None,
+    help="Only sessions started in DIR ('.' for the current directory).",
+)
 @json_option
 @home_option
-def pick(query: str, project: str | None, states: tuple[str, ...] | None, as_json: bool) -> None:
+def pick(
+    query: str,
+    project: str | None,
+    states: tuple[str, ...] | None,
+    cwd: str | None,
+    as_json: bool,
+) -> None:
     """Choose a session interactively; print its id."""
-    chosen = pick_session(current_home(), query=query, project=project, states=states)
+    chosen = pick_session(current_home(), query=query, project=project, states=states, cwd=cwd)
     if chosen is None:
         click.echo("p8j: no session chosen", err=True)
         click.get_current_context().exit(1)

@@ -1,7 +1,8 @@
 """The interactive session picker (prompt_toolkit), for `p8j pick` and for host CLIs.
 
 Contract:
-- `pick_session` shows the sessions of a home newest first in a full-screen
+- `pick_session` shows the sessions of a home most recently active first (as `p8j ls`,
+  with the same age: of the last event) in a full-screen
   terminal UI: type to filter (every word must occur in the id, project, state,
   title or the conversation text; beyond 200 sessions the text is indexed in the
   background, newest first), arrow keys
@@ -23,6 +24,7 @@ Contract:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -143,10 +145,14 @@ def pick_session(
     project: str | None = None,
     states: Iterable[str] | None = None,
     rows: list[SessionListing] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> str | None:
-    """Let the user choose a session in the terminal; return its id, or None if cancelled."""
+    """Let the user choose a session in the terminal (most recently active first); return its id."""
     h = home if isinstance(home, Home) else Home(home)
-    listing = rows if rows is not None else list_sessions(h, project=project, states=states)
+    if rows is not None:
+        listing = rows
+    else:
+        listing = list_sessions(h, project=project, states=states, cwd=cwd)
     if not listing:
         raise SessionNotFoundError(f"no sessions to pick from in {h.path}")
     return _run_picker(h, listing, query)

@@ -118,6 +118,10 @@ def _header(
     if session.host:
         counts += f" · host {escape(session.host)}"
     plain.append(counts)
+    if session.title:
+        plain.append(f"title {escape(session.title)}")
+    if session.forked_from is not None:
+        plain.append(f"forked from {session.forked_from} at seq {session.forked_at_seq}")
     if session.cwd:
         plain.append(f"cwd {escape(session.cwd)}")
     if session.metadata:

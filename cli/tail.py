@@ -25,6 +25,7 @@ from p8j.journal import (
     SessionPaused,
     SessionResumed,
     SessionStarted,
+    SessionTitled,
     UnknownEvent,
     resolve_session_ref,
 )
@@ -100,6 +101,8 @@ def event_summary(event: AnyEvent | UnknownEvent) -> tuple[str, str | None, str]
     if isinstance(event, LinesRemoved):
         lines = sum(r.lines for r in event.removed)
         return "repaired", "red", f"{lines} damaged line(s) moved aside by p8j repair"
+    if isinstance(event, SessionTitled):
+        return "titled", "magenta", _short(event.title)
     return _short(event.type), None, "(an event type this p8j does not know)"
 
 

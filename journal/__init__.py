@@ -45,14 +45,16 @@ if TYPE_CHECKING:
         SessionPaused,
         SessionResumed,
         SessionStarted,
+        SessionTitled,
         UnknownEvent,
     )
+    from .housekeeping import resolve_session_ref
     from .ids import new_session_id, validate_session_id
     from .manager import SessionManager
     from .secrets.engine import Redactor
     from .session import Session, apply, fold
     from .store.fs.cursor import LogCursor, ReadIssue, read_events
-    from .store.fs.layout import Home, resolve_home, resolve_session_ref
+    from .store.fs.layout import Home, resolve_home
     from .store.fs.lock import LockHolder, lock_holder
     from .store.fs.writer import Durability, LogWriter
 
@@ -92,6 +94,7 @@ _LAZY: dict[str, str] = {
     "SessionResumed": "events",
     "SessionStarted": "events",
     "SessionStateError": "errors",
+    "SessionTitled": "events",
     "SessionSummary": "cache.catalog",
     "UnknownEvent": "events",
     "UnsafePathError": "errors",
@@ -104,7 +107,7 @@ _LAZY: dict[str, str] = {
     "new_session_id": "ids",
     "read_events": "store.fs.cursor",
     "resolve_home": "store.fs.layout",
-    "resolve_session_ref": "store.fs.layout",
+    "resolve_session_ref": "housekeeping",
     "summarize": "cache.catalog",
     "validate_session_id": "ids",
 }
@@ -146,6 +149,7 @@ __all__ = [
     "SessionStarted",
     "SessionStateError",
     "SessionSummary",
+    "SessionTitled",
     "UnknownEvent",
     "UnsafePathError",
     "apply",

@@ -65,6 +65,9 @@ class SessionStarted(Event, frozen=True):
     pid: int | None = None
     p8j_version: str | None = None
     redactions: list[str] = []
+    # A fork (`p8j fork`): the session it was copied from and the last seq it holds.
+    forked_from: str | None = None
+    forked_at_seq: int | None = None
 
 
 class MessageRecorded(Event, frozen=True):
@@ -123,6 +126,13 @@ class SessionResumed(Event, frozen=True):
     redactions: list[str] = []
 
 
+class SessionTitled(Event, frozen=True):
+    """The session was given a title (``p8j title``); the latest one wins; legal in any state."""
+
+    title: str
+    redactions: list[str] = []
+
+
 class SessionEnded(Event, frozen=True):
     """The session was completed; nothing may follow (but `LinesRemoved`, written by a repair)."""
 
@@ -176,6 +186,7 @@ AnyEvent = (
     | SessionResumed
     | SessionEnded
     | LinesRemoved
+    | SessionTitled
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -188,6 +199,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     SessionResumed,
     SessionEnded,
     LinesRemoved,
+    SessionTitled,
 )
 
 

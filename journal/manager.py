@@ -58,8 +58,9 @@ from .events import (
     SessionPaused,
     SessionResumed,
 )
+from .housekeeping import SessionUpkeep, resolve_session_ref
 from .ids import new_session_id
-from .recording import check_options, fold_to_resume, settle, start_event, write_large
+from .recording import check_options, fold_to_resume, restamp, settle, start_event, write_large
 from .secrets.config import default_redactor, redaction_enabled
 from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply, message_dict
@@ -69,15 +70,15 @@ from .store.fs.blobs import (
     BlobStore,
     missing_blob_hashes,
 )
-from .store.fs.layout import Home, resolve_session_ref
+from .store.fs.layout import Home
 from .store.fs.syscalls import Storage
 from .store.fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
 
 __all__ = ["SessionManager"]
 
 
-class SessionManager:
-    """Start, record into, pause, resume and end journaled sessions."""
+class SessionManager(SessionUpkeep):
+    """Start, record into, pause, resume and end journaled sessions; title, fork, delete them."""
 
     def __init__(
         self,
@@ -96,8 +97,7 @@ class SessionManager:
             blob_threshold, storage
         )  # fmt: skip
         self.home = home if isinstance(home, Home) else Home(home)
-        # None: on unless P8J_REDACT=0. The stream is (re)built at each start/resume,
-        # so edits to <home>/redact.json apply to the next session.
+        # None: on unless P8J_REDACT=0; rebuilt at each start/resume (redact.json edits apply).
         self._redact_on = redaction_enabled() if redact is None else redact
         self._redact: RedactStream | None = None
         self._blob_threshold = blob_threshold or 0
@@ -190,10 +190,12 @@ class SessionManager:
         with self._lock:
             sid = new_session_id()
             stream = self._new_redact_stream()
-            # Built, redacted and size-checked before anything is touched.
+            # Built, redacted and size-checked before anything is touched; stamped after the
+            # pause, so the new session is more recently active than the one it paused.
             cap = self._writer_opts["max_record_bytes"]
             event = start_event(self.home, sid, project_name, metadata, cwd, stream, cap)
             self._pause_if_active()
+            event = restamp(event)
             # The log appears with its start line, written and fsynced (see writer.py).
             writer = LogWriter(self.home, sid, create=True, first=event, **self._writer_opts)
             try:
@@ -321,8 +323,7 @@ class SessionManager:
         """
         writer = LogWriter(self.home, sid, create=False, **self._writer_opts)
         try:
-            # From the snapshot cache when fresh (and refreshed after a long tail); a log
-            # without a complete SessionStarted raises missing_start_error's error.
+            # Snapshot cache when fresh; a log with no complete start raises (missing_start_error).
             session, cursor = fold_to_resume(self.home, sid, history)
             session.missing_blobs = missing_blob_hashes(cursor.issues)  # tell the embedder
             if session.status == "completed":
@@ -359,8 +360,7 @@ class SessionManager:
         if type(content) is not str:
             check_nesting(content, "a message's content")
         fired: list[str] = []
-        # The hot path of every agent: `_append` and `apply` inlined (same checks,
-        # same result), the ts and its datetime from one clock read.
+        # The hot path: `_append` and `apply` inlined (same checks and result), one clock read.
         with self._lock:
             session, writer = self._session, self._writer
             if session is None or writer is None or session.status != "active":

@@ -45,6 +45,7 @@ __all__ = [
     "check_options",
     "committed",
     "fold_to_resume",
+    "restamp",
     "settle",
     "start_event",
     "write_large",
@@ -103,6 +104,11 @@ def start_event(
             f"SessionStarted record is {size} bytes; the cap is {cap}", path=home.log_path(sid)
         )
     return event
+
+
+def restamp(event: SessionStarted) -> SessionStarted:
+    """`event` stamped now (same width: its size check holds), for a start after a pause."""
+    return msgspec.structs.replace(event, ts=now_ts())
 
 
 def write_large(writer: LogWriter, event: Event, store: BlobStore, threshold: int) -> Event:

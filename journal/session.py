@@ -11,6 +11,7 @@ Lifecycle (enforced by `check_transition`, used by both the fold and the reader)
     active --SessionResumed--> active      (crash recovery: the writer died)
     active|paused --SessionEnded--> completed   (terminal: nothing may follow but LinesRemoved)
     active|paused|completed --LinesRemoved--> its `state` if set, else unchanged
+    active|paused|completed --SessionTitled--> unchanged (sets `title`; the latest wins)
 
 Messages, commands and executions are legal only while active; metadata
 updates while active or paused. `LinesRemoved` (written by ``p8j repair`` in
@@ -39,6 +40,7 @@ from .events import (
     SessionPaused,
     SessionResumed,
     SessionStarted,
+    SessionTitled,
     UnknownEvent,
 )
 from .timefmt import parse_ts
@@ -68,6 +70,8 @@ _RULES: dict[type[Event], tuple[frozenset[str | None], str | None]] = {
     SessionResumed: (frozenset({"active", "paused"}), "active"),
     SessionEnded: (frozenset({"active", "paused"}), "completed"),
     LinesRemoved: (frozenset({"active", "paused", "completed"}), None),
+    # Naming is bookkeeping, not conversation: a finished session can be named too.
+    SessionTitled: (frozenset({"active", "paused", "completed"}), None),
 }
 _RESTORABLE = frozenset({"active", "paused"})
 
@@ -143,6 +147,10 @@ class Session(msgspec.Struct, kw_only=True):
     # Set by loaders, not by the fold: the SHA-256 names of payloads stored as blobs that
     # could not be put back (missing or damaged); their placeholders stand in the histories.
     missing_blobs: list[str] = []
+    # Set by `SessionTitled` (empty until one is recorded), and by a fork's start event.
+    title: str = ""
+    forked_from: str | None = None
+    forked_at_seq: int | None = None
 
     @property
     def message_count(self) -> int:
@@ -165,6 +173,9 @@ class Session(msgspec.Struct, kw_only=True):
         # A whole session's dict stays what it was before windows (and missing_blobs) existed.
         for key in _OMIT_WHEN_EMPTY:
             if not result[key]:
+                del result[key]
+        for key in _OMIT_WHEN_NONE:
+            if result[key] is None:
                 del result[key]
         return result
 
@@ -204,7 +215,9 @@ _OMIT_WHEN_EMPTY = (
     "commands_omitted",
     "executions_omitted",
     "missing_blobs",
+    "title",
 )
+_OMIT_WHEN_NONE = ("forked_from", "forked_at_seq")  # a fork at seq 0 is still a fork
 _WINDOWED = (
     ("conversation_history", "conversation_omitted"),
     ("command_history", "commands_omitted"),
@@ -238,6 +251,8 @@ def _start(event: SessionStarted) -> Session:
         last_event_time=None,
         cwd=event.cwd,
         host=event.host,
+        forked_from=event.forked_from,
+        forked_at_seq=event.forked_at_seq,
     )
 
 
@@ -295,6 +310,9 @@ def _step(session: Session | None, event: Event | UnknownEvent) -> Session:
     elif t is SessionEnded:
         session.status = "completed"
         session.end_time = parse_ts(event.ts)
+    elif t is SessionTitled:
+        assert isinstance(event, SessionTitled)
+        session.title = event.title
     elif t is UnknownEvent:
         assert isinstance(event, UnknownEvent)
         session.unknown_events.append(event.raw)

@@ -40,6 +40,7 @@ from p8j.journal import (
     SessionPaused,
     SessionResumed,
     SessionStarted,
+    SessionTitled,
     UnknownEvent,
     checks,
     fold,
@@ -133,10 +134,10 @@ def _duration(seconds: float) -> str:
 def _header(session: Session, state: str) -> Iterator[str]:
     title = _inline(session.project_name) or "(no project)"
     yield f"# {title} · session {session.session_id}\n\n"
-    rows: list[tuple[str, str]] = [
-        ("State", state),
-        ("Started", format_ts(session.start_time)),
-    ]
+    rows: list[tuple[str, str]] = [("Title", _inline(session.title))] if session.title else []
+    rows += [("State", state), ("Started", format_ts(session.start_time))]
+    if session.forked_from is not None:
+        rows.append(("Forked from", f"{session.forked_from} at event {session.forked_at_seq}"))
     if session.end_time is not None:
         rows.append(("Ended", format_ts(session.end_time)))
         seconds = (session.end_time - session.start_time).total_seconds()
@@ -220,6 +221,9 @@ def _event(event: AnyEvent | UnknownEvent) -> Iterator[str]:
             extra = f" after a crash ({event.repaired_bytes} torn bytes moved aside)"
         reason = f": {_inline(event.reason)}" if event.reason else ""
         yield f"*{when} · session {verb}{extra}{reason}*\n\n"
+    elif t is SessionTitled:
+        assert isinstance(event, SessionTitled)
+        yield f"*{when} · titled: {_inline(event.title)}*\n\n"
     elif t is UnknownEvent:
         assert isinstance(event, UnknownEvent)
         yield f"*{when} · event of unknown type `{_inline(event.type)}` (kept raw)*\n\n"

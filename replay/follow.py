@@ -88,6 +88,8 @@ EVENT_TYPE_NAMES: dict[str, str] = {
     "resumed": "SessionResumed",
     "end": "SessionEnded",
     "ended": "SessionEnded",
+    "title": "SessionTitled",
+    "titled": "SessionTitled",
 }
 _LIFECYCLE = ("SessionStarted", "SessionPaused", "SessionResumed", "SessionEnded")
 

@@ -1,7 +1,9 @@
 """Listing sessions for people and scripts: filters, live-vs-crashed, ``--since`` parsing.
 
 Contract:
-- `list_sessions` returns `SessionListing`s newest first (by start time), built
+- `list_sessions` returns `SessionListing`s most recently active first (``sort="activity"``,
+  by the last event's time, as Claude Code's ``/resume`` orders them) or newest
+  first by start time (``sort="started"``), built
   from the journal's derived catalog (`p8j.journal.cache.catalog.list_summaries`), so a
   listing reads no unchanged log. Filters run on the summaries first; rows
   (lock probe, duration) are built only for sessions that pass them, and with
@@ -28,6 +30,7 @@ Contract:
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
@@ -41,6 +44,7 @@ from p8j.journal.store.fs.layout import Home
 from p8j.journal.timefmt import format_ts, parse_ts
 
 __all__ = [
+    "SORTS",
     "STATES",
     "SessionListing",
     "State",
@@ -52,6 +56,7 @@ __all__ = [
 
 State = Literal["live", "crashed", "paused", "completed", "damaged"]
 STATES: tuple[str, ...] = ("active", "live", "crashed", "paused", "completed", "damaged")
+SORTS: tuple[str, ...] = ("activity", "started")
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(secs|sec|s|mins|min|m|hrs|hr|h|days|day|d|wks|wk|w)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -81,6 +86,8 @@ class SessionListing(msgspec.Struct, kw_only=True, gc=False):
     writer_pid: int | None = None
     writer_host: str | None = None
     metadata: dict[str, Any] = {}
+    cwd: str | None = None
+    forked_from: str | None = None
 
 
 def session_state(home: Home, session_id: str, status: str) -> tuple[str, int | None, str | None]:
@@ -160,6 +167,8 @@ def listing_of(home: Home, summary: SessionSummary) -> SessionListing:
         writer_pid=pid,
         writer_host=host,
         metadata=summary.metadata,
+        cwd=summary.cwd,
+        forked_from=summary.forked_from,
     )
 
 
@@ -179,8 +188,12 @@ def list_sessions(
     since: datetime | None = None,
     limit: int | None = None,
     summaries: list[SessionSummary] | None = None,
+    sort: str = "activity",
+    cwd: str | os.PathLike[str] | None = None,
 ) -> list[SessionListing]:
-    """Sessions newest first, filtered (see the module docstring)."""
+    """Sessions most recently active (or started) first, filtered (see the module docstring)."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}: expected one of {', '.join(SORTS)}")
     wanted = frozenset(states) if states else None
     if wanted is not None:
         unknown = sorted(wanted.difference(STATES))
@@ -189,11 +202,17 @@ def list_sessions(
     bound = format_ts(since) if since is not None else None
     # What fnmatchcase does per call, compiled once: the filter may see 100k summaries.
     in_project = re.compile(fnmatch.translate(project)).match if project is not None else None
+    where = _normal(cwd) if cwd is not None else None
+    ordered = summaries if summaries is not None else list_summaries(home)
+    if sort == "activity":
+        ordered = sorted(ordered, key=_activity, reverse=True)  # stable: ties stay newest first
     rows: list[SessionListing] = []
-    for summary in summaries if summaries is not None else list_summaries(home):
+    for summary in ordered:
         if limit is not None and len(rows) >= limit:
             break
         if in_project is not None and in_project(summary.project_name) is None:
+            continue
+        if where is not None and (summary.cwd is None or _normal(summary.cwd) != where):
             continue
         if bound is not None and (summary.last_activity or summary.start_time or "") < bound:
             continue
@@ -206,6 +225,16 @@ def list_sessions(
             continue
         rows.append(row)
     return rows
+
+
+def _activity(summary: SessionSummary) -> str:
+    # RFC 3339 UTC strings of one width sort as the instants they name.
+    return summary.last_activity or summary.start_time or ""
+
+
+def _normal(path: str | os.PathLike[str]) -> str:
+    """`path` absolute (from the current directory) and normalised, symlinks not resolved."""
+    return os.path.normpath(os.path.abspath(os.fspath(path)))
 
 
 def _local_midnight(day: datetime) -> datetime:

@@ -49,7 +49,7 @@ FORBIDDEN_IN_JOURNAL: dict[str, set[str]] = {
 
 # Modules at journal's top that belong to the manager's layer (it composes core, store,
 # cache and secrets): the manager's own helpers, split out to keep it short.
-MANAGER_HELPERS = {"recording"}
+MANAGER_HELPERS = {"garbage", "housekeeping", "recording"}
 
 MAX_FUNCTION_LINES = 80
 MAX_MODULE_LINES = 500

@@ -65,5 +65,5 @@ def test_every_verify_issue_kind_and_shared_option_is_documented() -> None:
         assert f"`{kind}`" in README, kind
     for name in SHARED_OPTIONS:
         assert f"`{shared_option(name).opts[0]}" in README, name
-    for what in ("`scan --json`", "`redact --json`", "`latest`: the session started most recently"):
+    for what in ("`scan --json`", "`redact --json`", "`latest`: the most recently active session"):
         assert what in README, what

@@ -57,6 +57,7 @@ from ..events import (
     SessionPaused,
     SessionResumed,
     SessionStarted,
+    SessionTitled,
     UnknownEvent,
 )
 from ..ids import is_session_id
@@ -68,7 +69,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CATALOG_VERSION", "SessionSummary", "list_summaries", "summarize", "title_of"]
 
-CATALOG_VERSION = 2
+CATALOG_VERSION = 3  # 3: cwd, forked_from, title_source
 TITLE_MAX = 120
 # Rewrite the catalog once the log bytes read past its offsets reach this share of its size.
 _SAVE_SHARE = 16
@@ -91,6 +92,11 @@ class SessionSummary(msgspec.Struct, kw_only=True, gc=False):
     last_seq: int = -1
     problems: int = 0
     metadata: dict[str, Any] = {}
+    cwd: str | None = None
+    forked_from: str | None = None
+    # Where `title` came from: "titled" (a SessionTitled: messages no longer name it),
+    # "user" (the first user text), "other" (a stand-in until a user text comes), "".
+    title_source: str = ""
 
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
@@ -171,12 +177,27 @@ def title_of(content: Any) -> str:
     return ""
 
 
+def _title_from_message(s: SessionSummary, ev: MessageRecorded) -> None:
+    """The first user text names a session; until one comes, the first text of any role.
+
+    A session that starts with a tool result (a resumed agent session) or holds no
+    user text at all still gets a title people recognise.
+    """
+    title = title_of(ev.content)
+    if not title:
+        return
+    if ev.role == "user":
+        s.title, s.title_source = title, "user"
+    elif not s.title:
+        s.title, s.title_source = title, "other"
+
+
 def _step(s: SessionSummary, ev: Any) -> None:
     t = type(ev)
     if t is MessageRecorded:
         s.message_count += 1
-        if not s.title and ev.role == "user":
-            s.title = title_of(ev.content)
+        if s.title_source in ("", "other"):
+            _title_from_message(s, ev)
     elif t is CommandRecorded:
         s.command_count += 1
     elif t is ExecutionRecorded:
@@ -186,6 +207,8 @@ def _step(s: SessionSummary, ev: Any) -> None:
         s.start_time = ev.ts
         s.status = "active"
         s.metadata = dict(ev.metadata)
+        s.cwd = ev.cwd
+        s.forked_from = ev.forked_from
     elif t is MetadataUpdated:
         s.metadata.update(ev.changes)
     elif t is SessionPaused:
@@ -195,6 +218,9 @@ def _step(s: SessionSummary, ev: Any) -> None:
     elif t is SessionEnded:
         s.status = "completed"
         s.end_time = ev.ts
+    elif t is SessionTitled:
+        s.title = _first_line(ev.title)
+        s.title_source = "titled"
     elif t is UnknownEvent:
         pass
     elif t is LinesRemoved:

@@ -42,6 +42,7 @@ REDACTED_FIELDS: dict[str, tuple[str, ...]] = {
     "SessionPaused": ("reason",),
     "SessionResumed": ("reason",),
     "SessionEnded": ("reason",),
+    "SessionTitled": ("title",),
 }
 LABEL_FIELDS = frozenset({"project_name", "cwd", "role", "reason", "started_at"})
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -34,6 +36,8 @@ LISTING_FIELDS = {
     "writer_pid",
     "writer_host",
     "metadata",
+    "cwd",
+    "forked_from",
 }
 
 
@@ -45,7 +49,7 @@ def test_table_newest_first_with_states(runner: CliRunner, demo_ids: list[str]) 
         "ID",
         "PROJECT",
         "STATE",
-        "STARTED",
+        "ACTIVE",
         "DURATION",
         "MSGS",
         "CMDS",
@@ -176,7 +180,7 @@ def test_table_shows_the_newest_fifty_unless_asked(runner: CliRunner, p8j_home: 
     ids = [record_simple(p8j_home, f"p{i}") for i in range(52)]
     table = runner.invoke(cli, ["ls"])
     assert len(table.stdout.splitlines()) == 1 + 50
-    assert "showing the newest 50 sessions; -n N or --all shows more" in table.stderr
+    assert "showing the 50 most recently active sessions; -n N or --all shows more" in table.stderr
     every = runner.invoke(cli, ["ls", "--all"])
     assert len(every.stdout.splitlines()) == 1 + 52 and every.stderr == ""
     assert len(runner.invoke(cli, ["ls", "-n", "60"]).stdout.splitlines()) == 1 + 52
@@ -218,3 +222,28 @@ def test_columns_are_capped_and_titles_cut_with_an_ellipsis(
 def test_ids_are_one_width(runner: CliRunner, demo_ids: list[str]) -> None:
     shown = [ln.split()[0] for ln in runner.invoke(cli, ["ls"]).stdout.splitlines()[1:]]
     assert {len(s) for s in shown} == {13}  # the width tail, search and the picker show
+
+
+def test_sort_and_cwd(
+    runner: CliRunner, p8j_home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mgr = SessionManager(p8j_home)
+    a = mgr.start_session("older", cwd=str(tmp_path)).session_id
+    mgr.pause_session()
+    b = mgr.start_session("newer", cwd="/elsewhere").session_id
+    mgr.end_session()
+    mgr.resume_session(a)
+    mgr.end_session()
+    by_activity = runner.invoke(cli, ["ls", "-q"])
+    assert by_activity.stdout.split() == [a, b]
+    started = runner.invoke(cli, ["ls", "-q", "--sort", "started"])
+    assert started.stdout.split() == [b, a]
+    assert runner.invoke(cli, ["ls", "--sort", "started"]).stdout.split()[3] == "STARTED"
+    assert runner.invoke(cli, ["ls", "--sort", "size"]).exit_code == 2
+    rows = json.loads(runner.invoke(cli, ["ls", "--json", "--cwd", str(tmp_path)]).stdout)
+    assert [(r["session_id"], r["cwd"]) for r in rows] == [(a, str(tmp_path))]
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(cli, ["ls", "-q", "--cwd", "."]).stdout.split() == [a]
+    nothing = runner.invoke(cli, ["ls", "--cwd", "/nowhere"])
+    assert nothing.exit_code == 0
+    assert "No sessions match." in nothing.stderr

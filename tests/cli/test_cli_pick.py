@@ -324,3 +324,25 @@ def test_preview_says_the_state_ls_shows(p8j_home: Home, demo_ids: list[str]) ->
     picker.refilter()  # newest first: docs-site, left active with no writer
     _head, body = picker.preview_fragments()
     assert body[1].startswith("docs-site · crashed · 3 messages · 1 command")
+
+
+def test_cwd_option_and_activity_order(p8j_home: Home, tmp_path: Path) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    mgr = SessionManager(p8j_home)
+    older = mgr.start_session("older-here", cwd=str(here)).session_id
+    mgr.pause_session()
+    newer = mgr.start_session("newer-here", cwd=str(here)).session_id
+    mgr.end_session()
+    mgr.start_session("elsewhere", cwd=str(tmp_path))  # more recently active than `newer`
+    mgr.end_session()
+    mgr.set_title("touched last", older)  # the most recently active of those started here
+    target = tmp_path / "picked"
+    for keys, expected in (("\r", older), ("\x1b[B\r", newer)):
+        # One down: without the filter it would be "elsewhere".
+        shell = f"cd {here} && {sys.executable} -m p8j.cli pick --cwd . > {target}"
+        child = _spawn(p8j_home, shell=shell)
+        child.expect(READY)
+        child.send(keys)
+        code, _ = _finish(child)
+        assert code == 0 and target.read_text() == expected + "\n"

@@ -131,6 +131,8 @@ class ManagerMachine(RuleBasedStateMachine):
         self.mgr = SessionManager(self.home, redact=False)
         self.models: dict[str, Model] = {}
         self.current: str | None = None
+        # The session written last (what `latest` names: the most recently active).
+        self.last_active: str | None = None
 
     # -- helpers --
     def _cur(self) -> Model | None:
@@ -159,7 +161,7 @@ class ManagerMachine(RuleBasedStateMachine):
         session = self.mgr.start_session(project, metadata)
         assert session.session_id not in self.models
         self.models[session.session_id] = Model(project, dict(metadata))
-        self.current = session.session_id
+        self.current = self.last_active = session.session_id
 
     @rule(msg=messages())
     def record_message(self, msg: dict[str, Any]) -> None:
@@ -239,7 +241,8 @@ class ManagerMachine(RuleBasedStateMachine):
         sids = sorted(self.models)
         sid = sids[pick % len(sids)]
         if how == "latest":
-            sid = sids[-1]
+            assert self.last_active is not None
+            sid = self.last_active
             ref = "latest"
         elif how == "prefix":
             # The shortest prefix that is unique among the sessions.
@@ -265,7 +268,7 @@ class ManagerMachine(RuleBasedStateMachine):
         target.status = "active"
         target.last_seq += 1
         target.recovered.append(recovered)
-        self.current = sid
+        self.current = self.last_active = sid
         del cur
 
     @precondition(lambda self: self._cur() is not None and self._cur().status == "active")
@@ -392,8 +395,10 @@ def test_resume_by_prefix_ambiguity_and_unknown_ids(mgr: SessionManager, home: H
     assert mgr.current_session is not None and mgr.current_session.session_id == a
     with pytest.raises(SessionNotFoundError):
         mgr.resume_session("0123")
-    assert mgr.resume_session("latest").session_id == b
+    assert mgr.resume_session(b).session_id == b
     assert load_session(a, home).status == "paused"  # resuming b paused a
+    mgr.pause_session()
+    assert mgr.resume_session("latest").session_id == b  # the most recently active
 
 
 def test_a_refused_resume_leaves_the_current_session_alone(mgr: SessionManager, home: Home) -> None:

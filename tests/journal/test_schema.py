@@ -51,6 +51,8 @@ V1_SCHEMA: dict[str, list[tuple[str, str, str]]] = {
         ("host", "None | str", "None"),
         ("pid", "None | int", "None"),
         ("p8j_version", "None | str", "None"),
+        ("forked_from", "None | str", "None"),
+        ("forked_at_seq", "None | int", "None"),
     ],
     "MessageRecorded": [
         ("role", "str", "required"),
@@ -82,6 +84,8 @@ V1_SCHEMA: dict[str, list[tuple[str, str, str]]] = {
         ("removed", "list[RemovedLines]", "[]"),
         ("repaired_at", "None | str", "None"),
     ],
+    # Added by p8j title; readers that predate it meet it as UnknownEvent.
+    "SessionTitled": [("title", "str", "required")],
 }
 ENVELOPE = [
     ("v", "int", "required"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,40 @@ def test_a_session_with_a_corrupt_line_is_damaged_not_crashed(rhome: Home) -> No
     assert [r.session_id for r in list_sessions(rhome, states=["damaged"])] == [broken]
     for resumable in (["crashed"], ["active"], ["paused", "crashed"]):
         assert list_sessions(rhome, states=resumable) == []
+
+
+def _two_sessions(home: Home, tmp_dir: str) -> tuple[str, str]:
+    """An older session (a) resumed after a newer one (b) ended: a is more recently active."""
+    mgr = SessionManager(home)
+    a = mgr.start_session("older", cwd=tmp_dir).session_id
+    mgr.pause_session()
+    b = mgr.start_session("newer", cwd="/elsewhere").session_id
+    mgr.end_session()
+    mgr.resume_session(a)
+    mgr.record_message({"role": "user", "content": "back to a"})
+    mgr.end_session()
+    return a, b
+
+
+def test_sort_by_activity_is_the_default_and_started_is_by_start(
+    home: Home, tmp_path: Path
+) -> None:
+    a, b = _two_sessions(home, str(tmp_path))
+    assert [r.session_id for r in list_sessions(home)] == [a, b]
+    assert [r.session_id for r in list_sessions(home, sort="activity", limit=1)] == [a]
+    assert [r.session_id for r in list_sessions(home, sort="started")] == [b, a]
+    with pytest.raises(ValueError, match="unknown sort"):
+        list_sessions(home, sort="size")
+
+
+def test_cwd_keeps_the_sessions_started_there(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = _two_sessions(home, str(tmp_path))
+    assert [r.session_id for r in list_sessions(home, cwd=tmp_path)] == [a]
+    assert [r.session_id for r in list_sessions(home, cwd=str(tmp_path) + "/./")] == [a]
+    monkeypatch.chdir(tmp_path)
+    rows = list_sessions(home, cwd=".")
+    assert [r.session_id for r in rows] == [a]
+    assert rows[0].cwd == str(tmp_path)
+    assert list_sessions(home, cwd=tmp_path / "sub") == []

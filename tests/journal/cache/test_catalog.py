@@ -406,3 +406,26 @@ def test_an_old_or_disordered_catalog_is_not_trusted(home: Home) -> None:
     }
     cache.write_bytes(msgspec.msgpack.encode({"version": 1, "entries": stale}))
     assert list_summaries(home) == first  # an older layout is ignored and rebuilt
+
+
+def _msg(seq: int, role: str, content: Any) -> Any:
+    from p8j.journal import MessageRecorded
+
+    return MessageRecorded(1, "s", seq, "2026-11-24T07:06:00.000000Z", role=role, content=content)
+
+
+def test_a_session_starting_with_a_tool_result_still_gets_a_title() -> None:
+    from p8j.journal import SessionStarted, SessionTitled
+
+    start = SessionStarted(1, "s", 0, "2026-11-24T07:06:00.000000Z", project_name="p")
+    result = [{"type": "tool_result", "tool_use_id": "t1", "content": "exit 0"}]
+    answer = [{"type": "text", "text": "The tests pass now.\nDetails..."}]
+    events = [start, _msg(1, "user", result), _msg(2, "assistant", answer)]
+    assert catalog.summarize(events, "s").title == "The tests pass now."
+    events.append(_msg(3, "user", "Now fix the docs"))
+    assert catalog.summarize(events, "s").title == "Now fix the docs"  # a user text wins
+    events.append(_msg(4, "user", "and more"))
+    assert catalog.summarize(events, "s").title == "Now fix the docs"  # the first one
+    titled = SessionTitled(1, "s", 5, "2026-11-24T07:06:00.000000Z", title="Docs")
+    events += [titled, _msg(6, "user", "later")]
+    assert catalog.summarize(events, "s").title == "Docs"
