@@ -14,21 +14,14 @@ from itertools import pairwise
 import click
 import msgspec
 
-from p8j.journal.cache.catalog import TITLE_MAX, list_summaries
+from p8j.journal import Home
+from p8j.journal.cache.catalog import TITLE_MAX, SessionSummary, list_summaries
 from p8j.replay.listing import SessionListing, list_sessions
 
 from .options import SINCE, STATE_LIST, count, current_home, shared_options, stdout_style
-from .render import (
-    ID_CHARS,
-    duration,
-    escape,
-    is_terminal,
-    plural,
-    table,
-    terminal_width,
-    truncate,
-    when,
-)
+
+# render (terminal text: replay.content, unicodedata) is imported by the table's code only:
+# `p8j ls --json` of 10k sessions is a start-up race (bench/README.md).
 
 __all__ = ["ls", "short_ids", "title_cell"]
 
@@ -47,6 +40,8 @@ _ENC = msgspec.json.Encoder()
 
 def title_cell(title: str, cells: int) -> str:
     """A session's title escaped and cut to `cells`, with ``…`` wherever it was cut."""
+    from .render import escape, truncate
+
     text = escape(title)
     if len(title) >= TITLE_MAX:
         text += "…"  # the catalog keeps the first TITLE_MAX characters of a longer title
@@ -67,6 +62,8 @@ def short_ids(ids: list[str], minimum: int = 8) -> int:
 
 
 def _rows(rows: list[SessionListing], relative: bool, prefix: int) -> list[list[str]]:
+    from .render import duration, escape, plural, truncate, when
+
     now = datetime.now(timezone.utc)
     out = []
     for r in rows:
@@ -159,8 +156,18 @@ def ls(
         if rows:
             click.echo("\n".join([row.session_id for row in rows]))
         return
+    _print_table(home, rows, summaries, filtered=bool(project or states or since or limit == 0))
+    if more and cut:
+        click.echo(f"p8j: showing the newest {limit} sessions; -n N or --all shows more", err=True)
+
+
+def _print_table(
+    home: Home, rows: list[SessionListing], summaries: list[SessionSummary], *, filtered: bool
+) -> None:
+    """The table for people (see the module docstring), or why there is none."""
+    from .render import ID_CHARS, escape, is_terminal, table, terminal_width
+
     if not rows:
-        filtered = project or states or since or limit == 0
         if filtered:
             click.echo("No sessions match.", err=True)
         else:
@@ -194,5 +201,3 @@ def ls(
         width=terminal_width() if tty else None,
     )
     click.echo("\n".join(lines))
-    if more and cut:
-        click.echo(f"p8j: showing the newest {limit} sessions; -n N or --all shows more", err=True)

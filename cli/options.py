@@ -24,13 +24,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from click.shell_completion import CompletionItem
 
 from p8j.journal import Home
 from p8j.journal.errors import InvalidSessionIdError
 from p8j.journal.ids import validate_prefix
 
-from .render import UTC_KEY, ColorMode, Style
+# Not render (terminal text, replay.content, shutil) nor click's shell completion: every
+# command imports this module, and `p8j ls --json` needs neither (see bench/README.md).
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
+    from .render import ColorMode, Style
 
 __all__ = [
     "MAX_COUNT",
@@ -61,6 +65,7 @@ _HOME_KEY = "p8j.home"
 _COLOR_KEY = "p8j.color"
 _JSON_KEY = "p8j.json"
 NO_PAGER_KEY = "p8j.no-pager"
+UTC_KEY = "p8j.utc"  # set by --utc; read by render.use_utc
 MAX_COUNT = sys.maxsize  # the largest length Python sequences (and deque maxlen) take
 
 
@@ -199,6 +204,8 @@ def color_mode(ctx: click.Context | None = None) -> ColorMode:
 
 def stdout_style(ctx: click.Context | None = None) -> Style:
     """The Style for standard output under the --color choice and NO_COLOR."""
+    from .render import Style
+
     return Style.for_stream(color_mode(ctx))
 
 
@@ -221,6 +228,8 @@ class SessionRefType(_StrParam):
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
         """Session ids starting with `incomplete`, newest first, described by project and title."""
+        from click.shell_completion import CompletionItem
+
         from p8j.journal.cache.catalog import list_summaries
         from p8j.journal.errors import P8jError
 
@@ -297,6 +306,8 @@ class StateListType(_StatesParam):
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
         """The states."""
+        from click.shell_completion import CompletionItem
+
         from p8j.replay.listing import STATES
 
         return [CompletionItem(s) for s in STATES if s.startswith(incomplete)]

@@ -20,7 +20,6 @@ Contract:
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -30,6 +29,8 @@ from typing import IO, Any, Literal
 import click
 
 from p8j.replay.content import visible
+
+from .options import UTC_KEY
 
 __all__ = [
     "ID_CHARS",
@@ -53,7 +54,6 @@ __all__ = [
 ColorMode = Literal["auto", "always", "never"]
 # The 48-bit millisecond timestamp of a UUIDv7 and its dash: distinct unless started together.
 ID_CHARS = 13
-UTC_KEY = "p8j.utc"  # ctx.meta key set by --utc
 
 
 def use_utc() -> bool:
@@ -83,6 +83,8 @@ def is_terminal(stream: IO[Any] | None = None) -> bool:
 
 def terminal_width(default: int = 100) -> int:
     """Columns of the terminal on stdout (or `default`)."""
+    import shutil  # here: its import pulls in bz2 and lzma, which `p8j ls --json` never needs
+
     return shutil.get_terminal_size((default, 24)).columns
 
 
