@@ -65,7 +65,6 @@ _HOME_KEY = "p8j.home"
 _COLOR_KEY = "p8j.color"
 _JSON_KEY = "p8j.json"
 NO_PAGER_KEY = "p8j.no-pager"
-UTC_KEY = "p8j.utc"  # set by --utc; read by render.use_utc
 MAX_COUNT = sys.maxsize  # the largest length Python sequences (and deque maxlen) take
 
 
@@ -95,6 +94,13 @@ def _store_flag(key: str) -> Callable[[click.Context, click.Parameter, bool], No
             ctx.meta[key] = True
 
     return store
+
+
+def _store_utc(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:  # render only when asked: click calls this for every command
+        from .render import UTC_KEY
+
+        ctx.meta[UTC_KEY] = True
 
 
 # name -> (declarations, attributes): the one declaration of each shared option.
@@ -134,7 +140,7 @@ _SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         {
             "is_flag": True,
             "expose_value": False,
-            "callback": _store_flag(UTC_KEY),
+            "callback": _store_utc,
             "help": "Show times in UTC instead of local time.",
         },
     ),

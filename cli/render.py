@@ -30,8 +30,6 @@ import click
 
 from p8j.replay.content import visible
 
-from .options import UTC_KEY
-
 __all__ = [
     "ID_CHARS",
     "UTC_KEY",
@@ -54,6 +52,7 @@ __all__ = [
 ColorMode = Literal["auto", "always", "never"]
 # The 48-bit millisecond timestamp of a UUIDv7 and its dash: distinct unless started together.
 ID_CHARS = 13
+UTC_KEY = "p8j.utc"  # ctx.meta key set by --utc
 
 
 def use_utc() -> bool:
