@@ -221,6 +221,11 @@ class InotifyWatch:
         with self._lock:  # free at once, or as soon as the woken waiter returns
             self._release()
 
+    def __del__(self) -> None:
+        # A watch dropped without close(): its three descriptors go with it.
+        if getattr(self, "_fd", -1) >= 0:
+            self._release()
+
     def _release(self) -> None:
         with self._wake_lock:
             if self._fd < 0:
