@@ -52,6 +52,18 @@ def info(as_json: bool) -> None:
     click.echo(
         f"{style('cache', bold=True)}     {size(facts.cache_bytes)} (derived; safe to delete)"
     )
+    ix = facts.index
+    if ix is None:
+        click.echo(f"{style('index', bold=True)}     none (`p8j index` makes search fast)")
+    else:
+        ratio = f", {ix.index_bytes / facts.log_bytes:.2f}x the logs" if facts.log_bytes else ""
+        fresh = (
+            "up to date"
+            if not ix.stale_sessions
+            else f"{ix.stale_sessions} session(s), {size(ix.behind_bytes)} behind"
+        )
+        when = f", updated {local_time(ix.updated)}" if ix.updated else ""
+        click.echo(f"{style('index', bold=True)}     {size(ix.index_bytes)}{ratio}; {fresh}{when}")
     if facts.torn_files:
         click.echo(
             f"{style('torn', bold=True)}      {facts.torn_files} file(s), {size(facts.torn_bytes)} "

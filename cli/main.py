@@ -32,6 +32,7 @@ __all__ = ["COMMANDS", "CliError", "CliUsageError", "cli", "main"]
 COMMANDS: dict[str, str] = {
     "demo": "p8j.cli.demo:demo",
     "export": "p8j.cli.export:export",
+    "index": "p8j.cli.index:index",
     "info": "p8j.cli.info:info",
     "ls": "p8j.cli.ls:ls",
     "pick": "p8j.cli.pick:pick",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import re
 from datetime import datetime
+from typing import Any
 
 import click
 import msgspec
 
 from p8j.journal import resolve_session_ref
-from p8j.replay.search import SearchHit, search
+from p8j.replay.search import SearchHit, SearchResult, search
+from p8j.replay.search_context import ContextEvent, hit_context
+from p8j.replay.search_pattern import PatternError, SearchPattern
 
 from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
 from .pager import paged
@@ -38,13 +40,68 @@ def _hit_line(hit: SearchHit, style: Style, color: bool) -> str:
     )
 
 
+def _context_line(sid: str, ev: ContextEvent, style: Style) -> str:
+    what = ev.role if ev.kind == "message" and ev.role else ev.kind
+    where = f"{sid[:13]}-{ev.seq}"
+    return style(f"{where} {local_time(ev.ts)} {escape(what or '')}- {escape(ev.text)}", dim=True)
+
+
+def _show_hits(result: SearchResult, context: int | None, as_json: bool, style: Style) -> None:
+    near = hit_context(current_home(), result.hits, context) if context else {}
+    if as_json:
+        if context is None:
+            click.echo(_ENC.encode(result.hits).decode("utf-8"))
+            return
+        rows: list[dict[str, Any]] = []
+        for hit in result.hits:
+            row = msgspec.structs.asdict(hit)
+            row["context"] = near.get((hit.session_id, hit.seq), [])
+            rows.append(row)
+        click.echo(_ENC.encode(rows).decode("utf-8"))
+        return
+    for i, hit in enumerate(result.hits):
+        around = near.get((hit.session_id, hit.seq), [])
+        if context and i:
+            click.echo(style("--", dim=True))
+        for ev in around:
+            if ev.seq < hit.seq:
+                click.echo(_context_line(hit.session_id, ev, style))
+        click.echo(_hit_line(hit, style, style.enabled))
+        for ev in around:
+            if ev.seq > hit.seq:
+                click.echo(_context_line(hit.session_id, ev, style))
+
+
+def _show_sessions(result: SearchResult, counts: bool, as_json: bool) -> None:
+    per: dict[str, int] = {}
+    names: dict[str, str] = {}
+    for hit in result.hits:
+        per[hit.session_id] = per.get(hit.session_id, 0) + 1
+        names[hit.session_id] = hit.project_name
+    if as_json:
+        rows: list[dict[str, Any]] = [
+            {"session_id": sid, "project_name": names[sid]} | ({"hits": n} if counts else {})
+            for sid, n in per.items()
+        ]
+        click.echo(_ENC.encode(rows).decode("utf-8"))
+        return
+    for sid, n in per.items():
+        click.echo(f"{sid}:{n}" if counts else sid)
+
+
 @click.command(
     "search",
     epilog="""\b
+Exit status: 0 if something matched, 1 if nothing did (like grep), 2 for a bad
+pattern or option. Patterns are Python's re syntax without backreferences and
+lookaround (matched by RE2; \\b is ASCII-only): matching time is linear, so no
+pattern can hang a search. `p8j index` makes searches of big journals fast.
+\b
 Examples:
   p8j search 'rate.?limit' -i
-  p8j search 'Traceback' --kind execution --since 1d
-  p8j search 'def \\w+' --role assistant --json | jq -r '.[].session_id' | sort -u
+  p8j search 'Traceback' --kind execution --since 1d -C 2
+  p8j search 'def \\w+' --role assistant -l
+  p8j search TODO -c --json | jq '.[] | select(.hits > 3)'
 """,
 )
 @click.argument("pattern")
@@ -74,6 +131,18 @@ Examples:
     help="Only this session (repeatable).",
 )
 @click.option("-n", "--limit", type=count(1), default=None, help="Stop after N hits.")
+@click.option(
+    "-l", "--sessions-only", "list_sessions", is_flag=True, help="Print only matching session ids."
+)
+@click.option("-c", "--count", is_flag=True, help="Print each matching session's number of hits.")
+@click.option(
+    "-C",
+    "--context",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Show N events before and after each hit.",
+)
 @shared_options
 def search_cmd(
     pattern: str,
@@ -84,15 +153,18 @@ def search_cmd(
     since: datetime | None,
     refs: tuple[str, ...],
     limit: int | None,
+    list_sessions: bool,
+    count: bool,
+    context: int | None,
     as_json: bool,
 ) -> None:
     """Search messages, commands and outputs (regex)."""
+    if list_sessions and count:
+        raise click.UsageError("-l and -c cannot be combined")
     try:
-        regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-    except re.error as exc:
-        raise click.BadParameter(
-            f"not a valid regular expression: {exc}", param_hint="PATTERN"
-        ) from None
+        regex = SearchPattern(pattern, ignore_case)
+    except PatternError as exc:
+        raise click.BadParameter(exc.message, param_hint="PATTERN") from None
     home = current_home()
     ids = [resolve_session_ref(home, r) for r in refs] if refs else None
     result = search(
@@ -104,19 +176,22 @@ def search_cmd(
         since=since,
         session_ids=ids,
         limit=limit,
+        per_session=1 if list_sessions else None,
     )
-    if as_json:
-        click.echo(_ENC.encode(result.hits).decode("utf-8"))
+    if list_sessions or count:
+        _show_sessions(result, count, as_json)
     else:
         style = stdout_style()
-        with paged(color=style.enabled) if result.hits else contextlib.nullcontext():
-            for hit in result.hits:
-                click.echo(_hit_line(hit, style, style.enabled))
-        if not result.hits and is_terminal():
-            click.echo(f"No matches in {result.sessions_searched} session(s).", err=True)
+        paging = result.hits and not as_json
+        with paged(color=style.enabled) if paging else contextlib.nullcontext():
+            _show_hits(result, context, as_json, style)  # styled for the terminal, not the pipe
+    if not result.hits and not as_json and is_terminal():
+        click.echo(f"No matches in {result.sessions_searched} session(s).", err=True)
     for issue in result.issues[:5]:
         click.echo(f"p8j: warning: skipped {escape(issue.describe())}", err=True)
     if len(result.issues) > 5:
         click.echo(f"p8j: warning: ... and {len(result.issues) - 5} more bad lines", err=True)
     for error in result.errors:
         click.echo(f"p8j: warning: {escape(error)}", err=True)
+    if not result.hits:
+        click.get_current_context().exit(1)  # like grep: nothing matched

@@ -123,3 +123,7 @@ class StalePositionError(P8jError):
 
 class StoreConfigError(P8jError):
     """A store URL or `P8J_STORE` value names no store this p8j can open."""
+
+
+class PatternError(P8jError, ValueError):
+    """A search pattern the regex engine cannot compile (the CLI reports a usage error)."""

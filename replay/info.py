@@ -5,6 +5,9 @@ aside, which listing refreshes); a missing home is reported with
 ``exists=False`` and zero counts, an unsafe one is refused (`Home.check`, as
 every command does). Sizes are apparent file sizes in bytes; a directory that
 is a symlink counts as empty (p8j never follows one in its home).
+``index`` is the full-text index's size and freshness (None when there is
+none): how many sessions it covers, how many logs grew or appeared since, and
+how many log bytes it has not read yet.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import msgspec
 
 from p8j.journal import Home
+from p8j.journal.cache.search_index import IndexStatus, index_status
 
 from .listing import list_sessions
 
@@ -36,6 +40,7 @@ class JournalInfo(msgspec.Struct, kw_only=True):
     torn_bytes: int
     oldest: str | None
     newest: str | None
+    index: IndexStatus | None = None  # the full-text search index; None: there is none
 
 
 def _tree_size(path: Path) -> tuple[int, int]:
@@ -79,6 +84,7 @@ def journal_info(home: Home) -> JournalInfo:
     for row in rows:
         states[row.state] = states.get(row.state, 0) + 1
     torn_files, torn_bytes = _tree_size(home.torn_dir)
+    index = index_status(home)
     return JournalInfo(
         home=str(home.path),
         exists=True,
@@ -91,4 +97,5 @@ def journal_info(home: Home) -> JournalInfo:
         torn_bytes=torn_bytes,
         oldest=rows[-1].start_time if rows else None,
         newest=rows[0].start_time if rows else None,
+        index=index if index.exists else None,
     )

@@ -11,13 +11,18 @@ Contract:
   name says it is a secret (``password``, ``api_key``, ``client_secret``...) as
   ``secret-field`` (for token-like names, only if the value looks random).
 - Cheap when there is nothing to find: a rule runs on a text only if the text
-  holds one of the rule's gate characters (an ``in`` test, a memchr) and, on a
-  text of up to 1 kB, one of the literals every match of the rule holds
-  (``sk-``, ``eyJ``); then the literal-first pattern itself is the search. A
-  text with none of the built-in gate characters (most prose; eleven memchr
-  calls) runs no rule. A user rule is gated by a character of each of its
-  keywords; one without keywords (or with a case-insensitive keyword of
-  letters only) runs on every text and turns that shortcut off.
+  holds one of the rule's gate characters (an ``in`` test, a memchr) and one of
+  the literals every match of the rule holds (``sk-``, ``eyJ``, ``TOKEN=``) or,
+  for case-insensitive keywords, one of them in the lower-cased text (the
+  generic rule: ``key``, ``token``, ``pass``...); on a text over 1 kB only the
+  gate characters and case-sensitive keywords are tested, as the literal-first
+  pattern finds its literal faster than those tests would. A text with none of the
+  built-in gate characters (most prose; eleven memchr calls) runs no rule. A
+  user rule is gated by a character of each of its keywords; one without
+  keywords (or with a case-insensitive keyword of letters only) runs on every
+  text and turns that shortcut off. Clean texts up to 64 characters (ids,
+  names, roles: they repeat all session long) are remembered as clean in a
+  bounded set; a text with a secret is never kept.
 - Split secrets: with ``prefix=`` (the end of the text recorded before), a
   secret that starts in the prefix and runs into the text is caught too (its
   part in the text becomes the marker); everything else is judged on the text
@@ -117,10 +122,14 @@ _TOKEN_FIELD = re.compile(
     r"|auth[_-]?token|credentials?)"
 )
 _FIELD_CACHE_MAX = 4096
-# A rule's literals are tested on texts up to this length only: there an `in` test is
-# cheaper than the fixed cost of running the pattern, but on long texts CPython's
-# substring search (about 0.6 ns a character for short needles) is slower than the
-# pattern's own literal search (about 0.3 ns); 1-4 kB do equally well on real logs.
+# Clean texts up to this length are remembered as clean (a bounded set).
+_CACHED_UP_TO = 64
+_CACHE_MAX = 8192
+# A rule's literals and case-insensitive keywords are tested on texts up to this length
+# only: there an `in` test is cheaper than the fixed cost of running the pattern, but on
+# long texts CPython's substring search (0.6-0.8 ns a character for short needles) and
+# lower-casing (up to 4 ns for non-ASCII text) cost more than the pattern's own literal
+# search (0.4-0.6 ns, measured on the realdata corpus); 1-4 kB do equally well.
 _LITERALS_UP_TO = 1024
 # A gate character, the rules it lets run outright, and (rule, literals) pairs for the
 # rules that also need one of their literals in the text.
@@ -154,6 +163,7 @@ class Redactor:
         # The same test as one regex search: faster than eleven `in` tests on a short name.
         self._gate_re = None if self._chars is None else re.compile(f"[{re.escape(self._chars)}]")
         self._field_cache: dict[str, int] = {}
+        self._clean: set[str] = set()
         self._markers = tuple(marker(r.id) for r in self.rules)
 
     def _tables(self, *, short: bool) -> tuple[_Gate, ...]:
@@ -206,7 +216,8 @@ class Redactor:
     def _applicable(self, s: str) -> list[int]:
         """Indices of the rules that can match in `s`, in rule order."""
         hits: list[int] = []
-        for ch, plain, tested in self._gates if len(s) <= _LITERALS_UP_TO else self._gates_long:
+        short = len(s) <= _LITERALS_UP_TO
+        for ch, plain, tested in self._gates if short else self._gates_long:
             if ch in s:  # a memchr
                 hits.extend(plain)
                 for idx, needs in tested:
@@ -216,7 +227,7 @@ class Redactor:
                             break
         if len(hits) > 1:
             hits = sorted(set(hits)) if self._dupes else sorted(hits)
-        if self._lowered and hits:
+        if self._lowered and hits and short:
             low = s.lower()
             hits = [
                 i
@@ -259,8 +270,26 @@ class Redactor:
                 idx, end = hit
                 if fired is not None:
                     fired.append(self.rules[idx].id)
-                return self._markers[idx] + self._text(s[end:], fired)
-        return self._text(s, fired)
+                return self._markers[idx] + self._alone(s[end:], fired)
+        return self._alone(s, fired)
+
+    def _alone(self, s: str, fired: list[str] | None) -> str:
+        """`_text`, skipped for a short text known to be clean: ids, names and roles repeat.
+
+        Only clean texts are remembered, so no secret outlives its call in the cache;
+        a full cache starts over, so what repeats now gets back in.
+        """
+        if len(s) > _CACHED_UP_TO:
+            return self._text(s, fired)
+        clean = self._clean
+        if s in clean:
+            return s
+        out = self._text(s, fired)
+        if out is s:  # nothing fired: every rule that fires replaces something
+            if len(clean) >= _CACHE_MAX:
+                clean.clear()
+            clean.add(s)
+        return out
 
     def _text(self, s: str, fired: list[str] | None) -> str:
         """`text` for a text on its own: passes until nothing changes (idempotence).

@@ -55,8 +55,6 @@ def _entropy(s: str) -> float:
 
 
 _PLACEHOLDER_CHARS = "*xX._-\u2022"
-
-
 _PLACEHOLDER_WORDS = ("your", "example", "placeholder", "changeme", "redacted", "dummy", "<")
 
 
@@ -181,12 +179,13 @@ class Rule:
                 start -= back
             if end <= start:
                 continue
+            # The name first: a few characters, where `check` may take a 4 kB value's entropy.
+            if name_check is not None and not name_check(text, m.start()):
+                continue
             secret = text[start:end]
             if MARKER_PREFIX in secret:
                 continue
             if check is not None and not check(secret):
-                continue
-            if name_check is not None and not name_check(text, m.start()):
                 continue
             yield m.start(), start, end
 
@@ -240,6 +239,8 @@ _GENERIC_WORDS = (
     "credentials",
 )
 _GENERIC_ENDINGS = (*_GENERIC_WORDS, *(w + "s" for w in _GENERIC_WORDS))
+# Every name `_generic_name_ok` accepts holds one of these once lower-cased (its keywords).
+_GENERIC_KEYWORDS = ("key", "token", "secret", "pass", "pwd", "credential")
 
 
 def _generic_name_ok(text: str, op: int) -> bool:
@@ -464,6 +465,8 @@ def _assignment_rules() -> list[Rule]:
             "secret-assignment",
             "=",
             c(r"=(?<=[A-Z]=)" + _VALUE),
+            # What `_env_name_ok` accepts ends in one of these right before the `=`.
+            literals=tuple(w + "=" for w in (*_ENV_WORDS, *_ENV_SUFFIXES)),
             groups=_VALUE_GROUPS,
             check=_nonempty_secret,
             name_check=_env_name_ok,
@@ -473,6 +476,8 @@ def _assignment_rules() -> list[Rule]:
             "=",
             c(r"=>?[ \t]{0,8}" + _VALUE16),
             groups=_VALUE_GROUPS,
+            keywords=_GENERIC_KEYWORDS,
+            ignore_case=True,
             check=high_entropy,
             name_check=_generic_name_ok,
         ),
@@ -481,6 +486,8 @@ def _assignment_rules() -> list[Rule]:
             ":",
             c(r":=?[ \t]{0,8}" + _VALUE16),
             groups=_VALUE_GROUPS,
+            keywords=_GENERIC_KEYWORDS,
+            ignore_case=True,
             check=high_entropy,
             name_check=_generic_name_ok,
         ),

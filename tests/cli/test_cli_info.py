@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from p8j.cli.info import size
 from p8j.cli.main import cli
-from p8j.journal import Home
+from p8j.journal import Home, SessionManager
 
 INFO_FIELDS = {
     "home",
@@ -23,6 +23,7 @@ INFO_FIELDS = {
     "torn_bytes",
     "oldest",
     "newest",
+    "index",
 }
 
 
@@ -41,6 +42,26 @@ def test_json(runner: CliRunner, demo_ids: list[str], p8j_home: Home) -> None:
     assert facts["sessions"] == 3
     assert facts["states"] == {"completed": 1, "crashed": 1, "paused": 1}
     assert facts["log_bytes"] == sum(p8j_home.log_path(s).stat().st_size for s in demo_ids)
+
+
+def test_index_size_and_freshness(runner: CliRunner, demo_ids: list[str], p8j_home: Home) -> None:
+    assert json.loads(runner.invoke(cli, ["info", "--json"]).stdout)["index"] is None
+    assert "index     none" in runner.invoke(cli, ["info"]).stdout
+    assert runner.invoke(cli, ["index"]).exit_code == 0
+    index = json.loads(runner.invoke(cli, ["info", "--json"]).stdout)["index"]
+    assert index["indexed_sessions"] == 3 and index["stale_sessions"] == 0
+    assert index["behind_bytes"] == 0 and index["index_bytes"] > 0 and index["updated"]
+    assert "up to date" in runner.invoke(cli, ["info"]).stdout
+    grown = p8j_home.log_path(demo_ids[1])  # the paused one: it can grow
+    before = grown.stat().st_size
+    mgr = SessionManager(p8j_home)
+    mgr.resume_session(demo_ids[1])
+    mgr.record_message({"role": "user", "content": "one more"})
+    mgr.end_session()
+    index = json.loads(runner.invoke(cli, ["info", "--json"]).stdout)["index"]
+    assert index["stale_sessions"] == 1
+    assert index["behind_bytes"] >= grown.stat().st_size - before > 0
+    assert "1 session(s)" in runner.invoke(cli, ["info"]).stdout
 
 
 def test_missing_home(runner: CliRunner, p8j_home: Home) -> None:

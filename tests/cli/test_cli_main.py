@@ -147,7 +147,8 @@ def test_missing_home(runner: CliRunner, tmp_path: Path) -> None:
         result = runner.invoke(cli, ["--home", missing, *args])
         assert result.exit_code == 1, args
         assert result.stderr.startswith("p8j: ") and result.stderr.count("\n") == 1, args
-    assert runner.invoke(cli, ["--home", missing, "search", "x"]).exit_code == 0
+    search = runner.invoke(cli, ["--home", missing, "search", "x"])
+    assert search.exit_code == 1 and search.stderr == ""  # like grep: nothing matched
     assert runner.invoke(cli, ["--home", missing, "verify"]).exit_code == 0
     assert not Path(missing).exists()  # reading never creates a journal
 

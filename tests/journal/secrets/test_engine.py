@@ -110,8 +110,10 @@ def test_json_escaped_secrets_are_caught() -> None:
     assert "PRIVATE KEY" not in out and f.pem.split("\n")[1] not in out
 
 
-# The same rules without their literals: only the gate characters filter.
-UNFILTERED = Redactor([dataclasses.replace(r, literals=()) for r in REDACTOR.rules])
+# The same rules without their literals and keywords: only the gate characters filter.
+UNFILTERED = Redactor(
+    [dataclasses.replace(r, literals=(), keywords=(), ignore_case=False) for r in REDACTOR.rules]
+)
 
 
 def _forms() -> list[str]:
@@ -130,6 +132,15 @@ def _forms() -> list[str]:
         "authoriz" + "ation: " + b62(rnd, 30),
         "cli --tok" + "en " + b62(rnd, 20),
         "cli --api-k" + "ey=" + b62(rnd, 20),
+        "export DB_PASSPH" + "RASE=" + b62(rnd, 20),
+        "GOOGLE_CREDENT" + "IALS=" + b62(rnd, 20),
+        "X_AP" + "IKEY='" + b62(rnd, 20) + "'",
+        "cfg.Api_To" + 'ken = "' + b62(rnd, 24) + '"',
+        '{"db_PassW' + 'ord": "' + b62(rnd, 24) + '"}',
+        "my_\u212a" + "ey: " + b62(rnd, 24),  # KELVIN SIGN lower-cases to k
+        "my_K" + "ey: " + b62(rnd, 24),
+        "CREDENTIA" + 'LS\\"   :' + b62(rnd, 24),
+        "user_pw" + "d=" + b62(rnd, 24),
     ]
 
 
@@ -214,3 +225,32 @@ def test_the_name_prefilter_is_the_text_prefilter(name: str) -> None:
         RedactConfig(rules=[UserRule("any", "zz[0-9]+")])  # no keywords: runs on every text
     )
     assert not ungated.quiet_name(name) and not ungated._quiet(name)
+
+
+def test_rules_that_cannot_match_are_skipped_on_text_full_of_their_gate_characters() -> None:
+    ids = [r.id for r in REDACTOR.rules]
+    # ':' and '=' everywhere, but no secret word before any of them and no NAME= of a secret.
+    text = "at 12:30:01 see https://example.com/a?b=c and x=1, y = 2; {'a': 'b'}" * 10
+    assert {ids[i] for i in REDACTOR._applicable(text)} == {"url-password"}
+    named = "my_api_key: 1\nGITHUB_TOKEN=2"
+    assert {"generic-secret", "secret-assignment"} <= {ids[i] for i in REDACTOR._applicable(named)}
+
+
+def test_a_clean_short_text_is_checked_once_however_often_it_comes() -> None:
+    calls: list[str] = []
+
+    class Counting(Redactor):
+        def _text(self, s: str, fired: list[str] | None) -> str:
+            calls.append(s)
+            return super()._text(s, fired)
+
+    red = Counting()
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    for _ in range(3):
+        fired: list[str] = []
+        assert red.text(secret, fired) == marker("github-token")
+        assert fired == ["github-token"]
+        word = "".join(["tool", "_use"])  # equal, never the same object
+        assert red.text(word) is word
+    assert calls == [secret, "tool_use", secret, secret]  # no secret is remembered
+    assert red._clean == {"tool_use"}

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FAKES
+from fakes import FAKES, b62
 
 from p8j.journal.secrets.engine import Redactor
-from p8j.journal.secrets.rules import BUILTIN_RULE_IDS, builtin_rules, marker
+from p8j.journal.secrets.rules import BUILTIN_RULE_IDS, builtin_rules, high_entropy, marker
 
 REDACTOR = Redactor()
 CASES = FAKES.cases()
@@ -191,3 +193,22 @@ def test_an_url_password_with_an_empty_user_is_redacted(url: str) -> None:
 )
 def test_an_empty_user_without_a_password_is_left_alone(text: str) -> None:
     assert REDACTOR.text(text) == text
+
+
+def test_the_generic_rule_vets_a_value_only_after_its_name() -> None:
+    vetted: list[str] = []
+
+    def check(v: str) -> bool:
+        vetted.append(v)
+        return high_entropy(v)
+
+    rules = [dataclasses.replace(r, check=check) for r in builtin_rules()]
+    generic = [r for r in rules if r.id == "generic-secret"]
+    # An 87 KB tool result: thousands of random-looking values after names that are no secret's.
+    text = "".join(f'"sha{i}": "{b62(random.Random(i), 24)}",\n' for i in range(2500))
+    assert len(text) > 80_000
+    assert [s for r in generic for s in r.spans(text)] == []
+    assert vetted == []
+    named = 'api_key: "' + FAKES.generic + '"'
+    assert [named[a:b] for r in generic for a, b in r.spans(named)] == [FAKES.generic]
+    assert vetted == [FAKES.generic]
