@@ -14,21 +14,14 @@ from itertools import pairwise
 import click
 import msgspec
 
+from p8j.journal import Home
 from p8j.journal.cache.catalog import TITLE_MAX, SessionSummary, list_summaries
 from p8j.replay.listing import SORTS, SessionListing, list_sessions
 
 from .options import SINCE, STATE_LIST, count, current_home, shared_options, stdout_style
-from .render import (
-    ID_CHARS,
-    duration,
-    escape,
-    is_terminal,
-    plural,
-    table,
-    terminal_width,
-    truncate,
-    when,
-)
+
+# render (terminal text: replay.content, unicodedata) is imported by the table's code only:
+# `p8j ls --json` of 10k sessions is a start-up race (bench/README.md).
 
 __all__ = ["ls", "short_ids", "title_cell"]
 
@@ -49,6 +42,8 @@ _HEADERS = ("ID", "PROJECT", "STATE", "DURATION", "MSGS", "CMDS", "EXECS", "TITL
 
 def title_cell(title: str, cells: int) -> str:
     """A session's title escaped and cut to `cells`, with ``…`` wherever it was cut."""
+    from .render import escape, truncate
+
     text = escape(title)
     if len(title) >= TITLE_MAX:
         text += "…"  # the catalog keeps the first TITLE_MAX characters of a longer title
@@ -69,6 +64,8 @@ def short_ids(ids: list[str], minimum: int = 8) -> int:
 
 
 def _rows(rows: list[SessionListing], relative: bool, prefix: int, sort: str) -> list[list[str]]:
+    from .render import duration, escape, plural, truncate, when
+
     now = datetime.now(timezone.utc)
     out = []
     for r in rows:
@@ -96,6 +93,8 @@ def _rows(rows: list[SessionListing], relative: bool, prefix: int, sort: str) ->
 
 
 def _table(rows: list[SessionListing], summaries: list[SessionSummary], sort: str) -> list[str]:
+    from .render import ID_CHARS, is_terminal, table, terminal_width
+
     tty = is_terminal()
     style = stdout_style()
     prefix = short_ids([s.session_id for s in summaries], ID_CHARS)
@@ -220,14 +219,28 @@ def ls(
         if rows:
             click.echo("\n".join([row.session_id for row in rows]))
         return
+    filtered = bool(project or states or since or cwd is not None or limit == 0)
+    _print_table(home, rows, summaries, sort, filtered=filtered)
+    if more and cut:
+        which = "most recently active" if sort == "activity" else "newest"
+        click.echo(f"p8j: showing the {limit} {which} sessions; -n N or --all shows more", err=True)
+
+
+def _print_table(
+    home: Home,
+    rows: list[SessionListing],
+    summaries: list[SessionSummary],
+    sort: str,
+    *,
+    filtered: bool,
+) -> None:
+    """The table for people (see the module docstring), or why there is none."""
+    from .render import escape  # only the table needs rendering (ls --json stays light)
+
     if not rows:
-        filtered = project or states or since or cwd is not None or limit == 0
         if filtered:
             click.echo("No sessions match.", err=True)
         else:
             click.echo(f"No sessions in {escape(str(home.path))} yet. Try `p8j demo`.", err=True)
         return
     click.echo("\n".join(_table(rows, summaries, sort)))
-    if more and cut:
-        which = "most recently active" if sort == "activity" else "newest"
-        click.echo(f"p8j: showing the {limit} {which} sessions; -n N or --all shows more", err=True)

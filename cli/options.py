@@ -24,13 +24,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from click.shell_completion import CompletionItem
 
 from p8j.journal import Home
 from p8j.journal.errors import InvalidSessionIdError
 from p8j.journal.ids import validate_prefix
 
-from .render import UTC_KEY, ColorMode, Style
+# Not render (terminal text, replay.content, shutil) nor click's shell completion: every
+# command imports this module, and `p8j ls --json` needs neither (see bench/README.md).
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
+    from .render import ColorMode, Style
 
 __all__ = [
     "MAX_COUNT",
@@ -92,6 +96,13 @@ def _store_flag(key: str) -> Callable[[click.Context, click.Parameter, bool], No
     return store
 
 
+def _store_utc(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:  # render only when asked: click calls this for every command
+        from .render import UTC_KEY
+
+        ctx.meta[UTC_KEY] = True
+
+
 # name -> (declarations, attributes): the one declaration of each shared option.
 _SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "home": (
@@ -129,7 +140,7 @@ _SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         {
             "is_flag": True,
             "expose_value": False,
-            "callback": _store_flag(UTC_KEY),
+            "callback": _store_utc,
             "help": "Show times in UTC instead of local time.",
         },
     ),
@@ -199,6 +210,8 @@ def color_mode(ctx: click.Context | None = None) -> ColorMode:
 
 def stdout_style(ctx: click.Context | None = None) -> Style:
     """The Style for standard output under the --color choice and NO_COLOR."""
+    from .render import Style
+
     return Style.for_stream(color_mode(ctx))
 
 
@@ -221,6 +234,8 @@ class SessionRefType(_StrParam):
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
         """Session ids starting with `incomplete`, newest first, described by project and title."""
+        from click.shell_completion import CompletionItem
+
         from p8j.journal.cache.catalog import list_summaries
         from p8j.journal.errors import P8jError
 
@@ -297,6 +312,8 @@ class StateListType(_StatesParam):
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
         """The states."""
+        from click.shell_completion import CompletionItem
+
         from p8j.replay.listing import STATES
 
         return [CompletionItem(s) for s in STATES if s.startswith(incomplete)]

@@ -20,7 +20,6 @@ Contract:
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -83,6 +82,8 @@ def is_terminal(stream: IO[Any] | None = None) -> bool:
 
 def terminal_width(default: int = 100) -> int:
     """Columns of the terminal on stdout (or `default`)."""
+    import shutil  # here: its import pulls in bz2 and lzma, which `p8j ls --json` never needs
+
     return shutil.get_terminal_size((default, 24)).columns
 
 

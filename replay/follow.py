@@ -22,15 +22,15 @@ Contract:
   ones created after the follower started. Completed sessions are not read
   unless the backlog needs them.
 - Change detection: one inotify watch on ``<home>/sessions`` (the store's
-  `FileWatch`, watchfiles' public API) with a short step (a change is seen
-  within a few milliseconds), registered before the
+  `FileWatch`: inotify itself on Linux, blocking until the kernel reports a
+  change; watchfiles elsewhere), registered before the
   first read so no append is missed; every `rescan_ms` every followed log is
   also checked by stat as a safety net. Where inotify is unavailable or its
   limits are exhausted, the follower polls by stat instead (a `FollowNotice`
   says so once): every `poll_delay_ms`, stretched to keep a scan of many
   sessions under ~10% of a core; ``force_polling=True`` polls from the start
   (network file systems, where inotify does not see other hosts' writes).
-- watchfiles is imported only when following.
+- watchfiles is imported only when following (and only where inotify is missing).
 """
 
 from __future__ import annotations
@@ -196,6 +196,7 @@ class Follower:
         self.rescan_ms = rescan_ms
         self.polling = force_polling
         self._stop = threading.Event()
+        self._watch: FileWatch | None = None  # closed by stop(): it wakes a blocked wait
         self.ready = threading.Event()
         self._tracked: dict[str, _Tracked] = {}
         self._ignored: set[str] = set()
@@ -203,6 +204,9 @@ class Follower:
     def stop(self) -> None:
         """Ask a running iteration to end (safe from another thread)."""
         self._stop.set()
+        watch = self._watch
+        if watch is not None:
+            watch.close()  # the inotify watch blocks in the kernel: wake it now
 
     def __iter__(self) -> Iterator[FollowedEvent | FollowNotice]:
         return self.run()
@@ -398,6 +402,7 @@ class Follower:
                 raise
             reason = exc.message
         else:
+            self._watch = watch
             return watch, None
         self.polling = True
         return None, FollowNotice(f"{reason}; polling every {self.poll_delay_ms} ms instead")

@@ -62,11 +62,12 @@ _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(secs|sec|s|mins|min|m|hrs|hr|h|days|
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class SessionListing(msgspec.Struct, kw_only=True, gc=False):
+class SessionListing(msgspec.Struct, gc=False):
     """One row of `p8j ls`: a session summary plus whether its writer is alive."""
 
     # gc=False: like SessionSummary, a row holds no cycle, and 100k rows give the
-    # cycle collector nothing to rescan.
+    # cycle collector nothing to rescan. Not kw_only: `listing_of` builds rows
+    # positionally, ~5x faster than by keyword (15 ms of `p8j ls --json` at 10k).
 
     session_id: str
     project_name: str
@@ -148,27 +149,27 @@ def listing_of(home: Home, summary: SessionSummary) -> SessionListing:
     if summary.problems and state != "live":
         state = "damaged"  # not resumable as it stands: see the module docstring
     start = summary.start_time
-    return SessionListing(
-        session_id=summary.session_id,
-        project_name=summary.project_name,
-        status=status,
-        state=state,
-        start_time=start,
-        end_time=summary.end_time,
-        last_activity=summary.last_activity,
-        duration_s=_duration(start, summary.end_time or summary.last_activity),
-        message_count=summary.message_count,
-        command_count=summary.command_count,
-        execution_count=summary.execution_count,
-        title=summary.title,
-        size_bytes=summary.size_bytes,
-        last_seq=summary.last_seq,
-        problems=summary.problems,
-        writer_pid=pid,
-        writer_host=host,
-        metadata=summary.metadata,
-        cwd=summary.cwd,
-        forked_from=summary.forked_from,
+    return SessionListing(  # positional, in field order (see the class)
+        summary.session_id,
+        summary.project_name,
+        status,
+        state,
+        start,
+        summary.end_time,
+        summary.last_activity,
+        _duration(start, summary.end_time or summary.last_activity),
+        summary.message_count,
+        summary.command_count,
+        summary.execution_count,
+        summary.title,
+        summary.size_bytes,
+        summary.last_seq,
+        summary.problems,
+        pid,
+        host,
+        summary.metadata,
+        summary.cwd,
+        summary.forked_from,
     )
 
 

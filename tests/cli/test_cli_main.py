@@ -156,6 +156,8 @@ def test_missing_home(runner: CliRunner, tmp_path: Path) -> None:
 def test_start_up_imports_stay_light(tmp_path: Path) -> None:
     code = (
         "import sys\n"
+        # What the interpreter loaded before p8j (site hooks, .pth files) is not p8j's.
+        "before = set(sys.modules)\n"
         "from p8j.cli.main import main\n"
         "for argv in (['--help'], ['ls'], ['ls', '--json']):\n"
         "    try:\n"
@@ -173,3 +175,34 @@ def test_start_up_imports_stay_light(tmp_path: Path) -> None:
         check=False,
     )
     assert b"HEAVY []" in done.stderr, done.stderr
+
+
+def test_ls_json_imports_no_terminal_rendering(tmp_path: Path) -> None:
+    """`p8j ls --json` is a start-up race at 10k sessions: nothing only a terminal needs."""
+    from p8j.journal import SessionManager
+
+    with SessionManager(tmp_path) as mgr:  # a session: ls --json has a row to encode
+        mgr.start_session("light")
+    code = (
+        "import sys\n"
+        # What the interpreter loaded before p8j (site hooks, .pth files) is not p8j's.
+        "before = set(sys.modules)\n"
+        "from p8j.cli.main import main\n"
+        "try:\n"
+        "    main(['ls', '--json'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "names = ('p8j.cli.render', 'p8j.replay.content', 'shutil', 'unicodedata',\n"
+        "         'click.shell_completion', 'watchfiles')\n"
+        "print('LOADED', [m for m in names if m in sys.modules and m not in before],\n"
+        "      file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=dict(os.environ, P8J_HOME=str(tmp_path)),
+        timeout=60,
+        check=False,
+    )
+    assert b'"project_name":"light"' in done.stdout, done.stderr
+    assert b"LOADED []" in done.stderr, done.stderr

@@ -258,3 +258,18 @@ def test_tail_by_id_exits_when_its_session_ends(env: dict[str, str], p8j_home: H
     assert err == b"p8j: it has ended\n"
     assert list(tail.lines)[-1].startswith(b'{"type":"SessionEnded"')
     _check_exact(list(tail.lines), p8j_home, [sid])  # every line, once, and then the end
+
+
+def test_ctrl_c_stops_an_idle_tail_at_once(env: dict[str, str], p8j_home: Home) -> None:
+    """Idle, tail blocks in the kernel (inotify) with no thread polling: SIGINT still ends it."""
+    from p8j.journal import SessionManager
+
+    mgr = SessionManager(p8j_home)
+    mgr.start_session("quiet")
+    mgr.pause_session()  # paused: followed, and nothing more is written
+    tail = _tail(env, "--json", "-n", "1")
+    wait_until(lambda: len(tail.lines) >= 1, 20, "the backlog")
+    code, err = tail.finish(signal.SIGINT, timeout=5)  # kills and raises if it did not end
+    assert code == 0, err
+    assert b"Traceback" not in err
+    mgr.close()

@@ -222,7 +222,7 @@ def test_delete_removes_log_caches_sidecars_and_lock(mgr: SessionManager, home: 
     dry = mgr.delete_session(sid, dry_run=True)
     assert dry.dry_run and [f.kind for f in dry.removed] == ["log", "snapshot", "sidecar", "lock"]
     assert all(p.exists() for p in paths)
-    report = mgr.delete_session(sid[:12])
+    report = mgr.delete_session(sid[:24])  # a prefix; 12 characters are only the millisecond
     assert [f.path for f in report.removed] == [str(p) for p in paths]
     assert report.bytes_freed == sum(f.size for f in dry.removed)
     assert not any(p.exists() for p in paths)

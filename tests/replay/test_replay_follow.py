@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import threading
 import time
@@ -14,6 +16,7 @@ import pytest
 from p8j.journal import Home, SessionManager
 from p8j.journal.codec import encode_event
 from p8j.journal.events import SCHEMA_VERSION, MessageRecorded
+from p8j.journal.store.fs import inotify
 from p8j.journal.timefmt import now_ts
 from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
 
@@ -230,17 +233,30 @@ def test_corrupt_lines_become_notices(rhome: Home) -> None:
 def test_falls_back_to_polling_once(
     rhome: Home, runs: list[Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import watchfiles
-
     calls: list[bool] = []
+    if inotify.inotify_available():  # Linux: inotify itself, at the user's watch limit
+        real = inotify._lib()
 
-    def fake(*paths: object, force_polling: bool, **kw: Any) -> Any:
-        calls.append(force_polling)
-        if calls:  # always: a generator (as watchfiles.watch is) that fails at its first next()
-            raise OSError(28, "OS file watch limit reached")
-        yield set()
+        class Exhausted:
+            inotify_init1 = real.inotify_init1
 
-    monkeypatch.setattr(watchfiles, "watch", fake)
+            @staticmethod
+            def inotify_add_watch(fd: int, path: bytes, mask: int) -> int:
+                calls.append(False)
+                ctypes.set_errno(errno.ENOSPC)
+                return -1
+
+        monkeypatch.setattr(inotify, "_lib", lambda: Exhausted)
+    else:
+        import watchfiles
+
+        def fake(*paths: object, force_polling: bool, **kw: Any) -> Any:
+            calls.append(force_polling)
+            if calls:  # always: a generator (as watchfiles.watch is) failing at its first next()
+                raise OSError(28, "OS file watch limit reached")
+            yield set()
+
+        monkeypatch.setattr(watchfiles, "watch", fake)
     mgr = SessionManager(rhome)
     s = mgr.start_session("poll")
     run = _follow(runs, rhome, backlog=0, poll_delay_ms=20)
@@ -288,8 +304,10 @@ def test_a_log_replaced_by_a_symlink_is_reported_once(rhome: Home, runs: list[Ru
     path = rhome.log_path(s.session_id)
     target = rhome.path / "outside.jsonl"
     target.write_bytes(path.read_bytes() + b"more\n")
-    path.unlink()
-    path.symlink_to(target)
+    # Swapped in one rename: a watch that reports at once must not see the log gone first.
+    link = path.with_name("swap.tmp")
+    link.symlink_to(target)
+    os.replace(link, path)
     wait_until(lambda: len(run.notices()) >= 1, what="the refusal")
     # Several rescans later, still one notice and nothing read through the link.
     ticks = len(run.items)

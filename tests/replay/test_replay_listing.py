@@ -189,3 +189,25 @@ def test_cwd_keeps_the_sessions_started_there(
     assert [r.session_id for r in rows] == [a]
     assert rows[0].cwd == str(tmp_path)
     assert list_sessions(home, cwd=tmp_path / "sub") == []
+
+
+def test_a_row_carries_its_summary_field_by_field(rhome: Home) -> None:
+    """Rows are built positionally (speed): every field must still land in its own slot."""
+    import msgspec
+
+    from p8j.journal.cache.catalog import list_summaries
+    from p8j.replay.listing import SessionListing, listing_of
+
+    mgr = SessionManager(rhome)
+    mgr.start_session("fields", metadata={"k": "v"})
+    mgr.record_message({"role": "user", "content": "a title"})
+    mgr.record_command("ls")
+    mgr.end_session()
+    (summary,) = list_summaries(rhome)
+    row = listing_of(rhome, summary)
+    shared = set(SessionListing.__struct_fields__) & set(type(summary).__struct_fields__)
+    assert len(shared) == 16
+    assert {f: getattr(row, f) for f in shared} == {f: getattr(summary, f) for f in shared}
+    assert (row.state, row.writer_pid, row.writer_host) == ("completed", None, None)
+    assert row.duration_s is not None and row.duration_s >= 0
+    assert list(msgspec.to_builtins(row)) == list(SessionListing.__struct_fields__)

@@ -3,7 +3,8 @@
 Modules: `store` (`FileStore`, the seam's file backend), `layout` (the home's
 folders and safe opens), `writer` (the append path), `cursor` (the verifying
 reader), `lock` (one writer per session), `blobs` (large payloads), `watch`
-(inotify through watchfiles), `syscalls` (the injectable write-path system calls).
+(changes: `inotify` on Linux, watchfiles elsewhere), `syscalls` (the injectable
+write-path system calls).
 """
 
 from __future__ import annotations

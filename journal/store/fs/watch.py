@@ -1,45 +1,55 @@
-"""Watching a home's sessions directory for changes, through watchfiles' public API.
+"""Watching a home's sessions directory for changes: inotify on Linux, watchfiles elsewhere.
 
 Contract:
 - `FileWatch` is registered when its constructor returns: every create, append
   or removal of a ``<id>.jsonl`` in the sessions directory after that is
   reported by `wait` (as `Change`s, at least once; a rename over a log, as a
-  rewrite does, is ``created``; watchfiles reports a file created and written
-  within one batch as created only). Other names, subdirectories and invalid
-  ids are ignored.
-- `watchfiles.watch` (inotify through the notify crate) runs in a daemon
+  rewrite does, is ``created``). Other names, subdirectories and invalid ids
+  are ignored.
+- Backends: where libc has inotify (Linux) `InotifyWatch` (inotify.py), which
+  blocks on the kernel's notification (an idle tail does not wake) and hands a
+  change over as soon as the kernel reports it; elsewhere (macOS, Windows)
+  `WatchfilesWatch` below. ``backend`` picks one explicitly (tests).
+- `WatchfilesWatch` runs `watchfiles.watch` (the notify crate) in a daemon
   thread and hands its batches over through a queue, so `wait` blocks on the
-  queue with a timeout (an idle consumer does not wake). The watch is known
-  to be registered when watchfiles first asks its ``stop_event`` whether to
-  stop, which it does after creating its watcher and before waiting for
-  changes; no private watchfiles API is used.
-- Latency: a change is handed over within about ``2 * step_ms`` (watchfiles
-  waits one step to see it and one more for the batch to settle), and never
-  later than ``debounce_ms`` in a burst. The notify thread wakes every
-  ``step_ms`` while idle (watchfiles polls its change buffer; the kernel does
-  not wake it), so a larger step trades latency for idle wake-ups.
+  queue with a timeout. The watch is known to be registered when watchfiles
+  first asks its ``stop_event`` whether to stop, which it does after creating
+  its watcher and before waiting for changes; no private watchfiles API is
+  used. A change is handed over within about ``2 * step_ms`` (never later than
+  ``debounce_ms`` in a burst); the notify thread wakes every ``step_ms`` while
+  idle (watchfiles polls its change buffer), so a larger step trades latency
+  for idle wake-ups. watchfiles reports a file created and written within one
+  batch as created only. watchfiles is imported only when this backend starts.
 - Failures (no directory, inotify limits, a watch that does not start within
   `start_timeout`) raise `JournalIOError` from the constructor; callers poll.
-- watchfiles is imported only when a watch starts.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ...errors import JournalIOError
 from ...ids import is_session_id
 from ..base import Change, ChangeKind
+from .inotify import InotifyWatch, inotify_available
 
-__all__ = ["FileWatch"]
+__all__ = ["FileWatch", "WatchfilesWatch"]
 
 _KINDS: dict[int, ChangeKind] = {1: "created", 2: "appended", 3: "removed"}  # watchfiles.Change
 _SUFFIX = ".jsonl"
+
+
+def _failure(exc: BaseException, directory: Path) -> JournalIOError:
+    if isinstance(exc, FileNotFoundError) or getattr(exc, "errno", None) == errno.ENOENT:
+        return JournalIOError("no sessions directory", path=directory)
+    reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+    return JournalIOError(f"cannot watch with inotify ({reason})", path=directory)
 
 
 class _Gate:
@@ -54,8 +64,8 @@ class _Gate:
         return any(s.is_set() for s in self.stops)
 
 
-class FileWatch:
-    """A registered watch on one sessions directory (see the module docstring)."""
+class WatchfilesWatch:
+    """A registered watch through watchfiles' public API (see the module docstring)."""
 
     def __init__(
         self,
@@ -94,13 +104,10 @@ class FileWatch:
             return
         self._done = True  # ended at once: failed, or stopped before it began
         if isinstance(first, BaseException):
-            raise self._failure(first) from first
+            raise _failure(first, self.directory) from first
 
     def _failure(self, exc: BaseException) -> JournalIOError:
-        if isinstance(exc, FileNotFoundError):
-            return JournalIOError("no sessions directory", path=self.directory)
-        reason = str(exc) or type(exc).__name__
-        return JournalIOError(f"cannot watch with inotify ({reason})", path=self.directory)
+        return _failure(exc, self.directory)
 
     def _run(self, debounce_ms: int, step_ms: int) -> None:
         try:
@@ -172,3 +179,54 @@ class FileWatch:
     def alive(self) -> bool:
         """True while the watch runs (not closed, stopped or failed)."""
         return self._thread.is_alive()
+
+
+Backend = Literal["auto", "inotify", "watchfiles"]
+
+
+class FileWatch:
+    """A registered watch on one sessions directory, on the best backend here (module doc)."""
+
+    def __init__(
+        self,
+        sessions_dir: str | os.PathLike[str],
+        session_ids: Sequence[str] | None = None,
+        *,
+        stop: threading.Event | None = None,
+        debounce_ms: int = 20,
+        step_ms: int = 2,
+        start_timeout: float = 10.0,
+        backend: Backend = "auto",
+    ) -> None:
+        self.directory = Path(sessions_dir)
+        if backend == "auto":
+            backend = "inotify" if inotify_available() else "watchfiles"
+        self.backend: Backend = backend
+        self._impl: InotifyWatch | WatchfilesWatch
+        if backend == "inotify":
+            try:
+                self._impl = InotifyWatch(self.directory, session_ids, stop=stop)
+            except OSError as exc:
+                raise _failure(exc, self.directory) from exc
+        else:
+            self._impl = WatchfilesWatch(
+                self.directory,
+                session_ids,
+                stop=stop,
+                debounce_ms=debounce_ms,
+                step_ms=step_ms,
+                start_timeout=start_timeout,
+            )
+
+    def wait(self, timeout: float | None = None) -> list[Change]:
+        """The changes seen since the last call, waiting up to `timeout` s; [] on timeout/stop."""
+        return self._impl.wait(timeout)
+
+    def close(self) -> None:
+        """Stop watching (a blocked `wait` returns soon); idempotent, any thread."""
+        self._impl.close()
+
+    @property
+    def alive(self) -> bool:
+        """True while the watch runs (not closed, stopped or failed)."""
+        return self._impl.alive

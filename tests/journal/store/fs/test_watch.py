@@ -1,8 +1,11 @@
-"""FileWatch: watchfiles' public API, registered on return, mapped to the store's changes."""
+"""FileWatch: inotify (Linux) or watchfiles' public API, registered on return, mapped to changes."""
 
 from __future__ import annotations
 
 import ast
+import ctypes
+import errno
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,9 +18,12 @@ from p8j.journal.errors import JournalIOError
 from p8j.journal.ids import new_session_id
 from p8j.journal.store import Change, FileStore
 from p8j.journal.store.contract import message, start
-from p8j.journal.store.fs.watch import FileWatch
+from p8j.journal.store.fs import inotify
+from p8j.journal.store.fs.watch import Backend, FileWatch
 
 ROOT = Path(__file__).resolve().parents[4]
+LINUX = sys.platform.startswith("linux")
+BACKENDS: list[Backend] = ["inotify", "watchfiles"] if LINUX else ["watchfiles"]
 
 
 def _collect(watch: FileWatch, want: Change, timeout: float = 10.0) -> list[Change]:
@@ -36,11 +42,13 @@ def store(tmp_path: Path) -> FileStore:
     return s
 
 
-def test_registered_when_the_constructor_returns(store: FileStore) -> None:
-    # FileWatch knows the watch is registered when watchfiles first asks its stop_event;
-    # if a watchfiles release stops asking before it blocks, this start times out loudly.
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_registered_when_the_constructor_returns(store: FileStore, backend: Backend) -> None:
+    # inotify_add_watch is synchronous. With watchfiles, FileWatch knows the watch is registered
+    # when watchfiles first asks its stop_event; if a watchfiles release stops asking before it
+    # blocks, this start times out loudly.
     t0 = time.monotonic()
-    watch = FileWatch(store.home.sessions_dir, start_timeout=5.0)
+    watch = FileWatch(store.home.sessions_dir, start_timeout=5.0, backend=backend)
     try:
         assert watch.alive and time.monotonic() - t0 < 5.0
         sid = new_session_id()
@@ -58,9 +66,10 @@ def test_registered_when_the_constructor_returns(store: FileStore) -> None:
     assert not watch.alive
 
 
-def test_other_names_and_other_sessions_are_ignored(store: FileStore) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_other_names_and_other_sessions_are_ignored(store: FileStore, backend: Backend) -> None:
     mine, other = new_session_id(), new_session_id()
-    watch = store.watch([mine])
+    watch = FileWatch(store.home.sessions_dir, [mine], backend=backend)
     try:
         d = store.home.sessions_dir
         (d / "notes.txt").write_text("x")
@@ -77,11 +86,12 @@ def test_other_names_and_other_sessions_are_ignored(store: FileStore) -> None:
         watch.close()
 
 
-def test_a_rewrite_is_reported(store: FileStore) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_rewrite_is_reported(store: FileStore, backend: Backend) -> None:
     sid = new_session_id()
     store.open_writer(sid, first=start(sid)).close()
     line = encode_event(start(sid))
-    watch = store.watch()
+    watch = FileWatch(store.home.sessions_dir, backend=backend)
     try:
         store.rewrite(sid, [line[:-1]])
         seen = _collect(watch, Change("created", sid))
@@ -90,9 +100,10 @@ def test_a_rewrite_is_reported(store: FileStore) -> None:
         watch.close()
 
 
-def test_stop_event_ends_the_watch(store: FileStore) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stop_event_ends_the_watch(store: FileStore, backend: Backend) -> None:
     stop = threading.Event()
-    watch = store.watch(stop=stop)
+    watch = FileWatch(store.home.sessions_dir, stop=stop, backend=backend)
     stop.set()
     assert watch.wait(10) == []
     watch.close()
@@ -100,14 +111,15 @@ def test_stop_event_ends_the_watch(store: FileStore) -> None:
     assert watch.wait(0) == []
 
 
-def test_missing_directory_is_a_journal_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_missing_directory_is_a_journal_error(tmp_path: Path, backend: Backend) -> None:
     with pytest.raises(JournalIOError, match="no sessions directory"):
-        FileWatch(tmp_path / "nowhere")
+        FileWatch(tmp_path / "nowhere", backend=backend)
     with pytest.raises(JournalIOError, match="no sessions directory"):
         FileStore(tmp_path / "nohome").watch()
 
 
-def test_an_inotify_failure_is_a_journal_error(
+def test_a_watchfiles_failure_is_a_journal_error(
     store: FileStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import watchfiles
@@ -119,7 +131,7 @@ def test_an_inotify_failure_is_a_journal_error(
 
     monkeypatch.setattr(watchfiles, "watch", exhausted)
     with pytest.raises(JournalIOError, match="cannot watch with inotify") as info:
-        store.watch()
+        FileWatch(store.home.sessions_dir, backend="watchfiles")
     assert isinstance(info.value.__cause__, OSError)
 
 
@@ -155,9 +167,98 @@ def test_changes_seen_before_the_constructor_looked_are_kept(
             idle.wait(0.002)  # what watchfiles' step does between its checks
 
     monkeypatch.setattr(watchfiles, "watch", early)
-    watch = store.watch()
+    watch = FileWatch(store.home.sessions_dir, backend="watchfiles")
     try:
         assert watch.wait(10) == [Change("created", sid)]
     finally:
         watch.close()
     assert not watch.alive
+
+
+linux_only = pytest.mark.skipif(not LINUX, reason="inotify is Linux's")
+
+
+@linux_only
+def test_linux_blocks_on_inotify_without_a_thread(store: FileStore) -> None:
+    """The idle tail's wake-ups came from watchfiles' thread polling every step: none now."""
+    before = threading.active_count()
+    watch = store.watch()
+    try:
+        assert watch.backend == "inotify"
+        assert threading.active_count() == before  # nothing runs while nobody waits
+        assert watch.wait(0.05) == []  # blocked in poll(2) on the inotify fd, then timed out
+        sid = new_session_id()
+        store.open_writer(sid, first=start(sid)).close()
+        _collect(watch, Change("created", sid))
+    finally:
+        watch.close()
+    assert not watch.alive and watch.wait(0) == []
+
+
+@linux_only
+def test_close_from_another_thread_wakes_a_blocked_wait(store: FileStore) -> None:
+    watch = store.watch()
+    got: list[list[Change]] = []
+    blocked = threading.Thread(target=lambda: got.append(watch.wait(60)))
+    blocked.start()
+    watch.close()  # before or during the wait: either way it returns [] at once
+    blocked.join(10)
+    assert not blocked.is_alive() and got == [[]]
+    assert not watch.alive
+
+
+@linux_only
+def test_the_directory_removed_ends_the_watch(tmp_path: Path) -> None:
+    d = tmp_path / "sessions"
+    d.mkdir()
+    watch = FileWatch(d, backend="inotify")
+    try:
+        d.rmdir()
+        deadline = time.monotonic() + 10
+        while watch.alive and time.monotonic() < deadline:
+            assert watch.wait(deadline - time.monotonic()) == []
+        assert not watch.alive
+    finally:
+        watch.close()
+
+
+@linux_only
+@pytest.mark.parametrize(
+    ("code", "says"),
+    [(errno.EMFILE, "max_user_instances"), (errno.ENOSPC, "max_user_watches")],
+)
+def test_inotify_limits_are_a_journal_error_naming_the_limit(
+    store: FileStore, monkeypatch: pytest.MonkeyPatch, code: int, says: str
+) -> None:
+    real = inotify._lib()
+
+    class Exhausted:
+        @staticmethod
+        def inotify_init1(flags: int) -> int:
+            if code == errno.ENOSPC:
+                return int(real.inotify_init1(flags))  # the watch below fails instead
+            ctypes.set_errno(code)
+            return -1
+
+        @staticmethod
+        def inotify_add_watch(fd: int, path: bytes, mask: int) -> int:
+            ctypes.set_errno(code)
+            return -1
+
+    monkeypatch.setattr(inotify, "_lib", lambda: Exhausted)
+    with pytest.raises(JournalIOError, match=f"cannot watch with inotify.*{says}") as info:
+        store.watch()
+    assert isinstance(info.value.__cause__, OSError) and info.value.__cause__.errno == code
+
+
+@linux_only
+def test_a_queue_overflow_reports_every_wanted_log(store: FileStore) -> None:
+    mine, other = new_session_id(), new_session_id()
+    for sid in (mine, other):
+        store.open_writer(sid, first=start(sid)).close()
+    watch = inotify.InotifyWatch(store.home.sessions_dir, [mine])
+    try:
+        header = inotify._HEADER.pack(-1, inotify._IN_Q_OVERFLOW, 0, 0)
+        assert watch._parse(bytearray(header)) == [Change("appended", mine)]
+    finally:
+        watch.close()
