@@ -9,6 +9,11 @@ snapshot cache. With ``skip_corrupt=True`` bad lines are skipped and listed in
 the returned `LoadReport`; a torn tail is always tolerated and reported. A
 payload stored as a blob that cannot be put back (missing, damaged) keeps its
 placeholder, is reported, and is named in `Session.missing_blobs`.
+
+The log is reached through a store (`p8j.journal.store`): `store` (a
+`SessionStore`, a URL or a path) when given, else the file store at `home`
+(``$P8J_HOME``, the platform's data dir). ``$P8J_STORE`` is not consulted
+here: a reader names what it reads (the manager's `store` is what to pass).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ import msgspec
 from p8j.journal import (
     AnyEvent,
     Home,
-    LogCursor,
     ReadIssue,
     Session,
     SessionNotFoundError,
@@ -30,12 +34,13 @@ from p8j.journal import (
     UnknownEvent,
     checks,
     fold,
-    resolve_session_ref,
 )
 from p8j.journal.cache.snapshots import fold_log
+from p8j.journal.store.base import SessionStore, StoreCursor
 from p8j.journal.store.fs.blobs import missing_blob_hashes
 from p8j.journal.store.fs.cursor import missing_start_error
 from p8j.journal.store.fs.layout import check_home_arg
+from p8j.journal.store.fs.store import FileStore
 
 from .bounded import read_bounded
 
@@ -53,8 +58,22 @@ class LoadReport(msgspec.Struct):
     offset: int
 
 
-def _home(home: str | os.PathLike[str] | Home | None) -> Home:
-    return home if isinstance(home, Home) else Home(home)
+def reader_store(
+    home: str | os.PathLike[str] | Home | None,
+    store: SessionStore | str | os.PathLike[str] | None = None,
+) -> SessionStore:
+    """The store a reader reads: `store` (object, URL, path) if given, else the files at `home`."""
+    if store is None:
+        check_home_arg(home)
+        return FileStore(home)
+    from p8j.journal.store.select import open_store
+
+    return open_store(store)
+
+
+def _report(sid: str, cursor: StoreCursor, events: int) -> LoadReport:
+    path = os.fspath(cursor.path)
+    return LoadReport(sid, path, list(cursor.issues), cursor.torn, events, cursor.position.offset)
 
 
 def check_bounds(upto_seq: object, until: object) -> tuple[int | None, str | None]:
@@ -76,24 +95,24 @@ def load_session_with_report(
     until: datetime | str | None = None,
     skip_corrupt: bool = False,
     history: int | None = None,
+    store: SessionStore | str | os.PathLike[str] | None = None,
 ) -> tuple[Session, LoadReport]:
     """Load a session (id, unique prefix or ``latest``) and report what was met."""
-    check_home_arg(home)
+    st = reader_store(home, store)
     upto_seq, bound = check_bounds(upto_seq, until)
     checks.boolean(skip_corrupt, "skip_corrupt")
     checks.opt_integer(history, "history", minimum=0)
-    h = _home(home)
-    sid = resolve_session_ref(h, session_id)
-    path = h.log_path(sid)
-    if not path.exists():
-        raise SessionNotFoundError(f"no session {sid} in {h.path}")
+    sid = st.resolve(session_id)
+    if not st.exists(sid):
+        where = st.home.path if isinstance(st, FileStore) else st.url
+        raise SessionNotFoundError(f"no session {sid} in {where}")
     if upto_seq is None and bound is None:
         # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
-        session, cursor, count = fold_log(h, sid, skip_corrupt=skip_corrupt, history=history)
+        session, cursor, count = fold_log(st, sid, skip_corrupt=skip_corrupt, history=history)
         session.missing_blobs = missing_blob_hashes(cursor.issues)
-        report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
+        report = _report(sid, cursor, count)
         return session, report
-    cursor = LogCursor(path, session_id=sid, skip_corrupt=skip_corrupt)
+    cursor = st.open_cursor(sid, skip_corrupt=skip_corrupt)
     count = 0
 
     def events() -> Iterator[AnyEvent | UnknownEvent]:
@@ -111,7 +130,7 @@ def load_session_with_report(
     if history is not None:
         session = session.window(history)
     session.missing_blobs = missing_blob_hashes(cursor.issues)
-    report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
+    report = _report(sid, cursor, count)
     return session, report
 
 
@@ -123,6 +142,7 @@ def load_session(
     until: datetime | str | None = None,
     skip_corrupt: bool = False,
     history: int | None = None,
+    store: SessionStore | str | os.PathLike[str] | None = None,
 ) -> Session:
     """Rebuild a Session from its log, optionally as of `upto_seq` or `until`."""
     return load_session_with_report(
@@ -132,4 +152,5 @@ def load_session(
         until=until,
         skip_corrupt=skip_corrupt,
         history=history,
+        store=store,
     )[0]

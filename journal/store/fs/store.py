@@ -100,6 +100,19 @@ class FileWriter:
         """True once an I/O failure made the writer refuse appends."""
         return self.log.failed
 
+    @property
+    def last_record(self) -> bytes | None:
+        """The last line committed (with its newline)."""
+        return self.log.last_line
+
+    def check(self) -> None:
+        """Raise (and fail) unless the log is still the file this writer holds."""
+        self.log.check()
+
+    def fail(self, reason: str) -> None:
+        """Refuse every later append (see writer.py)."""
+        self.log.fail(reason)
+
     def append(self, event: Event, limit: int = 0) -> bytes:
         """Append one event as one line; return the line (see writer.py)."""
         return self.log.append(event, limit)
