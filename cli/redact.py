@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 import msgspec
 
-from p8j.journal import SessionLockedError, resolve_session_ref
+from p8j.journal import SessionLockedError
 from p8j.journal.secrets.rewrite import redact_session
 from p8j.journal.secrets.scan import ScanReport
+from p8j.journal.store.fs import resolve_session_ref
 
 from .options import SESSION_REF, current_home, shared_options, stdout_style
 from .scan import describe_findings

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 import msgspec
 
-from p8j.journal import P8jError, resolve_session_ref
+from p8j.journal import P8jError
 from p8j.journal.secrets.scan import ScanReport, scan_session
+from p8j.journal.store.fs import resolve_session_ref
 
 from .options import SESSION_REF, current_home, shared_options, stdout_style
 from .render import Style, escape

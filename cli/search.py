@@ -9,7 +9,7 @@ from datetime import datetime
 import click
 import msgspec
 
-from p8j.journal import resolve_session_ref
+from p8j.journal.store.fs import resolve_session_ref
 from p8j.replay.search import SearchHit, search
 
 from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style

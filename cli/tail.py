@@ -26,8 +26,8 @@ from p8j.journal import (
     SessionResumed,
     SessionStarted,
     UnknownEvent,
-    resolve_session_ref,
 )
+from p8j.journal.store.fs import resolve_session_ref
 from p8j.replay.content import content_parts
 from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
 

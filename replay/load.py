@@ -27,16 +27,17 @@ import msgspec
 from p8j.journal import (
     AnyEvent,
     Home,
-    ReadIssue,
+    JournalIOError,
     Session,
     SessionNotFoundError,
     SessionStateError,
     UnknownEvent,
     checks,
-    fold,
 )
 from p8j.journal.cache.snapshots import fold_log
+from p8j.journal.session import fold
 from p8j.journal.store.base import SessionStore, StoreCursor
+from p8j.journal.store.fs import ReadIssue
 from p8j.journal.store.fs.blobs import missing_blob_hashes
 from p8j.journal.store.fs.cursor import missing_start_error
 from p8j.journal.store.fs.layout import check_home_arg
@@ -44,7 +45,15 @@ from p8j.journal.store.fs.store import FileStore
 
 from .bounded import read_bounded
 
-__all__ = ["LoadReport", "check_bounds", "load_session", "load_session_with_report"]
+__all__ = [
+    "LoadReport",
+    "check_bounds",
+    "check_log",
+    "load_report",
+    "load_session",
+    "load_session_with_report",
+    "reader_store",
+]
 
 
 class LoadReport(msgspec.Struct):
@@ -71,7 +80,17 @@ def reader_store(
     return open_store(store)
 
 
-def _report(sid: str, cursor: StoreCursor, events: int) -> LoadReport:
+def check_log(store: SessionStore, sid: str) -> None:
+    """SessionNotFoundError if `sid` has no log; UnsafePathError if it is no regular file."""
+    try:
+        store.head(sid)
+    except JournalIOError as exc:
+        where = store.home.path if isinstance(store, FileStore) else store.url
+        raise SessionNotFoundError(f"no session {sid} in {where}") from exc
+
+
+def load_report(sid: str, cursor: StoreCursor, events: int) -> LoadReport:
+    """What `cursor` met reading `events` events of session `sid`."""
     path = os.fspath(cursor.path)
     return LoadReport(sid, path, list(cursor.issues), cursor.torn, events, cursor.position.offset)
 
@@ -103,14 +122,12 @@ def load_session_with_report(
     checks.boolean(skip_corrupt, "skip_corrupt")
     checks.opt_integer(history, "history", minimum=0)
     sid = st.resolve(session_id)
-    if not st.exists(sid):
-        where = st.home.path if isinstance(st, FileStore) else st.url
-        raise SessionNotFoundError(f"no session {sid} in {where}")
+    check_log(st, sid)
     if upto_seq is None and bound is None:
         # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
         session, cursor, count = fold_log(st, sid, skip_corrupt=skip_corrupt, history=history)
         session.missing_blobs = missing_blob_hashes(cursor.issues)
-        report = _report(sid, cursor, count)
+        report = load_report(sid, cursor, count)
         return session, report
     cursor = st.open_cursor(sid, skip_corrupt=skip_corrupt)
     count = 0
@@ -130,7 +147,7 @@ def load_session_with_report(
     if history is not None:
         session = session.window(history)
     session.missing_blobs = missing_blob_hashes(cursor.issues)
-    report = _report(sid, cursor, count)
+    report = load_report(sid, cursor, count)
     return session, report
 
 

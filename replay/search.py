@@ -24,13 +24,12 @@ from p8j.journal import (
     CommandRecorded,
     ExecutionRecorded,
     Home,
-    LogCursor,
     MessageRecorded,
     P8jError,
-    ReadIssue,
     SessionSummary,
 )
 from p8j.journal.cache.catalog import list_summaries
+from p8j.journal.store.fs import LogCursor, ReadIssue
 
 from .bounded import read_bounded, ts_bound
 from .content import content_texts

@@ -226,6 +226,16 @@ class StoreCursor(Protocol):
         """Like `read`, a list at a time, for readers that take every event."""
         ...
 
+    def read_with_lines(
+        self, *, final: bool = True
+    ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
+        """Like `read`, each event with its record exactly as stored (newline included).
+
+        For ``--json`` output and jsonl export: a payload kept in a blob appears
+        as its reference, as stored. JournalIOError if the log changed underneath.
+        """
+        ...
+
 
 @runtime_checkable
 class Blobs(Protocol):

@@ -231,6 +231,21 @@ class StoreContract:
         w.close()
         _check(len(self._read(sid)) == 2, "a failed writer appended")
 
+    def test_read_with_lines_gives_each_record_as_stored(self) -> None:
+        sid = new_session_id()
+        sent: list[Event] = [start(sid), message(sid, 1, "one"), message(sid, 2, {"k": [1]})]
+        w = self.store.open_writer(sid, first=sent[0])
+        lines = [w.last_record] + [w.append(ev) for ev in sent[1:]]
+        cursor = self.store.open_cursor(sid)
+        pairs = list(cursor.read_with_lines())
+        _check([e for e, _ in pairs] == sent, "read_with_lines does not give the events")
+        _check([raw for _, raw in pairs] == lines, "read_with_lines does not give the records")
+        w.append(message(sid, 3, "later"))
+        w.close()
+        more = list(cursor.read_with_lines())  # resumes where it stopped
+        _check([e.seq for e, _ in more] == [3], f"resumed read gave {more!r}")
+        _check(more[0][1] == encode_event(message(sid, 3, "later")), "resumed line differs")
+
     def test_record_cap_refuses_and_writes_nothing(self) -> None:
         sid, w = self._session(0, keep_open=True)
         before = w.position

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from p8j.journal import (
+    Event,
     Home,
     SessionLockedError,
     SessionManager,
@@ -14,12 +15,14 @@ from p8j.journal import (
     SessionResumed,
     SessionStateError,
 )
+from p8j.journal.codec import encode_event
 from p8j.journal.errors import StoreConfigError
 from p8j.journal.store.base import SessionStore
 from p8j.journal.store.fs.store import FileStore
 from p8j.journal.store.memory import MemoryStore
 from p8j.journal.store.select import ENV_VAR
 from p8j.replay import load_session, load_session_with_report
+from p8j.replay.export import raw_lines, read_session_events
 
 
 @pytest.fixture(params=["file", "memory"])
@@ -143,3 +146,23 @@ def test_store_selection_argument_over_environment_over_home(
     monkeypatch.setenv(ENV_VAR, "nats://example:4222")
     with pytest.raises(StoreConfigError, match=ENV_VAR):
         SessionManager(home)
+
+
+def test_export_reads_events_and_raw_lines_through_the_store(store: SessionStore) -> None:
+    mgr = SessionManager(store=store, redact=False)
+    sid = mgr.start_session("export").session_id
+    mgr.record_message({"role": "user", "content": "line one"})
+    mgr.pause_session()
+    events, report = read_session_events(None, sid[:10], store=store)
+    assert [type(e).__name__ for e in events] == [
+        "SessionStarted",
+        "MessageRecorded",
+        "SessionPaused",
+    ]
+    assert report.events == 3 and report.offset == store.head(sid).offset
+    lines, cursor = raw_lines(None, sid, store=store)
+    raw = list(lines)
+    assert [encode_event(e) for e in events if isinstance(e, Event)] == raw
+    assert cursor.issues == [] and b"".join(raw) == b"".join(
+        line for _, line in store.open_cursor(sid).read_with_lines()
+    )

@@ -31,6 +31,7 @@ from ..base import Position
 from .blobs import BlobStore
 from .cursor import LogCursor
 from .layout import LOG_SUFFIX, Home, check_file, resolve_session_ref
+from .lines import read_with_lines
 from .lock import LockHolder, hold_session, lock_holder
 from .syscalls import REAL, Storage, replace_file
 from .watch import FileWatch
@@ -172,6 +173,13 @@ class FileCursor(LogCursor):
         """Like `read`, a list at a time."""
         self._check_epoch()
         return super().read_blocks(final=final)
+
+    def read_with_lines(
+        self, *, final: bool = True
+    ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
+        """Like `read`, each event with its exact line (see lines.py)."""
+        self._check_epoch()
+        return read_with_lines(self, final=final)
 
 
 class FileStore:

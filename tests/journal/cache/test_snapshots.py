@@ -22,16 +22,12 @@ from p8j.journal import (
     Event,
     ExecutionRecorded,
     Home,
-    LogCursor,
     MessageRecorded,
     MetadataUpdated,
     SessionManager,
     SessionPaused,
     SessionResumed,
     SessionStarted,
-    apply,
-    encode_event,
-    fold,
 )
 from p8j.journal.cache import snapshots as snap_mod
 from p8j.journal.cache.snapshots import (
@@ -42,6 +38,9 @@ from p8j.journal.cache.snapshots import (
     save_snapshot,
     snapshot_path,
 )
+from p8j.journal.codec import encode_event
+from p8j.journal.session import apply, fold
+from p8j.journal.store.fs import LogCursor
 from p8j.journal.store.fs.store import FileStore
 from p8j.replay import load_session, load_session_with_report
 

@@ -15,9 +15,11 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from p8j.journal import Home, LogCursor, Session, SessionManager, fold
+from p8j.journal import Home, Session, SessionManager
 from p8j.journal.cache import snapshots as snap_mod
 from p8j.journal.cache.snapshots import fold_log, load_snapshot, save_snapshot, snapshot_path
+from p8j.journal.session import fold
+from p8j.journal.store.fs import LogCursor
 from p8j.journal.store.fs.store import FileStore
 from p8j.replay import load_session
 

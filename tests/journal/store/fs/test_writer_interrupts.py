@@ -15,14 +15,8 @@ from typing import Any
 
 import pytest
 
-from p8j.journal import (
-    Home,
-    JournalIOError,
-    P8jError,
-    SessionManager,
-    SessionNotFoundError,
-    read_events,
-)
+from p8j.journal import Home, JournalIOError, P8jError, SessionManager, SessionNotFoundError
+from p8j.journal.store.fs import read_events
 from p8j.journal.store.fs.store import FileWriter
 from p8j.journal.store.fs.syscalls import Storage
 from p8j.journal.store.fs.writer import Durability
