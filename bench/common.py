@@ -15,14 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from p8j.journal import (
-    CommandRecorded,
-    Home,
-    MessageRecorded,
-    SessionEnded,
-    SessionStarted,
-    encode_event,
-)
+from p8j.journal import CommandRecorded, Home, MessageRecorded, SessionEnded, SessionStarted
+from p8j.journal.codec import encode_event
 
 SID_BASE = "0190a6e0-0000-7000-8000-"
 TS = "2026-11-24T07:06:00.000123Z"

@@ -23,7 +23,8 @@ from typing import Any
 
 import msgspec
 
-from p8j.journal import AnyEvent, MessageRecorded, encode_event
+from p8j.journal import AnyEvent, MessageRecorded
+from p8j.journal.codec import encode_event
 
 from .common import TS, message
 

@@ -96,7 +96,8 @@ def test_load_with_snapshot(benchmark: Any, results: Results, big: BigSession) -
 _MEMORY_PROBE = textwrap.dedent(
     """
     import gc, json, sys, tracemalloc
-    from p8j.journal import LogCursor, fold
+    from p8j.journal.session import fold
+    from p8j.journal.store.fs import LogCursor
     from p8j.replay import load_session
     path, sid, home = sys.argv[1], sys.argv[2], sys.argv[3]
     tracemalloc.start()

@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from p8j.journal import Home, LogCursor, SessionManager
+from p8j.journal import Home, SessionManager
+from p8j.journal.store.fs import LogCursor
 from p8j.replay.search import search, update_search_index
 
 from .common import Results, cli_has, env_with_home, p8j_argv

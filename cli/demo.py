@@ -18,6 +18,7 @@ import click
 import msgspec
 
 from p8j.journal import Home, SessionManager
+from p8j.journal.store.fs.store import FileStore
 
 from .demo_sessions import MODEL, record_demo_sessions, record_live
 from .ls import short_ids, title_cell
@@ -42,7 +43,7 @@ class _Seconds(click.FloatRange):
 
 
 def _live(home: Home, duration: float, interval: float, as_json: bool) -> None:
-    mgr = SessionManager(home)
+    mgr = SessionManager(store=FileStore(home))  # the CLI's home, whatever $P8J_STORE says
     session = mgr.start_session("pairing", {"model": MODEL, "demo": "live"})
     sid = session.session_id
     if not as_json:

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from p8j.journal import Home, P8jError, SessionManager
+from p8j.journal.store.fs.store import FileStore
 
 __all__ = [
     "LIVE_SCRIPT",
@@ -249,7 +250,7 @@ _CHILD = (
     "import os, sys\n"
     "from p8j.cli.demo_sessions import record_docs_site\n"
     "from p8j.journal import SessionManager\n"
-    "print(record_docs_site(SessionManager(sys.argv[1])), flush=True)\n"
+    "print(record_docs_site(SessionManager(store=sys.argv[1])), flush=True)\n"
     "os._exit(0)  # no pause, no end: the way a killed agent leaves its session\n"
 )
 
@@ -276,8 +277,8 @@ def record_demo_sessions(home: Home) -> list[str]:
     """Record the three demo sessions into `home`; return their ids (oldest first)."""
     home.ensure()
     return [
-        record_webshop(SessionManager(home)),
-        record_api_server(SessionManager(home)),
+        record_webshop(SessionManager(store=FileStore(home))),
+        record_api_server(SessionManager(store=FileStore(home))),
         _record_crashed(home),
     ]
 

@@ -10,9 +10,10 @@ from typing import IO
 import click
 from click.core import ParameterSource
 
-from p8j.journal import fold, resolve_session_ref
+from p8j.journal.housekeeping import resolve_session_ref
+from p8j.journal.session import fold
 from p8j.replay.export import markdown, raw_lines, read_session_events, snapshot_json
-from p8j.replay.load import LoadReport
+from p8j.replay.load import load_report
 
 from .export_target import check_target, is_stdout, write_target
 from .options import SESSION_REF, current_home, shared_options
@@ -91,6 +92,4 @@ def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) 
             _write_all(chunks, out)
             out.flush()
     if fmt == "jsonl":
-        report_problems(
-            LoadReport(sid, str(cursor.path), list(cursor.issues), cursor.torn, 0, cursor.offset)
-        )
+        report_problems(load_report(sid, cursor, 0))

@@ -7,7 +7,8 @@ from datetime import datetime
 import click
 import msgspec
 
-from p8j.journal import SessionManager, resolve_session_ref
+from p8j.journal import SessionManager
+from p8j.journal.housekeeping import resolve_session_ref
 
 from .options import SESSION_REF, SINCE, count, current_home, home_option, json_option
 

@@ -88,7 +88,8 @@ class _ContentIndex:
 
     def build(self) -> None:
         """Index every session (what the background thread runs)."""
-        from p8j.journal import LogCursor, MessageRecorded
+        from p8j.journal import MessageRecorded
+        from p8j.journal.store.fs import LogCursor
         from p8j.replay.content import content_texts
 
         for n, sid in enumerate(self.ids, 1):
@@ -419,7 +420,7 @@ def handle_session_command(line: str, manager: SessionManager) -> Session | None
         raise ValueError(f"not a session command: {line!r} (expected one of {SESSION_COMMANDS})")
     arg = words[1].strip() if len(words) > 1 else ""
     if arg:
-        from p8j.journal import resolve_session_ref
+        from p8j.journal.housekeeping import resolve_session_ref
 
         try:
             sid = resolve_session_ref(manager.home, arg)

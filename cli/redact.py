@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 import msgspec
 
-from p8j.journal import SessionLockedError, resolve_session_ref
+from p8j.journal import SessionLockedError
+from p8j.journal.housekeeping import resolve_session_ref
 from p8j.journal.secrets.rewrite import redact_session
 from p8j.journal.secrets.scan import ScanReport
 

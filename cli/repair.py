@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 import msgspec
 
-from p8j.journal import SessionLockedError, resolve_session_ref
+from p8j.journal import SessionLockedError
+from p8j.journal.housekeeping import resolve_session_ref
 from p8j.journal.store.fs.repair import RepairReport, repair_session
 
 from .options import SESSION_REF, current_home, home_option, json_option, stdout_style

@@ -15,8 +15,8 @@ import sys
 import click
 import msgspec
 
-from p8j.journal import P8jError, SessionManager, resolve_session_ref
-from p8j.journal.housekeeping import DeleteReport
+from p8j.journal import P8jError, SessionManager
+from p8j.journal.housekeeping import DeleteReport, resolve_session_ref
 
 from .info import size
 from .main import CliError

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 import msgspec
 
-from p8j.journal import P8jError, resolve_session_ref
+from p8j.journal import P8jError
+from p8j.journal.housekeeping import resolve_session_ref
 from p8j.journal.secrets.scan import ScanReport, scan_session
 
 from .options import SESSION_REF, current_home, shared_options, stdout_style

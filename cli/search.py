@@ -9,7 +9,7 @@ from typing import Any
 import click
 import msgspec
 
-from p8j.journal import resolve_session_ref
+from p8j.journal.housekeeping import resolve_session_ref
 from p8j.replay.search import SearchHit, SearchResult, search
 from p8j.replay.search_context import ContextEvent, hit_context
 from p8j.replay.search_pattern import PatternError, SearchPattern

@@ -27,8 +27,8 @@ from p8j.journal import (
     SessionStarted,
     SessionTitled,
     UnknownEvent,
-    resolve_session_ref,
 )
+from p8j.journal.housekeeping import resolve_session_ref
 from p8j.replay.content import content_parts
 from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 import msgspec
 
-from p8j.journal import SessionManager, resolve_session_ref
+from p8j.journal import SessionManager
+from p8j.journal.housekeeping import resolve_session_ref
 
 from .options import SESSION_REF, current_home, home_option, json_option
 from .render import escape

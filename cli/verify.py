@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import click
 import msgspec
 
-from p8j.journal import Home, resolve_session_ref
+from p8j.journal import Home
+from p8j.journal.housekeeping import resolve_session_ref
 from p8j.replay.verify import VerifyReport, verify_session
 
 from .options import SESSION_REF, current_home, shared_options, stdout_style

@@ -73,16 +73,18 @@ from .events import (
 )
 from .ids import new_session_id
 from .session import Session, apply, fold
+from .store.base import SessionStore, StoreWriter
 from .store.fs import layout
 from .store.fs.cursor import LogCursor
 from .store.fs.layout import Home, check_file
 from .store.fs.lock import hold_session
 from .store.fs.sidecars import sidecars
+from .store.fs.store import FileStore
 from .store.fs.syscalls import REAL, Storage, replace_file, write_all
 from .timefmt import format_ts, parse_ts
 
 if TYPE_CHECKING:
-    from .store.fs.writer import LogWriter
+    pass
 
 __all__ = [
     "DeleteReport",
@@ -92,6 +94,7 @@ __all__ = [
     "delete_session",
     "fork_session",
     "latest_session",
+    "resolve_in",
     "resolve_session_ref",
     "title_session",
 ]
@@ -192,6 +195,13 @@ def resolve_session_ref(home: Home, ref: str) -> str:
     if ref == "latest":
         return latest_session(home)
     return layout.resolve_session_ref(home, ref)
+
+
+def resolve_in(store: SessionStore, ref: str) -> str:
+    """`ref` in `store`: in a home, ``latest`` is the most recently active session (above)."""
+    if isinstance(store, FileStore):
+        return resolve_session_ref(store.home, ref)
+    return store.resolve(ref)
 
 
 def _read_whole(home: Home, session_id: str) -> tuple[list[Event | UnknownEvent], LogCursor]:
@@ -333,12 +343,14 @@ def _link_new(home: Home, sid: str, lines: list[bytes], storage: Storage) -> Non
 class SessionUpkeep:
     """SessionManager's naming, forking and removing calls (a mixin; see SessionManager)."""
 
-    home: Home
     _lock: threading.RLock
     _session: Session | None
-    _writer: LogWriter | None
+    _writer: StoreWriter | None
 
     if TYPE_CHECKING:
+
+        @property
+        def home(self) -> Home: ...
 
         def _append(
             self, action: str, build: type[Event], states: tuple[str, ...] = ..., **fields: Any

@@ -14,6 +14,11 @@ Contract:
   session (so it can be resumed later) and closes the manager; call
   `end_session()` yourself to mark it completed.
 - Thread-safe: calls from several threads of one process are serialised.
+- The store (see store/select.py): `store` (a `SessionStore`, a URL or a path)
+  > ``$P8J_STORE`` > the file store at `home`. Every write, read, fold, ref and
+  listing goes through the store's seam. The snapshot and catalog caches live
+  in the file store's home; other stores (memory) are folded and listed
+  without caches, which changes speed only. `home` is the file store's home.
 - Secrets: unless turned off (``redact=False``, or ``P8J_REDACT=0`` in the
   environment), every text of an event (message content and extra, commands,
   execution output, metadata keys and values, project name, cwd, reasons) is
@@ -26,7 +31,6 @@ Contract:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import threading
@@ -38,7 +42,7 @@ from typing import Any
 from msgspec import UNSET
 
 from . import checks
-from .cache.catalog import SessionSummary, list_summaries
+from .cache.catalog import SessionSummary, list_store_summaries
 from .clock import now as _now
 from .codec import check_nesting, decode_written
 from .errors import (
@@ -46,6 +50,7 @@ from .errors import (
     InvalidTypeError,
     RecordTooLargeError,
     SessionStateError,
+    StoreConfigError,
 )
 from .events import (
     SCHEMA_VERSION,
@@ -58,21 +63,26 @@ from .events import (
     SessionPaused,
     SessionResumed,
 )
-from .housekeeping import SessionUpkeep, resolve_session_ref
+from .housekeeping import SessionUpkeep, resolve_in
 from .ids import new_session_id
-from .recording import check_options, fold_to_resume, restamp, settle, start_event, write_large
+from .recording import (
+    check_options,
+    choose_store,
+    open_for_append,
+    restamp,
+    settle,
+    start_event,
+    write_large,
+)
 from .secrets.config import default_redactor, redaction_enabled
 from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply, message_dict
-from .store.fs.blobs import (
-    BLOB_FIELDS,
-    DEFAULT_BLOB_THRESHOLD,
-    BlobStore,
-    missing_blob_hashes,
-)
+from .store.base import SessionStore, StoreWriter
+from .store.fs.blobs import BLOB_FIELDS, DEFAULT_BLOB_THRESHOLD
 from .store.fs.layout import Home
+from .store.fs.store import FileStore
 from .store.fs.syscalls import Storage
-from .store.fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
+from .store.fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability
 
 __all__ = ["SessionManager"]
 
@@ -84,6 +94,7 @@ class SessionManager(SessionUpkeep):
         self,
         home: str | os.PathLike[str] | Home | None = None,
         *,
+        store: SessionStore | str | os.PathLike[str] | None = None,
         durability: Durability = "default",
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         batch_interval_ms: float = 50.0,
@@ -96,26 +107,33 @@ class SessionManager(SessionUpkeep):
             home, durability, max_record_bytes, batch_interval_ms, batch_max_events, redact,
             blob_threshold, storage
         )  # fmt: skip
-        self.home = home if isinstance(home, Home) else Home(home)
-        # None: on unless P8J_REDACT=0; rebuilt at each start/resume (redact.json edits apply).
+        self.store = choose_store(store, home, storage)
+        # None: on unless P8J_REDACT=0. The stream is (re)built at each start/resume,
+        # so edits to <home>/redact.json apply to the next session.
         self._redact_on = redaction_enabled() if redact is None else redact
         self._redact: RedactStream | None = None
         self._blob_threshold = blob_threshold or 0
-        self._blobs = BlobStore(self.home.blobs_dir, storage=storage) if blob_threshold else None
+        self._blobs = self.store.blobs if blob_threshold else None
         self.durability: Durability = durability
         self._writer_opts: dict[str, Any] = {
             "durability": durability,
             "max_record_bytes": max_record_bytes,
             "batch_interval_ms": batch_interval_ms,
             "batch_max_events": batch_max_events,
-            "storage": storage,
         }
         self._lock = threading.RLock()
-        self._writer: LogWriter | None = None
+        self._writer: StoreWriter | None = None
         self._session: Session | None = None
         self._history: int | None = None  # the window the current session was resumed with
 
     # -- state -----------------------------------------------------------------
+
+    @property
+    def home(self) -> Home:
+        """The file store's home; StoreConfigError for a store kept elsewhere."""
+        if isinstance(self.store, FileStore):
+            return self.store.home
+        raise StoreConfigError(f"{self.store!r} has no home directory (not a file store)")
 
     @property
     def current_session(self) -> Session | None:
@@ -124,7 +142,7 @@ class SessionManager(SessionUpkeep):
 
     def _active(
         self, action: str, states: tuple[str, ...] = ("active",)
-    ) -> tuple[Session, LogWriter]:
+    ) -> tuple[Session, StoreWriter]:
         session, writer = self._session, self._writer
         if session is None:
             raise SessionStateError(f"cannot {action}: no session has been started or resumed")
@@ -167,12 +185,12 @@ class SessionManager(SessionUpkeep):
                 else:
                     folded = decode_written(writer.append(event))
             except BaseException:
-                settle(self.home, session, writer, event, when, False, self._history)
+                settle(self.store, session, writer, event, when, False, self._history)
                 raise
             try:
                 apply(session, folded, when)
             except BaseException:
-                settle(self.home, session, writer, event, when, True, self._history)
+                settle(self.store, session, writer, event, when, True, self._history)
                 raise
             return seq
 
@@ -193,19 +211,18 @@ class SessionManager(SessionUpkeep):
             # Built, redacted and size-checked before anything is touched; stamped after the
             # pause, so the new session is more recently active than the one it paused.
             cap = self._writer_opts["max_record_bytes"]
-            event = start_event(self.home, sid, project_name, metadata, cwd, stream, cap)
+            place = self.store.home.log_path(sid) if isinstance(self.store, FileStore) else None
+            event = start_event(place, sid, project_name, metadata, cwd, stream, cap)
             self._pause_if_active()
             event = restamp(event)
             # The log appears with its start line, written and fsynced (see writer.py).
-            writer = LogWriter(self.home, sid, create=True, first=event, **self._writer_opts)
+            writer = self.store.open_writer(sid, first=event, **self._writer_opts)
             try:
-                assert writer.last_line is not None
-                session = apply(None, decode_written(writer.last_line))
+                assert writer.last_record is not None
+                session = apply(None, decode_written(writer.last_record))
             except BaseException:
                 # Nothing was acknowledged: leave no session the caller never got.
-                with contextlib.suppress(OSError):
-                    os.unlink(writer.path)
-                writer.close(sync=False)
+                writer.discard()
                 raise
             self._writer = writer
             self._session = session
@@ -217,7 +234,8 @@ class SessionManager(SessionUpkeep):
         """A fresh redaction stream for a session starting or resuming (None when off)."""
         if not self._redact_on:
             return None
-        return RedactStream(default_redactor(self.home.path))
+        home = self.store.home.path if isinstance(self.store, FileStore) else None
+        return RedactStream(default_redactor(home))
 
     def _pause_if_active(self) -> None:
         writer = self._writer
@@ -253,7 +271,9 @@ class SessionManager(SessionUpkeep):
                 if self._writer is not None:
                     self._close_writer()  # it holds the lock the reopen needs
                 # Re-open the paused session's log just long enough to end it.
-                writer, reopened, _ = self._open_for_append(session.session_id, self._history)
+                writer, reopened, _ = open_for_append(
+                    self.store, session.session_id, self._history, self._writer_opts
+                )
                 self._close_writer()
                 self._writer, self._session = writer, reopened
             assert self._writer is not None
@@ -275,7 +295,7 @@ class SessionManager(SessionUpkeep):
         """
         checks.opt_integer(history, "history", minimum=0)  # a bad id: InvalidSessionIdError
         with self._lock:
-            sid = resolve_session_ref(self.home, session_id)
+            sid = resolve_in(self.store, session_id)  # latest: the most recently active
             cur = self._session
             if (
                 cur is not None
@@ -289,7 +309,7 @@ class SessionManager(SessionUpkeep):
                 self._close_writer()  # a failed writer of this session: reopen it below
             stream = self._new_redact_stream()
             # Open (lock, fold, check) first, so a refused resume leaves everything as it was.
-            writer, session, repaired = self._open_for_append(sid, history)
+            writer, session, repaired = open_for_append(self.store, sid, history, self._writer_opts)
             try:
                 self._pause_if_active()
                 self._close_writer()
@@ -315,25 +335,6 @@ class SessionManager(SessionUpkeep):
                 self._close_writer()
                 raise
             return session
-
-    def _open_for_append(self, sid: str, history: int | None) -> tuple[LogWriter, Session, int]:
-        """Lock `sid`'s log, fold it, repair a torn tail; return (writer, session, bytes moved).
-
-        The caller installs the writer and session; on error nothing is left open.
-        """
-        writer = LogWriter(self.home, sid, create=False, **self._writer_opts)
-        try:
-            # Snapshot cache when fresh; a log with no complete start raises (missing_start_error).
-            session, cursor = fold_to_resume(self.home, sid, history)
-            session.missing_blobs = missing_blob_hashes(cursor.issues)  # tell the embedder
-            if session.status == "completed":
-                raise SessionStateError(f"cannot reopen session {sid}: it is completed")
-            writer.check()  # the fold read by path: it must still name the inode locked
-            repaired = writer.repair_tail(cursor.offset)
-        except BaseException:
-            writer.close(sync=False)
-            raise
-        return writer, session, repaired
 
     def _close_writer(self) -> None:
         writer, self._writer = self._writer, None
@@ -405,7 +406,7 @@ class SessionManager(SessionUpkeep):
                 session.last_event_time = when
                 session.conversation_history.append(entry)
             except BaseException:
-                settle(self.home, session, writer, event, when, False, self._history)
+                settle(self.store, session, writer, event, when, False, self._history)
                 raise
             return seq
 
@@ -468,14 +469,14 @@ class SessionManager(SessionUpkeep):
     # -- listing ---------------------------------------------------------------
 
     def list_sessions(self) -> list[SessionSummary]:
-        """Summaries of every session in the home, newest first."""
-        return list_summaries(self.home)
+        """Summaries of every session in the store, newest first."""
+        return list_store_summaries(self.store)
 
     async def list_all_sessions_async(self) -> list[str]:
-        """Ids of every session in the home (oldest first), without blocking the loop."""
+        """Ids of every session in the store (oldest first), without blocking the loop."""
         import asyncio
 
-        return await asyncio.to_thread(self.home.session_ids)
+        return await asyncio.to_thread(self.store.session_ids)
 
     # -- closing ---------------------------------------------------------------
 

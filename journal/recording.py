@@ -22,7 +22,7 @@ import os
 import socket
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from msgspec import UNSET
@@ -30,21 +30,30 @@ from msgspec import UNSET
 from . import checks
 from .cache.snapshots import fold_log
 from .codec import decode_written, encode_event
-from .errors import CorruptLineError, RecordTooLargeError
+from .errors import CorruptLineError, RecordTooLargeError, SessionStateError, StoreConfigError
 from .events import SCHEMA_VERSION, Event, MessageRecorded, SessionStarted
 from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply
-from .store.fs.blobs import BLOB_FIELDS, BlobStore, offload_content, offload_event
-from .store.fs.cursor import LogCursor
+from .store.base import Blobs, SessionStore, StoreCursor, StoreWriter
+from .store.fs.blobs import (
+    BLOB_FIELDS,
+    BlobStore,
+    missing_blob_hashes,
+    offload_content,
+    offload_event,
+)
 from .store.fs.layout import Home, check_home_arg
+from .store.fs.store import FileStore
 from .store.fs.syscalls import Storage
-from .store.fs.writer import LogWriter
+from .store.select import open_store
 from .timefmt import now_ts
 
 __all__ = [
     "check_options",
+    "choose_store",
     "committed",
     "fold_to_resume",
+    "open_for_append",
     "restamp",
     "settle",
     "start_event",
@@ -71,7 +80,7 @@ def _cwd() -> str | None:
 
 
 def start_event(
-    home: Home,
+    where: str | os.PathLike[str] | None,
     sid: str,
     project_name: str,
     metadata: Mapping[str, Any] | None,
@@ -79,7 +88,10 @@ def start_event(
     stream: RedactStream | None,
     cap: int,
 ) -> SessionStarted:
-    """The ``SessionStarted`` of a new session `sid`; RecordTooLargeError over `cap` bytes."""
+    """The ``SessionStarted`` of a new session `sid`; RecordTooLargeError over `cap` bytes.
+
+    `where` is what the error names as the log's place (its path, for the file store).
+    """
     # Every text a start writes is redacted, keys included (see secrets/stream.py).
     start: dict[str, Any] = {
         "project_name": project_name,
@@ -101,7 +113,7 @@ def start_event(
     size = len(encode_event(event))  # an unencodable start raises here, too
     if size > cap:
         raise RecordTooLargeError(
-            f"SessionStarted record is {size} bytes; the cap is {cap}", path=home.log_path(sid)
+            f"SessionStarted record is {size} bytes; the cap is {cap}", path=where
         )
     return event
 
@@ -111,8 +123,9 @@ def restamp(event: SessionStarted) -> SessionStarted:
     return msgspec.structs.replace(event, ts=now_ts())
 
 
-def write_large(writer: LogWriter, event: Event, store: BlobStore, threshold: int) -> Event:
+def write_large(writer: StoreWriter, event: Event, blobs: Blobs, threshold: int) -> Event:
     """Append `event` with its payloads moved into blobs; return the event to fold."""
+    store = cast(BlobStore, blobs)  # offloading only calls `put`, which every Blobs has
     disk = offload_event(event, store, threshold)
     try:
         writer.append(disk)
@@ -130,9 +143,9 @@ def write_large(writer: LogWriter, event: Event, store: BlobStore, threshold: in
     return decode_written(encode_event(event))
 
 
-def committed(writer: LogWriter, event: Event) -> bool:
-    """True if `event` (or its blob-offloaded form) is the writer's last committed line."""
-    line = writer.last_line
+def committed(writer: StoreWriter, event: Event) -> bool:
+    """True if `event` (or its blob-offloaded form) is the writer's last committed record."""
+    line = writer.last_record
     if line is None:
         return False
     written = decode_written(line)
@@ -140,9 +153,9 @@ def committed(writer: LogWriter, event: Event) -> bool:
 
 
 def settle(
-    home: Home,
+    store: SessionStore,
     session: Session,
-    writer: LogWriter,
+    writer: StoreWriter,
     event: Event,
     when: datetime,
     folding: bool,
@@ -159,7 +172,7 @@ def settle(
         if session.last_seq >= event.seq or not committed(writer, event):
             return
         if folding:
-            fresh, _, _ = fold_log(home, session.session_id, history=history)
+            fresh, _, _ = fold_log(store, session.session_id, history=history)
             for name in session.__struct_fields__:
                 setattr(session, name, getattr(fresh, name))
         else:
@@ -193,7 +206,29 @@ def check_options(
     return interval
 
 
-def fold_to_resume(home: Home, sid: str, history: int | None) -> tuple[Session, LogCursor]:
+def choose_store(
+    store: SessionStore | str | os.PathLike[str] | None,
+    home: str | os.PathLike[str] | Home | None,
+    storage: Storage | None,
+) -> SessionStore:
+    """The manager's store: `store` > ``$P8J_STORE`` > the file store at `home` (select.py).
+
+    `storage` (the file store's injectable system calls) applies to a file store
+    only; given with another store it is a mistake (StoreConfigError).
+    """
+    chosen = open_store(store, home)
+    if storage is None:
+        return chosen
+    if not isinstance(chosen, FileStore):
+        raise StoreConfigError(f"storage= applies to a file store only, not {chosen!r}")
+    if chosen.storage is not storage:
+        chosen = FileStore(chosen.home, storage=storage)
+    return chosen
+
+
+def fold_to_resume(
+    store: SessionStore, sid: str, history: int | None
+) -> tuple[Session, StoreCursor]:
     """Fold `sid`'s log for a resume (from a fresh snapshot when there is one).
 
     A log without a complete SessionStarted raises missing_start_error's error; a
@@ -201,7 +236,7 @@ def fold_to_resume(home: Home, sid: str, history: int | None) -> tuple[Session, 
     `p8j repair`, since appending after it would bury it.
     """
     try:
-        session, cursor, _ = fold_log(home, sid, history=history)
+        session, cursor, _ = fold_log(store, sid, history=history)
     except CorruptLineError as exc:
         if exc.line == 1:
             raise  # no SessionStarted: nothing to resume, and nothing to repair
@@ -214,3 +249,27 @@ def fold_to_resume(home: Home, sid: str, history: int | None) -> tuple[Session, 
             data=exc.data,
         ) from exc
     return session, cursor
+
+
+def open_for_append(
+    store: SessionStore, sid: str, history: int | None, options: Mapping[str, Any]
+) -> tuple[StoreWriter, Session, int]:
+    """Lock `sid`'s log, fold it, repair a torn tail; return (writer, session, bytes moved).
+
+    `options` are `open_writer`'s. The caller installs the writer and session;
+    on error nothing is left open.
+    """
+    writer = store.open_writer(sid, **options)
+    try:
+        # From the snapshot cache when fresh (and refreshed after a long tail); a log
+        # without a complete SessionStarted raises missing_start_error's error.
+        session, cursor = fold_to_resume(store, sid, history)
+        session.missing_blobs = missing_blob_hashes(cursor.issues)  # tell the embedder
+        if session.status == "completed":
+            raise SessionStateError(f"cannot reopen session {sid}: it is completed")
+        writer.check()  # the fold read by name: it must still be the log the writer holds
+        repaired = writer.repair_tail(cursor.position)
+    except BaseException:
+        writer.close(sync=False)
+        raise
+    return writer, session, repaired

@@ -1,6 +1,6 @@
 """The one bounded reader: a log's verified events between a lower and an upper bound.
 
-Contract: `read_bounded` drives a `LogCursor` (every line verified, problems
+Contract: `read_bounded` drives a store's cursor (every line verified, problems
 reported in the cursor as its mode says) and yields its events in seq order,
 stopping at the first event past an upper bound: ``seq > upto_seq``, or
 ``ts > until`` (the ``SessionStarted`` at seq 0 is always kept, so a bound
@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from p8j.journal import AnyEvent, LogCursor, UnknownEvent
+from p8j.journal import AnyEvent, UnknownEvent
+from p8j.journal.store.base import StoreCursor
+from p8j.journal.store.fs.cursor import LogCursor
 from p8j.journal.timefmt import format_ts, parse_ts
 
 __all__ = ["read_bounded", "ts_bound"]
@@ -31,7 +33,7 @@ def ts_bound(value: datetime | str | None) -> str | None:
 
 
 def read_bounded(
-    cursor: LogCursor,
+    cursor: StoreCursor | LogCursor,
     *,
     upto_seq: int | None = None,
     until: datetime | str | None = None,

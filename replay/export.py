@@ -15,10 +15,13 @@ Contract:
 - `raw_lines` yields the exact verified lines (newline included) for jsonl
   export, with the cursor so the caller can report what was skipped. They are
   the log as stored: a payload kept in a blob appears as its reference.
+- Both read through a store's cursor: `store` when given, else the file store
+  at `home` (see load.py's `reader_store`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -31,28 +34,27 @@ from p8j.journal import (
     CommandRecorded,
     ExecutionRecorded,
     Home,
-    LogCursor,
     MessageRecorded,
     MetadataUpdated,
     Session,
     SessionEnded,
-    SessionNotFoundError,
     SessionPaused,
     SessionResumed,
     SessionStarted,
     SessionTitled,
     UnknownEvent,
     checks,
-    fold,
-    resolve_session_ref,
 )
+from p8j.journal.housekeeping import resolve_in
+from p8j.journal.session import fold
+from p8j.journal.store.base import SessionStore, StoreCursor
 from p8j.journal.timefmt import format_ts
 
 from .bounded import read_bounded
 from .content import content_parts, visible
 from .lines import read_with_lines
 from .listing import session_state
-from .load import LoadReport, check_bounds
+from .load import LoadReport, check_bounds, check_log, load_report, reader_store
 
 __all__ = ["markdown", "raw_lines", "read_session_events", "snapshot_json"]
 
@@ -61,33 +63,34 @@ _BACKTICKS = re.compile(r"`{3,}")
 
 
 def read_session_events(
-    home: Home,
+    home: Home | None,
     ref: str,
     *,
     upto_seq: int | None = None,
     until: datetime | str | None = None,
     strict: bool = False,
+    store: SessionStore | str | os.PathLike[str] | None = None,
 ) -> tuple[list[AnyEvent | UnknownEvent], LoadReport]:
     """The verified events of a session (id, prefix or ``latest``) and what reading met."""
     upto_seq, bound = check_bounds(upto_seq, until)
     checks.boolean(strict, "strict")
-    sid = resolve_session_ref(home, ref)
-    path = home.log_path(sid)
-    if not path.exists():
-        raise SessionNotFoundError(f"no session {sid} in {home.path}")
-    cursor = LogCursor(path, session_id=sid, skip_corrupt=not strict)
+    st = reader_store(home, store)
+    sid = resolve_in(st, ref)
+    check_log(st, sid)
+    cursor = st.open_cursor(sid, skip_corrupt=not strict)
     events = list(read_bounded(cursor, upto_seq=upto_seq, until=bound))
-    report = LoadReport(
-        sid, str(path), list(cursor.issues), cursor.torn, len(events), cursor.offset
-    )
-    return events, report
+    return events, load_report(sid, cursor, len(events))
 
 
 def raw_lines(
-    home: Home, session_id: str, *, strict: bool = False
-) -> tuple[Iterator[bytes], LogCursor]:
+    home: Home | None,
+    session_id: str,
+    *,
+    strict: bool = False,
+    store: SessionStore | str | os.PathLike[str] | None = None,
+) -> tuple[Iterator[bytes], StoreCursor]:
     """The exact verified lines of a session's log, and the cursor reading them."""
-    cursor = LogCursor(home.log_path(session_id), session_id=session_id, skip_corrupt=not strict)
+    cursor = reader_store(home, store).open_cursor(session_id, skip_corrupt=not strict)
 
     def lines() -> Iterator[bytes]:
         for _, line in read_with_lines(cursor, final=True):

@@ -52,9 +52,7 @@ from p8j.journal import (
     AnyEvent,
     Home,
     JournalIOError,
-    LogCursor,
     P8jError,
-    ReadIssue,
     SessionEnded,
     SessionStarted,
     SessionSummary,
@@ -63,6 +61,7 @@ from p8j.journal import (
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.errors import InvalidSessionIdError
 from p8j.journal.ids import validate_session_id
+from p8j.journal.store.fs import LogCursor, ReadIssue
 
 from .bounded import ts_bound
 from .lines import read_with_lines

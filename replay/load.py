@@ -9,6 +9,11 @@ snapshot cache. With ``skip_corrupt=True`` bad lines are skipped and listed in
 the returned `LoadReport`; a torn tail is always tolerated and reported. A
 payload stored as a blob that cannot be put back (missing, damaged) keeps its
 placeholder, is reported, and is named in `Session.missing_blobs`.
+
+The log is reached through a store (`p8j.journal.store`): `store` (a
+`SessionStore`, a URL or a path) when given, else the file store at `home`
+(``$P8J_HOME``, the platform's data dir). ``$P8J_STORE`` is not consulted
+here: a reader names what it reads (the manager's `store` is what to pass).
 """
 
 from __future__ import annotations
@@ -22,24 +27,34 @@ import msgspec
 from p8j.journal import (
     AnyEvent,
     Home,
-    LogCursor,
-    ReadIssue,
+    JournalIOError,
     Session,
     SessionNotFoundError,
     SessionStateError,
     UnknownEvent,
     checks,
-    fold,
-    resolve_session_ref,
 )
 from p8j.journal.cache.snapshots import fold_log
+from p8j.journal.housekeeping import resolve_in
+from p8j.journal.session import fold
+from p8j.journal.store.base import SessionStore, StoreCursor
+from p8j.journal.store.fs import ReadIssue
 from p8j.journal.store.fs.blobs import missing_blob_hashes
 from p8j.journal.store.fs.cursor import missing_start_error
 from p8j.journal.store.fs.layout import check_home_arg
+from p8j.journal.store.fs.store import FileStore
 
 from .bounded import read_bounded
 
-__all__ = ["LoadReport", "check_bounds", "load_session", "load_session_with_report"]
+__all__ = [
+    "LoadReport",
+    "check_bounds",
+    "check_log",
+    "load_report",
+    "load_session",
+    "load_session_with_report",
+    "reader_store",
+]
 
 
 class LoadReport(msgspec.Struct):
@@ -53,8 +68,32 @@ class LoadReport(msgspec.Struct):
     offset: int
 
 
-def _home(home: str | os.PathLike[str] | Home | None) -> Home:
-    return home if isinstance(home, Home) else Home(home)
+def reader_store(
+    home: str | os.PathLike[str] | Home | None,
+    store: SessionStore | str | os.PathLike[str] | None = None,
+) -> SessionStore:
+    """The store a reader reads: `store` (object, URL, path) if given, else the files at `home`."""
+    if store is None:
+        check_home_arg(home)
+        return FileStore(home)
+    from p8j.journal.store.select import open_store
+
+    return open_store(store)
+
+
+def check_log(store: SessionStore, sid: str) -> None:
+    """SessionNotFoundError if `sid` has no log; UnsafePathError if it is no regular file."""
+    try:
+        store.head(sid)
+    except JournalIOError as exc:
+        where = store.home.path if isinstance(store, FileStore) else store.url
+        raise SessionNotFoundError(f"no session {sid} in {where}") from exc
+
+
+def load_report(sid: str, cursor: StoreCursor, events: int) -> LoadReport:
+    """What `cursor` met reading `events` events of session `sid`."""
+    path = os.fspath(cursor.path)
+    return LoadReport(sid, path, list(cursor.issues), cursor.torn, events, cursor.position.offset)
 
 
 def check_bounds(upto_seq: object, until: object) -> tuple[int | None, str | None]:
@@ -76,24 +115,22 @@ def load_session_with_report(
     until: datetime | str | None = None,
     skip_corrupt: bool = False,
     history: int | None = None,
+    store: SessionStore | str | os.PathLike[str] | None = None,
 ) -> tuple[Session, LoadReport]:
     """Load a session (id, unique prefix or ``latest``) and report what was met."""
-    check_home_arg(home)
+    st = reader_store(home, store)
     upto_seq, bound = check_bounds(upto_seq, until)
     checks.boolean(skip_corrupt, "skip_corrupt")
     checks.opt_integer(history, "history", minimum=0)
-    h = _home(home)
-    sid = resolve_session_ref(h, session_id)
-    path = h.log_path(sid)
-    if not path.exists():
-        raise SessionNotFoundError(f"no session {sid} in {h.path}")
+    sid = resolve_in(st, session_id)
+    check_log(st, sid)
     if upto_seq is None and bound is None:
         # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
-        session, cursor, count = fold_log(h, sid, skip_corrupt=skip_corrupt, history=history)
+        session, cursor, count = fold_log(st, sid, skip_corrupt=skip_corrupt, history=history)
         session.missing_blobs = missing_blob_hashes(cursor.issues)
-        report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
+        report = load_report(sid, cursor, count)
         return session, report
-    cursor = LogCursor(path, session_id=sid, skip_corrupt=skip_corrupt)
+    cursor = st.open_cursor(sid, skip_corrupt=skip_corrupt)
     count = 0
 
     def events() -> Iterator[AnyEvent | UnknownEvent]:
@@ -111,7 +148,7 @@ def load_session_with_report(
     if history is not None:
         session = session.window(history)
     session.missing_blobs = missing_blob_hashes(cursor.issues)
-    report = LoadReport(sid, str(path), list(cursor.issues), cursor.torn, count, cursor.offset)
+    report = load_report(sid, cursor, count)
     return session, report
 
 
@@ -123,6 +160,7 @@ def load_session(
     until: datetime | str | None = None,
     skip_corrupt: bool = False,
     history: int | None = None,
+    store: SessionStore | str | os.PathLike[str] | None = None,
 ) -> Session:
     """Rebuild a Session from its log, optionally as of `upto_seq` or `until`."""
     return load_session_with_report(
@@ -132,4 +170,5 @@ def load_session(
         until=until,
         skip_corrupt=skip_corrupt,
         history=history,
+        store=store,
     )[0]

@@ -51,13 +51,10 @@ from p8j.journal import (
     CorruptLineError,
     ExecutionRecorded,
     Home,
-    LogCursor,
     MessageRecorded,
     P8jError,
-    ReadIssue,
     SessionSummary,
     UnknownEvent,
-    decode_line,
 )
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.cache.search_index import (
@@ -66,6 +63,8 @@ from p8j.journal.cache.search_index import (
     index_candidates,
 )
 from p8j.journal.cache.search_indexer import IndexStats, update_index
+from p8j.journal.codec import decode_line
+from p8j.journal.store.fs import LogCursor, ReadIssue
 from p8j.journal.store.fs.blobs import BlobStore
 
 from .bounded import read_bounded, ts_bound

@@ -15,14 +15,8 @@ from collections.abc import Iterable
 
 import msgspec
 
-from p8j.journal import (
-    CommandRecorded,
-    ExecutionRecorded,
-    Home,
-    LogCursor,
-    MessageRecorded,
-    P8jError,
-)
+from p8j.journal import CommandRecorded, ExecutionRecorded, Home, MessageRecorded, P8jError
+from p8j.journal.store.fs import LogCursor
 
 from .content import content_texts
 from .search import SearchHit

@@ -33,16 +33,10 @@ from pathlib import Path
 
 import re2
 
-from p8j.journal import (
-    AnyEvent,
-    CorruptLineError,
-    JournalIOError,
-    P8jError,
-    ReadIssue,
-    UnknownEvent,
-    decode_line,
-)
+from p8j.journal import AnyEvent, CorruptLineError, JournalIOError, P8jError, UnknownEvent
 from p8j.journal.cache.search_index import Need
+from p8j.journal.codec import decode_line
+from p8j.journal.store.fs import ReadIssue
 from p8j.journal.store.fs.blobs import BlobStore, placeholder, resolve
 from p8j.journal.store.fs.cursor import open_log_readonly
 

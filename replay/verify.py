@@ -24,8 +24,9 @@ from collections.abc import Iterable, Iterator
 
 import msgspec
 
-from p8j.journal import Home, LogCursor, P8jError, ReadIssue
+from p8j.journal import Home, P8jError
 from p8j.journal.events import LinesRemoved
+from p8j.journal.store.fs import LogCursor, ReadIssue
 
 from .listing import session_state
 

@@ -58,7 +58,7 @@ def write(home: str, durability: str, seed: int) -> None:
 
 def resume(home: str, sid: str) -> None:
     """Resume after a crash, show the SessionResumed event's seq and flag, then end."""
-    from p8j.journal import read_events
+    from p8j.journal.store.fs import read_events
 
     mgr = SessionManager(home)
     session = mgr.resume_session(sid)

@@ -65,9 +65,17 @@ from ..store.fs.layout import Home, check_file
 from .gc import gc_paused
 
 if TYPE_CHECKING:
+    from ..store.base import SessionStore
     from ..store.fs.cursor import LogCursor
 
-__all__ = ["CATALOG_VERSION", "SessionSummary", "list_summaries", "summarize", "title_of"]
+__all__ = [
+    "CATALOG_VERSION",
+    "SessionSummary",
+    "list_store_summaries",
+    "list_summaries",
+    "summarize",
+    "title_of",
+]
 
 CATALOG_VERSION = 3  # 3: cwd, forked_from, title_source
 TITLE_MAX = 120
@@ -423,6 +431,36 @@ def _list_summaries(home: Home, use_cache: bool) -> list[SessionSummary]:
     if use_cache and (fresh or cached) and (changed or grown * _SAVE_SHARE >= cached_bytes):
         _save(home, fresh)
     return [e.summary for e in fresh]
+
+
+def list_store_summaries(store: SessionStore, *, use_cache: bool = True) -> list[SessionSummary]:
+    """Summaries of every session in `store`, newest first.
+
+    The file store lists through the catalog in its home (`list_summaries`);
+    any other store has no local cache directory, so each log is read whole
+    (skipping bad records, counted as problems) through the store's cursors.
+    """
+    from ..store.fs.store import FileStore
+
+    if isinstance(store, FileStore):
+        return list_summaries(store.home, use_cache=use_cache)
+    out: list[SessionSummary] = []
+    with gc_paused():
+        for entry in store.entries():
+            summary = SessionSummary(session_id=entry.session_id)
+            try:
+                cursor = store.open_cursor(entry.session_id, skip_corrupt=True, resolve_blobs=False)
+                for ev in cursor.read(final=True):
+                    _step(summary, ev)
+            except P8jError:
+                summary.problems += 1
+                out.append(summary)
+                continue
+            summary.problems += sum(1 for i in cursor.issues if i.kind != "unknown-event")
+            summary.size_bytes = cursor.position.offset
+            out.append(summary)
+    out.sort(key=lambda s: s.session_id, reverse=True)
+    return out
 
 
 def _session_id(entry: _Entry) -> str:

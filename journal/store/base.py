@@ -156,6 +156,19 @@ class StoreWriter(Protocol):
         """True once an I/O failure made the writer refuse appends (reopen to continue)."""
         ...
 
+    @property
+    def last_record(self) -> bytes | None:
+        """The last record committed by this writer (with its newline), None before any."""
+        ...
+
+    def check(self) -> None:
+        """Raise (JournalIOError, UnsafePathError) and fail if the log is no longer in place."""
+        ...
+
+    def fail(self, reason: str) -> None:
+        """Refuse every later append with JournalIOError(`reason`) until the log is reopened."""
+        ...
+
     def append(self, event: Event, limit: int = 0) -> bytes:
         """Append one event as one record; return the record's bytes once it is in the log.
 
@@ -211,6 +224,16 @@ class StoreCursor(Protocol):
 
     def read_blocks(self, *, final: bool = True) -> Iterator[list[AnyEvent | UnknownEvent]]:
         """Like `read`, a list at a time, for readers that take every event."""
+        ...
+
+    def read_with_lines(
+        self, *, final: bool = True
+    ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
+        """Like `read`, each event with its record exactly as stored (newline included).
+
+        For ``--json`` output and jsonl export: a payload kept in a blob appears
+        as its reference, as stored. JournalIOError if the log changed underneath.
+        """
         ...
 
 

@@ -215,6 +215,37 @@ class StoreContract:
         _check(resumed.position == w.position == self.store.head(sid), "resumed position")
         w.close()
 
+    def test_writer_last_record_check_and_fail(self) -> None:
+        sid = new_session_id()
+        first = start(sid)
+        w = self.store.open_writer(sid, first=first)
+        _check(w.last_record == encode_event(first), "last_record is not the first record")
+        line = w.append(message(sid, 1))
+        _check(w.last_record == line, "last_record is not the record appended last")
+        w.check()  # the log is in place: no error
+        _check(not w.failed, "a writer in good order says it failed")
+        w.fail("told to")
+        _check(w.failed, "fail() did not fail the writer")
+        with _raises(JournalIOError):
+            w.append(message(sid, 2))
+        w.close()
+        _check(len(self._read(sid)) == 2, "a failed writer appended")
+
+    def test_read_with_lines_gives_each_record_as_stored(self) -> None:
+        sid = new_session_id()
+        sent: list[Event] = [start(sid), message(sid, 1, "one"), message(sid, 2, {"k": [1]})]
+        w = self.store.open_writer(sid, first=sent[0])
+        lines = [w.last_record] + [w.append(ev) for ev in sent[1:]]
+        cursor = self.store.open_cursor(sid)
+        pairs = list(cursor.read_with_lines())
+        _check([e for e, _ in pairs] == sent, "read_with_lines does not give the events")
+        _check([raw for _, raw in pairs] == lines, "read_with_lines does not give the records")
+        w.append(message(sid, 3, "later"))
+        w.close()
+        more = list(cursor.read_with_lines())  # resumes where it stopped
+        _check([e.seq for e, _ in more] == [3], f"resumed read gave {more!r}")
+        _check(more[0][1] == encode_event(message(sid, 3, "later")), "resumed line differs")
+
     def test_record_cap_refuses_and_writes_nothing(self) -> None:
         sid, w = self._session(0, keep_open=True)
         before = w.position

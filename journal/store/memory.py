@@ -20,10 +20,8 @@ Contract: the seam's semantics (see base.py) without a file system.
 from __future__ import annotations
 
 import bisect
-import hashlib
 import itertools
 import os
-import re
 import socket
 import threading
 import time
@@ -32,7 +30,6 @@ from typing import Any
 
 from ..codec import encode_event
 from ..errors import (
-    BlobMissingError,
     InvalidEventError,
     JournalIOError,
     RecordTooLargeError,
@@ -45,12 +42,12 @@ from ..ids import is_session_id, validate_prefix, validate_session_id
 from .base import Change, ChangeKind, Position
 from .fs.lock import LockHolder
 from .fs.writer import DEFAULT_MAX_RECORD_BYTES, DURABILITY_MODES, Durability
+from .memory_blobs import MemoryBlobs
 from .records import RecordCursor
 
 __all__ = ["MemoryBlobs", "MemoryCursor", "MemoryStore", "MemoryWatch", "MemoryWriter"]
 
 _STOP_CHECK_S = 0.05
-_HASH_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class _Log:
@@ -75,33 +72,6 @@ class _Log:
         return Position(self.epoch, self.starts[-1])
 
 
-class MemoryBlobs:
-    """Blobs in a dict, checked against their SHA-256 names on the way out."""
-
-    def __init__(self) -> None:
-        self._data: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-
-    def put(self, data: bytes) -> str:
-        """Keep `data`; return its SHA-256 hex name."""
-        digest = hashlib.sha256(data).hexdigest()
-        with self._lock:
-            self._data[digest] = bytes(data)
-        return digest
-
-    def get(self, sha256: str, size: int | None = None) -> bytes:
-        """The blob's bytes; BlobMissingError if absent, JournalIOError if the size differs."""
-        if not _HASH_RE.fullmatch(sha256):
-            raise InvalidEventError(f"not a blob name (64 lower-case hex digits): {sha256!r}")
-        with self._lock:
-            data = self._data.get(sha256)
-        if data is None:
-            raise BlobMissingError(f"missing blob {sha256}")
-        if size is not None and len(data) != size:
-            raise JournalIOError(f"blob {sha256[:12]} is {len(data)} bytes; the event says {size}")
-        return data
-
-
 class MemoryWriter:
     """The single appender of one in-memory log."""
 
@@ -114,6 +84,8 @@ class MemoryWriter:
         self.durability: Durability = durability
         self.max_record_bytes = cap
         self._closed = False
+        self._failed: str | None = None
+        self.last_record: bytes | None = None
 
     @property
     def position(self) -> Position:
@@ -128,13 +100,31 @@ class MemoryWriter:
 
     @property
     def failed(self) -> bool:
-        """Always False: memory does not fail."""
-        return False
+        """True once `fail` (or `check` finding the log removed) refused further appends."""
+        return self._failed is not None
+
+    def check(self) -> None:
+        """JournalIOError (and fail) if the log was removed or replaced under the writer."""
+        self._refuse()
+        with self._store._cond:
+            if self._store._logs.get(self.session_id) is not self._log:
+                self._failed = f"the log of session {self.session_id} was removed or replaced"
+        self._refuse()
+
+    def fail(self, reason: str) -> None:
+        """Refuse every later append with `reason`."""
+        if self._failed is None:
+            self._failed = reason
+
+    def _refuse(self) -> None:
+        if self._closed:
+            raise JournalIOError(f"the writer of session {self.session_id} is closed")
+        if self._failed is not None:
+            raise JournalIOError(self._failed, path=f"memory:{self.session_id}")
 
     def append(self, event: Event, limit: int = 0) -> bytes:
         """Encode `event` and add it as one record; return the record with its newline."""
-        if self._closed:
-            raise JournalIOError(f"the writer of session {self.session_id} is closed")
+        self._refuse()
         line = encode_event(event)
         cap = limit or self.max_record_bytes
         if len(line) > cap:
@@ -146,6 +136,7 @@ class MemoryWriter:
                 raise JournalIOError(f"the log of session {self.session_id} was removed")
             self._log.add(line[:-1])
             self._store._notify("appended", self.session_id)
+        self.last_record = line
         return line
 
     def sync(self) -> None:

@@ -139,6 +139,17 @@ class RecordCursor:
             self._index += 1
             self.line += 1
 
+    def read_with_lines(
+        self, *, final: bool = True
+    ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
+        """Like `read`, each event with its record as stored, plus a newline."""
+        for record in self._fetch(self._index):
+            ev = self._check(record)
+            if ev is not None:
+                yield ev, record + b"\n"
+            self._index += 1
+            self.line += 1
+
     def read_blocks(self, *, final: bool = True) -> Iterator[list[AnyEvent | UnknownEvent]]:
         """Like `read`, everything at once (a list, when there is anything)."""
         events = list(self.read(final=final))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from p8j.cli.main import cli
@@ -84,3 +85,16 @@ def test_live_bounds_are_finite(runner: CliRunner) -> None:
             result = runner.invoke(cli, ["demo", "--live", option, value])
             assert result.exit_code == 2, (option, value, result.output)
             assert result.stderr.startswith("p8j: ") and len(result.stderr.splitlines()) == 1
+
+
+def test_the_cli_writes_its_home_whatever_p8j_store_says(
+    runner: CliRunner, p8j_home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # P8J_STORE selects an embedder's store; a CLI run is a new process each time,
+    # so it keeps to the journal files at --home / P8J_HOME.
+    monkeypatch.setenv("P8J_STORE", "memory:")
+    result = runner.invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    live = runner.invoke(cli, ["demo", "--live", "--duration", "0.05", "--interval", "0.01"])
+    assert live.exit_code == 0, live.output
+    assert len(list_sessions(p8j_home)) == 4

@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from p8j.journal import CorruptLineError, Home, SessionManager, encode_event, read_events
+from p8j.journal import CorruptLineError, Home, SessionManager
+from p8j.journal.codec import encode_event
 from p8j.journal.events import MessageRecorded, SessionStarted
+from p8j.journal.store.fs import read_events
 
 SID = "01a20c80-0000-7000-8000-0000000b0bad"
 RSS_LIMIT_MB = 400
@@ -65,7 +67,8 @@ def _home_with(tmp_path: Path, data: bytes | None = None) -> Home:
 
 
 _READ = """
-from p8j.journal import LogCursor, P8jError
+from p8j.journal import P8jError
+from p8j.journal.store.fs import LogCursor
 path = sys.argv[2]
 for skip in (False, True):
     cursor = LogCursor(path, skip_corrupt=skip)
@@ -162,7 +165,7 @@ def test_a_million_tiny_events_stream_in_bounded_memory(
     size_mb = home.log_path(SID).stat().st_size / 1e6
     stream, stream_rss = _run(
         """
-from p8j.journal import LogCursor
+from p8j.journal.store.fs import LogCursor
 cursor = LogCursor(sys.argv[2])
 result["events"] = sum(1 for _ in cursor.read())
 result["issues"] = len(cursor.issues)
@@ -171,7 +174,8 @@ result["issues"] = len(cursor.issues)
     )
     listing, listing_rss = _run(
         """
-from p8j.journal import Home, list_summaries
+from p8j.journal import Home
+from p8j.journal.cache import list_summaries
 (summary,) = list_summaries(Home(sys.argv[2]))
 result["messages"] = summary.message_count
 """,

@@ -10,14 +10,8 @@ from typing import Any
 
 import pytest
 
-from p8j.journal import (
-    Home,
-    JournalIOError,
-    P8jError,
-    SessionManager,
-    SessionStateError,
-    read_events,
-)
+from p8j.journal import Home, JournalIOError, P8jError, SessionManager, SessionStateError
+from p8j.journal.store.fs import read_events
 from p8j.journal.store.fs.writer import Durability
 from p8j.replay import load_session
 

@@ -19,8 +19,9 @@ import msgspec
 import pytest
 from fakes import FAKES
 
-from p8j.journal import Home, SessionManager, read_events
+from p8j.journal import Home, SessionManager
 from p8j.journal.secrets.rewrite import redact_session
+from p8j.journal.store.fs import read_events
 from p8j.journal.store.fs.writer import Durability
 
 from .storages import Op, RecordingStorage

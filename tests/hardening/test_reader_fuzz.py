@@ -11,7 +11,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from p8j.journal import P8jError, SessionManager, read_events
+from p8j.journal import P8jError, SessionManager
+from p8j.journal.store.fs import read_events
 from p8j.journal.store.fs.cursor import LogCursor
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from p8j.journal import Home, SessionManager, read_events
+from p8j.journal import Home, SessionManager
+from p8j.journal.store.fs import read_events
 from p8j.replay import load_session
 
 STRACE = shutil.which("strace")

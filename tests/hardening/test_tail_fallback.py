@@ -17,8 +17,10 @@ from typing import IO
 
 import pytest
 
-from p8j.journal import Home, SessionManager, encode_event, new_session_id
+from p8j.journal import Home, SessionManager
+from p8j.journal.codec import encode_event
 from p8j.journal.events import SessionStarted
+from p8j.journal.ids import new_session_id
 
 SESSIONS = 10_000
 

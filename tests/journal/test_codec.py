@@ -25,13 +25,13 @@ from p8j.journal import (
     SessionResumed,
     SessionStarted,
     UnknownEvent,
-    decode_line,
-    encode_event,
 )
 from p8j.journal.codec import (
     CRC_SUFFIX_LEN,
     decode_block,
+    decode_line,
     decode_written,
+    encode_event,
     frame,
     line_checksum_ok,
 )

@@ -17,8 +17,8 @@ from p8j.journal import (
     P8jError,
     SessionManager,
     SessionResumed,
-    read_events,
 )
+from p8j.journal.store.fs import read_events
 from p8j.replay import load_session, load_session_with_report
 
 TRIALS = 60

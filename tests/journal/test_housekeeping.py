@@ -20,12 +20,11 @@ from p8j.journal import (
     SessionNotFoundError,
     SessionStateError,
     SessionTitled,
-    read_events,
 )
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.cache.snapshots import snapshot_path
 from p8j.journal.housekeeping import delete_session, resolve_session_ref
-from p8j.journal.store.fs import layout
+from p8j.journal.store.fs import layout, read_events
 from p8j.journal.store.fs.syscalls import Storage
 from p8j.replay import load_session
 

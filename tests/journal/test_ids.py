@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from journal_helpers import BAD_IDS, BAD_PREFIXES
 
-from p8j.journal import InvalidSessionIdError, new_session_id, validate_session_id
-from p8j.journal.ids import validate_prefix
+from p8j.journal import InvalidSessionIdError
+from p8j.journal.ids import new_session_id, validate_prefix, validate_session_id
 
 
 def test_new_ids_are_uuid7_and_strictly_increasing() -> None:
@@ -40,7 +40,9 @@ def test_ids_stay_ordered_with_a_frozen_or_backward_clock(monkeypatch: pytest.Mo
 
 
 def test_ids_are_unique_across_processes() -> None:
-    code = "from p8j.journal import new_session_id\nfor _ in range(3000): print(new_session_id())"
+    code = (
+        "from p8j.journal.ids import new_session_id\nfor _ in range(3000): print(new_session_id())"
+    )
     procs = [
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         for _ in range(3)

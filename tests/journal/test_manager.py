@@ -26,9 +26,9 @@ from p8j.journal import (
     SessionNotFoundError,
     SessionResumed,
     SessionStateError,
-    fold,
-    read_events,
 )
+from p8j.journal.session import fold
+from p8j.journal.store.fs import read_events
 from p8j.replay import load_session
 
 # -- strategies ------------------------------------------------------------------------

@@ -10,14 +10,8 @@ from typing import Any
 
 import pytest
 
-from p8j.journal import (
-    SCHEMA_VERSION,
-    Home,
-    MessageRecorded,
-    RecordTooLargeError,
-    SessionManager,
-    encode_event,
-)
+from p8j.journal import SCHEMA_VERSION, Home, MessageRecorded, RecordTooLargeError, SessionManager
+from p8j.journal.codec import encode_event
 from p8j.journal.store.fs.writer import DEFAULT_MAX_RECORD_BYTES
 from p8j.replay import load_session
 

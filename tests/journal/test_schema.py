@@ -25,18 +25,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from p8j.journal import (
-    SCHEMA_VERSION,
-    Home,
-    Session,
-    SessionManager,
-    SessionResumed,
-    UnknownEvent,
-    decode_line,
-    encode_event,
-    read_events,
-)
+from p8j.journal import SCHEMA_VERSION, Home, Session, SessionManager, SessionResumed, UnknownEvent
+from p8j.journal.codec import decode_line, encode_event
 from p8j.journal.events import EVENT_TYPES, Event
+from p8j.journal.store.fs import read_events
 from p8j.replay import load_session, load_session_with_report
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

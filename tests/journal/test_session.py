@@ -27,10 +27,8 @@ from p8j.journal import (
     SessionStarted,
     SessionStateError,
     UnknownEvent,
-    apply,
-    fold,
 )
-from p8j.journal.session import check_event, check_transition
+from p8j.journal.session import apply, check_event, check_transition, fold
 from p8j.journal.timefmt import format_ts, parse_ts
 
 SID = "01a20c6a-1677-71ff-911a-7d8a8490bda4"

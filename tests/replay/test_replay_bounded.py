@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from journal_helpers import crc_line
 
-from p8j.journal import Home, LogCursor, fold
+from p8j.journal import Home
+from p8j.journal.session import fold
+from p8j.journal.store.fs import LogCursor
 from p8j.replay.bounded import read_bounded, ts_bound
 from p8j.replay.export import read_session_events
 from p8j.replay.load import load_session, load_session_with_report

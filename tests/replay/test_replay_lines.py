@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from p8j.journal import Home, JournalIOError, LogCursor, SessionManager
+from p8j.journal import Home, JournalIOError, SessionManager
+from p8j.journal.store.fs import LogCursor
 from p8j.replay.lines import read_with_lines
 
 
@@ -66,7 +67,7 @@ def test_replaced_file_is_detected(rhome: Home, monkeypatch: pytest.MonkeyPatch)
         # The raw-bytes descriptor sees another file than the cursor: as if replaced between.
         return open_log_readonly(rhome.log_path(other))
 
-    monkeypatch.setattr("p8j.replay.lines.open_log_readonly", open_the_other)
+    monkeypatch.setattr("p8j.journal.store.fs.lines.open_log_readonly", open_the_other)
     with pytest.raises(JournalIOError, match="changed while it was being read"):
         list(read_with_lines(_cursor(rhome, sid)))
 

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import p8j.replay.search as search_module
-from p8j.journal import Home, MessageRecorded, SessionManager, decode_line, encode_event
+from p8j.journal import Home, MessageRecorded, SessionManager
+from p8j.journal.codec import decode_line, encode_event
 from p8j.replay.search import SearchResult, search, update_search_index
 
 from .search_corpus import real_logs, record_corpus, words

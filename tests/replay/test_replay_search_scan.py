@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from p8j.journal import Home, SessionManager, decode_line
+from p8j.journal import Home, SessionManager
+from p8j.journal.codec import decode_line
 from p8j.journal.store.fs.blobs import BlobStore
 from p8j.replay import search_scan
 from p8j.replay.search import event_fields, search

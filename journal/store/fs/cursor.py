@@ -37,7 +37,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import msgspec
 
@@ -464,7 +464,17 @@ def read_events(
     return events, cursor
 
 
-def missing_start_error(cursor: LogCursor) -> CorruptLineError:
+class _Read(Protocol):
+    """What `missing_start_error` needs of a reader (a `LogCursor` or any store cursor)."""
+
+    @property
+    def path(self) -> str | os.PathLike[str]: ...
+
+    torn: ReadIssue | None
+    issues: list[ReadIssue]
+
+
+def missing_start_error(cursor: _Read) -> CorruptLineError:
     """The error for a log that holds no complete SessionStarted record (read by `cursor`).
 
     That is what a crash inside `start_session` leaves (an empty or torn first
@@ -480,7 +490,7 @@ def missing_start_error(cursor: LogCursor) -> CorruptLineError:
         why = "the log is empty"
     return CorruptLineError(
         f"no complete SessionStarted record ({why}); the session's creation was cut short",
-        path=cursor.path,
+        path=os.fspath(cursor.path),
         line=1,
         offset=0,
         data=problem.data if problem is not None else None,

@@ -31,6 +31,7 @@ from ..base import Position
 from .blobs import BlobStore
 from .cursor import LogCursor
 from .layout import LOG_SUFFIX, Home, check_file, resolve_session_ref
+from .lines import read_with_lines
 from .lock import LockHolder, hold_session, lock_holder
 from .syscalls import REAL, Storage, replace_file
 from .watch import FileWatch
@@ -100,6 +101,19 @@ class FileWriter:
         """True once an I/O failure made the writer refuse appends."""
         return self.log.failed
 
+    @property
+    def last_record(self) -> bytes | None:
+        """The last line committed (with its newline)."""
+        return self.log.last_line
+
+    def check(self) -> None:
+        """Raise (and fail) unless the log is still the file this writer holds."""
+        self.log.check()
+
+    def fail(self, reason: str) -> None:
+        """Refuse every later append (see writer.py)."""
+        self.log.fail(reason)
+
     def append(self, event: Event, limit: int = 0) -> bytes:
         """Append one event as one line; return the line (see writer.py)."""
         return self.log.append(event, limit)
@@ -159,6 +173,13 @@ class FileCursor(LogCursor):
         """Like `read`, a list at a time."""
         self._check_epoch()
         return super().read_blocks(final=final)
+
+    def read_with_lines(
+        self, *, final: bool = True
+    ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
+        """Like `read`, each event with its exact line (see lines.py)."""
+        self._check_epoch()
+        return read_with_lines(self, final=final)
 
 
 class FileStore:

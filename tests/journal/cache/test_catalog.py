@@ -14,17 +14,16 @@ from journal_helpers import crc_line
 
 from p8j.journal import (
     Home,
-    LogCursor,
     MessageRecorded,
     SessionEnded,
     SessionManager,
     SessionStarted,
     SessionSummary,
-    encode_event,
-    list_summaries,
 )
-from p8j.journal.cache import catalog
+from p8j.journal.cache import catalog, list_summaries
 from p8j.journal.cache.catalog import title_of
+from p8j.journal.codec import encode_event
+from p8j.journal.store.fs import LogCursor
 from p8j.journal.timefmt import format_ts
 from p8j.replay import load_session
 

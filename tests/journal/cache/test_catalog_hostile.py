@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from p8j.journal import Home, LogCursor, SessionManager, UnsafePathError, list_summaries
-from p8j.journal.cache import catalog
+from p8j.journal import Home, SessionManager, UnsafePathError
+from p8j.journal.cache import catalog, list_summaries
+from p8j.journal.store.fs import LogCursor
 
 BIG = {"build_id": 2**64, "low": -(2**63) - 1, "huge": 2**200, "ok": 7}
 

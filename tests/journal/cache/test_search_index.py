@@ -12,14 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from p8j.journal import (
-    CommandRecorded,
-    Home,
-    MessageRecorded,
-    SessionManager,
-    decode_line,
-    encode_event,
-)
+from p8j.journal import CommandRecorded, Home, MessageRecorded, SessionManager
 from p8j.journal.cache.search_index import (
     INDEX_FILE,
     Need,
@@ -28,6 +21,7 @@ from p8j.journal.cache.search_index import (
     index_status,
 )
 from p8j.journal.cache.search_indexer import update_index
+from p8j.journal.codec import decode_line, encode_event
 
 
 def fields(event: Any) -> Iterator[tuple[str, str | None, str, list[str]]]:

@@ -22,16 +22,12 @@ from p8j.journal import (
     Event,
     ExecutionRecorded,
     Home,
-    LogCursor,
     MessageRecorded,
     MetadataUpdated,
     SessionManager,
     SessionPaused,
     SessionResumed,
     SessionStarted,
-    apply,
-    encode_event,
-    fold,
 )
 from p8j.journal.cache import snapshots as snap_mod
 from p8j.journal.cache.snapshots import (
@@ -42,6 +38,10 @@ from p8j.journal.cache.snapshots import (
     save_snapshot,
     snapshot_path,
 )
+from p8j.journal.codec import encode_event
+from p8j.journal.session import apply, fold
+from p8j.journal.store.fs import LogCursor
+from p8j.journal.store.fs.store import FileStore
 from p8j.replay import load_session, load_session_with_report
 
 SID = "0190a6e0-1234-7abc-8def-0123456789ab"
@@ -103,7 +103,7 @@ def write_log(home: Home, events: list[Event]) -> Path:
 
 def snapshot_at(home: Home, cut: int) -> bool:
     """Fold the log's first `cut` events and save them as the snapshot."""
-    cursor = LogCursor(home.log_path(SID), session_id=SID)
+    cursor = FileStore(home).open_cursor(SID)
     events = cast("Generator[Any, None, None]", cursor.read(final=True))
     prefix = [next(events) for _ in range(cut)]
     # Take one more: the cursor counts an event consumed once the next is asked for
@@ -133,7 +133,7 @@ def test_snapshot_plus_tail_equals_full_fold(
         full = fold(LogCursor(home.log_path(SID), session_id=SID).read())
         assert session == full
         assert count == len(events)
-        assert cursor.offset == home.log_path(SID).stat().st_size
+        assert cursor.position.offset == home.log_path(SID).stat().st_size
         assert cursor.next_seq == len(events)
 
 
@@ -298,7 +298,7 @@ def test_no_snapshot_from_a_read_with_issues(home: Home) -> None:
             {"type": "FutureThing", "v": 2, "session_id": SID, "seq": 11, "ts": TS}
         )
         f.write(body[:-1] + b',"crc":"%08x"}\n' % zlib.crc32(body))
-    cursor = LogCursor(path, session_id=SID)
+    cursor = FileStore(home).open_cursor(SID)
     session = fold(cursor.read())
     assert [i.kind for i in cursor.issues] == ["unknown-event"]
     assert not save_snapshot(home, session, cursor, 12)
@@ -317,7 +317,7 @@ def test_unwritable_cache_costs_only_speed(home: Home) -> None:
     write_log(home, events)
     home.cache_dir.rmdir()
     home.cache_dir.write_bytes(b"a file where the cache dir should be")
-    cursor = LogCursor(home.log_path(SID), session_id=SID)
+    cursor = FileStore(home).open_cursor(SID)
     session = fold(cursor.read())
     assert not save_snapshot(home, session, cursor, len(events))
     assert fold_log(home, SID)[0] == session
@@ -370,7 +370,7 @@ def test_windowed_fold_equals_the_window_of_the_full_fold(
         assert session == full.window(window)
         assert session.message_count == full.message_count
         assert count == len(events)
-        assert cursor.offset == home.log_path(SID).stat().st_size
+        assert cursor.position.offset == home.log_path(SID).stat().st_size
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,9 +15,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from p8j.journal import Home, LogCursor, Session, SessionManager, fold
+from p8j.journal import Home, Session, SessionManager
 from p8j.journal.cache import snapshots as snap_mod
 from p8j.journal.cache.snapshots import fold_log, load_snapshot, save_snapshot, snapshot_path
+from p8j.journal.session import fold
+from p8j.journal.store.fs import LogCursor
+from p8j.journal.store.fs.store import FileStore
 from p8j.replay import load_session
 
 
@@ -37,7 +40,7 @@ def _session(home: Home) -> tuple[str, Session]:
 
 def _plant(home: Home, sid: str, session: Session) -> bytes:
     """Save a fresh snapshot of `sid` whose project lies; return its bytes."""
-    cursor = LogCursor(home.log_path(sid), session_id=sid)
+    cursor = FileStore(home).open_cursor(sid)
     count = sum(1 for _ in cursor.read(final=True))
     lie = msgspec.structs.replace(session, project_name="PLANTED")
     assert save_snapshot(home, lie, cursor, count)

@@ -94,7 +94,7 @@ def test_structures_keep_their_shape_and_the_event_stays_valid() -> None:
     ]
     assert RedactStream(REDACTOR).value(out) is out
     event = MessageRecorded(1, "s", 1, "t", role="user", content=out, redactions=sorted(fired))
-    from p8j.journal import decode_line, encode_event
+    from p8j.journal.codec import decode_line, encode_event
 
     assert decode_line(encode_event(event)[:-1]) == event
 

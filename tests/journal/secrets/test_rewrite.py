@@ -16,16 +16,12 @@ from click.testing import CliRunner
 from fakes import FAKES, leaky_session
 
 from p8j.cli.main import cli
-from p8j.journal import (
-    Home,
-    SessionLockedError,
-    SessionManager,
-    decode_line,
-    read_events,
-)
+from p8j.journal import Home, SessionLockedError, SessionManager
 from p8j.journal.cache.snapshots import snapshot_path
+from p8j.journal.codec import decode_line
 from p8j.journal.secrets.rewrite import redact_session
 from p8j.journal.secrets.scan import scan_session
+from p8j.journal.store.fs import read_events
 from p8j.replay import load_session
 
 CASES = FAKES.cases()

@@ -10,17 +10,11 @@ import msgspec
 import pytest
 from fakes import FAKES, RECORDING_POSITIONS, Fakes
 
-from p8j.journal import (
-    ExecutionRecorded,
-    Home,
-    MetadataUpdated,
-    SessionManager,
-    SessionStarted,
-    read_events,
-)
+from p8j.journal import ExecutionRecorded, Home, MetadataUpdated, SessionManager, SessionStarted
 from p8j.journal.secrets.engine import Redactor
 from p8j.journal.secrets.rules import marker
 from p8j.journal.secrets.stream import RedactStream
+from p8j.journal.store.fs import read_events
 from p8j.replay import load_session
 
 REDACTOR = Redactor()

@@ -17,13 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from p8j.cli.main import cli
-from p8j.journal import (
-    Home,
-    MessageRecorded,
-    RecordTooLargeError,
-    SessionManager,
-    read_events,
-)
+from p8j.journal import Home, MessageRecorded, RecordTooLargeError, SessionManager
+from p8j.journal.store.fs import read_events
 from p8j.journal.store.fs.blobs import DEFAULT_BLOB_THRESHOLD, BlobStore
 from p8j.replay import load_session, load_session_with_report
 

@@ -22,7 +22,6 @@ from p8j.journal import (
     Home,
     JournalIOError,
     LinesRemoved,
-    LogCursor,
     MessageRecorded,
     MetadataUpdated,
     P8jError,
@@ -33,10 +32,10 @@ from p8j.journal import (
     SessionStarted,
     UnknownEvent,
     UnsafePathError,
-    encode_event,
-    fold,
-    read_events,
 )
+from p8j.journal.codec import encode_event
+from p8j.journal.session import fold
+from p8j.journal.store.fs import LogCursor, read_events
 from p8j.replay import load_session, load_session_with_report
 
 SID = "01a20c6a-1677-71ff-911a-7d8a8490bda4"

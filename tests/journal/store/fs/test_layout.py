@@ -23,8 +23,8 @@ from p8j.journal import (
     SessionNotFoundError,
     UnsafePathError,
     resolve_home,
-    resolve_session_ref,
 )
+from p8j.journal.store.fs import resolve_session_ref
 from p8j.replay import load_session
 
 
@@ -189,7 +189,7 @@ UNSAFE = ["symlink", "world-writable", "group-writable", "foreign", "sessions-sy
 def test_every_read_path_refuses_an_unsafe_home(
     home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    from p8j.journal import list_summaries
+    from p8j.journal.cache import list_summaries
     from p8j.replay import journal_info, list_sessions, load_session_with_report
 
     # Not `from p8j.replay import search`: once the submodule is imported, that name is it.
@@ -221,7 +221,7 @@ def test_every_read_path_refuses_an_unsafe_home(
 
 
 def test_a_home_that_does_not_exist_reads_as_empty(home: Home) -> None:
-    from p8j.journal import list_summaries
+    from p8j.journal.cache import list_summaries
     from p8j.replay import journal_info, list_sessions
 
     assert home.session_ids() == []

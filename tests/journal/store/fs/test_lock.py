@@ -12,15 +12,13 @@ from journal_helpers import expect_lines, kill_and_reap, run_child, spawn_child
 
 from p8j.journal import (
     Home,
-    LockHolder,
     MessageRecorded,
     SessionLockedError,
     SessionManager,
     SessionPaused,
     SessionResumed,
-    lock_holder,
-    read_events,
 )
+from p8j.journal.store.fs import LockHolder, lock_holder, read_events
 from p8j.replay import load_session
 
 
@@ -118,7 +116,8 @@ def test_garbage_in_a_lock_file_does_not_break_locking(home: Home) -> None:
 
 
 def test_a_hard_link_planted_at_the_lock_path_is_refused_not_truncated(tmp_path: Path) -> None:
-    from p8j.journal import Home, UnsafePathError, new_session_id
+    from p8j.journal import Home, UnsafePathError
+    from p8j.journal.ids import new_session_id
     from p8j.journal.store.fs.lock import SessionLock
 
     home = Home(tmp_path / "home").ensure()
@@ -132,7 +131,8 @@ def test_a_hard_link_planted_at_the_lock_path_is_refused_not_truncated(tmp_path:
 
 
 def test_a_fifo_planted_at_the_lock_path_does_not_hang(tmp_path: Path) -> None:
-    from p8j.journal import Home, UnsafePathError, new_session_id
+    from p8j.journal import Home, UnsafePathError
+    from p8j.journal.ids import new_session_id
     from p8j.journal.store.fs.lock import SessionLock
 
     home = Home(tmp_path / "home").ensure()

@@ -25,11 +25,11 @@ from p8j.journal import (
     SessionManager,
     SessionStarted,
     SessionStateError,
-    encode_event,
-    fold,
-    read_events,
 )
 from p8j.journal.cache.snapshots import snapshot_path
+from p8j.journal.codec import encode_event
+from p8j.journal.session import fold
+from p8j.journal.store.fs import read_events
 from p8j.journal.store.fs import repair as repair_module
 from p8j.journal.store.fs.repair import repair_session
 from p8j.journal.store.fs.syscalls import Storage

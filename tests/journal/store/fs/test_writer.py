@@ -18,7 +18,6 @@ from p8j.journal import (
     CommandRecorded,
     Home,
     JournalIOError,
-    LogWriter,
     RecordTooLargeError,
     SessionLockedError,
     SessionManager,
@@ -26,9 +25,9 @@ from p8j.journal import (
     SessionStarted,
     SessionStateError,
     UnsafePathError,
-    new_session_id,
-    read_events,
 )
+from p8j.journal.ids import new_session_id
+from p8j.journal.store.fs import LogWriter, read_events
 from p8j.journal.store.fs.layout import fsync_dir
 from p8j.journal.store.fs.writer import DEFAULT_MAX_RECORD_BYTES
 from p8j.replay import load_session

@@ -15,14 +15,9 @@ from typing import Any
 
 import pytest
 
-from p8j.journal import (
-    Home,
-    JournalIOError,
-    P8jError,
-    SessionManager,
-    SessionNotFoundError,
-    read_events,
-)
+from p8j.journal import Home, JournalIOError, P8jError, SessionManager, SessionNotFoundError
+from p8j.journal.store.fs import read_events
+from p8j.journal.store.fs.store import FileWriter
 from p8j.journal.store.fs.syscalls import Storage
 from p8j.journal.store.fs.writer import Durability
 from p8j.replay import load_session
@@ -199,8 +194,8 @@ class _InterruptOnEnter:
 def test_an_interrupt_in_the_batch_lock_wait_keeps_the_written_event(home: Home) -> None:
     mgr = SessionManager(home, durability="batch")
     sid = mgr.start_session("batch").session_id
-    writer = mgr._writer
-    assert writer is not None
+    assert isinstance(mgr._writer, FileWriter)
+    writer = mgr._writer.log  # the LogWriter behind the file store's seam
     wrapper = _InterruptOnEnter(writer._cond)
     writer._cond = wrapper  # type: ignore[assignment]
     with pytest.raises(KeyboardInterrupt):

@@ -19,9 +19,9 @@ from p8j.journal import (
     SessionManager,
     SessionNotFoundError,
     UnsafePathError,
-    read_events,
 )
 from p8j.journal.secrets.rewrite import redact_session
+from p8j.journal.store.fs import read_events
 from p8j.journal.store.fs.lock import log_holder
 from p8j.journal.store.fs.syscalls import Storage
 from p8j.journal.store.fs.writer import CHECK_BYTES
