@@ -187,11 +187,14 @@ def latest_session(home: Home) -> str:
     return latest.session_id
 
 
-def resolve_session_ref(home: Home, ref: str) -> str:
-    """A full id, a unique prefix, or ``latest`` (most recently active) -> the session id."""
+def resolve_session_ref(home: Home, ref: str, *, archived: bool = False) -> str:
+    """A full id, a unique prefix, or ``latest`` (most recently active) -> the session id.
+
+    With `archived`, an archived session's id or prefix resolves too (read-only use).
+    """
     if ref == "latest":
         return latest_session(home)
-    return layout.resolve_session_ref(home, ref)
+    return layout.resolve_session_ref(home, ref, archived=archived)
 
 
 def _read_whole(home: Home, session_id: str) -> tuple[list[Event | UnknownEvent], LogCursor]:

@@ -46,6 +46,7 @@ from p8j.journal import (
     fold,
     resolve_session_ref,
 )
+from p8j.journal.store.fs.archived import has_log
 from p8j.journal.timefmt import format_ts
 
 from .bounded import read_bounded
@@ -71,9 +72,9 @@ def read_session_events(
     """The verified events of a session (id, prefix or ``latest``) and what reading met."""
     upto_seq, bound = check_bounds(upto_seq, until)
     checks.boolean(strict, "strict")
-    sid = resolve_session_ref(home, ref)
+    sid = resolve_session_ref(home, ref, archived=True)
     path = home.log_path(sid)
-    if not path.exists():
+    if not has_log(home, sid):
         raise SessionNotFoundError(f"no session {sid} in {home.path}")
     cursor = LogCursor(path, session_id=sid, skip_corrupt=not strict)
     events = list(read_bounded(cursor, upto_seq=upto_seq, until=bound))

@@ -33,6 +33,7 @@ from p8j.journal import (
     resolve_session_ref,
 )
 from p8j.journal.cache.snapshots import fold_log
+from p8j.journal.store.fs.archived import has_log
 from p8j.journal.store.fs.blobs import missing_blob_hashes
 from p8j.journal.store.fs.cursor import missing_start_error
 from p8j.journal.store.fs.layout import check_home_arg
@@ -83,9 +84,9 @@ def load_session_with_report(
     checks.boolean(skip_corrupt, "skip_corrupt")
     checks.opt_integer(history, "history", minimum=0)
     h = _home(home)
-    sid = resolve_session_ref(h, session_id)
+    sid = resolve_session_ref(h, session_id, archived=True)
     path = h.log_path(sid)
-    if not path.exists():
+    if not has_log(h, sid):
         raise SessionNotFoundError(f"no session {sid} in {h.path}")
     if upto_seq is None and bound is None:
         # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
