@@ -395,6 +395,11 @@ def resolve_session_ref(home: Home, ref: str, *, archived: bool = False) -> str:
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        hidden = [] if archived else [i for i in home._archived_ids() if i.startswith(ref)]
+        if len(hidden) == 1:  # only read-only commands see archived sessions
+            raise SessionNotFoundError(
+                f"session {hidden[0]} is archived: `p8j unarchive {hidden[0]}` brings it back"
+            )
         raise SessionNotFoundError(f"no session matches {ref!r} in {home.path}")
     shown = ", ".join(matches[:10]) + (
         f" (and {len(matches) - 10} more)" if len(matches) > 10 else ""

@@ -109,17 +109,18 @@ def test_a_failure_before_the_log_removal_leaves_the_log(home: Home) -> None:
 def test_archived_ids_resolve_only_when_asked(home: Home) -> None:
     sid = _completed(home)
     archive_session(home, sid)
-    with pytest.raises(SessionNotFoundError):
+    with pytest.raises(SessionNotFoundError, match="archived"):
         resolve_session_ref(home, sid[:13])
     assert resolve_session_ref(home, sid[:13], archived=True) == sid
-    assert LogCursor(home.log_path(sid), session_id=sid).read_blocks() is not None
+    assert [type(e).__name__ for e in LogCursor(home.log_path(sid)).read()][-1] == "SessionEnded"
 
 
 def test_resume_of_an_archived_session_is_refused(home: Home) -> None:
     sid = _completed(home)
     archive_session(home, sid)
-    with pytest.raises(SessionNotFoundError):
+    with pytest.raises(SessionNotFoundError, match="is archived: `p8j unarchive"):
         SessionManager(home).resume_session(sid)
+    assert not home.log_path(sid).exists()
 
 
 def test_gc_keeps_blobs_an_archived_session_references(home: Home) -> None:
@@ -142,3 +143,15 @@ def test_unarchive_never_overwrites_a_log(home: Home, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="already has a log"):
         unarchive_session(home, sid)
     assert archive_path(home, sid).exists()
+
+
+def test_a_damaged_gzip_is_reported_by_verify_not_raised(home: Home) -> None:
+    sid = _completed(home, "words " * 100)
+    archive_session(home, sid)
+    gz = archive_path(home, sid)
+    data = bytearray(gz.read_bytes())
+    data[len(data) // 2] ^= 0x10  # inside the deflate stream: CRC/length no longer agree
+    gz.write_bytes(bytes(data))
+    report = verify_session(home, sid)
+    assert not report.ok
+    assert any(e.kind == "unreadable" and "damaged archive" in e.message for e in report.errors)
