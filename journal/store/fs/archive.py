@@ -16,8 +16,9 @@ file, fsync, link it in, fsync the directory, then remove the archive).
 
 from __future__ import annotations
 
-import gzip
 import os
+import zlib
+from collections.abc import Iterator
 
 import msgspec
 
@@ -48,9 +49,13 @@ def _state(home: Home, session_id: str) -> str | None:
     return cursor.state
 
 
-def _fsync_write(storage: Storage, fd: int, chunks: bytes) -> None:
-    write_all(storage, fd, chunks)
-    storage.fsync(fd)
+def _copy(storage: Storage, src: int, dst: int) -> int:
+    """Copy file `src` (from byte 0) to `dst`; the number of bytes."""
+    pos = 0
+    while chunk := os.pread(src, _CHUNK, pos):
+        write_all(storage, dst, chunk)
+        pos += len(chunk)
+    return pos
 
 
 def archive_session(
@@ -70,21 +75,30 @@ def archive_session(
                 "sessions are archived (end it first)"
             )
         before = os.fstat(fd).st_size
-        data = gzip.compress(_read_all(fd), compresslevel=9, mtime=0)
+        written = [0]
         if dry_run:
-            return ArchiveResult(session_id, before, len(data))
-        home.replace_file("archive", session_id + ARCHIVE_SUFFIX, data)  # fsyncs file and dir
+            for _ in _gzipped(fd, written):
+                pass
+            return ArchiveResult(session_id, before, written[0])
+        # Streamed (the log is never held whole); replace_file fsyncs the file and the dir.
+        home.replace_file("archive", session_id + ARCHIVE_SUFFIX, _gzipped(fd, written))
         st_os.unlink(home.log_path(session_id))
         st_os.fsync_dir(home.sessions_dir)
-    return ArchiveResult(session_id, before, len(data))
+    return ArchiveResult(session_id, before, written[0])
 
 
-def _read_all(fd: int) -> bytes:
-    parts, pos = [], 0
+def _gzipped(fd: int, written: list[int]) -> Iterator[bytes]:
+    """The gzip stream of the file `fd` from byte 0; its length is added to written[0]."""
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 16+15: a gzip header and trailer
+    pos = 0
     while chunk := os.pread(fd, _CHUNK, pos):
-        parts.append(chunk)
         pos += len(chunk)
-    return b"".join(parts)
+        out = co.compress(chunk)
+        written[0] += len(out)
+        yield out
+    out = co.flush()
+    written[0] += len(out)
+    yield out
 
 
 def unarchive_session(
@@ -95,21 +109,21 @@ def unarchive_session(
     log = home.log_path(session_id)
     gz = archive_path(home, session_id)
     home.check()
-    if log.exists():
+    if os.path.lexists(log):
         raise JournalIOError(f"session {session_id} already has a log; not overwriting", path=log)
     mem = open_archived(log)
     try:
-        data = _read_all(mem)
+        archived = os.lstat(gz).st_size
+        tmp = home.sessions_dir / f".{session_id}.jsonl.unarchive.tmp"  # gc removes a leftover
+        home.ensure()
+        fd = st_os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            size = _copy(st_os, mem, fd)
+            st_os.fsync(fd)
+        finally:
+            st_os.close(fd)
     finally:
         os.close(mem)
-    after = os.lstat(gz).st_size
-    tmp = home.sessions_dir / f".{session_id}.unarchive"
-    home.ensure()
-    fd = st_os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    try:
-        _fsync_write(st_os, fd, data)
-    finally:
-        st_os.close(fd)
     try:
         st_os.link(tmp, log)  # never replaces a log that appeared meanwhile
     finally:
@@ -117,4 +131,4 @@ def unarchive_session(
     st_os.fsync_dir(home.sessions_dir)
     st_os.unlink(gz)
     st_os.fsync_dir(home.archive_dir)
-    return ArchiveResult(session_id, after, len(data))
+    return ArchiveResult(session_id, archived, size)

@@ -29,8 +29,10 @@ def archive_path(home: Home, session_id: str) -> Path:
 
 
 def has_log(home: Home, session_id: str) -> bool:
-    """True if the session has a log or an archive (what readers can read)."""
-    return home.log_path(session_id).is_file() or archive_path(home, session_id).is_file()
+    """True if something is where the session's log or archive goes (the reader checks it)."""
+    return os.path.lexists(home.log_path(session_id)) or os.path.lexists(
+        archive_path(home, session_id)
+    )
 
 
 def archived_ids(home: Home) -> list[str]:

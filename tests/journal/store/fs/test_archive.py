@@ -155,3 +155,20 @@ def test_a_damaged_gzip_is_reported_by_verify_not_raised(home: Home) -> None:
     report = verify_session(home, sid)
     assert not report.ok
     assert any(e.kind == "unreadable" and "damaged archive" in e.message for e in report.errors)
+
+
+def test_a_failure_before_unarchive_links_the_log_keeps_the_archive(home: Home) -> None:
+    sid = _completed(home)
+    original = home.log_path(sid).read_bytes()
+    archive_session(home, sid)
+
+    class Failing(Storage):
+        def link(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+            raise OSError(5, "injected")
+
+    with pytest.raises(OSError, match="injected"):
+        unarchive_session(home, sid, storage=Failing())
+    assert not home.log_path(sid).exists() and archive_path(home, sid).exists()
+    assert [n for n in os.listdir(home.sessions_dir) if n.startswith(".")] == []
+    unarchive_session(home, sid)
+    assert home.log_path(sid).read_bytes() == original
