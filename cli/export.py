@@ -70,7 +70,7 @@ def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) 
     target = check_target(output, home) if output is not None else None  # before any reading
     chunks: Iterable[bytes]
     if fmt == "jsonl":
-        sid = resolve_session_ref(home, ref)
+        sid = resolve_session_ref(home, ref, archived=True)
         lines, cursor = raw_lines(home, sid, strict=strict)
         chunks = lines
     else:

@@ -16,7 +16,7 @@ import msgspec
 
 from p8j.journal import Home
 from p8j.journal.cache.catalog import TITLE_MAX, SessionSummary, list_summaries
-from p8j.replay.listing import SORTS, SessionListing, list_sessions
+from p8j.replay.listing import SORTS, SessionListing, archived_summaries, list_sessions
 
 from .options import SINCE, STATE_LIST, count, current_home, shared_options, stdout_style
 
@@ -169,6 +169,7 @@ Examples:
     help="Only sessions started in DIR ('.' for the current directory).",
 )
 @click.option("-a", "--all", "show_all", is_flag=True, help="Every session, however many.")
+@click.option("--archived", is_flag=True, help="List the archived sessions (see p8j archive).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only full session ids, one a line.")
 @click.option(
     "--jsonl", "as_jsonl", is_flag=True, help="One JSON object a line instead of an array."
@@ -182,13 +183,14 @@ def ls(
     sort: str,
     cwd: str | None,
     show_all: bool,
+    archived: bool,
     quiet: bool,
     as_jsonl: bool,
     as_json: bool,
 ) -> None:
     """List sessions, most recently active first."""
     home = current_home()
-    summaries = list_summaries(home)
+    summaries = archived_summaries(home) if archived else list_summaries(home)
     table_only = not (as_json or as_jsonl or quiet)
     cut = False
     if show_all:

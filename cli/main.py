@@ -30,6 +30,7 @@ from .options import SHARED_OPTIONS, shared_option, shared_options
 __all__ = ["COMMANDS", "CliError", "CliUsageError", "cli", "main"]
 
 COMMANDS: dict[str, str] = {
+    "archive": "p8j.cli.archive:archive",
     "demo": "p8j.cli.demo:demo",
     "export": "p8j.cli.export:export",
     "fork": "p8j.cli.fork:fork",
@@ -46,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "search": "p8j.cli.search:search_cmd",
     "tail": "p8j.cli.tail:tail",
     "title": "p8j.cli.title:title",
+    "unarchive": "p8j.cli.archive:unarchive",
     "verify": "p8j.cli.verify:verify",
 }
 

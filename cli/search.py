@@ -166,7 +166,7 @@ def search_cmd(
     except PatternError as exc:
         raise click.BadParameter(exc.message, param_hint="PATTERN") from None
     home = current_home()
-    ids = [resolve_session_ref(home, r) for r in refs] if refs else None
+    ids = [resolve_session_ref(home, r, archived=True) for r in refs] if refs else None
     result = search(
         home,
         regex,

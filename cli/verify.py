@@ -76,7 +76,9 @@ Example:
 def verify(refs: tuple[str, ...], verbose: bool, as_json: bool) -> None:
     """Check the integrity of session logs."""
     home = current_home()
-    ids = [resolve_session_ref(home, r) for r in refs] if refs else home.session_ids()
+    ids = (
+        [resolve_session_ref(home, r, archived=True) for r in refs] if refs else home.session_ids()
+    )
     show_bar = not as_json and is_terminal() and len(ids) >= PROGRESS_MIN
     style = stdout_style()
     bad = warned = 0

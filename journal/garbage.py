@@ -2,10 +2,11 @@
 
 Contract: it removes, and with ``dry_run`` only lists, exactly these:
 
-- ``blob``: a ``<home>/blobs/<sha256>`` that no session log and no repair sidecar
-  mentions, last changed more than `grace` seconds ago. A writer stores a blob
-  (fsynced) before it appends the event that refers to it, so a blob younger than
-  that may belong to an event still being written; it is kept. If any log or
+- ``blob``: a ``<home>/blobs/<sha256>`` that no session log (archived ones
+  included) and no repair sidecar mentions, last changed more than `grace`
+  seconds ago. A writer stores a blob (fsynced) before it appends the event
+  that refers to it, so a blob younger than that may belong to an event still
+  being written; it is kept. If any log or
   sidecar cannot be read, no blob is removed (what it refers to is unknown).
 - ``lock``: ``<home>/locks/<id>.lock`` of a session whose log does not exist,
   unless someone holds it (a writer creating that session holds it first).
@@ -38,6 +39,7 @@ from .cache.catalog import list_summaries
 from .errors import JournalIOError, P8jError, SessionLockedError
 from .housekeeping import RemovedFile
 from .ids import is_session_id
+from .store.fs.archived import ARCHIVE_SUFFIX, open_archived
 from .store.fs.cursor import LogCursor
 from .store.fs.layout import Home
 from .store.fs.lock import hold_session, lock_holder
@@ -85,8 +87,15 @@ def _regular(path: Path) -> os.stat_result | None:
 
 
 def _digests_in(path: Path, found: set[bytes]) -> None:
-    """Add every blob digest `path` mentions to `found` (raises OSError)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    """Add every blob digest `path` mentions to `found` (raises OSError, P8jError).
+
+    An archived log (``archive/*.jsonl.gz``) is read decompressed: its blobs stay referenced.
+    """
+    if path.parent.name == "archive" and path.name.endswith(ARCHIVE_SUFFIX):
+        log = path.parent.parent / "sessions" / path.name[: -len(".gz")]
+        fd = open_archived(log)
+    else:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         tail, pos = b"", 0
         while data := os.pread(fd, _CHUNK, pos):
@@ -100,7 +109,7 @@ def _digests_in(path: Path, found: set[bytes]) -> None:
 def _referenced(home: Home) -> tuple[set[str], str | None]:
     """Digests the logs and sidecars mention, or why that cannot be known."""
     found: set[bytes] = set()
-    for directory in (home.sessions_dir, home.torn_dir):
+    for directory in (home.sessions_dir, home.torn_dir, home.archive_dir):
         for name in _names(directory):
             if name.startswith("."):
                 continue
@@ -108,6 +117,8 @@ def _referenced(home: Home) -> tuple[set[str], str | None]:
                 _digests_in(directory / name, found)
             except OSError as exc:
                 return set(), f"cannot read {directory / name}: {exc.strerror}"
+            except P8jError as exc:
+                return set(), f"cannot read {directory / name}: {exc.message}"
     return {d.decode("ascii") for d in found}, None
 
 
@@ -141,6 +152,7 @@ def _candidates(home: Home, now: float, grace: float) -> tuple[list[RemovedFile]
         out.append(RemovedFile(kind, str(path), st.st_size))
 
     exists = {n[: -len(".jsonl")] for n in _names(home.sessions_dir) if n.endswith(".jsonl")}
+    exists.update(n[: -len(ARCHIVE_SUFFIX)] for n in _names(home.archive_dir))  # archived: kept
     refs, why = _referenced(home)
     for name in _names(home.blobs_dir):
         st = _regular(home.blobs_dir / name)
@@ -166,7 +178,7 @@ def _candidates(home: Home, now: float, grace: float) -> tuple[list[RemovedFile]
                     add(kind, path, st)
             elif _TEMP.fullmatch(name) and st.st_mtime <= old and _unlocked(path):
                 add("temp", path, st)
-    for directory in (home.sessions_dir, home.cache_dir):
+    for directory in (home.sessions_dir, home.cache_dir, home.archive_dir):
         for name in _names(directory):
             st = _regular(directory / name)
             fresh = st is None or st.st_mtime > old

@@ -190,17 +190,23 @@ def latest_session(home: Home) -> str:
     return latest.session_id
 
 
-def resolve_session_ref(home: Home, ref: str) -> str:
-    """A full id, a unique prefix, or ``latest`` (most recently active) -> the session id."""
+def resolve_session_ref(home: Home, ref: str, *, archived: bool = False) -> str:
+    """A full id, a unique prefix, or ``latest`` (most recently active) -> the session id.
+
+    With `archived`, an archived session's id or prefix resolves too (read-only use).
+    """
     if ref == "latest":
         return latest_session(home)
-    return layout.resolve_session_ref(home, ref)
+    return layout.resolve_session_ref(home, ref, archived=archived)
 
 
-def resolve_in(store: SessionStore, ref: str) -> str:
-    """`ref` in `store`: in a home, ``latest`` is the most recently active session (above)."""
+def resolve_in(store: SessionStore, ref: str, *, archived: bool = False) -> str:
+    """`ref` in `store`: in a home, ``latest`` is the most recently active session (above).
+
+    With `archived` (read-only callers), an archived session of a home resolves too.
+    """
     if isinstance(store, FileStore):
-        return resolve_session_ref(store.home, ref)
+        return resolve_session_ref(store.home, ref, archived=archived)
     return store.resolve(ref)
 
 

@@ -48,13 +48,14 @@ from p8j.journal import (
 from p8j.journal.housekeeping import resolve_in
 from p8j.journal.session import fold
 from p8j.journal.store.base import SessionStore, StoreCursor
+from p8j.journal.store.fs import LogCursor
 from p8j.journal.timefmt import format_ts
 
 from .bounded import read_bounded
 from .content import content_parts, visible
 from .lines import read_with_lines
 from .listing import session_state
-from .load import LoadReport, check_bounds, check_log, load_report, reader_store
+from .load import LoadReport, check_bounds, load_report, open_reader, reader_store
 
 __all__ = ["markdown", "raw_lines", "read_session_events", "snapshot_json"]
 
@@ -75,9 +76,8 @@ def read_session_events(
     upto_seq, bound = check_bounds(upto_seq, until)
     checks.boolean(strict, "strict")
     st = reader_store(home, store)
-    sid = resolve_in(st, ref)
-    check_log(st, sid)
-    cursor = st.open_cursor(sid, skip_corrupt=not strict)
+    sid = resolve_in(st, ref, archived=True)
+    cursor = open_reader(st, sid, skip_corrupt=not strict)
     events = list(read_bounded(cursor, upto_seq=upto_seq, until=bound))
     return events, load_report(sid, cursor, len(events))
 
@@ -88,9 +88,9 @@ def raw_lines(
     *,
     strict: bool = False,
     store: SessionStore | str | os.PathLike[str] | None = None,
-) -> tuple[Iterator[bytes], StoreCursor]:
+) -> tuple[Iterator[bytes], StoreCursor | LogCursor]:
     """The exact verified lines of a session's log, and the cursor reading them."""
-    cursor = reader_store(home, store).open_cursor(session_id, skip_corrupt=not strict)
+    cursor = open_reader(reader_store(home, store), session_id, skip_corrupt=not strict)
 
     def lines() -> Iterator[bytes]:
         for _, line in read_with_lines(cursor, final=True):

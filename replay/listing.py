@@ -19,7 +19,8 @@ Contract:
 - Filters: `project` is a shell-style pattern (an exact name matches itself);
   `states` takes any of ``active`` (= live or crashed), ``live``, ``crashed``,
   ``paused``, ``completed``, ``damaged``; `since` keeps sessions with activity at or after it;
-  `limit` keeps the newest N after filtering.
+  `limit` keeps the newest N after filtering. With `archived`, only archived
+  sessions are listed (read through their archives; they are never cached).
 - `parse_since` accepts a duration before now (``90s``, ``15m``, ``2h``,
   ``1h30m``, ``3d``, ``2w``), ``today``, ``yesterday``, a date (``2026-11-01``, local
   midnight) or a date and time (local time unless it carries an offset or ``Z``).
@@ -38,8 +39,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from p8j.journal.cache.catalog import SessionSummary, list_summaries
-from p8j.journal.errors import JournalIOError
+from p8j.journal.cache.catalog import SessionSummary, list_summaries, summarize
+from p8j.journal.errors import JournalIOError, P8jError
+from p8j.journal.store.fs.archived import archived_ids
+from p8j.journal.store.fs.cursor import LogCursor
 from p8j.journal.store.fs.layout import Home
 from p8j.journal.timefmt import format_ts, parse_ts
 
@@ -48,6 +51,7 @@ __all__ = [
     "STATES",
     "SessionListing",
     "State",
+    "archived_summaries",
     "list_sessions",
     "listing_of",
     "parse_since",
@@ -181,6 +185,23 @@ def _state_matches(states: frozenset[str], state: str) -> bool:
     return "active" in states and state in ("live", "crashed", "active")
 
 
+def archived_summaries(home: Home) -> list[SessionSummary]:
+    """Summaries of the archived sessions (read through their archives, not cached)."""
+    out = []
+    for sid in archived_ids(home):
+        cursor = LogCursor(
+            home.log_path(sid), session_id=sid, skip_corrupt=True, resolve_blobs=False
+        )
+        try:
+            summary = summarize(cursor.read(final=True), sid)
+        except P8jError:
+            summary = SessionSummary(session_id=sid, problems=1)
+        summary.problems += sum(1 for i in cursor.issues if i.kind != "unknown-event")
+        summary.size_bytes = cursor.offset
+        out.append(summary)
+    return out
+
+
 def list_sessions(
     home: Home,
     *,
@@ -191,6 +212,7 @@ def list_sessions(
     summaries: list[SessionSummary] | None = None,
     sort: str = "activity",
     cwd: str | os.PathLike[str] | None = None,
+    archived: bool = False,
 ) -> list[SessionListing]:
     """Sessions most recently active (or started) first, filtered (see the module docstring)."""
     if sort not in SORTS:
@@ -204,7 +226,9 @@ def list_sessions(
     # What fnmatchcase does per call, compiled once: the filter may see 100k summaries.
     in_project = re.compile(fnmatch.translate(project)).match if project is not None else None
     where = _normal(cwd) if cwd is not None else None
-    ordered = summaries if summaries is not None else list_summaries(home)
+    if summaries is None:
+        summaries = archived_summaries(home) if archived else list_summaries(home)
+    ordered = summaries
     if sort == "activity":
         ordered = sorted(ordered, key=_activity, reverse=True)  # stable: ties stay newest first
     rows: list[SessionListing] = []

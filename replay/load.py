@@ -38,7 +38,8 @@ from p8j.journal.cache.snapshots import fold_log
 from p8j.journal.housekeeping import resolve_in
 from p8j.journal.session import fold
 from p8j.journal.store.base import SessionStore, StoreCursor
-from p8j.journal.store.fs import ReadIssue
+from p8j.journal.store.fs import LogCursor, ReadIssue
+from p8j.journal.store.fs.archived import has_log
 from p8j.journal.store.fs.blobs import missing_blob_hashes
 from p8j.journal.store.fs.cursor import missing_start_error
 from p8j.journal.store.fs.layout import check_home_arg
@@ -90,10 +91,21 @@ def check_log(store: SessionStore, sid: str) -> None:
         raise SessionNotFoundError(f"no session {sid} in {where}") from exc
 
 
-def load_report(sid: str, cursor: StoreCursor, events: int) -> LoadReport:
+def load_report(sid: str, cursor: StoreCursor | LogCursor, events: int) -> LoadReport:
     """What `cursor` met reading `events` events of session `sid`."""
     path = os.fspath(cursor.path)
-    return LoadReport(sid, path, list(cursor.issues), cursor.torn, events, cursor.position.offset)
+    end = cursor.position.offset if isinstance(cursor, StoreCursor) else cursor.offset
+    return LoadReport(sid, path, list(cursor.issues), cursor.torn, events, end)
+
+
+def open_reader(store: SessionStore, sid: str, *, skip_corrupt: bool) -> StoreCursor | LogCursor:
+    """A verifying reader of `sid`: the store's cursor, or (archived) the archive's."""
+    if is_archived(store, sid):
+        # The same verifying reader, over the decompressed archive (store/fs/archived.py).
+        assert isinstance(store, FileStore)
+        return LogCursor(store.home.log_path(sid), session_id=sid, skip_corrupt=skip_corrupt)
+    check_log(store, sid)
+    return store.open_cursor(sid, skip_corrupt=skip_corrupt)
 
 
 def check_bounds(upto_seq: object, until: object) -> tuple[int | None, str | None]:
@@ -122,15 +134,27 @@ def load_session_with_report(
     upto_seq, bound = check_bounds(upto_seq, until)
     checks.boolean(skip_corrupt, "skip_corrupt")
     checks.opt_integer(history, "history", minimum=0)
-    sid = resolve_in(st, session_id)
-    check_log(st, sid)
-    if upto_seq is None and bound is None:
+    sid = resolve_in(st, session_id, archived=True)
+    if upto_seq is None and bound is None and not is_archived(st, sid):
+        check_log(st, sid)
         # The whole session: from the snapshot cache when it is fresh (journal/snapshots.py).
         session, cursor, count = fold_log(st, sid, skip_corrupt=skip_corrupt, history=history)
         session.missing_blobs = missing_blob_hashes(cursor.issues)
-        report = load_report(sid, cursor, count)
-        return session, report
-    cursor = st.open_cursor(sid, skip_corrupt=skip_corrupt)
+        return session, load_report(sid, cursor, count)
+    reader = open_reader(st, sid, skip_corrupt=skip_corrupt)
+    session, count = _fold_bounded(reader, upto_seq, bound, history)
+    return session, load_report(sid, reader, count)
+
+
+def is_archived(store: SessionStore, sid: str) -> bool:
+    """True if `sid` is an archived session of a home (no log, an archive)."""
+    return isinstance(store, FileStore) and not store.exists(sid) and has_log(store.home, sid)
+
+
+def _fold_bounded(
+    cursor: StoreCursor | LogCursor, upto_seq: int | None, bound: str | None, history: int | None
+) -> tuple[Session, int]:
+    """Fold `cursor`'s events up to the bounds; the session and how many events it read."""
     count = 0
 
     def events() -> Iterator[AnyEvent | UnknownEvent]:
@@ -148,8 +172,7 @@ def load_session_with_report(
     if history is not None:
         session = session.window(history)
     session.missing_blobs = missing_blob_hashes(cursor.issues)
-    report = load_report(sid, cursor, count)
-    return session, report
+    return session, count
 
 
 def load_session(

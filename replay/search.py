@@ -69,6 +69,7 @@ from p8j.journal.store.fs.blobs import BlobStore
 
 from .bounded import read_bounded, ts_bound
 from .content import content_texts
+from .listing import archived_summaries
 from .search_pattern import SearchPattern
 from .search_scan import (
     Test,
@@ -215,6 +216,9 @@ def search(
     compiled = _as_pattern(pattern, ignore_case)
     bound = ts_bound(since)
     summaries = list_summaries(home)
+    if session_ids is not None:  # an archived session is searched when it is named
+        session_ids = set(session_ids)
+        summaries = summaries + [s for s in archived_summaries(home) if s.session_id in session_ids]
     selected = _select(summaries, session_ids, project, bound)
     run = _Run(home, compiled, roles, kinds, bound, limit, per_session)
     if narrow and compiled.need is not None:

@@ -52,6 +52,7 @@ from ...events import (
     UnknownEvent,
 )
 from ...session import check_event, seq_span
+from .archived import open_archived
 from .blobs import BlobStore
 from .blobs import resolve as resolve_blobs
 
@@ -114,7 +115,7 @@ def open_log_readonly(path: Path) -> int:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
-        raise
+        return open_archived(path)  # an archived log reads like a live one (or re-raises)
     except OSError as exc:
         if exc.errno == 40:  # ELOOP: the last component is a symlink
             raise UnsafePathError("refusing to follow a symlink", path=path) from exc

@@ -10,6 +10,7 @@ Layout (contract)::
     <home>/torn/<session-id>.<offset>.torn bytes cut from a torn tail on repair
     <home>/cache/                          derived, rebuildable (catalog, snapshots)
     <home>/blobs/<sha256>                  payloads too large for a line (see blobs.py)
+    <home>/archive/<session-id>.jsonl.gz   a completed session's log, gzipped (see archive.py)
     <home>/redact.json                     optional redaction rules (see redact.py)
 
 Directories are created 0700 and files 0600 whatever the umask. Paths are built
@@ -49,6 +50,7 @@ __all__ = ["ENV_VAR", "Home", "check_dir", "check_file", "check_home_arg", "reso
 
 ENV_VAR = "P8J_HOME"
 LOG_SUFFIX = ".jsonl"
+ARCHIVE_SUFFIX = ".jsonl.gz"
 
 
 def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
@@ -188,6 +190,7 @@ class Home:
         self.torn_dir = self.path / "torn"
         self.cache_dir = self.path / "cache"
         self.blobs_dir = self.path / "blobs"
+        self.archive_dir = self.path / "archive"
 
     def __repr__(self) -> str:
         return f"Home({str(self.path)!r})"
@@ -219,7 +222,8 @@ class Home:
 
         A home that does not exist passes: there is nothing in it to trust or distrust.
         """
-        for d in self._layout():
+        # archive/ is checked like the others but only made by `p8j archive`.
+        for d in (*self._layout(), self.archive_dir):
             try:
                 st = os.lstat(d)
             except FileNotFoundError:
@@ -339,6 +343,19 @@ class Home:
         ids.sort()
         return ids
 
+    def _archived_ids(self) -> list[str]:
+        """Ids of the archived sessions (``archive/<id>.jsonl.gz``), sorted; no home check."""
+        try:
+            names = os.listdir(self.archive_dir)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise JournalIOError(
+                f"cannot list archive: {exc.strerror}", path=self.archive_dir
+            ) from exc
+        n = len(ARCHIVE_SUFFIX)
+        return sorted(x[:-n] for x in names if x.endswith(ARCHIVE_SUFFIX) and is_session_id(x[:-n]))
+
 
 def fsync_dir(path: Path) -> None:
     """fsync a directory so a file created or renamed in it survives power loss."""
@@ -349,8 +366,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def resolve_session_ref(home: Home, ref: str) -> str:
+def resolve_session_ref(home: Home, ref: str, *, archived: bool = False) -> str:
     """Resolve a full id, a unique id prefix, or ``latest`` to a session id.
+
+    With `archived`, archived sessions (``archive/``) are candidates too (read-only
+    commands); ``latest`` is always a live one.
 
     Raises InvalidSessionIdError for a malformed ref, UnsafePathError for an
     unsafe home (`Home.check`) and SessionNotFoundError (with `candidates`) for
@@ -369,10 +389,17 @@ def resolve_session_ref(home: Home, ref: str) -> str:
         if not ids:
             raise SessionNotFoundError(f"no sessions in {home.path}")
         return ids[-1]
+    if archived:
+        ids = sorted({*ids, *home._archived_ids()})
     matches = [i for i in ids if i.startswith(ref)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        hidden = [] if archived else [i for i in home._archived_ids() if i.startswith(ref)]
+        if len(hidden) == 1:  # only read-only commands see archived sessions
+            raise SessionNotFoundError(
+                f"session {hidden[0]} is archived: `p8j unarchive {hidden[0]}` brings it back"
+            )
         raise SessionNotFoundError(f"no session matches {ref!r} in {home.path}")
     shown = ", ".join(matches[:10]) + (
         f" (and {len(matches) - 10} more)" if len(matches) > 10 else ""
