@@ -27,7 +27,17 @@ from ..jsontree import Path, TreeRewriter
 from .engine import Redactor
 from .rules import MARKER_PREFIX, marker
 
-__all__ = ["CARRY_CHARS", "LABEL_FIELDS", "REDACTED_FIELDS", "RedactStream", "StreamTree"]
+__all__ = [
+    "CARRY_CHARS",
+    "LABEL_FIELDS",
+    "PLAIN_ROLES",
+    "REDACTED_FIELDS",
+    "RedactStream",
+    "StreamTree",
+]
+
+# Message roles agents use: names, never secrets, so recording skips checking them.
+PLAIN_ROLES = frozenset({"user", "assistant", "system", "tool", "developer", "function"})
 
 CARRY_CHARS = 128
 
