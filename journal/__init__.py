@@ -22,8 +22,9 @@ name does not import the manager, the catalog or redaction, which keeps the
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .cache.catalog import SessionSummary as SessionSummary
@@ -120,14 +121,4 @@ _LAZY: dict[str, str] = {name: module for module, names in _EXPORTS.items() for 
 __all__ = sorted(_LAZY, key=lambda n: (0 if n.isupper() else 1 if n[0].isupper() else 2, n))
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("." + module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
