@@ -53,13 +53,19 @@ if TYPE_CHECKING:
     from .events import LinesRemoved as LinesRemoved
     from .events import MessageRecorded as MessageRecorded
     from .events import MetadataUpdated as MetadataUpdated
+    from .events import Origin as Origin
+    from .events import RecordImported as RecordImported
     from .events import RemovedLines as RemovedLines
+    from .events import SessionCompacted as SessionCompacted
     from .events import SessionEnded as SessionEnded
     from .events import SessionPaused as SessionPaused
     from .events import SessionResumed as SessionResumed
     from .events import SessionStarted as SessionStarted
     from .events import SessionTitled as SessionTitled
+    from .events import SourceInfo as SourceInfo
     from .events import UnknownEvent as UnknownEvent
+    from .events import Usage as Usage
+    from .events import UsageRecorded as UsageRecorded
     from .manager import SessionManager as SessionManager
     from .session import Session as Session
     from .store.base import SessionStore as SessionStore
@@ -99,13 +105,19 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "LinesRemoved",
         "MessageRecorded",
         "MetadataUpdated",
+        "Origin",
+        "RecordImported",
         "RemovedLines",
+        "SessionCompacted",
         "SessionEnded",
         "SessionPaused",
         "SessionResumed",
         "SessionStarted",
         "SessionTitled",
+        "SourceInfo",
         "UnknownEvent",
+        "Usage",
+        "UsageRecorded",
     ),
     "manager": ("SessionManager",),
     "session": ("Session",),

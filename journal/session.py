@@ -36,12 +36,15 @@ from .events import (
     LinesRemoved,
     MessageRecorded,
     MetadataUpdated,
+    RecordImported,
+    SessionCompacted,
     SessionEnded,
     SessionPaused,
     SessionResumed,
     SessionStarted,
     SessionTitled,
     UnknownEvent,
+    UsageRecorded,
 )
 from .timefmt import parse_ts
 
@@ -72,6 +75,9 @@ _RULES: dict[type[Event], tuple[frozenset[str | None], str | None]] = {
     LinesRemoved: (frozenset({"active", "paused", "completed"}), None),
     # Naming is bookkeeping, not conversation: a finished session can be named too.
     SessionTitled: (frozenset({"active", "paused", "completed"}), None),
+    SessionCompacted: (frozenset({"active"}), None),
+    UsageRecorded: (frozenset({"active"}), None),
+    RecordImported: (frozenset({"active", "paused", "completed"}), None),
 }
 _RESTORABLE = frozenset({"active", "paused"})
 

@@ -227,7 +227,7 @@ class LogRedactor:
         changes: dict[str, Any] = {}
         for name in REDACTED_FIELDS.get(type(ev).__name__, ()):
             value = getattr(ev, name)
-            if value is msgspec.UNSET:
+            if value is msgspec.UNSET or value is None or value == "":
                 continue
             new = self.walker.field(name, value, name)
             if new is not value:

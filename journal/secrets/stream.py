@@ -44,15 +44,18 @@ CARRY_CHARS = 128
 # The caller-given fields redacted in each event type (by name; see events.py), in the
 # order they are written.
 REDACTED_FIELDS: dict[str, tuple[str, ...]] = {
-    "SessionStarted": ("project_name", "metadata", "cwd"),
-    "MessageRecorded": ("role", "content", "extra"),
-    "CommandRecorded": ("command", "cwd"),
-    "ExecutionRecorded": ("command", "output", "started_at"),
+    "SessionStarted": ("project_name", "metadata", "cwd", "origin"),
+    "MessageRecorded": ("role", "content", "extra", "origin"),
+    "CommandRecorded": ("command", "cwd", "input", "origin"),
+    "ExecutionRecorded": ("command", "output", "started_at", "stderr", "result", "origin"),
     "MetadataUpdated": ("changes",),
     "SessionPaused": ("reason",),
     "SessionResumed": ("reason",),
     "SessionEnded": ("reason",),
-    "SessionTitled": ("title",),
+    "SessionTitled": ("title", "origin"),
+    "SessionCompacted": ("summary", "replacement", "origin"),
+    "UsageRecorded": ("origin",),
+    "RecordImported": ("record", "origin"),
 }
 LABEL_FIELDS = frozenset({"project_name", "cwd", "role", "reason", "started_at"})
 
@@ -138,7 +141,9 @@ class RedactStream:
         """Redact `fields[name]` in place for each of `names`; return the rule ids that fired."""
         for name in names:
             value = fields.get(name)
-            if value is not None:
+            # None and "" hold nothing, and skipping them here and in scan.py alike keeps
+            # the carry between texts the same whichever path redacts a record.
+            if value is not None and value != "":
                 fields[name] = self.field(name, value)
         return self.take()
 

@@ -78,6 +78,29 @@ V1_SCHEMA: dict[str, list[tuple[str, str, str]]] = {
     ],
     # Added by p8j title; readers that predate it meet it as UnknownEvent.
     "SessionTitled": [("title", "str", "required")],
+    # Added by the importers (p8j import); readers that predate them meet them as UnknownEvent.
+    "SessionCompacted": [
+        ("trigger", "None | str", "None"),
+        ("tokens_before", "None | int", "None"),
+        ("summary", "None | str", "None"),
+        ("replacement", "any", "UNSET"),
+        ("redactions", "list[str]", "[]"),
+        ("blobs", "list[BlobRef]", "[]"),
+        ("origin", "None | Origin", "None"),
+    ],
+    "UsageRecorded": [
+        ("usage", "Usage", "required"),
+        ("model", "None | str", "None"),
+        ("response_id", "None | str", "None"),
+        ("origin", "None | Origin", "None"),
+    ],
+    "RecordImported": [
+        ("kind", "str", "required"),
+        ("record", "any", "UNSET"),
+        ("redactions", "list[str]", "[]"),
+        ("blobs", "list[BlobRef]", "[]"),
+        ("origin", "None | Origin", "None"),
+    ],
 }
 ENVELOPE = [
     ("v", "int", "required"),
