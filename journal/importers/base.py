@@ -163,6 +163,10 @@ def rebuild_record(event: object) -> Any:
         value = getattr(event, field)
         if value is msgspec.UNSET:
             continue
+        if isinstance(value, (dict, list)):
+            # A copy: a value moved from inside another moved value is put back into it,
+            # which must not write into the (frozen) event's own value.
+            value = msgspec.json.decode(msgspec.json.encode(value))
         record = _set_path(record, list(path), value)
     return record
 
