@@ -65,8 +65,8 @@ class Header:
         return None not in (self.session_id, self.cwd, self.version, self.ts)
 
 
-def _records(path: Path) -> Any:
-    """The decodable JSON objects of `path`, in order (undecodable lines left out)."""
+def _records(path: Path, needle: bytes = b"") -> Any:
+    """The decodable JSON objects of `path` (of lines holding `needle`), in order."""
     try:
         handle = path.open("rb")
     except OSError:
@@ -75,6 +75,8 @@ def _records(path: Path) -> Any:
         for raw in handle:  # binary iteration splits on b"\n" only
             if not raw.endswith(b"\n"):
                 return  # an unterminated last line is still being written
+            if needle not in raw:
+                continue
             try:
                 record = _DECODE(raw)
             except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
@@ -157,7 +159,8 @@ def spawning_calls(parent: Path) -> dict[str, str]:
     """agentId -> the id of the tool call that spawned it, as the parent file records them."""
     calls: dict[str, str] = {}
     progress: dict[str, str] = {}
-    for record in _records(parent):
+    # Only lines naming an agent are decoded: a parent file can be hundreds of MB.
+    for record in _records(parent, b'"agentId"'):
         result = record.get("toolUseResult")
         message = record.get("message")
         if isinstance(result, dict) and isinstance(result.get("agentId"), str):

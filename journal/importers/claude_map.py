@@ -14,7 +14,7 @@ and per-turn context, `Usage`, an execution's `status`/`command`) are small.
   `compaction_summary` for ``isCompactSummary``, `sidechain` for ``isSidechain``.
 - a ``user`` record whose content is exactly one ``tool_result`` block ->
   `ExecutionRecorded`: `call_id` (``tool_use_id``), `output` (the block's text
-  content), `stderr` and `result` (``toolUseResult``) move; `status` is
+  content) and `result` (``toolUseResult``) move, `stderr` is copied from it; `status` is
   ``error`` (``is_error``), ``interrupted`` or ``ok``; `exit_code` stays None
   (Claude Code records none); `command` is the tool's name (from `ClaudeState`).
   When the agent spilled the output to a side file (``persistedOutputPath``, or
@@ -351,7 +351,9 @@ def _execution(
         path: list[str | int] = ["message", "content", 0, "content"]
         output = _move(record, moved, "output", path, _is_str)
         output = _block_text(block.get("content")) if output is _MISSING else output
-    stderr = _move(record, moved, "stderr", ["toolUseResult", "stderr"], _is_str)
+    # A copy, not moved: a move into a moved value would make rebuild_record
+    # write into the event's own `result` (it puts `result` back uncopied).
+    stderr = result.get("stderr") if isinstance(result, dict) else None
     result = _move(record, moved, "result", ["toolUseResult"], _anything)
     return ExecutionRecorded(
         **_draft(),
@@ -359,7 +361,7 @@ def _execution(
         output=output,
         call_id=call_id,
         status=status,
-        stderr="" if stderr is _MISSING else stderr,
+        stderr=stderr if isinstance(stderr, str) else "",
         result=msgspec.UNSET if result is _MISSING else result,
         origin=_origin(record, line, end, state, moved),
     )
