@@ -1,4 +1,4 @@
-"""The Claude Code importer: records -> events (moved, rebuilt exactly), files, sub-agent links."""
+"""The Claude Code importer: reading lines (bad input too), discovery and links, resume, native."""
 
 from __future__ import annotations
 
@@ -17,336 +17,122 @@ from claude_helpers import (
     events,
     jsonl,
     read_all,
-    record,
     source,
     user,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from p8j.journal.codec import decode_line, encode_event
 from p8j.journal.errors import P8jError
-from p8j.journal.events import (
-    ExecutionRecorded,
-    MessageRecorded,
-    RecordImported,
-    SessionCompacted,
-    SessionStarted,
-    SessionTitled,
-    Usage,
-)
-from p8j.journal.importers.base import Importer, ReadPoint, SourceFile, rebuild_record
+from p8j.journal.events import MessageRecorded, SessionStarted
+from p8j.journal.importers.base import Importer, Mapped, ReadPoint, rebuild_record
 from p8j.journal.importers.claude import IMPORTER
 from p8j.journal.importers.claude_map import ClaudeState
 
-TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}}
+ENVELOPE = {
+    "session_id": "019aa8a4-6a1b-7c3e-8f00-123456789abc",
+    "ts": "2026-12-03T18:00:00.000000Z",
+}
+
+# Text msgspec can encode (no lone surrogates), with the odd characters logs hold.
+texts = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
+    ["", "\u0000", "\x00", "<system-reminder>x", "2026-01-23T17:34:42.719Z", "toolu_1", "\r"]
+)
+values: st.SearchStrategy[Any] = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=8,
+)
+blocks = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "thinking", "tool_use", "tool_result", "image", "x"])},
+    optional={
+        "text": values,
+        "id": st.sampled_from(["toolu_1", "toolu_2"]) | values,
+        "name": values,
+        "input": values,
+        "tool_use_id": st.sampled_from(["toolu_1", "toolu_2", "toolu_2"]) | values,
+        "content": values
+        | st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": texts})),
+        "is_error": values,
+    },
+)
+messages = st.fixed_dictionaries(
+    {},
+    optional={
+        "role": st.sampled_from(["user", "assistant"]) | values,
+        "content": values | st.lists(blocks, max_size=2),
+        "id": values,
+        "model": st.sampled_from(["claude-opus-4-6", "<synthetic>"]) | values,
+        "usage": st.dictionaries(
+            st.sampled_from(["input_tokens", "output_tokens", "cache_read_input_tokens"]), values
+        ),
+    },
+)
+envelope = {
+    "toolUseResult": values
+    | st.fixed_dictionaries(
+        {}, optional={"stderr": values, "interrupted": values, "persistedOutputPath": values}
+    ),
+    "subtype": st.just("compact_boundary") | values,
+    "compactMetadata": st.fixed_dictionaries({}, optional={"trigger": values, "preTokens": values}),
+    "summary": values,
+    "customTitle": values,
+    "uuid": values,
+    "parentUuid": values,
+    "logicalParentUuid": values,
+    "timestamp": st.sampled_from(["2026-01-23T17:34:42.719Z"]) | values,
+    "cwd": st.sampled_from(["/a", "/b"]) | values,
+    "gitBranch": values,
+    "isMeta": values,
+    "isSidechain": values,
+    "isCompactSummary": values,
+    "extra": values,
+}
+kinds = st.sampled_from(["system", "summary", "custom-title", "ai-title", "progress"]) | texts
+result_block = st.fixed_dictionaries(
+    {"type": st.just("tool_result"), "tool_use_id": st.sampled_from(["toolu_1", "toolu_2"])},
+    optional={"content": values | st.lists(blocks, max_size=2), "is_error": values},
+)
+results = st.fixed_dictionaries(
+    {"role": st.just("user"), "content": st.lists(result_block | blocks, min_size=1, max_size=1)}
+)
+records = st.one_of(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["user", "assistant"]), "message": messages}, optional=envelope
+    ),
+    st.fixed_dictionaries({"type": st.just("user"), "message": results}, optional=envelope),
+    st.fixed_dictionaries({"type": kinds}, optional={"message": values, **envelope}),
+)
+# Lines as a file may hold them: records, CRLF endings, blanks, garbage.
+lines = st.lists(
+    st.one_of(
+        records.map(lambda r: msgspec.json.encode(r) + b"\n"),
+        records.map(lambda r: msgspec.json.encode(r) + b"\r\n"),
+        st.sampled_from([b"\n", b"  \n", b"{\n", b"[]\n", b'"x"\n', b'{"type": 1}\n']),
+    ),
+    max_size=8,
+)
 
 
-def _only(data: bytes) -> Any:
-    (event,) = events(data)
-    return event
-
-
-def _rebuilds(records: list[dict[str, Any]]) -> list[Any]:
-    """The events of `records`, after checking each rebuilds its record exactly."""
-    evs = events(jsonl(records))
-    assert [rebuild_record(e) for e in evs] == records
-    return evs
+def _accounted(data: bytes, mapped: list[Mapped], start: int = 0) -> None:
+    """One Mapped per whole line from `start`, numbered and ended right; none for a torn tail."""
+    ends = [i + 1 for i, byte in enumerate(data) if byte == 0x0A and i >= start]
+    assert [m.end for m in mapped] == ends
+    first = data[:start].count(b"\n")
+    assert [m.line for m in mapped] == list(range(first + 1, first + 1 + len(ends)))
+    for m in mapped:
+        assert (m.event is None) != (m.skipped is None)  # an event, or a reason ("" if blank)
 
 
 def test_the_importer_satisfies_the_protocol() -> None:
     assert isinstance(IMPORTER, Importer)
     assert IMPORTER.agent == "claude"
     assert IMPORTER.default_paths() == [Path.home() / ".claude" / "projects"]
-
-
-def test_an_assistant_line_moves_its_content_and_normalizes_usage() -> None:
-    rec = assistant(2, {"type": "thinking", "thinking": "hmm", "signature": "sig"})
-    (event,) = _rebuilds([rec])
-    assert isinstance(event, MessageRecorded)
-    assert event.role == "assistant"
-    assert event.content == [{"type": "thinking", "thinking": "hmm", "signature": "sig"}]
-    assert event.response_id == "msg_1"
-    assert event.model == "claude-opus-4-5-20251101"
-    assert event.usage == Usage(
-        input_tokens=3, output_tokens=7, cache_read_tokens=4000, cache_write_tokens=120
-    )
-    assert event.origin is not None
-    # Moved, not copied: the content, role, id and model are no longer in the rest.
-    assert set(event.origin.rest["message"]) == {
-        "type",
-        "stop_reason",
-        "stop_sequence",
-        "usage",
-    }
-    assert event.origin.ts == "2026-01-23T17:34:02.719000Z"
-    assert (event.origin.id, event.origin.parent_id) == ("u2", "u1")
-    assert (event.origin.line, event.origin.end) == (1, len(jsonl([rec])))
-
-
-def test_lines_of_one_response_stay_separate_events_sharing_the_response_id() -> None:
-    recs = [
-        assistant(1, {"type": "text", "text": "Let me look."}),
-        assistant(2, TOOL_USE),
-        user(3, [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "a\nb"}]),
-        assistant(4, {"type": "text", "text": "Done."}, msg_id="msg_2"),
-    ]
-    evs = _rebuilds(recs)
-    assert [getattr(e, "response_id", None) for e in evs] == ["msg_1", "msg_1", None, "msg_2"]
-
-
-def test_a_lone_tool_result_becomes_an_execution_paired_by_call_id() -> None:
-    result = {"stdout": "a\nb", "stderr": "warn", "interrupted": False, "isImage": False}
-    block = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "a\nb"}
-    recs = [assistant(1, TOOL_USE), user(2, [block], toolUseResult=result)]
-    _, execution = _rebuilds(recs)
-    assert isinstance(execution, ExecutionRecorded)
-    assert execution.call_id == "toolu_1"
-    assert execution.command == "Bash"  # the tool's name, from the call before
-    assert execution.output == "a\nb"
-    assert execution.stderr == "warn"
-    assert execution.status == "ok"
-    assert execution.exit_code is None  # Claude Code records none
-    assert execution.result == result
-    assert execution.origin is not None
-    assert "toolUseResult" not in execution.origin.rest
-    assert execution.origin.rest["message"]["content"] == [{"type": "tool_result"}]
-
-
-@pytest.mark.parametrize(
-    ("block_extra", "result", "status"),
-    [
-        ({"is_error": True}, "Error: File does not exist.", "error"),
-        ({}, {"stdout": "", "stderr": "", "interrupted": True}, "interrupted"),
-        ({}, None, "ok"),
-    ],
-)
-def test_an_execution_status_comes_from_is_error_and_interrupted(
-    block_extra: dict[str, Any], result: Any, status: str
-) -> None:
-    block = {"type": "tool_result", "tool_use_id": "toolu_9", "content": "x", **block_extra}
-    fields = {} if result is None else {"toolUseResult": result}
-    (event,) = _rebuilds([user(1, [block], **fields)])
-    assert isinstance(event, ExecutionRecorded)
-    assert (event.status, event.command) == (status, "")  # no call seen: no tool name
-
-
-def test_a_tool_result_with_block_content_keeps_the_blocks_and_outputs_their_text() -> None:
-    content = [
-        {"type": "text", "text": "part one"},
-        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"}},
-        {"type": "text", "text": "part two"},
-    ]
-    block = {"type": "tool_result", "tool_use_id": "toolu_1", "content": content}
-    (event,) = _rebuilds([user(1, [block])])
-    assert isinstance(event, ExecutionRecorded)
-    assert event.output == "part one\npart two"
-
-
-def test_several_tool_results_or_mixed_content_stay_a_message() -> None:
-    two = [
-        {"type": "tool_result", "tool_use_id": "a", "content": "1"},
-        {"type": "tool_result", "tool_use_id": "b", "content": "2"},
-    ]
-    mixed = [
-        {"type": "tool_result", "tool_use_id": "c", "content": "3"},
-        {"type": "text", "text": "and"},
-    ]
-    evs = _rebuilds([user(1, two), user(2, mixed)])
-    assert [type(e) for e in evs] == [MessageRecorded, MessageRecorded]
-    assert evs[0].content == two
-
-
-def _spill_tree(tmp_path: Path, recorded: str) -> tuple[SourceFile, dict[str, Any]]:
-    project = tmp_path / "-home-me-app"
-    (project / "s1" / "tool-results").mkdir(parents=True)
-    (project / "s1" / "tool-results" / "bx04.txt").write_text("FULL " * 1000)
-    preview = f"<persisted-output>\nOutput too large (5KB). Full output saved to: {recorded}\n\n"
-    block = {"type": "tool_result", "tool_use_id": "toolu_1", "content": preview + "FULL FULL"}
-    rec = user(2, [block], toolUseResult={"stdout": "FULL", "persistedOutputPath": recorded})
-    (project / "s1.jsonl").write_bytes(jsonl([rec]))
-    return source(project / "s1.jsonl"), rec
-
-
-def test_a_spilled_output_is_read_from_tool_results_beside_the_source(tmp_path: Path) -> None:
-    # The recorded path is the other machine's; the file is found beside the source.
-    file, rec = _spill_tree(tmp_path, "/Users/other/.claude/projects/-x/s1/tool-results/bx04.txt")
-    (event,) = events(Path(file.path).read_bytes(), file)
-    assert isinstance(event, ExecutionRecorded)
-    assert event.output == "FULL " * 1000
-    assert rebuild_record(event) == rec  # the preview stays in the record
-
-
-def test_a_spilled_output_path_never_leaves_the_project(tmp_path: Path) -> None:
-    (tmp_path / "secret").mkdir()
-    (tmp_path / "secret" / "tool-results").mkdir()
-    outside = tmp_path / "secret" / "tool-results" / "other.txt"
-    outside.write_text("SECRET")
-    # The recorded path exists on this machine, but outside the source's project folder.
-    file, rec = _spill_tree(tmp_path, str(outside))
-    (event,) = events(Path(file.path).read_bytes(), file)
-    assert isinstance(event, ExecutionRecorded)
-    assert "SECRET" not in event.output
-    assert event.output.startswith("<persisted-output>")  # the preview: the file is missing
-    assert rebuild_record(event) == rec
-
-
-def test_a_compaction_boundary_and_its_summary() -> None:
-    boundary = record(
-        "system",
-        5,
-        parentUuid=None,
-        logicalParentUuid="u4",
-        subtype="compact_boundary",
-        content="Conversation compacted",
-        isMeta=False,
-        level="info",
-        compactMetadata={"trigger": "auto", "preTokens": 155123},
-    )
-    summary = user(6, "This session is being continued...", isCompactSummary=True)
-    compacted, message = _rebuilds([boundary, summary])
-    assert isinstance(compacted, SessionCompacted)
-    assert (compacted.trigger, compacted.tokens_before) == ("auto", 155123)
-    assert compacted.origin is not None and compacted.origin.parent_id == "u4"
-    assert isinstance(message, MessageRecorded) and message.compaction_summary
-
-
-@pytest.mark.parametrize(
-    ("kind", "key"),
-    [("summary", "summary"), ("custom-title", "customTitle"), ("ai-title", "aiTitle")],
-)
-def test_title_records_become_session_titled(kind: str, key: str) -> None:
-    rec = {"type": kind, key: "Fix the parser", "leafUuid": "u9", "sessionId": "s1"}
-    (event,) = _rebuilds([rec])
-    assert isinstance(event, SessionTitled)
-    assert (event.title, event.source_kind) == ("Fix the parser", kind)
-
-
-@pytest.mark.parametrize(
-    "rec",
-    [
-        record("progress", data={"type": "hook_progress", "hookEvent": "SessionStart"}),
-        {
-            "type": "file-history-snapshot",
-            "messageId": "m",
-            "snapshot": {},
-            "isSnapshotUpdate": False,
-        },
-        record("system", subtype="turn_duration", durationMs=1234),
-        {
-            "type": "queue-operation",
-            "operation": "enqueue",
-            "timestamp": "2026-01-01T00:00:00.000Z",
-        },
-        {"type": "summary", "summary": 42},  # a title that is not text is kept, not guessed at
-        record("user", message="not an object"),
-        {"type": "a-type-from-the-future", "anything": [1, {"x": None}]},
-    ],
-)
-def test_everything_else_is_kept_verbatim(rec: dict[str, Any]) -> None:
-    (event,) = _rebuilds([rec])
-    assert isinstance(event, RecordImported)
-    assert event.kind == rec["type"]
-    assert event.record == rec
-    assert event.origin is not None and event.origin.moved == {"record": []}
-
-
-@pytest.mark.parametrize(
-    ("content", "fields", "injected"),
-    [
-        ("Please fix the bug", {}, False),
-        ("expanded slash command prompt", {"isMeta": True}, True),
-        ("<command-name>/clear</command-name>\n<command-message>clear</command-message>", {}, True),
-        ("<local-command-stdout>done</local-command-stdout>", {}, True),
-        ("Caveat: The messages below were generated by the user while running", {}, True),
-        ([{"type": "text", "text": "<system-reminder>be careful</system-reminder>"}], {}, True),
-        ([{"type": "text", "text": "[Request interrupted by user for tool use]"}], {}, True),
-        (
-            [
-                {"type": "text", "text": "<system-reminder>x</system-reminder>"},
-                {"type": "text", "text": "hi"},
-            ],
-            {},
-            False,
-        ),
-        (
-            [
-                {
-                    "type": "image",
-                    "source": {"type": "base64", "media_type": "image/png", "data": ""},
-                }
-            ],
-            {},
-            False,
-        ),
-    ],
-)
-def test_injected_text_is_flagged(content: Any, fields: dict[str, Any], injected: bool) -> None:
-    (event,) = _rebuilds([user(1, content, **fields)])
-    assert isinstance(event, MessageRecorded)
-    assert event.injected is injected
-
-
-def test_an_assistant_message_is_never_injected() -> None:
-    event = _only(jsonl([assistant(1, {"type": "text", "text": "<system-reminder>"}, isMeta=True)]))
-    assert isinstance(event, MessageRecorded) and not event.injected
-
-
-def test_inline_sidechain_records_stay_in_the_file_session_flagged() -> None:
-    recs = [user(1, "Task prompt", isSidechain=True), user(2, "main prompt")]
-    mapped = read_all(jsonl(recs))
-    assert [m.target for m in mapped] == [None, None]
-    assert [m.event.sidechain for m in mapped if isinstance(m.event, MessageRecorded)] == [
-        True,
-        False,
-    ]
-
-
-def test_per_turn_context_is_kept_only_where_it_changes() -> None:
-    recs = [
-        {"type": "summary", "summary": "t", "leafUuid": "x"},
-        user(1, "a"),
-        assistant(2, {"type": "text", "text": "b"}),
-        user(3, "c", cwd="/home/me/app/sub"),
-        assistant(4, {"type": "text", "text": "d"}, cwd="/home/me/app/sub", gitBranch="feature"),
-        assistant(5, {"type": "text", "text": "e"}, cwd="/home/me/app/sub", gitBranch="feature"),
-    ]
-    recs[5]["message"]["model"] = "claude-haiku-4-5-20251001"
-    origins = [e.origin for e in _rebuilds(recs)]
-    assert [(o.cwd, o.git_branch, o.model) for o in origins if o is not None] == [
-        (None, None, None),
-        ("/home/me/app", "main", None),
-        (None, None, "claude-opus-4-5-20251101"),
-        ("/home/me/app/sub", None, None),
-        (None, "feature", None),
-        (None, None, "claude-haiku-4-5-20251001"),
-    ]
-
-
-def test_a_synthetic_message_does_not_change_the_model() -> None:
-    synthetic = assistant(2, {"type": "text", "text": "No response requested."})
-    synthetic["message"]["model"] = "<synthetic>"
-    _, second, third = _rebuilds(
-        [
-            assistant(1, {"type": "text", "text": "a"}),
-            synthetic,
-            assistant(3, {"type": "text", "text": "b"}),
-        ]
-    )
-    assert second.model == "<synthetic>"
-    assert second.origin.model is None and third.origin.model is None
-
-
-@pytest.mark.parametrize(
-    ("raw", "ts"),
-    [
-        ("2026-01-23T17:34:42.719Z", "2026-01-23T17:34:42.719000Z"),
-        ("2026-01-23T19:34:42+02:00", "2026-01-23T17:34:42.000000Z"),
-        ("yesterday", None),
-        (1772788351499, None),
-    ],
-)
-def test_source_times_are_normalized_to_p8j_timestamps(raw: Any, ts: str | None) -> None:
-    event = _only(jsonl([user(1, "hi", timestamp=raw)]))
-    assert event.origin.ts == ts
 
 
 def test_bad_lines_are_skipped_with_a_reason_and_the_rest_is_read() -> None:
@@ -384,8 +170,10 @@ def test_a_one_megabyte_line_is_read_whole() -> None:
         "type": "image",
         "source": {"type": "base64", "media_type": "image/png", "data": "A" * (1 << 20)},
     }
-    (event,) = _rebuilds([user(1, [image, {"type": "text", "text": "what is this?"}])])
+    rec = user(1, [image, {"type": "text", "text": "what is this?"}])
+    (event,) = events(jsonl([rec]))
     assert isinstance(event, MessageRecorded) and not event.injected
+    assert rebuild_record(event) == rec
 
 
 def test_every_event_survives_the_journal_codec() -> None:
@@ -516,3 +304,64 @@ def test_native_rebuilds_the_source_records_without_the_start() -> None:
     file = source(path)
     start = IMPORTER.start_event(file, None)
     assert list(IMPORTER.native([start, *evs])) == [json.loads(ln) for ln in data.splitlines()]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.binary(max_size=40) | st.sampled_from([b"\n", b"\r\n", b"{", b"}"]), max_size=12)
+)
+def test_any_bytes_never_raise_and_every_whole_line_is_accounted_for_once(
+    parts: list[bytes],
+) -> None:
+    data = b"".join(parts)
+    _accounted(data, read_all(data))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines)
+def test_any_json_lines_rebuild_exactly_and_survive_the_codec(chunks: list[bytes]) -> None:
+    data = b"".join(chunks)
+    mapped = read_all(data)
+    _accounted(data, mapped)
+    for seq, m in enumerate(mapped):
+        if m.event is None:
+            continue
+        raw = data[: m.end].split(b"\n")[-2]
+        assert rebuild_record(m.event) == msgspec.json.decode(raw)
+        event = msgspec.structs.replace(m.event, seq=seq, **ENVELOPE)
+        assert decode_line(encode_event(event).rstrip(b"\n")) == event
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines, st.binary(max_size=30).filter(lambda b: b"\n" not in b))
+def test_an_unterminated_tail_is_never_read(chunks: list[bytes], tail: bytes) -> None:
+    data = b"".join(chunks)
+    assert read_all(data + tail) == read_all(data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines, st.data())
+def test_reading_from_any_read_point_yields_the_suffix_of_a_full_read(
+    chunks: list[bytes], data_: st.DataObject
+) -> None:
+    data = b"".join(chunks)
+    full = read_all(data)
+    k = data_.draw(st.integers(min_value=0, max_value=len(full)))
+    point = ReadPoint(offset=full[k - 1].end, line=full[k - 1].line) if k else ReadPoint()
+    before = [m.event for m in full[:k] if m.event is not None]
+    state = IMPORTER.resume_state(before)  # type: ignore[arg-type]
+    assert list(IMPORTER.read(source(), data, point, state)) == full[k:]
+
+
+def test_the_suffix_needs_the_resumed_state_for_tool_names() -> None:
+    """The property above is not vacuous: a result after the read point names its tool by state."""
+    call = assistant(1, {"type": "tool_use", "id": "toolu_1", "name": "Grep", "input": {}})
+    result = user(2, [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "hit"}])
+    data = jsonl([call, result])
+    full = read_all(data)
+    point = ReadPoint(offset=full[0].end, line=1)
+    state = IMPORTER.resume_state(events(jsonl([call])))
+    assert list(IMPORTER.read(source(), data, point, state)) == full[1:]
+    fresh = list(IMPORTER.read(source(), data, point))
+    assert getattr(fresh[0].event, "command", None) == ""
+    assert getattr(full[1].event, "command", None) == "Grep"
