@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -82,8 +83,21 @@ class ClaudeImporter:
         return "claude"
 
     def default_paths(self) -> list[Path]:
-        """``~/.claude/projects``."""
-        return [Path.home() / ".claude" / "projects"]
+        """``$CLAUDE_CONFIG_DIR/projects``, ``~/.claude/projects``, ``~/.config/claude/projects``.
+
+        Those that exist (Claude Code has used each); ``~/.claude/projects`` if none does.
+        """
+        home = Path.home()
+        xdg = os.environ.get("XDG_CONFIG_HOME") or str(home / ".config")
+        places = [home / ".claude", Path(xdg) / "claude"]
+        if os.environ.get("CLAUDE_CONFIG_DIR"):
+            places.insert(0, Path(os.environ["CLAUDE_CONFIG_DIR"]).expanduser())
+        found: list[Path] = []
+        for place in places:
+            projects = place / "projects"
+            if projects.is_dir() and projects.resolve() not in [p.resolve() for p in found]:
+                found.append(projects)
+        return found or [home / ".claude" / "projects"]
 
     def discover(self, path: Path) -> Iterator[SourceFile]:
         """The session files under `path` (or `path` itself), sessions before their sub-agents."""

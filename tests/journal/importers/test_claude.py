@@ -132,7 +132,25 @@ def _accounted(data: bytes, mapped: list[Mapped], start: int = 0) -> None:
 def test_the_importer_satisfies_the_protocol() -> None:
     assert isinstance(IMPORTER, Importer)
     assert IMPORTER.agent == "claude"
-    assert IMPORTER.default_paths() == [Path.home() / ".claude" / "projects"]
+
+
+def test_default_paths_are_the_places_claude_code_keeps_projects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    assert IMPORTER.default_paths() == [tmp_path / ".claude" / "projects"]  # none exists yet
+    (tmp_path / ".config" / "claude" / "projects").mkdir(parents=True)
+    assert IMPORTER.default_paths() == [tmp_path / ".config" / "claude" / "projects"]
+    (tmp_path / ".claude" / "projects").mkdir(parents=True)
+    (tmp_path / "custom" / "projects").mkdir(parents=True)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "custom"))
+    assert IMPORTER.default_paths() == [
+        tmp_path / "custom" / "projects",
+        tmp_path / ".claude" / "projects",
+        tmp_path / ".config" / "claude" / "projects",
+    ]
 
 
 def test_bad_lines_are_skipped_with_a_reason_and_the_rest_is_read() -> None:
