@@ -83,6 +83,7 @@ INJECTED_PREFIXES = (
     "<bash-stderr>",
     "<user-prompt-submit-hook>",
     "[Request interrupted by user",
+    "This session is being continued from a previous conversation",
 )
 
 # Title records: type -> the key holding the title.
@@ -118,10 +119,10 @@ def normalize_ts(value: Any) -> str | None:
 
 
 def is_injected(record: dict[str, Any], role: Any, content: Any) -> bool:
-    """True for a user message the agent wrote, not the human: isMeta, or only wrapper text."""
+    """True for a user message the agent wrote: isMeta, a compaction summary, wrapper text."""
     if role != "user":
         return False
-    if record.get("isMeta") is True:
+    if record.get("isMeta") is True or record.get("isCompactSummary") is True:
         return True
     if isinstance(content, str):
         return content.lstrip().startswith(INJECTED_PREFIXES)
