@@ -383,3 +383,24 @@ def test_the_suffix_needs_the_resumed_state_for_tool_names() -> None:
     fresh = list(IMPORTER.read(source(), data, point))
     assert getattr(fresh[0].event, "command", None) == ""
     assert getattr(full[1].event, "command", None) == "Grep"
+
+
+def test_a_sub_agent_named_only_by_agent_progress_is_linked_to_its_call(tmp_path: Path) -> None:
+    project = tmp_path / "-home-me-app"
+    nested = project / "s1" / "subagents"
+    nested.mkdir(parents=True)
+    progress = {
+        "type": "progress",
+        "data": {"type": "agent_progress", "agentId": "a17", "prompt": "look"},
+        "toolUseID": "agent_msg_1",
+        "parentToolUseID": "toolu_task",
+        "sessionId": "s1",
+    }
+    (project / "s1.jsonl").write_bytes(jsonl([user(1, "go"), progress]))
+    (nested / "agent-a17.jsonl").write_bytes(
+        jsonl([user(1, "look", isSidechain=True, agentId="a17")])
+    )
+    parent, agent = IMPORTER.discover(project)
+    assert (parent.source.source_id, parent.parent_source_id) == ("s1", None)
+    assert (agent.source.source_id, agent.parent_source_id) == ("a17", "s1")
+    assert agent.parent_call_id == "toolu_task"

@@ -149,9 +149,18 @@ def _spill_tree(tmp_path: Path, recorded: str) -> tuple[SourceFile, dict[str, An
     return source(project / "s1.jsonl"), rec
 
 
-def test_a_spilled_output_is_read_from_tool_results_beside_the_source(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        "/Users/other/.claude/projects/-x/s1/tool-results/bx04.txt",
+        "C:\\Users\\other\\.claude\\projects\\-x\\s1\\tool-results\\bx04.txt",
+    ],
+)
+def test_a_spilled_output_is_read_from_tool_results_beside_the_source(
+    tmp_path: Path, recorded: str
+) -> None:
     # The recorded path is the other machine's; the file is found beside the source.
-    file, rec = _spill_tree(tmp_path, "/Users/other/.claude/projects/-x/s1/tool-results/bx04.txt")
+    file, rec = _spill_tree(tmp_path, recorded)
     (event,) = events(Path(file.path).read_bytes(), file)
     assert isinstance(event, ExecutionRecorded)
     assert event.output == "FULL " * 1000
