@@ -14,9 +14,11 @@ and per-turn context, `Usage`, an execution's `status`/`command`) are small.
   `compaction_summary` for ``isCompactSummary``, `sidechain` for ``isSidechain``.
 - a ``user`` record whose content is exactly one ``tool_result`` block ->
   `ExecutionRecorded`: `call_id` (``tool_use_id``), `output` (the block's text
-  content) and `result` (``toolUseResult``) move, `stderr` is copied from it; `status` is
-  ``error`` (``is_error``), ``interrupted`` or ``ok``; `exit_code` stays None
-  (Claude Code records none); `command` is the tool's name (from `ClaudeState`).
+  content) and `result` (``toolUseResult``) move; `stderr` is copied from the
+  result (moving it out of a moved value would alias in `rebuild_record`);
+  `status` is ``error`` (``is_error``), ``interrupted`` or ``ok``; `exit_code`
+  stays None (Claude Code records none); `command` is the tool's name (from
+  `ClaudeState`: the call's ``tool_use`` block came before).
   When the agent spilled the output to a side file (``persistedOutputPath``, or
   ``Full output saved to:`` in a ``<persisted-output>`` preview) and
   `sidefiles` finds it, `output` holds the whole file instead and the preview
