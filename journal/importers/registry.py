@@ -6,6 +6,8 @@ Contract:
 - Another agent's importer is one module plus one entry point in the
   ``p8j.importers`` group (``name = "pkg.module:IMPORTER"``), found through
   importlib.metadata; a built-in name wins over an entry point of that name.
+- `native_records` rebuilds an imported session's source records with the
+  importer its ``SessionStarted.source`` names.
 - `get_importer` raises `ImporterError` (a `P8jError`) naming the importer and
   what went wrong: an unknown name (listing the known ones), a module that
   fails to import, a missing attribute, an object that is not an `Importer`.
@@ -14,12 +16,22 @@ Contract:
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, Sequence
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from ..errors import P8jError
+from ..events import AnyEvent, SessionStarted, UnknownEvent
 from .base import Importer
 
-__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "ImporterError", "get_importer", "importer_names"]
+__all__ = [
+    "BUILTIN",
+    "ENTRY_POINT_GROUP",
+    "ImporterError",
+    "get_importer",
+    "importer_names",
+    "native_records",
+]
 
 ENTRY_POINT_GROUP = "p8j.importers"
 
@@ -71,3 +83,17 @@ def get_importer(name: str) -> Importer:
             "(needs agent, default_paths, discover, read, resume_state, start_event, native)"
         )
     return obj
+
+
+def native_records(events: Sequence[AnyEvent | UnknownEvent]) -> Iterator[Any]:
+    """An imported session's source records, rebuilt by its importer (``export -f native``).
+
+    ImporterError if the session was not imported (its start names no source).
+    """
+    start = events[0] if events else None
+    if not isinstance(start, SessionStarted) or start.source is None:
+        sid = start.session_id if start is not None else "?"
+        raise ImporterError(
+            f"session {sid} was not imported from another agent: it has no native format"
+        )
+    return get_importer(start.source.agent).native(events)
