@@ -58,6 +58,7 @@ __all__ = [
     "committed",
     "fold_to_resume",
     "open_for_append",
+    "p8j_version",
     "redact_event",
     "restamp",
     "settle",
@@ -75,6 +76,11 @@ def _version() -> str:
         return version("p8j")
     except PackageNotFoundError:  # running from a source tree
         return "0+unknown"
+
+
+def p8j_version() -> str:
+    """This p8j's version (``0+unknown`` from a source tree), as a SessionStarted records it."""
+    return _version()
 
 
 def _cwd() -> str | None:

@@ -51,7 +51,7 @@ from ..events import (
     SessionStarted,
     UnknownEvent,
 )
-from ..recording import _version, append_event, open_for_append, redact_event
+from ..recording import append_event, open_for_append, p8j_version, redact_event
 from ..secrets.config import default_redactor, redaction_enabled
 from ..secrets.engine import Redactor
 from ..secrets.stream import RedactStream
@@ -232,7 +232,7 @@ class ImportRun:
             ts=now_ts(),
             host=draft.host or socket.gethostname(),
             pid=os.getpid(),
-            p8j_version=_version(),
+            p8j_version=p8j_version(),
             source=source,
             parent_id=draft.parent_id or parent,
             parent_call_id=draft.parent_call_id or file.parent_call_id,

@@ -1,4 +1,4 @@
-"""The import engine with a tiny Claude-shaped importer: identity, incremental, lifecycle, bad input."""
+"""The import engine with tiny fake importers: identity, increments, lifecycle, bad input."""
 
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ def test_secrets_are_redacted_like_recorded_ones(tmp_path: Path) -> None:
     raw = b"".join((home / "sessions").glob("*.jsonl").__next__().read_bytes().split(b"\n"))
     assert token.encode() not in raw
     (sid,) = FileStore(home).session_ids()
-    msg = [e for e in events_of(home, sid) if isinstance(e, MessageRecorded)][0]
+    msg = next(e for e in events_of(home, sid) if isinstance(e, MessageRecorded))
     assert msg.redactions == ["github-token"]
     assert msg.origin is not None and "REDACTED" in msg.origin.rest["cwd"]
 

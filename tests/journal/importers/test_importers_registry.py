@@ -54,8 +54,7 @@ def test_unknown_name_lists_the_known_ones() -> None:
 
 def test_entry_point_importer_is_found(dist: Path) -> None:
     module = (
-        "from fake_importers import LineImporter\n"
-        "IMPORTER = LineImporter('myagent', 'claude')\n"
+        "from fake_importers import LineImporter\nIMPORTER = LineImporter('myagent', 'claude')\n"
     )
     make_dist(dist, {"myagent": "myagent:IMPORTER"}, {"myagent": module})
     assert "myagent" in importer_names()
