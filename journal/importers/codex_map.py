@@ -98,9 +98,12 @@ INJECTED_MARKERS = (
     "<developer_instructions>",
     "<turn_aborted>",
 )
+_SHELL_TOOLS = frozenset(
+    {"exec_command", "shell", "shell_command", "local_shell", "container.exec"}
+)
 _SHELLS = frozenset({"bash", "zsh", "sh", "dash", "fish"})
 _CWD = re.compile(r"<cwd>([^<]*)</cwd>")
-_EXIT = re.compile(r"^Process exited with code (-?\d{1,10})\s*$", re.MULTILINE)
+_EXIT = re.compile(r"^(?:Process exited with code|Exit code:) (-?\d{1,10})\s*$", re.MULTILINE)
 _WALL = re.compile(r"^Wall time: (\d{1,12}(?:\.\d{1,9})?) seconds\s*$", re.MULTILINE)
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$", re.MULTILINE)
 _INT_MAX = 2**63 - 1
@@ -396,7 +399,7 @@ def command_line(tool: str, arguments: object) -> str:
     if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
         return _argv_line(argv)
     for key in ("cmd", "command"):
-        if isinstance(args.get(key), str) and tool in ("exec_command", "shell", "local_shell"):
+        if isinstance(args.get(key), str) and tool in _SHELL_TOOLS:
             return str(args[key])
     patch = arguments if isinstance(arguments, str) else args.get("input")
     if tool == "apply_patch" and isinstance(patch, str):
@@ -441,7 +444,8 @@ def output_facts(text: str) -> dict[str, Any]:
     The older ``shell`` tool writes ``{"output", "metadata": {"exit_code",
     "duration_seconds"}}`` as JSON text; unified exec writes a header
     (``Wall time: 1.0 seconds``, ``Process exited with code 0`` or ``Process
-    running with session ID 7``) before ``Output:``.
+    running with session ID 7``; ``shell_command``: ``Exit code: 0``) before
+    ``Output:``.
     """
     facts: dict[str, Any] = {}
     if text.startswith("{"):
