@@ -70,6 +70,8 @@ class SourceFile(msgspec.Struct, frozen=True, omit_defaults=True):
     parent_call_id: str | None = None
     compressed: str | None = None
     title: str | None = None
+    # Found but not importable (not a transcript, a missing optional dependency): why.
+    skipped: str | None = None
 
 
 class ReadPoint(msgspec.Struct, frozen=True):
