@@ -116,6 +116,9 @@ class ImportRun:
 
     def run_file(self, file: SourceFile, *, final: bool = True) -> int:
         """Import what is new in `file`; return the number of events written (or counted)."""
+        if file.skipped is not None:
+            self._skip(file.path, 0, file.skipped)
+            return 0
         try:
             data = read_source(file)
         except (OSError, P8jError) as exc:
@@ -224,6 +227,8 @@ class ImportRun:
         source = draft.source or file.source
         if source.host is None:
             source = msgspec.structs.replace(source, host=socket.gethostname())
+        if file.parent_source_id and source.parent_source_id is None:
+            source = msgspec.structs.replace(source, parent_source_id=file.parent_source_id)
         start = msgspec.structs.replace(
             draft,
             v=SCHEMA_VERSION,
@@ -250,7 +255,10 @@ class ImportRun:
                     path=file.path,
                 )
             writer = self.store.open_writer(sid, first=start)
-        entry = SourceEntry(sid, source.agent, source.source_id, source.path, start.parent_id)
+        entry = SourceEntry(
+            sid, source.agent, source.source_id, source.path, start.parent_id,
+            source.parent_source_id,
+        )  # fmt: skip
         self.index.add(entry)
         opened = _Open(sid, writer, 1, report)
         opened.stream = stream

@@ -11,7 +11,7 @@ Contract:
   machines importing the same source get the same id and ids still sort by
   start time.
 - `SourceIndex` finds past imports by reading each log's ``SessionStarted``
-  (its ``source`` and ``parent_id``), never by deriving the id again: a changed
+  (its ``source``, with ``parent_source_id``), never by deriving the id again: a changed
   derivation never duplicates a session. Inline sub-agent sessions are found as
   the children of a session whose ``source.path`` is their parent's.
 - `read_source` returns a source file's bytes, decompressed (``zstd``).
@@ -43,6 +43,7 @@ class SourceEntry(msgspec.Struct, frozen=True):
     source_id: str
     path: str
     parent_id: str | None
+    parent_source_id: str | None = None
 
 
 def identity_of(file: SourceFile) -> Identity:
@@ -78,7 +79,7 @@ class SourceIndex:
             if start is not None and start.source is not None:
                 src = start.source
                 self.entries[sid] = SourceEntry(
-                    sid, src.agent, src.source_id, src.path, start.parent_id
+                    sid, src.agent, src.source_id, src.path, start.parent_id, src.parent_source_id
                 )
         for entry in self.entries.values():
             self._by_identity.setdefault(self.identity(entry), entry.session_id)
@@ -92,7 +93,9 @@ class SourceIndex:
         return first if isinstance(first, SessionStarted) else None
 
     def identity(self, entry: SourceEntry) -> Identity:
-        """`entry`'s identity (its parent's source id from the parent's entry)."""
+        """`entry`'s identity (its parent's source id as recorded, else from the parent's entry)."""
+        if entry.parent_source_id is not None:
+            return (entry.agent, entry.source_id, entry.parent_source_id)
         parent = self.entries.get(entry.parent_id or "")
         return (entry.agent, entry.source_id, parent.source_id if parent else "")
 

@@ -222,3 +222,34 @@ def test_derive_id_is_deterministic_and_time_ordered() -> None:
     assert a != sources.derive_id(("claude", "s2", ""), "2026-01-01T00:00:00Z")
     assert a < sources.derive_id(("claude", "s", ""), "2026-01-01T00:00:01Z")
     assert msgspec.json.decode(msgspec.json.encode(a)) == a
+
+
+def test_orphan_sub_agent_is_found_again(tmp_path: Path) -> None:
+    # Its parent session was never imported: the identity still holds the parent's source id.
+    root = tmp_path / "src"
+    write(root / "gone" / "subagents" / "agent-1.jsonl", [rec(0, "orphan")])
+    home = tmp_path / "home"
+    first = import_path(CLAUDE_LIKE, root, home=home)
+    assert first.ok and first.sessions_new == 1
+    (sid,) = FileStore(home).session_ids()
+    start = events_of(home, sid)[0]
+    assert start.parent_id is None and start.source.parent_source_id == "gone"
+    again = import_path(CLAUDE_LIKE, root, home=home)
+    assert again.ok and again.sessions_new == 0 and again.sessions_unchanged == 1
+
+
+def test_files_found_but_not_importable_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "src"
+    write(root / "p" / "s.jsonl", [rec(0)])
+    found = CLAUDE_LIKE.discover
+
+    def discover(path: Path) -> Any:
+        for f in found(path):
+            yield msgspec.structs.replace(f, skipped="compressed: needs zstandard")
+
+    monkeypatch.setattr(CLAUDE_LIKE, "discover", discover)
+    report = import_path(CLAUDE_LIKE, root, home=tmp_path / "home")
+    assert [(s.line, s.reason) for s in report.skipped] == [(0, "compressed: needs zstandard")]
+    assert report.events == 0
