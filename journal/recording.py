@@ -33,7 +33,14 @@ from . import checks
 from .cache.snapshots import fold_log
 from .codec import decode_written, encode_event
 from .errors import CorruptLineError, RecordTooLargeError, SessionStateError, StoreConfigError
-from .events import SCHEMA_VERSION, Event, MessageRecorded, RecordImported, SessionStarted
+from .events import (
+    SCHEMA_VERSION,
+    Event,
+    MessageRecorded,
+    Origin,
+    RecordImported,
+    SessionStarted,
+)
 from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply
 from .store.base import Blobs, SessionStore, StoreCursor, StoreWriter
@@ -178,11 +185,31 @@ def append_event(
     return decode_written(line) if decode else None
 
 
+def _redact_origin(stream: RedactStream, origin: Origin) -> Origin:
+    """`origin` redacted: the source record's rest in order, its names and ids alone.
+
+    `moved` (event field names and JSON paths) and `ts` (a normalized time) are
+    p8j's own words, not the source's text: they are left alone.
+    """
+    changes: dict[str, Any] = {}
+    if origin.rest is not UNSET:
+        rest = stream.tree.value(origin.rest)
+        if rest is not origin.rest:
+            changes["rest"] = rest
+    for name in ("id", "parent_id", "cwd", "git_branch", "model"):
+        value = getattr(origin, name)
+        if value:
+            new = stream.label(value)
+            if new is not value:
+                changes[name] = new
+    return msgspec.structs.replace(origin, **changes) if changes else origin
+
+
 def redact_event(stream: RedactStream | None, event: Event) -> Event:
     """`event` with the fields `REDACTED_FIELDS` names redacted in order, `redactions` merged.
 
-    A struct-valued field (an imported event's ``origin``) is redacted as the JSON
-    it is written as, so a later ``p8j redact`` of the log walks the same texts.
+    An imported event's ``origin``: see `_redact_origin`; another struct-valued
+    field is redacted as the JSON it is written as.
     """
     names = REDACTED_FIELDS.get(type(event).__name__)
     if stream is None or not names:
@@ -192,7 +219,11 @@ def redact_event(stream: RedactStream | None, event: Event) -> Event:
         value = getattr(event, name)
         if value is UNSET or value is None or (type(value) is str and not value):
             continue  # as RedactStream.fields: the carry stays the same on every path
-        if isinstance(value, msgspec.Struct):
+        if isinstance(value, Origin):
+            origin = _redact_origin(stream, value)
+            if origin is not value:
+                changes[name] = origin
+        elif isinstance(value, msgspec.Struct):
             plain = msgspec.to_builtins(value)
             new = stream.field(name, plain)
             if new is not plain:

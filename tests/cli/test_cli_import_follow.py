@@ -169,3 +169,71 @@ def test_follow_imports_lines_as_they_are_written(
     # Nothing twice: every imported line appears once in tail.
     contents = [json.loads(x).get("content") for x in tail.out if '"MessageRecorded"' in x]
     assert len(contents) == len(set(contents))
+
+
+FIXTURES = TESTS / "fixtures"
+REAL = {
+    "claude": (
+        FIXTURES / "claude" / "projects" / "-src-experiments-claude_p",
+        "29ccd257-68b1-427f-ae5f-6524b7cb6f20.jsonl",
+    ),
+    "codex": (
+        FIXTURES / "codex",
+        "rollout-2026-01-22T10-15-23-019be37c-2706-70c0-8e0e-51985de49079.jsonl",
+    ),
+}
+
+
+def _imported(follow: Proc) -> int:
+    return sum(json.loads(x)["events"] for x in list(follow.out) if x.startswith("{"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", sorted(REAL))
+def test_follow_with_the_real_importers(env: dict[str, str], tmp_path: Path, agent: str) -> None:
+    folder, name = REAL[agent]
+    lines = (folder / name).read_bytes().splitlines(keepends=True)
+    src = tmp_path / "src" / folder.name
+    src.mkdir(parents=True)
+    main = src / name
+    main.write_bytes(lines[0])
+    total = len(lines)
+    tail = Proc([sys.executable, "-m", "p8j.cli", "tail", "--json", "-n", "1000000"], env)
+    follow = Proc(
+        [sys.executable, "-m", "p8j.cli", "import", agent, str(tmp_path / "src"), "--follow",
+         "--json"],
+        env,
+    )  # fmt: skip
+    try:
+        follow.wait_out(lambda x: '"events":1' in x, "the first pass")
+        rest = b"".join(lines[1:])
+        cut = len(rest) - len(lines[-1]) // 2  # the last line in two writes
+        append(main, rest[:cut])
+        wait_until(lambda: _imported(follow) >= total - 1, 30, "all but the last line")
+        assert _imported(follow) == total - 1  # the half line waits
+        append(main, rest[cut:])
+        if agent == "claude":
+            sub = folder / name.removesuffix(".jsonl") / "subagents" / "agent-a2271d1.jsonl"
+            target = src / name.removesuffix(".jsonl") / "subagents" / sub.name
+            target.parent.mkdir(parents=True)
+            append(target, sub.read_bytes())
+            total += len(sub.read_bytes().splitlines())
+        wait_until(lambda: _imported(follow) >= total, 30, "every line")
+        wait_until(
+            lambda: sum('"origin"' in x for x in list(tail.out)) >= total, 30, "tail showing all"
+        )
+    finally:
+        code = follow.finish(signal.SIGINT)
+        tail.finish(signal.SIGINT)
+    assert code == 0, "".join(follow.err)
+    assert "skipped" not in "".join(follow.err)
+    starts = [json.loads(x) for x in tail.out if '"SessionStarted"' in x]
+    mine = next(s for s in starts if s["source"]["path"] == str(main))
+    out = subprocess.run(
+        [sys.executable, "-m", "p8j.cli", "export", mine["session_id"], "-f", "native"],
+        env=env, capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert [json.loads(x) for x in out.stdout.splitlines()] == [json.loads(x) for x in lines]
+    if agent == "claude":
+        sub_start = next(s for s in starts if s is not mine)
+        assert sub_start["parent_id"] == mine["session_id"]
