@@ -112,6 +112,11 @@ class ImportRun:
         self._resume: dict[str, _Resume] = {}
         self._seen: dict[str, SessionReport] = {}
 
+    def new_pass(self) -> None:
+        """Start a new report (``--follow``: one per pass); past imports stay known."""
+        self.report = ImportReport(self.importer.agent, dry_run=self.dry_run)
+        self._seen = {}
+
     # -- one file ------------------------------------------------------------------
 
     def run_file(self, file: SourceFile, *, final: bool = True) -> int:

@@ -105,7 +105,7 @@ def _pass(
     seen: set[str],
     each: Callable[[ImportReport], None],
 ) -> None:
-    run.report = ImportReport(run.importer.agent)
+    run.new_pass()
     for file in run.discover(roots):
         if changed is None or file.path in changed or file.path not in seen:
             seen.add(file.path)

@@ -137,6 +137,7 @@ def test_follow_imports_lines_as_they_are_written(
         # The first pass's summary: the watch was registered before it.
         follow.wait_out(lambda x: '"events":1' in x, "the first pass")
         tail.wait_out(lambda x: "first prompt" in x, "the first record in tail")
+        n_passes = len(follow.out)
         # Half a line: the agent is writing it; it must not be imported yet.
         whole = line(make(1, "the answer, written in two parts"))
         append(main, whole[:25])
@@ -147,6 +148,10 @@ def test_follow_imports_lines_as_they_are_written(
         append(main, whole[25:])
         got = tail.wait_out(lambda x: "the answer" in x, "the completed line in tail")
         assert json.loads(got)["content"] == "the answer, written in two parts"
+        # Each pass reports the sessions it wrote to (new in the pass, or updated).
+        passes = [json.loads(x) for x in list(follow.out)[n_passes:]]
+        assert sum(p["sessions_new"] for p in passes) == 1
+        assert all(p["sessions_new"] + p["sessions_updated"] >= 1 for p in passes)
         if agent == "fakeclaude":
             sub = src / "s1" / "subagents" / "agent-1.jsonl"
             sub.parent.mkdir(parents=True)

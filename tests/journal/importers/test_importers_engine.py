@@ -253,3 +253,21 @@ def test_files_found_but_not_importable_are_reported(
     report = import_path(CLAUDE_LIKE, root, home=tmp_path / "home")
     assert [(s.line, s.reason) for s in report.skipped] == [(0, "compressed: needs zstandard")]
     assert report.events == 0
+
+
+def test_compressed_codex_rollouts_are_decompressed(tmp_path: Path) -> None:
+    zstandard = pytest.importorskip("zstandard")
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "codex"
+    (source,) = fixture.glob("rollout-*.jsonl")
+    root = tmp_path / "sessions" / "2026" / "01" / "22"
+    root.mkdir(parents=True)
+    packed = root / (source.name + ".zst")
+    packed.write_bytes(zstandard.ZstdCompressor().compress(source.read_bytes()))
+    home = tmp_path / "home"
+    report = import_path("codex", tmp_path / "sessions", home=home, redact=False)
+    assert report.ok and report.sessions_new == 1
+    (sid,) = FileStore(home).session_ids()
+    from p8j.journal.importers.registry import get_importer
+
+    native = list(get_importer("codex").native(events_of(home, sid)))
+    assert native == source_lines(source)
