@@ -46,6 +46,7 @@ from ..events import (
     AnyEvent,
     Event,
     RecordImported,
+    SessionEnded,
     SessionPaused,
     SessionResumed,
     SessionStarted,
@@ -87,6 +88,7 @@ class _Resume(msgspec.Struct):
     point: ReadPoint
     state: Any
     heads: dict[str, Position]
+    left_open: list[str] = []  # sessions a killed pass did not pause
 
 
 class ImportRun:
@@ -110,6 +112,7 @@ class ImportRun:
         self.threshold = blob_threshold or 0
         self.blobs = store.blobs if blob_threshold else None
         self._resume: dict[str, _Resume] = {}
+        self._pass_open: dict[str, _Open] = {}  # the sessions this file's pass writes to
         self._seen: dict[str, SessionReport] = {}
 
     def new_pass(self) -> None:
@@ -124,44 +127,58 @@ class ImportRun:
         if file.skipped is not None:
             self._skip(file.path, 0, file.skipped)
             return 0
+        main = self.index.lookup(identity_of(file))
+        sids = [main, *self.index.inline_children(main)] if main else []
+        resume = self._resume_point(file.path, sids)
+        lines = getattr(self.importer, "line_based", True)  # legacy: one JSON document
+        # Following, a line-based source is read from where it stopped only: a growing
+        # transcript of hundreds of MB costs what was appended, not its size, per pass.
+        base = resume.point.offset if not final and lines and file.compressed is None else 0
         try:
-            data = read_source(file)
+            data = read_source(file, base)
         except (OSError, P8jError) as exc:
             self._skip(file.path, 0, f"cannot read: {exc}")
             return 0
         self.report.files += 1
-        main = self.index.lookup(identity_of(file))
-        sids = [main, *self.index.inline_children(main)] if main else []
-        resume = self._resume_point(file.path, sids)
         opened: dict[str | None, _Open] = {}
+        self._pass_open = {}
         written = 0
-        point = resume.point
+        point = seen = resume.point
+        start = ReadPoint(resume.point.offset - base, resume.point.line)
         try:
-            for m in self.importer.read(file, data, point, resume.state):
+            for sid in [] if self.dry_run else resume.left_open:
+                self._reopen(sid)  # a killed pass left it active: resumed and paused now
+            for m in self.importer.read(file, data, start, resume.state):
+                if base:
+                    m = _shifted(m, base)
+                seen = ReadPoint(m.end, m.line)
                 if m.event is None:
-                    if m.skipped and (final or m.line != 0 or data):
+                    if m.skipped:
                         self._skip(file.path, m.line, m.skipped)
                     continue
                 target = self._target(file, m, opened, main)
                 self._append(target, m)
                 written += 1
-                point = ReadPoint(m.end, m.line)
+                point = seen
         except P8jError as exc:
             # The store refused (a completed or damaged session, a record over the cap):
             # this file stops here, the others go on; the next import retries it.
             self._skip(file.path, point.line + 1, f"not imported: {exc}")
+            seen = point
         finally:
-            heads = self._close(opened)
-        self.report.bytes_read += max(0, len(data) - resume.point.offset)
-        lines = getattr(self.importer, "line_based", True)  # legacy: one JSON document
-        if final and lines and data and not data.endswith(b"\n") and point.offset < len(data):
-            line = data.count(b"\n") + 1
+            heads = self._close(self._pass_open.values())
+        size = base + len(data)
+        self.report.bytes_read += max(0, size - resume.point.offset)
+        if final and lines and data and not data.endswith(b"\n") and seen.offset < size:
+            line = seen.line + 1
             self._skip(file.path, line, "incomplete last line (no newline): not imported yet")
         for sid in sids:
             self._note(sid, "unchanged")
         if not self.dry_run:
-            all_sids = [o.sid for o in opened.values()] + sids
-            self._resume[file.path] = _Resume(point, resume.state, self._heads(all_sids, heads))
+            # In memory only (--follow): skipped lines are not read again while nothing
+            # else wrote to these sessions; a new process re-reads them from the journal.
+            all_sids = [*self._pass_open, *sids]
+            self._resume[file.path] = _Resume(seen, resume.state, self._heads(all_sids, heads))
         return written
 
     def _heads(self, sids: Iterable[str], known: dict[str, Position]) -> dict[str, Position]:
@@ -181,9 +198,13 @@ class ImportRun:
             except P8jError:
                 pass
         events: list[AnyEvent | UnknownEvent] = []
+        left_open = []
         for sid in sids:
             cursor = self.store.open_cursor(sid, resolve_blobs=False, skip_corrupt=True)
-            events.extend(cursor.read())
+            mine = list(cursor.read())
+            if mine and not isinstance(mine[-1], (SessionPaused, SessionEnded)):
+                left_open.append(sid)
+            events.extend(mine)
         best = ReadPoint()
         imported = []
         for ev in events:
@@ -195,7 +216,7 @@ class ImportRun:
         imported.sort(key=lambda pair: pair[0])
         starts = [ev for ev in events if isinstance(ev, SessionStarted)]
         state = self.importer.resume_state([*starts[:1], *(ev for _, ev in imported)])
-        return _Resume(best, state, {})
+        return _Resume(best, state, {}, left_open)
 
     # -- sessions ------------------------------------------------------------------
 
@@ -267,15 +288,19 @@ class ImportRun:
         self.index.add(entry)
         opened = _Open(sid, writer, 1, report)
         opened.stream = stream
+        self._pass_open[sid] = opened
         return opened
 
     def _reopen(self, sid: str) -> _Open:
+        if sid in self._pass_open:
+            return self._pass_open[sid]
         self._note(sid, "updated")
         report = self._seen[sid]
         if self.dry_run:
             return _Open(sid, None, 0, report)
         writer, session, repaired = open_for_append(self.store, sid, None, {})
         opened = _Open(sid, writer, session.last_seq + 1, report)
+        self._pass_open[sid] = opened
         if self.redactor is not None:
             opened.stream = RedactStream(self.redactor)
         self._write(
@@ -324,10 +349,10 @@ class ImportRun:
         opened.writer.append(redact_event(opened.stream, event))
         opened.seq += 1
 
-    def _close(self, opened: dict[str | None, _Open]) -> dict[str, Position]:
+    def _close(self, opened: Iterable[_Open]) -> dict[str, Position]:
         """End the pass of every session opened: a pause, then release the lock."""
         heads: dict[str, Position] = {}
-        for o in opened.values():
+        for o in opened:
             writer = o.writer
             if writer is None:
                 continue
@@ -365,6 +390,16 @@ class ImportRun:
             if progress is not None:
                 progress(done, total)
         return self.report.finish()
+
+
+def _shifted(m: Mapped, base: int) -> Mapped:
+    """`m` read from a tail starting at byte `base`: its ends made offsets in the whole file."""
+    event = m.event
+    origin = event_origin(event)
+    if event is not None and origin is not None and origin.end is not None:
+        moved = msgspec.structs.replace(origin, end=origin.end + base)
+        event = msgspec.structs.replace(event, origin=moved)
+    return msgspec.structs.replace(m, end=m.end + base, event=event)
 
 
 def _first_ts(file: SourceFile, draft: SessionStarted, first: Mapped) -> str | None:

@@ -14,7 +14,8 @@ Contract:
   (its ``source``, with ``parent_source_id``), never by deriving the id again: a changed
   derivation never duplicates a session. Inline sub-agent sessions are found as
   the children of a session whose ``source.path`` is their parent's.
-- `read_source` returns a source file's bytes, decompressed (``zstd``).
+- `read_source` returns a source file's bytes, decompressed (``zstd``), or
+  the tail of an uncompressed one (``--follow`` reads only what was appended).
 """
 
 from __future__ import annotations
@@ -120,8 +121,15 @@ class SourceIndex:
         )
 
 
-def read_source(file: SourceFile) -> bytes:
-    """The file's bytes, decompressed; OSError, or P8jError for a damaged/unsupported archive."""
+def read_source(file: SourceFile, offset: int = 0) -> bytes:
+    """The file's bytes from `offset` on, decompressed; OSError, or P8jError for a bad archive.
+
+    `offset` applies to an uncompressed file only (a compressed one is read whole).
+    """
+    if file.compressed is None and offset:
+        with open(file.path, "rb") as f:
+            f.seek(offset)
+            return f.read()
     data = Path(file.path).read_bytes()
     if file.compressed is None:
         return data

@@ -21,8 +21,9 @@ from p8j.journal.events import (
 )
 from p8j.journal.importers import engine, sources
 from p8j.journal.importers.engine import import_path
+from p8j.journal.recording import open_for_append
 from p8j.journal.store.fs.store import FileStore
-from p8j.journal.timefmt import parse_ts
+from p8j.journal.timefmt import now_ts, parse_ts
 
 
 def rec(i: int, text: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -271,3 +272,47 @@ def test_compressed_codex_rollouts_are_decompressed(tmp_path: Path) -> None:
 
     native = list(get_importer("codex").native(events_of(home, sid)))
     assert native == source_lines(source)
+
+
+def test_a_session_a_killed_pass_left_open_is_paused_again(src: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    import_path(CLAUDE_LIKE, src, home=home)
+    store = FileStore(home)
+    (sid,) = store.session_ids()
+    # A pass killed after its last record: resumed, nothing new, never paused.
+    writer, session, _ = open_for_append(store, sid, None, {})
+    writer.append(SessionResumed(1, sid, session.last_seq + 1, now_ts(), reason="import"))
+    writer.close()
+    assert list_summaries(Home(home))[0].status == "active"
+    report = import_path(CLAUDE_LIKE, src, home=home)
+    assert report.ok and report.events == 0
+    assert list_summaries(Home(home))[0].status == "paused"
+    *_, resumed, paused = events_of(home, sid)
+    assert isinstance(resumed, SessionResumed) and resumed.recovered
+    assert isinstance(paused, SessionPaused) and paused.reason == "import"
+
+
+def test_following_reads_only_the_tail_with_whole_file_offsets(
+    src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    run = engine.ImportRun(CLAUDE_LIKE, FileStore(home))
+    (file,) = run.discover([src])
+    offsets: list[int] = []
+    real = sources.read_source
+
+    def spy(f: Any, offset: int = 0) -> bytes:
+        offsets.append(offset)
+        return real(f, offset)
+
+    monkeypatch.setattr(engine, "read_source", spy)
+    size = Path(file.path).stat().st_size
+    assert run.run_file(file, final=False) == 6
+    write(src / "proj" / "s1.jsonl", [rec(6), rec(7)], "a")
+    assert run.run_file(file, final=False) == 2
+    assert offsets == [0, size]
+    (sid,) = FileStore(home).session_ids()
+    ends = [e.origin.end for e in events_of(home, sid) if getattr(e, "origin", None)]
+    data = Path(file.path).read_bytes()
+    assert ends[1:] == [i + 1 for i, b in enumerate(data) if b == 0x0A]
+    assert import_path(CLAUDE_LIKE, src, home=home).events == 0
