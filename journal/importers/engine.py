@@ -191,7 +191,7 @@ class ImportRun:
     def _resume_point(self, path: str, sids: list[str]) -> _Resume:
         """Where the file's sessions stop: the largest origin end, and the importer's state."""
         cached = self._resume.get(path)
-        if cached is not None and sids and set(sids) <= set(cached.heads):
+        if cached is not None and set(sids) <= set(cached.heads):
             try:
                 if all(self.store.head(s) == p for s, p in cached.heads.items()):
                     return cached  # nobody else appended since our last pass: no re-read

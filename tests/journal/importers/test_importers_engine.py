@@ -316,3 +316,16 @@ def test_following_reads_only_the_tail_with_whole_file_offsets(
     data = Path(file.path).read_bytes()
     assert ends[1:] == [i + 1 for i, b in enumerate(data) if b == 0x0A]
     assert import_path(CLAUDE_LIKE, src, home=home).events == 0
+
+
+def test_following_reports_a_bad_line_once(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    bad = root / "p" / "s.jsonl"
+    write(bad, ["{oops"])
+    run = engine.ImportRun(CLAUDE_LIKE, FileStore(tmp_path / "home"))
+    (file,) = run.discover([root])
+    run.run_file(file, final=False)
+    write(bad, [rec(0)], "a")
+    run.run_file(file, final=False)
+    assert [(s.line, s.reason[:9]) for s in run.report.skipped] == [(1, "malformed")]
+    assert run.report.events == 1
