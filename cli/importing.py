@@ -21,7 +21,7 @@ import click
 import msgspec
 
 from p8j.journal.importers.base import Importer
-from p8j.journal.importers.engine import ImportRun
+from p8j.journal.importers.engine import ImportRun, default_roots
 from p8j.journal.importers.registry import ImporterError, get_importer
 from p8j.journal.importers.report import ImportReport
 from p8j.journal.store.select import open_store
@@ -122,7 +122,7 @@ def import_cmd(
 ) -> None:
     """Import sessions of AGENT (claude, codex, legacy) from PATH or the agent's own place."""
     importer = _importer(agent)
-    roots = [path] if path is not None else importer.default_paths()
+    roots = [path] if path is not None else default_roots(importer)
     if not roots:
         raise click.UsageError(f"{agent}: give the PATH of the files to import")
     if follow and dry_run:

@@ -66,7 +66,7 @@ from .registry import get_importer
 from .report import ImportReport, SessionReport, Skipped
 from .sources import SourceEntry, SourceIndex, derive_id, identity_of, read_source
 
-__all__ = ["ImportRun", "Progress", "import_path"]
+__all__ = ["ImportRun", "Progress", "default_roots", "import_path"]
 
 Progress = Callable[[int, int], None]
 IMPORT_REASON = "import"
@@ -421,6 +421,16 @@ def _size(file: SourceFile) -> int:
         return 0
 
 
+def default_roots(importer: Importer) -> list[Path]:
+    """The agent's own places that exist; P8jError naming them when none does."""
+    places = importer.default_paths()
+    found = [p for p in places if p.exists()]
+    if places and not found:
+        where = ", ".join(str(p) for p in places)
+        raise P8jError(f"no {importer.agent} sessions here: {where} does not exist; give a PATH")
+    return found
+
+
 def import_path(
     agent: str | Importer,
     path: str | os.PathLike[str] | None = None,
@@ -440,7 +450,7 @@ def import_path(
     bytes after each file.
     """
     importer = get_importer(agent) if isinstance(agent, str) else agent
-    roots = [Path(path)] if path is not None else importer.default_paths()
+    roots = [Path(path)] if path is not None else default_roots(importer)
     run = ImportRun(
         importer, open_store(store, home), dry_run=dry_run, redact=redact,
         blob_threshold=blob_threshold,

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from p8j.cli.main import cli
@@ -94,3 +95,19 @@ def test_export_native_refuses_a_session_that_was_not_imported(
     result = runner.invoke(cli, ["export", sid, "-f", "native"])
     assert result.exit_code == 1
     assert f"p8j: session {sid} was not imported from another agent" in result.stderr
+
+
+def test_default_places_that_do_not_exist(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / ".codex"))
+    result = runner.invoke(cli, ["import", "codex"])
+    assert result.exit_code == 1
+    assert "no codex sessions here" in result.stderr and "give a PATH" in result.stderr
+    # Only the archive missing: the sessions that exist import, and nothing is skipped.
+    shutil.copytree(Path(__file__).resolve().parents[1] / "fixtures" / "codex",
+                    tmp_path / ".codex" / "sessions")  # fmt: skip
+    result = runner.invoke(cli, ["import", "codex", "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["sessions_new"] >= 1
