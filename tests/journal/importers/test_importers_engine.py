@@ -329,3 +329,15 @@ def test_following_reports_a_bad_line_once(tmp_path: Path) -> None:
     run.run_file(file, final=False)
     assert [(s.line, s.reason[:9]) for s in run.report.skipped] == [(1, "malformed")]
     assert run.report.events == 1
+
+
+def test_a_raw_record_over_the_cap_of_medium_strings_is_one_blob(tmp_path: Path) -> None:
+    # Each string under the blob threshold, together over the 1 MiB record cap.
+    record = {"type": "progress", "parts": [f"{i}" * 200_000 for i in range(8)]}
+    write(tmp_path / "src" / "p" / "s.jsonl", [record])
+    home = tmp_path / "home"
+    report = import_path(CLAUDE_LIKE, tmp_path / "src", home=home, redact=False)
+    assert report.ok and report.kept_raw == {"progress": 1}
+    (sid,) = FileStore(home).session_ids()
+    assert list(CLAUDE_LIKE.native(events_of(home, sid))) == [record]
+    assert next((home / "sessions").glob("*.jsonl")).stat().st_size < 10_000
