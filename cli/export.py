@@ -4,24 +4,39 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO
 
 import click
+import msgspec
 from click.core import ParameterSource
 
+from p8j.journal.errors import P8jError
+from p8j.journal.events import AnyEvent, UnknownEvent
 from p8j.journal.housekeeping import resolve_session_ref
+from p8j.journal.importers.registry import native_records
 from p8j.journal.session import fold
 from p8j.replay.export import markdown, raw_lines, read_session_events, snapshot_json
 from p8j.replay.load import load_report
 
 from .export_target import check_target, is_stdout, write_target
+from .main import CliError
 from .options import SESSION_REF, current_home, shared_options
 from .pager import paged
 from .render import escape
 from .replay import report_problems
 
 __all__ = ["export"]
+
+
+def native_lines(events: list[AnyEvent | UnknownEvent]) -> Iterator[bytes]:
+    """The source records of an imported session, one JSON per line (CliError if not imported)."""
+    try:
+        records = native_records(events)
+    except P8jError as exc:
+        raise CliError(exc.message) from exc
+    enc = msgspec.json.Encoder()
+    return (enc.encode(record) + b"\n" for record in records)
 
 
 def _write_all(chunks: Iterable[bytes], out: IO[bytes]) -> None:
@@ -35,6 +50,7 @@ Examples:
   p8j export 01a2c3 > session.md
   p8j export latest -f json -o snapshot.json
   p8j export latest -f jsonl | jq -c 'select(.type == "CommandRecorded")'
+  p8j export 01a2c3 -f native > rollout.jsonl   # an imported session, as its agent wrote it
 """
 )
 @click.argument("ref", metavar="[ID]", type=SESSION_REF, default="latest")
@@ -42,11 +58,11 @@ Examples:
     "-f",
     "--format",
     "fmt",
-    type=click.Choice(["md", "json", "jsonl"]),
+    type=click.Choice(["md", "json", "jsonl", "native"]),
     default="md",
     show_default=True,
     help="md: a readable transcript (paged on a terminal); json: the snapshot (= --json); "
-    "jsonl: raw events.",
+    "jsonl: raw events; native: an imported session's source records, one JSON per line.",
 )
 @click.option(
     "-o",
@@ -58,7 +74,7 @@ Examples:
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
 @shared_options
 def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) -> None:
-    """Export a session as Markdown, JSON or raw JSONL (ID: default latest)."""
+    """Export a session as Markdown, JSON, raw JSONL or its source's format (ID: default latest)."""
     ctx = click.get_current_context()
     if as_json:
         if ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT and fmt != "json":
@@ -77,7 +93,9 @@ def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) 
         events, report = read_session_events(home, ref, strict=strict)
         sid = report.session_id
         report_problems(report)  # now: not in the middle of what a pager shows
-        if fmt == "json":
+        if fmt == "native":
+            chunks = native_lines(events)
+        elif fmt == "json":
             chunks = [snapshot_json(fold(events))]
         else:
             chunks = (piece.encode("utf-8") for piece in markdown(events, home))

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "export": "p8j.cli.export:export",
     "fork": "p8j.cli.fork:fork",
     "gc": "p8j.cli.gc:gc",
+    "import": "p8j.cli.importing:import_cmd",
     "index": "p8j.cli.index:index",
     "info": "p8j.cli.info:info",
     "ls": "p8j.cli.ls:ls",

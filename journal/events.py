@@ -118,6 +118,9 @@ class SourceInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     path: str = ""
     host: str | None = None
     format: str | None = None
+    # A sub-agent's: the source id of the session that spawned it (part of its identity,
+    # kept even when that session was never imported).
+    parent_source_id: str | None = None
 
 
 class SessionStarted(Event, frozen=True):

@@ -3,9 +3,11 @@
 Contract:
 - `start_event` builds a session's ``SessionStarted`` (metadata redacted when
   a stream is given) and refuses one over the record cap, touching nothing.
-- `write_large` appends an event too large for one line with its payloads
-  moved into blobs, and returns the event to fold (with the values, as a
-  replay that resolves the blobs reads it).
+- `append_event` appends one event, its payloads over the blob threshold
+  moved into blobs when it is too large (`write_large`: returns the event to
+  fold, with the values, as a replay that resolves the blobs reads it).
+  `redact_event` redacts a whole built event the way the manager redacts the
+  fields it is given (the import path: events arrive built).
 - `settle` is what the manager runs when an exception (an OSError, a
   KeyboardInterrupt at any point: encode, blob write, write, fsync, lock wait,
   fold) escapes a record: afterwards either the event is in the log and
@@ -31,7 +33,14 @@ from . import checks
 from .cache.snapshots import fold_log
 from .codec import decode_written, encode_event
 from .errors import CorruptLineError, RecordTooLargeError, SessionStateError, StoreConfigError
-from .events import SCHEMA_VERSION, Event, MessageRecorded, SessionStarted
+from .events import (
+    SCHEMA_VERSION,
+    Event,
+    MessageRecorded,
+    Origin,
+    RecordImported,
+    SessionStarted,
+)
 from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply
 from .store.base import Blobs, SessionStore, StoreCursor, StoreWriter
@@ -41,6 +50,7 @@ from .store.fs.blobs import (
     missing_blob_hashes,
     offload_content,
     offload_event,
+    offload_whole,
 )
 from .store.fs.layout import Home, check_home_arg
 from .store.fs.store import FileStore
@@ -49,11 +59,14 @@ from .store.select import open_store
 from .timefmt import now_ts
 
 __all__ = [
+    "append_event",
     "check_options",
     "choose_store",
     "committed",
     "fold_to_resume",
     "open_for_append",
+    "p8j_version",
+    "redact_event",
     "restamp",
     "settle",
     "start_event",
@@ -70,6 +83,11 @@ def _version() -> str:
         return version("p8j")
     except PackageNotFoundError:  # running from a source tree
         return "0+unknown"
+
+
+def p8j_version() -> str:
+    """This p8j's version (``0+unknown`` from a source tree), as a SessionStarted records it."""
+    return _version()
 
 
 def _cwd() -> str | None:
@@ -130,6 +148,12 @@ def write_large(writer: StoreWriter, event: Event, blobs: Blobs, threshold: int)
     try:
         writer.append(disk)
     except RecordTooLargeError:
+        if isinstance(event, RecordImported) and event.record is not UNSET:
+            # An imported record of many medium strings: the whole record in one blob.
+            text, ref = offload_whole("record", event.record, store)
+            kept = [r for r in disk.blobs if r.path[0] != "record"]
+            writer.append(msgspec.structs.replace(disk, record=text, blobs=[*kept, ref]))
+            return decode_written(encode_event(event))
         if not isinstance(event, MessageRecorded) or event.content is UNSET:
             raise  # no single payload is large: the record is over the cap
         whole = msgspec.structs.replace(disk, content=event.content)
@@ -141,6 +165,77 @@ def write_large(writer: StoreWriter, event: Event, blobs: Blobs, threshold: int)
     ):
         return event  # plain strings read back as themselves
     return decode_written(encode_event(event))
+
+
+def append_event(
+    writer: StoreWriter, event: Event, blobs: Blobs | None, threshold: int, *, decode: bool = True
+) -> Event | None:
+    """Append `event` (payloads over `threshold` into `blobs` when it is too large).
+
+    Returns the event to fold (as a replay reads it back), or None when not `decode`.
+    """
+    if blobs is not None and type(event) in BLOB_FIELDS:
+        try:
+            line = writer.append(event, threshold)
+        except RecordTooLargeError:
+            folded = write_large(writer, event, blobs, threshold)
+            return folded if decode else None
+    else:
+        line = writer.append(event)
+    return decode_written(line) if decode else None
+
+
+def _redact_origin(stream: RedactStream, origin: Origin) -> Origin:
+    """`origin` redacted: the source record's rest in order, its names and ids alone.
+
+    `moved` (event field names and JSON paths) and `ts` (a normalized time) are
+    p8j's own words, not the source's text: they are left alone.
+    """
+    changes: dict[str, Any] = {}
+    if origin.rest is not UNSET:
+        rest = stream.tree.value(origin.rest)
+        if rest is not origin.rest:
+            changes["rest"] = rest
+    for name in ("id", "parent_id", "cwd", "git_branch", "model"):
+        value = getattr(origin, name)
+        if value:
+            new = stream.label(value)
+            if new is not value:
+                changes[name] = new
+    return msgspec.structs.replace(origin, **changes) if changes else origin
+
+
+def redact_event(stream: RedactStream | None, event: Event) -> Event:
+    """`event` with the fields `REDACTED_FIELDS` names redacted in order, `redactions` merged.
+
+    An imported event's ``origin``: see `_redact_origin`; another struct-valued
+    field is redacted as the JSON it is written as.
+    """
+    names = REDACTED_FIELDS.get(type(event).__name__)
+    if stream is None or not names:
+        return event
+    changes: dict[str, Any] = {}
+    for name in names:
+        value = getattr(event, name)
+        if value is UNSET or value is None or (type(value) is str and not value):
+            continue  # as RedactStream.fields: the carry stays the same on every path
+        if isinstance(value, Origin):
+            origin = _redact_origin(stream, value)
+            if origin is not value:
+                changes[name] = origin
+        elif isinstance(value, msgspec.Struct):
+            plain = msgspec.to_builtins(value)
+            new = stream.field(name, plain)
+            if new is not plain:
+                changes[name] = msgspec.convert(new, type(value))
+        else:
+            new = stream.field(name, value)
+            if new is not value:
+                changes[name] = new
+    fired = stream.take()
+    if fired and "redactions" in event.__struct_fields__:
+        changes["redactions"] = sorted({*event.redactions, *fired})  # type: ignore[attr-defined]
+    return msgspec.structs.replace(event, **changes) if changes else event
 
 
 def committed(writer: StoreWriter, event: Event) -> bool:

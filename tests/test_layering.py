@@ -50,6 +50,9 @@ FORBIDDEN_IN_JOURNAL: dict[str, set[str]] = {
 # Modules at journal's top that belong to the manager's layer (it composes core, store,
 # cache and secrets): the manager's own helpers, split out to keep it short.
 MANAGER_HELPERS = {"garbage", "housekeeping", "recording"}
+# The import engine writes through the store with the manager's redaction and blobs: it is
+# in the manager's layer; the rest of importers/ (the interface, the parsers) is core.
+IMPORT_ENGINE = {"engine", "sources", "follow"}
 
 MAX_FUNCTION_LINES = 80
 MAX_MODULE_LINES = 500
@@ -151,6 +154,8 @@ def _journal_part(module: str) -> str:
     if rest[0] in ("store", "cache", "secrets", "manager"):
         return rest[0]
     if rest[0] in MANAGER_HELPERS:
+        return "manager"
+    if rest[0] == "importers" and len(rest) > 1 and rest[1] in IMPORT_ENGINE:
         return "manager"
     return "core"
 

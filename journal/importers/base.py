@@ -13,6 +13,11 @@ Contract of `Importer.read(file, data, start)`:
   per complete source line from ``start.offset`` on, in file order, with its
   1-based `line` and its `end` (offset just after its newline). A last line
   without its newline is not complete: never yield it (the agent is writing it).
+  While following (``--follow``) the engine may pass only the tail of a
+  line-based file, from the previous read point on (``start.offset`` 0, line
+  numbers continuing); it shifts the ends back, so offsets in `data` must only
+  ever be relative to `start` (set ``line_based = False`` on an importer whose
+  files are one document, to always get the whole file).
 - A line that is whole becomes exactly one `Mapped`: an `event` (a draft: its
   envelope ``session_id``/``seq``/``ts`` are placeholders the engine fills in;
   its ``origin`` set, with ``line`` and ``end``), or `skipped` with the reason
@@ -70,6 +75,8 @@ class SourceFile(msgspec.Struct, frozen=True, omit_defaults=True):
     parent_call_id: str | None = None
     compressed: str | None = None
     title: str | None = None
+    # Found but not importable (not a transcript, a missing optional dependency): why.
+    skipped: str | None = None
 
 
 class ReadPoint(msgspec.Struct, frozen=True):

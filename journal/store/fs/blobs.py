@@ -43,7 +43,14 @@ from typing import Any, Literal
 import msgspec
 
 from ...errors import BlobMissingError, InvalidEventError, JournalIOError, P8jError, UnsafePathError
-from ...events import BlobRef, CommandRecorded, ExecutionRecorded, MessageRecorded
+from ...events import (
+    BlobRef,
+    CommandRecorded,
+    ExecutionRecorded,
+    MessageRecorded,
+    RecordImported,
+    SessionCompacted,
+)
 from ...jsontree import Path as TreePath
 from ...jsontree import TreeRewriter
 from . import tempfiles
@@ -366,10 +373,14 @@ def offload_whole(name: str, value: Any, store: BlobStore) -> tuple[str, BlobRef
 
 
 # Payload fields a blob may hold, per event type (everything else stays under the cap).
+# Imported events (see events.py) may also hold large values in ``origin.rest``
+# (offloaded under the path ``["origin", "rest", ...]``).
 BLOB_FIELDS: dict[type[Any], tuple[str, ...]] = {
     MessageRecorded: ("content", "extra"),
-    CommandRecorded: ("command",),
-    ExecutionRecorded: ("command", "output"),
+    CommandRecorded: ("command", "input"),
+    ExecutionRecorded: ("command", "output", "stderr", "result"),
+    SessionCompacted: ("summary", "replacement"),
+    RecordImported: ("record",),
 }
 
 
@@ -381,6 +392,14 @@ def offload_event(event: Any, store: BlobStore, threshold: int) -> Any:
         if (value := getattr(event, name)) is not msgspec.UNSET
     }
     new, refs = offload(fields, store, threshold)
+    origin: Any = getattr(event, "origin", None)
+    rest = getattr(origin, "rest", msgspec.UNSET)
+    if rest is not msgspec.UNSET:
+        off = _Offloader(store, threshold)
+        moved = off.value(rest, ("origin", "rest"))
+        if off.refs:
+            new["origin"] = msgspec.structs.replace(origin, rest=moved)
+            refs += off.refs
     if not refs:
         return event
     return msgspec.structs.replace(event, **new, blobs=[*event.blobs, *refs])
@@ -413,6 +432,12 @@ def _set(container: Any, path: list[str | int], value: Any) -> Any:
     if not path:
         return value
     key, rest = path[0], path[1:]
+    if isinstance(container, msgspec.Struct) and isinstance(key, str):
+        # An imported event's `origin` (its ``rest`` holds the rest of the source record).
+        if key not in container.__struct_fields__:
+            raise KeyError(key)
+        inner = _set(getattr(container, key), rest, value)
+        return msgspec.structs.replace(container, **{key: inner})
     if isinstance(container, list) and isinstance(key, int) and 0 <= key < len(container):
         out = list(container)
         out[key] = _set(container[key], rest, value)
