@@ -64,6 +64,7 @@ from p8j.journal.cache.search_index import (
 )
 from p8j.journal.cache.search_indexer import IndexStats, update_index
 from p8j.journal.codec import decode_line
+from p8j.journal.fidelity import display_time
 from p8j.journal.store.fs import LogCursor, ReadIssue
 from p8j.journal.store.fs.blobs import BlobStore
 
@@ -366,7 +367,7 @@ class _Run:
                     session_id=summary.session_id,
                     project_name=summary.project_name,
                     seq=event.seq,
-                    ts=event.ts,
+                    ts=display_time(event),
                     kind=kind,
                     role=role,
                     field=field,
@@ -476,7 +477,7 @@ class _Run:
             )
         except CorruptLineError as exc:
             raise _Fallback from exc
-        if self.bound is None or event.ts >= self.bound:
+        if self.bound is None or display_time(event) >= self.bound:
             yield event
 
 
