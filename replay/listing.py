@@ -41,6 +41,7 @@ import msgspec
 
 from p8j.journal.cache.catalog import SessionSummary, list_summaries, summarize
 from p8j.journal.errors import JournalIOError, P8jError
+from p8j.journal.fidelity import usage_dict
 from p8j.journal.store.fs.archived import archived_ids
 from p8j.journal.store.fs.cursor import LogCursor
 from p8j.journal.store.fs.layout import Home
@@ -93,6 +94,14 @@ class SessionListing(msgspec.Struct, gc=False):
     metadata: dict[str, Any] = {}
     cwd: str | None = None
     forked_from: str | None = None
+    # Fidelity (journal/fidelity.py): the parent of a child session, an imported
+    # session's agent, the model last in effect, token totals (deduplicated by response).
+    parent_id: str | None = None
+    parent_call_id: str | None = None
+    agent: str | None = None
+    model: str | None = None
+    usage: dict[str, int] | None = None
+    usage_by_model: dict[str, dict[str, int]] = {}
 
 
 def session_state(home: Home, session_id: str, status: str) -> tuple[str, int | None, str | None]:
@@ -174,7 +183,20 @@ def listing_of(home: Home, summary: SessionSummary) -> SessionListing:
         summary.metadata,
         summary.cwd,
         summary.forked_from,
+        summary.parent_id,
+        summary.parent_call_id,
+        summary.agent,
+        summary.model,
+        *_usage(summary),
     )
+
+
+def _usage(summary: SessionSummary) -> tuple[dict[str, int] | None, dict[str, dict[str, int]]]:
+    tally = summary.usage
+    if tally is None:
+        return None, {}
+    by_model = {name: usage_dict(u) for name, u in sorted(tally.by(1).items())}
+    return usage_dict(tally.total()), by_model
 
 
 def _state_matches(states: frozenset[str], state: str) -> bool:

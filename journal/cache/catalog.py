@@ -6,7 +6,7 @@ Contract:
   effective times (an imported event's source time, journal/fidelity.py): the
   start is the SessionStarted's, the last activity the last timed event's. The
   title is the latest `SessionTitled`, else the first human-written user
-  message (not `injected`, not a compaction summary, not a sub-agent's), else
+  message (not `injected`, not a compaction summary), else
   a stand-in: the first text of any other role.
 - The catalog (``<home>/cache/catalog.msgpack``) caches, per session and newest
   first, the summary plus the log's inode and the byte offset / seq / lifecycle

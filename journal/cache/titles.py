@@ -54,9 +54,9 @@ def title_from_message(s: Titled, ev: MessageRecorded) -> None:
 
     A session that starts with a tool result (a resumed agent session) or holds no
     user text at all still gets a title people recognise. Text a person did not
-    write (injected, a compaction summary, a sub-agent's) names nothing.
+    write (injected, a compaction summary) names nothing.
     """
-    if ev.injected or ev.compaction_summary or ev.sidechain:
+    if ev.injected or ev.compaction_summary:
         return
     title = title_of(ev.content)
     if not title:
