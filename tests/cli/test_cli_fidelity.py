@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from click.testing import CliRunner
+from fidelity_helpers import draft, origin, start, write_session
 
 from p8j.cli.main import cli
 from p8j.journal import Home
@@ -18,7 +19,6 @@ from p8j.journal.events import (
     Usage,
     UsageRecorded,
 )
-from tests.fidelity_helpers import draft, origin, start, write_session
 
 
 def _at(minute: int, second: int = 0, day: int = 1) -> str:
@@ -197,3 +197,18 @@ def test_tail_shows_source_times_and_the_new_event_types(runner: CliRunner, p8j_
     assert "--:--:-- " + parent[:13] + " shop  progress" in out  # a record without a time
     assert "compacted  auto at 123,456 tokens" in out
     assert "user (compaction summary)" in out and "progress" in out
+
+
+def test_markdown_export_hides_imported_records_unless_all(
+    runner: CliRunner, p8j_home: Home
+) -> None:
+    parent, _ = _home(p8j_home)
+    md = runner.invoke(cli, ["export", parent]).stdout
+    assert "· user (injected) · 09:00:01" in md and "user (compaction summary)" in md
+    assert "context compacted (auto, 123,456 tokens before)" in md
+    assert "exit ? · 09:02:30" not in md and "ok · exit ? · `toolu_2` · 09:02:30" in md
+    assert "halfway" not in md
+    full = runner.invoke(cli, ["export", parent, "--all"]).stdout
+    assert "imported record `progress`" in full and '"note": "halfway"' in full
+    raw = runner.invoke(cli, ["export", parent, "-f", "jsonl"]).stdout
+    assert "halfway" in raw  # always in the raw export

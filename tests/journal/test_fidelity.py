@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
+from fidelity_helpers import APPEND_TS, draft, origin, stamped, start, write_session
 from hypothesis import given
 from hypothesis import strategies as st
 
 from p8j.journal import Home
+from p8j.journal.cache import snapshots
 from p8j.journal.cache.catalog import list_summaries, summarize
 from p8j.journal.events import (
     ExecutionRecorded,
@@ -23,7 +25,6 @@ from p8j.journal.events import (
 from p8j.journal.fidelity import UsageTally, add_usage, display_time, event_time
 from p8j.journal.session import fold
 from p8j.replay.load import load_session
-from tests.fidelity_helpers import APPEND_TS, draft, origin, stamped, start, write_session
 
 T0 = "2026-11-01T09:00:00.000000Z"
 
@@ -204,3 +205,18 @@ def test_links_and_times_reach_the_catalog_and_time_travel(tmp_path: Any) -> Non
     as_of = load_session(parent, home, until=_at(1, 7))
     assert as_of.message_count == 4
     assert load_session(child, home).parent_id == parent
+
+
+def test_the_snapshot_cache_and_to_dict_keep_the_fidelity_fields(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(snapshots, "MIN_EVENTS", 1)  # snapshot even this small session
+    home = Home(tmp_path / "h")
+    sid = write_session(home, _conversation())
+    whole = fold(stamped(_conversation(), sid))
+    first = load_session(sid, home)  # folds the log, writes the snapshot
+    assert list((home.path / "cache" / "snapshots").iterdir())
+    again = load_session(sid, home)  # from the snapshot
+    assert first == whole and again == whole
+    assert type(whole).from_dict(whole.to_dict()) == whole
+    assert load_session(sid, home, history=2).since_compaction().conversation_omitted == 6

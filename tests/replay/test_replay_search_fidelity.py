@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from fidelity_helpers import draft, origin, start, write_session
 
 from p8j.journal import Home
 from p8j.journal.events import (
@@ -16,7 +17,6 @@ from p8j.journal.events import (
     SessionCompacted,
 )
 from p8j.replay.search import SearchResult, search, update_search_index
-from tests.fidelity_helpers import draft, origin, start, write_session
 
 
 def _events() -> list[Any]:
