@@ -25,6 +25,7 @@ import msgspec
 
 from p8j.journal import Session, SessionNotFoundError
 from p8j.journal.fidelity import usage_dict
+from p8j.replay.content import ContentPart
 from p8j.replay.listing import session_state
 from p8j.replay.load import CONTEXTS, LoadReport, load_session, load_session_with_report
 from p8j.replay.timeline import child_sessions, imported_records
@@ -43,7 +44,14 @@ from .render import (
     relative_time,
     terminal_width,
 )
-from .replay_view import call_index, child_lines, markers, pair_results, usage_line
+from .replay_view import (
+    call_index,
+    child_lines,
+    markers,
+    pair_results,
+    shown_inline,
+    usage_line,
+)
 from .transcript import PREVIEW_LINES, clip_lines, cut, message_lines, more_lines
 
 __all__ = ["LINE_CHARS", "message_lines", "replay", "report_problems"]
@@ -207,18 +215,19 @@ def _body(
     full: bool,
     width: int | None,
     inline: dict[int, list[str]] | None = None,
+    results: dict[str, ContentPart] | None = None,
 ) -> list[str]:
+    """The conversation (with `inline` markers before the messages they precede), then the
+    commands and executions not already shown in it (tool calls with their `results`)."""
     out = [_section("conversation", style)]
     if session.conversation_omitted:
         out.append(style(_earlier(session.conversation_omitted, "message"), dim=True))
-    elif not session.conversation_history:
+    elif not session.conversation_history and not inline:
         out.append(style("(no messages)", dim=True))
     inline = inline or {}
-    results = pair_results(session)
+    results = pair_results(session) if results is None else results
     paired = frozenset(results)
     first = session.conversation_omitted
-    for index in sorted(i for i in inline if i < first):
-        out.extend(inline[index])  # markers before the window: show them at its start
     for i, message in enumerate(session.conversation_history, first):
         out.extend(inline.get(i, ()))
         out.extend(
@@ -226,18 +235,25 @@ def _body(
         )
     for index in sorted(i for i in inline if i >= first + len(session.conversation_history)):
         out.extend(inline[index])
-    if session.command_history or session.commands_omitted:
+    skip = shown_inline(session)
+    commands = [
+        (i, c)
+        for i, c in enumerate(session.command_history, session.commands_omitted)
+        if i not in skip
+    ]
+    if commands or session.commands_omitted:
         out += ["", _section("commands", style)]
         if session.commands_omitted:
             out.append(style(_earlier(session.commands_omitted, "command"), dim=True))
         room = None if width is None else width - 7
-        for i, command in enumerate(session.command_history, session.commands_omitted + 1):
-            out.append(f"{style(f'{i:>3}', dim=True)}  $ {cut(escape(command), room)}")
-    if session.execution_histories or session.executions_omitted:
+        for i, command in commands:
+            out.append(f"{style(f'{i + 1:>3}', dim=True)}  $ {cut(escape(command), room)}")
+    executions = [ex for ex in session.execution_histories if ex.get("call_id") not in paired]
+    if executions or session.executions_omitted:
         out += ["", _section("executions", style)]
         if session.executions_omitted:
             out.append(style(_earlier(session.executions_omitted, "execution"), dim=True))
-        for ex in session.execution_histories:
+        for ex in executions:
             out.extend(_execution_lines(ex, style, full, width))
     return out
 
@@ -349,11 +365,12 @@ def replay(
     records = (
         imported_records(session.session_id, home, upto_seq=at_seq, until=until) if show_all else []
     )
-    inline = markers(session, style, records, width)
+    results = pair_results(session)
+    inline = markers(session, style, records, width, full=full, results=results)
     if children:
         _add_children(inline, session, style, full, width)
     out = _header(session, state, style, as_of, width)
-    out += ["", *_body(session, style, full, width, inline)]
+    out += ["", *_body(session, style, full, width, inline, results)]
     with paged(color=style.enabled):
         click.echo("\n".join(out))
 

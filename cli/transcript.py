@@ -23,7 +23,15 @@ from p8j.replay.content import ContentPart, content_parts
 
 from .render import Style, cell_width, escape, plural, truncate
 
-__all__ = ["PREVIEW_LINES", "TEXT_LINES", "clip_lines", "cut", "message_lines", "more_lines"]
+__all__ = [
+    "PREVIEW_LINES",
+    "TEXT_LINES",
+    "clip_lines",
+    "cut",
+    "message_lines",
+    "more_lines",
+    "result_lines",
+]
 
 ROLE_COLORS = {"user": "cyan", "assistant": "green", "system": "magenta", "tool": "yellow"}
 PREVIEW_LINES = 6
@@ -156,15 +164,15 @@ def message_lines(
             )
             found = None if results is None or part.id is None else results.get(part.id)
             if found is not None:
-                out.extend(_result_lines(found, "    ", style, full, room, room))
+                out.extend(result_lines(found, "    ", style, full, room, room))
         elif part.kind == "tool_result":
-            out.extend(_result_lines(part, lead, style, full, room, first_room))
+            out.extend(result_lines(part, lead, style, full, room, first_room))
         else:
             out.append(lead + style(cut(escape(part.text), first_room), dim=True))
     return out
 
 
-def _result_lines(
+def result_lines(
     part: ContentPart,
     lead: str,
     style: Style,

@@ -108,6 +108,9 @@ class Session(msgspec.Struct, kw_only=True):
     compactions: list[dict[str, Any]] = []
     compacted_at: int | None = None
     records_imported: int = 0
+    # Each command with a call id (a tool call): {"seq", "message_index", "command_index",
+    # "call_id", "tool"}, so a reader can show it in the conversation where it happened.
+    tool_calls: list[dict[str, Any]] = []
 
     @property
     def message_count(self) -> int:
@@ -155,6 +158,7 @@ class Session(msgspec.Struct, kw_only=True):
             context=dict(self.context),
             context_changes=list(self.context_changes),
             compactions=list(self.compactions),
+            tool_calls=list(self.tool_calls),
         )
 
     def window(self, history: int) -> Session:
@@ -178,6 +182,7 @@ class Session(msgspec.Struct, kw_only=True):
             context=dict(self.context),
             context_changes=list(self.context_changes),
             compactions=list(self.compactions),
+            tool_calls=list(self.tool_calls),
         )
 
     def since_compaction(self) -> Session:
@@ -218,6 +223,7 @@ _OMIT_WHEN_EMPTY = (
     "context_changes",
     "compactions",
     "records_imported",
+    "tool_calls",
 )
 _OMIT_WHEN_NONE = (
     "forked_from",
@@ -340,6 +346,16 @@ def _step(session: Session | None, event: Event | UnknownEvent) -> Session:
         session.conversation_history.append(message_dict(event))
     elif t is CommandRecorded:
         assert isinstance(event, CommandRecorded)
+        if event.call_id is not None:
+            session.tool_calls.append(
+                {
+                    "seq": event.seq,
+                    "message_index": session.message_count,
+                    "command_index": session.command_count,
+                    "call_id": event.call_id,
+                    "tool": event.tool,
+                }
+            )
         session.command_history.append(event.command)
     elif t is ExecutionRecorded:
         assert isinstance(event, ExecutionRecorded)
@@ -451,7 +467,7 @@ def _fold_into(
                 continue
             _step(session, last)
         elif isinstance(last, CommandRecorded):
-            if last.origin is None:
+            if last.origin is None and last.call_id is None:
                 commands(last.command)
                 timed = last
                 continue

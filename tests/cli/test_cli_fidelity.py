@@ -101,7 +101,7 @@ def test_replay_pairs_calls_marks_context_compaction_and_injected(
     assert out.count("sub-agent says hi") == 1
     assert "tokens 1,007 in · 53 out · cache 200 read · 10 written · opus-4" in out
     assert "imported from claude session src-1" in out
-    assert "ok  exit ?" in out and "[toolu_2]" in out
+    assert "── executions ──" not in out  # its only execution is shown with its call
     # Imported records are hidden unless asked for.
     assert "halfway" not in out
     assert '[progress] {"note":"halfway"}' in runner.invoke(cli, ["replay", parent, "--all"]).stdout
@@ -212,3 +212,50 @@ def test_markdown_export_hides_imported_records_unless_all(
     assert "imported record `progress`" in full and '"note": "halfway"' in full
     raw = runner.invoke(cli, ["export", parent, "-f", "jsonl"]).stdout
     assert "halfway" in raw  # always in the raw export
+
+
+def test_replay_shows_tool_calls_recorded_as_commands_in_order(
+    runner: CliRunner, p8j_home: Home
+) -> None:
+    """Codex's shape: function calls are commands, their outputs executions, paired by id."""
+    sid = write_session(
+        p8j_home,
+        [
+            start("cx", source=None),
+            _msg("user", "list files", _at(0, 1)),
+            draft(
+                CommandRecorded,
+                command="ls -la",
+                tool="shell",
+                input={"command": ["ls", "-la"]},
+                call_id="call_A",
+                origin=origin(_at(0, 2)),
+            ),
+            draft(
+                ExecutionRecorded,
+                command="ls -la",
+                output="total 0",
+                exit_code=0,
+                call_id="call_A",
+                origin=origin(_at(0, 3)),
+            ),
+            _msg("assistant", "the directory is empty", _at(0, 4)),
+            draft(
+                ExecutionRecorded,
+                command="make",
+                status="error",
+                stderr="no rule",
+                exit_code=2,
+                call_id="call_orphan",
+                origin=origin(_at(0, 5)),
+            ),
+        ],
+    )
+    out = runner.invoke(cli, ["replay", sid]).stdout
+    lines = out.splitlines()
+    asked = next(i for i, ln in enumerate(lines) if "list files" in ln)
+    assert "⚙ shell(ls -la)  [call_A]" in lines[asked + 1]
+    assert "↳ result [call_A]: total 0" in lines[asked + 2]
+    assert "the directory is empty" in lines[asked + 3]
+    assert "── commands ──" not in out  # shown where they happened
+    assert "error  exit 2" in out and "[call_orphan]" in out and "stderr: no rule" in out

@@ -220,3 +220,23 @@ def test_the_snapshot_cache_and_to_dict_keep_the_fidelity_fields(
     assert first == whole and again == whole
     assert type(whole).from_dict(whole.to_dict()) == whole
     assert load_session(sid, home, history=2).since_compaction().conversation_omitted == 6
+
+
+def test_tool_calls_are_placed_in_the_conversation_native_or_imported() -> None:
+    from p8j.journal.events import CommandRecorded
+
+    events = stamped(
+        [
+            start(),
+            _msg("user", "go", _at(1)),
+            draft(CommandRecorded, command="ls", tool="shell", call_id="a", origin=origin(_at(2))),
+            draft(CommandRecorded, command="pwd", call_id="b"),  # an embedder's: no origin
+            draft(CommandRecorded, command="true"),
+        ]
+    )
+    session = fold(events)
+    assert session.command_history == ["ls", "pwd", "true"]
+    assert [(c["call_id"], c["message_index"], c["command_index"]) for c in session.tool_calls] == [
+        ("a", 1, 0),
+        ("b", 1, 1),
+    ]
