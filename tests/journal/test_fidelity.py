@@ -23,7 +23,7 @@ from p8j.journal.events import (
     UsageRecorded,
 )
 from p8j.journal.fidelity import UsageTally, add_usage, display_time, event_time
-from p8j.journal.session import fold
+from p8j.journal.session import apply, fold
 from p8j.replay.load import load_session
 
 T0 = "2026-11-01T09:00:00.000000Z"
@@ -240,3 +240,53 @@ def test_tool_calls_are_placed_in_the_conversation_native_or_imported() -> None:
         ("a", 1, 0),
         ("b", 1, 1),
     ]
+
+
+_RECORD = st.tuples(
+    st.sampled_from(["r1", "r2", "r3", "r4", None]),  # response id (None: counts on its own)
+    st.sampled_from(["m1", "m2", None]),
+    st.integers(0, 1000),
+    st.integers(0, 1000),
+    st.booleans(),  # a message (True) or a usage report
+)
+
+
+@given(st.lists(_RECORD, max_size=30), st.integers(0, 30))
+def test_usage_equals_the_last_record_of_each_response_summed(
+    records: list[tuple[str | None, str | None, int, int, bool]], cut: int
+) -> None:
+    drafts: list[Any] = [start()]
+    for i, (rid, model, tokens_in, tokens_out, as_message) in enumerate(records):
+        usage = Usage(tokens_in, tokens_out)
+        where = origin(_at(i // 60, i % 60))
+        if as_message:
+            drafts.append(
+                _msg("assistant", "x", where.ts, model=model, response_id=rid, usage=usage)
+            )
+        else:
+            drafts.append(
+                draft(UsageRecorded, usage=usage, model=model, response_id=rid, origin=where)
+            )
+    events = stamped(drafts)
+    last: dict[str, Usage] = {}
+    expected = Usage()
+    for rid, _, tokens_in, tokens_out, _ in records:
+        if rid is None:
+            expected = Usage(expected.input_tokens + tokens_in, expected.output_tokens + tokens_out)
+        else:
+            last[rid] = Usage(tokens_in, tokens_out)
+    for usage in last.values():
+        expected = Usage(
+            expected.input_tokens + usage.input_tokens, expected.output_tokens + usage.output_tokens
+        )
+    session = fold(events)
+    got = Usage() if session.usage is None else session.usage.total()
+    assert got == expected
+    summary = summarize(events, events[0].session_id)
+    assert (Usage() if summary.usage is None else summary.usage.total()) == expected
+    cut = min(cut, len(events) - 1) + 1
+    assert fold(events[cut:], initial=fold(events[:cut])) == session
+    by_step = None
+    for ev in events:
+        by_step = apply(by_step, ev)
+    assert by_step == session  # the manager's step gives what the fold gives
