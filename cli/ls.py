@@ -35,6 +35,7 @@ TITLE_CELLS = 200
 _STATE_COLORS = {
     "live": "green",
     "crashed": "red",
+    "imported": "blue",
     "paused": "yellow",
     "active": "cyan",
     "damaged": "magenta",
@@ -173,7 +174,8 @@ Examples:
     "states",
     type=STATE_LIST,
     default=None,
-    help="Only these states: active (= live or crashed), live, crashed, paused, completed, "
+    help="Only these states: active (= live, crashed or imported), live, crashed, imported, "
+    "paused, completed, "
     "damaged (needs p8j repair).",
 )
 @click.option(

@@ -359,7 +359,9 @@ def replay(
     style = stdout_style()
     as_of = _as_of(session, at_seq, until)
     state = session_state(home, session.session_id, session.status)[0]
-    if as_of is not None and state in ("live", "crashed"):
+    if state == "crashed" and session.source is not None:
+        state = "imported"  # as `p8j ls` says: nobody imports it now, nothing crashed
+    if as_of is not None and state in ("live", "crashed", "imported"):
         state = session.status  # the lock says what is true now, not then
     width = None if full else (terminal_width() if is_terminal() else LINE_CHARS)
     records = (

@@ -280,6 +280,8 @@ def markdown(
     state: str = session.status
     if home is not None:
         state = session_state(home, session.session_id, session.status)[0]
+        if state == "crashed" and session.source is not None:
+            state = "imported"  # as listing says (listing.py)
     yield from _header(session, state)
     for event in events:
         yield from _event(event, all_records)

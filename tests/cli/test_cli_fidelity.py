@@ -147,6 +147,12 @@ def test_ls_links_children_and_carries_usage(runner: CliRunner, p8j_home: Home) 
     assert rows[parent]["title"] == "find the bug"  # not the injected reminder
     assert rows[parent]["start_time"] == "2026-11-01T09:00:00.000000Z"
     assert rows[parent]["duration_s"] == 240.0
+    assert rows[parent]["state"] == "imported"  # nobody imports it now: not a crash
+    imported = runner.invoke(cli, ["ls", "-q", "--status", "imported"]).stdout.split()
+    assert sorted(imported) == sorted([parent, child])
+    assert runner.invoke(cli, ["ls", "-q", "--status", "crashed"]).stdout == ""
+    assert "state imported" in runner.invoke(cli, ["replay", parent]).stdout
+    assert "| State | imported |" in runner.invoke(cli, ["export", parent]).stdout
     table = runner.invoke(cli, ["ls"]).stdout.splitlines()
     at = next(i for i, ln in enumerate(table) if ln.startswith(parent[:13]))
     assert table[at + 1].startswith(child[:13]) and "↳ dig" in table[at + 1]
