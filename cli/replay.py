@@ -128,6 +128,9 @@ def _header(
         facts.append(f"took {duration(seconds)}")
     elif session.last_event_time is not None:
         facts.append(f"last event {relative_time(session.last_event_time)}")
+        if session.source is not None:  # an imported session never ends: say how long it ran
+            seconds = (session.last_event_time - session.start_time).total_seconds()
+            facts.append(f"spans {duration(seconds)}")
     plain = _joined(facts, width)
     counts = (
         f"{plural(session.message_count, 'message')} · {plural(session.command_count, 'command')}"

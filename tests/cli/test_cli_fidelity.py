@@ -100,7 +100,7 @@ def test_replay_pairs_calls_marks_context_compaction_and_injected(
     assert "↳ result [toolu_2]: README.md" in lines[bash + 1]
     assert out.count("sub-agent says hi") == 1
     assert "tokens 1,007 in · 53 out · cache 200 read · 10 written · opus-4" in out
-    assert "imported from claude session src-1" in out
+    assert "imported from claude session src-1" in out and "spans 4m00s" in out
     assert "── executions ──" not in out  # its only execution is shown with its call
     # Imported records are hidden unless asked for.
     assert "halfway" not in out
