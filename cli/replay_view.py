@@ -64,7 +64,7 @@ def _context_line(change: dict[str, Any], style: Style) -> str:
     said = []
     for key, name in (("cwd", "cwd"), ("git_branch", "branch"), ("model", "model")):
         if key in change:
-            said.append(f"{name} {escape(str(change[key]))}")
+            said.append(f"{name} {escape(str(change[key])) or '(none)'}")  # "": e.g. no git repo
     return style("· " + " · ".join(said), "blue", dim=True)
 
 

@@ -228,7 +228,12 @@ def test_replay_shows_tool_calls_recorded_as_commands_in_order(
         p8j_home,
         [
             start("cx", source=None),
-            _msg("user", "list files", _at(0, 1)),
+            draft(
+                MessageRecorded,
+                role="user",
+                content="list files",
+                origin=origin(_at(0, 1), git_branch=""),  # Claude's "": no git repository
+            ),
             draft(
                 CommandRecorded,
                 command="ls -la",
@@ -259,6 +264,7 @@ def test_replay_shows_tool_calls_recorded_as_commands_in_order(
     )
     out = runner.invoke(cli, ["replay", sid]).stdout
     lines = out.splitlines()
+    assert "· branch (none)" in out
     asked = next(i for i, ln in enumerate(lines) if "list files" in ln)
     assert "⚙ shell(ls -la)  [call_A]" in lines[asked + 1]
     assert "↳ result [call_A]: total 0" in lines[asked + 2]
