@@ -72,8 +72,16 @@ Examples:
     "atomically, keeping its mode; links are written through; never a file of the journal.",
 )
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
+@click.option(
+    "--all",
+    "all_records",
+    is_flag=True,
+    help="Markdown: also imported records that are not conversation, and usage reports.",
+)
 @shared_options
-def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) -> None:
+def export(
+    ref: str, fmt: str, output: str | None, strict: bool, all_records: bool, as_json: bool
+) -> None:
     """Export a session as Markdown, JSON, raw JSONL or its source's format (ID: default latest)."""
     ctx = click.get_current_context()
     if as_json:
@@ -98,7 +106,8 @@ def export(ref: str, fmt: str, output: str | None, strict: bool, as_json: bool) 
         elif fmt == "json":
             chunks = [snapshot_json(fold(events))]
         else:
-            chunks = (piece.encode("utf-8") for piece in markdown(events, home))
+            pieces = markdown(events, home, all_records=all_records)
+            chunks = (piece.encode("utf-8") for piece in pieces)
     if output is not None and target is not None:
         write_target(output, target, chunks)
         click.echo(f"p8j: wrote the {fmt} export of {sid} to {escape(output)}", err=True)

@@ -3,7 +3,10 @@
 Contract (the table): ids are shown `ID_CHARS` long (longer only where two would
 collide), the project column is at most `PROJECT_CELLS` wide and a title at most
 the terminal's remaining width (`TITLE_CELLS` when piped), each cut with ``…``,
-so one long name never pads every row.
+so one long name never pads every row. A child session (a sub-agent) listed
+with its parent comes right under it, its title indented after ``↳``; ``--json``
+rows carry ``parent_id`` (and ``parent_call_id``, ``agent``, ``model``,
+``usage`` totals, ``usage_by_model``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import click
 import msgspec
 
 from p8j.journal import Home
-from p8j.journal.cache.catalog import TITLE_MAX, SessionSummary, list_summaries
+from p8j.journal.cache.catalog import SessionSummary, list_summaries
+from p8j.journal.cache.titles import TITLE_MAX
 from p8j.replay.listing import SORTS, SessionListing, archived_summaries, list_sessions
 
 from .options import SINCE, STATE_LIST, count, current_home, shared_options, stdout_style
@@ -23,7 +27,7 @@ from .options import SINCE, STATE_LIST, count, current_home, shared_options, std
 # render (terminal text: replay.content, unicodedata) is imported by the table's code only:
 # `p8j ls --json` of 10k sessions is a start-up race (bench/README.md).
 
-__all__ = ["ls", "short_ids", "title_cell"]
+__all__ = ["ls", "nested", "short_ids", "title_cell"]
 
 TABLE_LIMIT = 50
 PROJECT_CELLS = 24
@@ -31,6 +35,7 @@ TITLE_CELLS = 200
 _STATE_COLORS = {
     "live": "green",
     "crashed": "red",
+    "imported": "blue",
     "paused": "yellow",
     "active": "cyan",
     "damaged": "magenta",
@@ -63,13 +68,41 @@ def short_ids(ids: list[str], minimum: int = 8) -> int:
     return length
 
 
+def nested(rows: list[SessionListing]) -> list[tuple[SessionListing, int]]:
+    """`rows` with each child right after its parent (when listed too), and its depth."""
+    listed = {r.session_id for r in rows}
+    children: dict[str, list[SessionListing]] = {}
+    for r in rows:
+        if r.parent_id is not None and r.parent_id in listed and r.parent_id != r.session_id:
+            children.setdefault(r.parent_id, []).append(r)
+    out: list[tuple[SessionListing, int]] = []
+    seen: set[str] = set()
+
+    def visit(row: SessionListing, depth: int) -> None:
+        if row.session_id in seen:  # a cycle of parents (hand-made logs): each row once
+            return
+        seen.add(row.session_id)
+        out.append((row, depth))
+        for child in children.get(row.session_id, ()):
+            visit(child, depth + 1)
+
+    for r in rows:
+        if r.parent_id is None or r.parent_id not in listed:
+            visit(r, 0)
+    for r in rows:  # rows only reachable through a cycle
+        visit(r, 0)
+    return out
+
+
 def _rows(rows: list[SessionListing], relative: bool, prefix: int, sort: str) -> list[list[str]]:
     from .render import duration, escape, plural, truncate, when
 
     now = datetime.now(timezone.utc)
     out = []
-    for r in rows:
+    for r, depth in nested(rows):
         title = title_cell(r.title, TITLE_CELLS)
+        if depth:
+            title = "  " * (depth - 1) + "↳ " + title
         if r.problems:
             title = f"[{plural(r.problems, 'problem')}] {title}"
         out.append(
@@ -141,7 +174,8 @@ Examples:
     "states",
     type=STATE_LIST,
     default=None,
-    help="Only these states: active (= live or crashed), live, crashed, paused, completed, "
+    help="Only these states: active (= live, crashed or imported), live, crashed, imported, "
+    "paused, completed, "
     "damaged (needs p8j repair).",
 )
 @click.option(

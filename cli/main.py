@@ -49,6 +49,7 @@ COMMANDS: dict[str, str] = {
     "tail": "p8j.cli.tail:tail",
     "title": "p8j.cli.title:title",
     "unarchive": "p8j.cli.archive:unarchive",
+    "usage": "p8j.cli.usage:usage",
     "verify": "p8j.cli.verify:verify",
 }
 

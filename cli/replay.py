@@ -4,6 +4,13 @@ Contract: every line fits the terminal (or `LINE_CHARS` when piped) unless
 ``--full``; the state is the one `p8j ls` shows (`live`, `crashed`, ...); a
 time-travel bound outside the session says so (before its start: an error;
 past its end: a note); long output goes through the pager on a terminal.
+Times are effective times (an imported session's source times). Tool calls
+are shown with their results (paired by id), changes of cwd / branch / model
+and compactions where they happen, imported non-conversation records only
+with ``--all``, child sessions (sub-agents) inline with ``--children``
+(cli/replay_view.py). ``--context compacted`` shows only what the model saw
+after the last compaction. ``--json`` adds ``usage_total`` and
+``usage_by_model`` to the session's dict.
 """
 
 from __future__ import annotations
@@ -17,8 +24,11 @@ import click
 import msgspec
 
 from p8j.journal import Session, SessionNotFoundError
+from p8j.journal.fidelity import usage_dict
+from p8j.replay.content import ContentPart
 from p8j.replay.listing import session_state
-from p8j.replay.load import LoadReport, load_session_with_report
+from p8j.replay.load import CONTEXTS, LoadReport, load_session, load_session_with_report
+from p8j.replay.timeline import child_sessions, imported_records
 
 from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
 from .pager import paged
@@ -33,6 +43,14 @@ from .render import (
     plural,
     relative_time,
     terminal_width,
+)
+from .replay_view import (
+    call_index,
+    child_lines,
+    markers,
+    pair_results,
+    shown_inline,
+    usage_line,
 )
 from .transcript import PREVIEW_LINES, clip_lines, cut, message_lines, more_lines
 
@@ -110,6 +128,9 @@ def _header(
         facts.append(f"took {duration(seconds)}")
     elif session.last_event_time is not None:
         facts.append(f"last event {relative_time(session.last_event_time)}")
+        if session.source is not None:  # an imported session never ends: say how long it ran
+            seconds = (session.last_event_time - session.start_time).total_seconds()
+            facts.append(f"spans {duration(seconds)}")
     plain = _joined(facts, width)
     counts = (
         f"{plural(session.message_count, 'message')} · {plural(session.command_count, 'command')}"
@@ -118,6 +139,17 @@ def _header(
     if session.host:
         counts += f" · host {escape(session.host)}"
     plain.append(counts)
+    tokens = usage_line(session)
+    if tokens:
+        plain.append(tokens)
+    if session.source is not None:
+        plain.append(
+            f"imported from {escape(session.source.agent)} session "
+            f"{escape(session.source.source_id)}"
+        )
+    if session.parent_id is not None:
+        call = f" (tool call {escape(session.parent_call_id)})" if session.parent_call_id else ""
+        plain.append(f"child of {session.parent_id}{call}")
     if session.title:
         plain.append(f"title {escape(session.title)}")
     if session.forked_from is not None:
@@ -161,8 +193,14 @@ def _execution_lines(ex: dict[str, Any], style: Style, full: bool, width: int | 
     took = duration(ex["duration_s"]) if ex.get("duration_s") is not None else "-"
     shown = code if code is not None else "?"
     head = f"exit {shown}  {took}  $ {escape(str(ex.get('command', '')))}"
+    if ex.get("status"):
+        head = f"{escape(str(ex['status']))}  " + head
+    if ex.get("call_id"):
+        head += f"  [{escape(str(ex['call_id']))}]"
     out = [f"{mark} {cut(head, None if width is None else width - 2)}"]
     output = str(ex.get("output") or "")
+    if ex.get("stderr"):
+        output = (output + "\n" if output else "") + "stderr: " + str(ex["stderr"])
     if output:
         room = None if width is None else width - 4
         lines, more = clip_lines(
@@ -174,26 +212,51 @@ def _execution_lines(ex: dict[str, Any], style: Style, full: bool, width: int | 
     return out
 
 
-def _body(session: Session, style: Style, full: bool, width: int | None) -> list[str]:
+def _body(
+    session: Session,
+    style: Style,
+    full: bool,
+    width: int | None,
+    inline: dict[int, list[str]] | None = None,
+    results: dict[str, ContentPart] | None = None,
+) -> list[str]:
+    """The conversation (with `inline` markers before the messages they precede), then the
+    commands and executions not already shown in it (tool calls with their `results`)."""
     out = [_section("conversation", style)]
     if session.conversation_omitted:
         out.append(style(_earlier(session.conversation_omitted, "message"), dim=True))
-    elif not session.conversation_history:
+    elif not session.conversation_history and not inline:
         out.append(style("(no messages)", dim=True))
-    for message in session.conversation_history:
-        out.extend(message_lines(message, style, full=full, width=width))
-    if session.command_history or session.commands_omitted:
+    inline = inline or {}
+    results = pair_results(session) if results is None else results
+    paired = frozenset(results)
+    first = session.conversation_omitted
+    for i, message in enumerate(session.conversation_history, first):
+        out.extend(inline.get(i, ()))
+        out.extend(
+            message_lines(message, style, full=full, width=width, results=results, paired=paired)
+        )
+    for index in sorted(i for i in inline if i >= first + len(session.conversation_history)):
+        out.extend(inline[index])
+    skip = shown_inline(session)
+    commands = [
+        (i, c)
+        for i, c in enumerate(session.command_history, session.commands_omitted)
+        if i not in skip
+    ]
+    if commands or session.commands_omitted:
         out += ["", _section("commands", style)]
         if session.commands_omitted:
             out.append(style(_earlier(session.commands_omitted, "command"), dim=True))
         room = None if width is None else width - 7
-        for i, command in enumerate(session.command_history, session.commands_omitted + 1):
-            out.append(f"{style(f'{i:>3}', dim=True)}  $ {cut(escape(command), room)}")
-    if session.execution_histories or session.executions_omitted:
+        for i, command in commands:
+            out.append(f"{style(f'{i + 1:>3}', dim=True)}  $ {cut(escape(command), room)}")
+    executions = [ex for ex in session.execution_histories if ex.get("call_id") not in paired]
+    if executions or session.executions_omitted:
         out += ["", _section("executions", style)]
         if session.executions_omitted:
             out.append(style(_earlier(session.executions_omitted, "execution"), dim=True))
-        for ex in session.execution_histories:
+        for ex in executions:
             out.extend(_execution_lines(ex, style, full, width))
     return out
 
@@ -243,6 +306,22 @@ Examples:
 )
 @click.option("--full", is_flag=True, help="Show long texts, outputs and lines whole.")
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Also show imported records that are not conversation (progress, hooks...).",
+)
+@click.option(
+    "--children", is_flag=True, help="Show child sessions (sub-agents) inline where spawned."
+)
+@click.option(
+    "--context",
+    type=click.Choice(CONTEXTS),
+    default="all",
+    show_default=True,
+    help="The whole history, or what the model saw after the last compaction.",
+)
 @shared_options
 def replay(
     ref: str,
@@ -251,6 +330,9 @@ def replay(
     last: int | None,
     full: bool,
     strict: bool,
+    show_all: bool,
+    children: bool,
+    context: str,
     as_json: bool,
 ) -> None:
     """Rebuild a session from its log and show it (ID: default latest)."""
@@ -258,20 +340,54 @@ def replay(
         raise click.UsageError("--at and --until are two bounds for one thing: give one of them")
     home = current_home()
     session, report = load_session_with_report(
-        ref, home, upto_seq=at_seq, until=until, skip_corrupt=not strict, history=last
+        ref,
+        home,
+        upto_seq=at_seq,
+        until=until,
+        skip_corrupt=not strict,
+        history=last,
+        context=context,
     )
     report_problems(report)
     if as_json:
         _as_of(session, at_seq, until)  # the same notes and errors as the human form
-        click.echo(msgspec.json.encode(session.to_dict()).decode("utf-8"))
+        out_dict = session.to_dict()
+        if session.usage is not None:
+            out_dict["usage_total"] = usage_dict(session.usage.total())
+            out_dict["usage_by_model"] = {
+                m: usage_dict(u) for m, u in sorted(session.usage.by(1).items())
+            }
+        click.echo(msgspec.json.encode(out_dict).decode("utf-8"))
         return
     style = stdout_style()
     as_of = _as_of(session, at_seq, until)
     state = session_state(home, session.session_id, session.status)[0]
-    if as_of is not None and state in ("live", "crashed"):
+    if state == "crashed" and session.source is not None:
+        state = "imported"  # as `p8j ls` says: nobody imports it now, nothing crashed
+    if as_of is not None and state in ("live", "crashed", "imported"):
         state = session.status  # the lock says what is true now, not then
     width = None if full else (terminal_width() if is_terminal() else LINE_CHARS)
+    records = (
+        imported_records(session.session_id, home, upto_seq=at_seq, until=until) if show_all else []
+    )
+    results = pair_results(session)
+    inline = markers(session, style, records, width, full=full, results=results)
+    if children:
+        _add_children(inline, session, style, full, width)
     out = _header(session, state, style, as_of, width)
-    out += ["", *_body(session, style, full, width)]
+    out += ["", *_body(session, style, full, width, inline, results)]
     with paged(color=style.enabled):
         click.echo("\n".join(out))
+
+
+def _add_children(
+    inline: dict[int, list[str]], session: Session, style: Style, full: bool, width: int | None
+) -> None:
+    """Put each child session after the message that spawned it (else after the conversation)."""
+    home = current_home()
+    end = session.message_count
+    for summary in child_sessions(home, session.session_id):
+        child = load_session(summary.session_id, home, skip_corrupt=True)
+        spawned = call_index(session, child.parent_call_id)
+        place = end if spawned is None else spawned + 1
+        inline.setdefault(place, []).extend(child_lines(child, style, full=full, width=width))

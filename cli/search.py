@@ -116,9 +116,9 @@ Examples:
 @click.option(
     "--kind",
     "kinds",
-    type=click.Choice(["message", "command", "execution"]),
+    type=click.Choice(["message", "command", "execution", "compaction", "record"]),
     multiple=True,
-    help="Only this kind of record (repeatable).",
+    help="Only this kind of record (repeatable; imported records only with record).",
 )
 @click.option("--project", metavar="NAME", help="Only sessions of this project (wildcards work).")
 @click.option("--since", type=SINCE, default=None, help="Only events since: 2h, 3d, 2026-11-01.")

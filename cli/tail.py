@@ -21,13 +21,17 @@ from p8j.journal import (
     LinesRemoved,
     MessageRecorded,
     MetadataUpdated,
+    RecordImported,
+    SessionCompacted,
     SessionEnded,
     SessionPaused,
     SessionResumed,
     SessionStarted,
     SessionTitled,
     UnknownEvent,
+    UsageRecorded,
 )
+from p8j.journal.fidelity import event_time
 from p8j.journal.housekeeping import resolve_session_ref
 from p8j.replay.content import content_parts
 from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
@@ -72,10 +76,29 @@ def _message_text(event: MessageRecorded) -> str:
     return "  ".join(pieces)
 
 
+def _fidelity_summary(event: AnyEvent | UnknownEvent) -> tuple[str, str | None, str] | None:
+    """The summary of the event types imported sessions add (None: not one of them)."""
+    if isinstance(event, SessionCompacted):
+        tokens = f" at {event.tokens_before:,} tokens" if event.tokens_before is not None else ""
+        return "compacted", "magenta", f"{_short(event.trigger or 'compaction')}{tokens}"
+    if isinstance(event, UsageRecorded):
+        u = event.usage
+        text = f"{u.input_tokens:,} in · {u.output_tokens:,} out"
+        if u.cache_read_tokens or u.cache_write_tokens:
+            text += f" · cache {u.cache_read_tokens:,} read {u.cache_write_tokens:,} written"
+        return "usage", None, text
+    if isinstance(event, RecordImported):
+        return _short(event.kind or "record"), None, "(kept as imported)"
+    return None
+
+
 def event_summary(event: AnyEvent | UnknownEvent) -> tuple[str, str | None, str]:
     """(label, label colour, one-line text) of an event for people; log text escaped."""
     if isinstance(event, MessageRecorded):
-        return _short(event.role), ROLE_COLORS.get(event.role, "white"), _message_text(event)
+        label = _short(event.role) + (" (injected)" if event.injected else "")
+        if event.compaction_summary:
+            label += " (compaction summary)"
+        return label, ROLE_COLORS.get(event.role, "white"), _message_text(event)
     if isinstance(event, CommandRecorded):
         return "command", "blue", "$ " + _short(event.command)
     if isinstance(event, ExecutionRecorded):
@@ -103,6 +126,10 @@ def event_summary(event: AnyEvent | UnknownEvent) -> tuple[str, str | None, str]
         return "repaired", "red", f"{lines} damaged line(s) moved aside by p8j repair"
     if isinstance(event, SessionTitled):
         return "titled", "magenta", _short(event.title)
+    fidelity = _fidelity_summary(event)
+    if fidelity is not None:
+        return fidelity
+    assert isinstance(event, UnknownEvent)
     return _short(event.type), None, "(an event type this p8j does not know)"
 
 
@@ -110,7 +137,9 @@ def human_line(item: FollowedEvent, style: Style, width: int | None) -> str:
     """One event as one line: time, session, project, label, text (cut to `width`)."""
     event = item.event
     label, color, text = event_summary(event)
-    stamp = local_time(event.ts, seconds=True)[11:]
+    # An imported event's source time; one whose record had none shows no time (not the import's).
+    found = event_time(event)
+    stamp = "--:--:--" if found is None else local_time(found, seconds=True)[11:]
     project = truncate(_short(item.project_name[:100]), 20)
     plain_head = f"{stamp} {item.session_id[:ID_CHARS]} {project}  {label}  "
     if width is not None:

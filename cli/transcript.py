@@ -7,18 +7,31 @@ Contract:
   (``replay --full``) shows every line whole.
 - Long texts show their first lines only (`TEXT_LINES` of prose, `PREVIEW_LINES`
   of anything else) and say how many more there are, unless ``full``.
+- A message the agent injected, a compaction summary and a sub-agent's message
+  are labelled so after the role. Given `results` (call id -> its result), a
+  tool call is shown with its result right under it, and a result whose call
+  was shown (`paired`) is not shown again where it was logged.
 """
 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from typing import Any
 
-from p8j.replay.content import content_parts
+from p8j.replay.content import ContentPart, content_parts
 
 from .render import Style, cell_width, escape, plural, truncate
 
-__all__ = ["PREVIEW_LINES", "TEXT_LINES", "clip_lines", "cut", "message_lines", "more_lines"]
+__all__ = [
+    "PREVIEW_LINES",
+    "TEXT_LINES",
+    "clip_lines",
+    "cut",
+    "message_lines",
+    "more_lines",
+    "result_lines",
+]
 
 ROLE_COLORS = {"user": "cyan", "assistant": "green", "system": "magenta", "tool": "yellow"}
 PREVIEW_LINES = 6
@@ -76,20 +89,41 @@ def more_lines(n: int, style: Style, *, hint: bool = True) -> str:
     return style(f"… {plural(n, 'more line')}" + (" (--full shows all)" if hint else ""), dim=True)
 
 
+_FLAGS = (
+    ("injected", "injected"),
+    ("compaction_summary", "compaction summary"),
+    ("sidechain", "sub-agent"),
+)
+
+
 def message_lines(
-    message: dict[str, Any], style: Style, *, full: bool = False, width: int | None = None
+    message: dict[str, Any],
+    style: Style,
+    *,
+    full: bool = False,
+    width: int | None = None,
+    results: Mapping[str, ContentPart] | None = None,
+    paired: frozenset[str] = frozenset(),
 ) -> list[str]:
     """A message as display lines: role, text, compact tool calls and results (escaped).
 
-    `width`: the widest line in cells (None: no limit); `full`: every line of every text.
+    `width`: the widest line in cells (None: no limit); `full`: every line of every text;
+    `results` and `paired`: see the module docstring.
     """
     role = str(message.get("role", "?"))
-    label = style(escape(role), ROLE_COLORS.get(role), bold=True)
+    shown_role = escape(role)
+    flags = [text for key, text in _FLAGS if message.get(key) is True]
+    label = style(shown_role, ROLE_COLORS.get(role), bold=True)
+    if flags:
+        shown_role += f" ({', '.join(flags)})"
+        label += style(f" ({', '.join(flags)})", "magenta", dim=True)
     parts = content_parts(message.get("content"))
+    parts = [p for p in parts if not (p.kind == "tool_result" and p.id in paired)]
     if not parts:
-        return [f"{label}  " + style("(no content)", dim=True)]
+        note = "(its results are shown with their calls)" if paired else "(no content)"
+        return [f"{label}  " + style(note, dim=True)]
     room = None if width is None else width - 4  # the indent
-    lead_cells = 2 + cell_width(escape(role))
+    lead_cells = 2 + cell_width(shown_role)
     out: list[str] = []
     for i, part in enumerate(parts):
         lead = f"{label}  " if i == 0 else "    "
@@ -128,21 +162,37 @@ def message_lines(
                 + f"({call})"
                 + style(ident, dim=True)
             )
+            found = None if results is None or part.id is None else results.get(part.id)
+            if found is not None:
+                out.extend(result_lines(found, "    ", style, full, room, room))
         elif part.kind == "tool_result":
-            tag = "error" if part.is_error else "result"
-            ident = f" [{escape(part.id)}]" if part.id else ""
-            head_text = f"↳ {tag}{ident}:"
-            body = escape(part.text, multiline=True)
-            lines, more = clip_lines(body, None if full else PREVIEW_LINES, room)
-            first = ""
-            if lines and lines[0]:
-                head_room = None if first_room is None else first_room - cell_width(head_text) - 1
-                first = " " + cut(lines[0], head_room)
-            head = style(head_text, "red" if part.is_error else None, dim=not part.is_error)
-            out.append(lead + head + first)
-            out.extend("      " + cut(ln, None if room is None else room - 2) for ln in lines[1:])
-            if more:
-                out.append("      " + more_lines(more, style))
+            out.extend(result_lines(part, lead, style, full, room, first_room))
         else:
             out.append(lead + style(cut(escape(part.text), first_room), dim=True))
+    return out
+
+
+def result_lines(
+    part: ContentPart,
+    lead: str,
+    style: Style,
+    full: bool,
+    room: int | None,
+    first_room: int | None,
+) -> list[str]:
+    """A tool result: ``↳ result [id]: first line`` and its next lines, indented."""
+    tag = "error" if part.is_error else "result"
+    ident = f" [{escape(part.id)}]" if part.id else ""
+    head_text = f"↳ {tag}{ident}:"
+    body = escape(part.text, multiline=True)
+    lines, more = clip_lines(body, None if full else PREVIEW_LINES, room)
+    first = ""
+    if lines and lines[0]:
+        head_room = None if first_room is None else first_room - cell_width(head_text) - 1
+        first = " " + cut(lines[0], head_room)
+    head = style(head_text, "red" if part.is_error else None, dim=not part.is_error)
+    out = [lead + head + first]
+    out.extend("      " + cut(ln, None if room is None else room - 2) for ln in lines[1:])
+    if more:
+        out.append("      " + more_lines(more, style))
     return out

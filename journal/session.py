@@ -4,20 +4,8 @@ Contract: `fold(events, initial)` is a pure function: it reads no files, mutates
 neither its inputs nor `initial`, and folding the same events twice gives equal
 Sessions. ``fold(a + b) == fold(b, initial=fold(a))`` for every split point.
 
-Lifecycle (enforced by `check_transition`, used by both the fold and the reader)::
-
-    (none) --SessionStarted--> active
-    active --SessionPaused--> paused --SessionResumed--> active
-    active --SessionResumed--> active      (crash recovery: the writer died)
-    active|paused --SessionEnded--> completed   (terminal: nothing may follow but LinesRemoved)
-    active|paused|completed --LinesRemoved--> its `state` if set, else unchanged
-    active|paused|completed --SessionTitled--> unchanged (sets `title`; the latest wins)
-
-Messages, commands and executions are legal only while active; metadata
-updates while active or paused. `LinesRemoved` (written by ``p8j repair`` in
-place of damaged lines) stands for ``seqs`` seqs, and may set the state the
-removed lines left (active or paused), never out of completed: `check_event`
-and `seq_span` apply those two rules; the fold has no history effect from it.
+The lifecycle rules the fold enforces are in journal/lifecycle.py (re-exported here).
+Imported records and the fidelity fields are read as journal/fidelity.py says.
 """
 
 from __future__ import annotations
@@ -43,9 +31,13 @@ from .events import (
     SessionResumed,
     SessionStarted,
     SessionTitled,
+    SourceInfo,
     UnknownEvent,
+    Usage,
     UsageRecorded,
 )
+from .fidelity import UsageTally, add_usage, compaction_entry, context_change, event_time
+from .lifecycle import check_event, check_transition, seq_span
 from .timefmt import parse_ts
 
 __all__ = [
@@ -55,71 +47,13 @@ __all__ = [
     "check_event",
     "check_history",
     "check_transition",
+    "execution_dict",
     "fold",
     "message_dict",
     "seq_span",
 ]
 
 Status = Literal["active", "paused", "completed"]
-
-# event type -> (states it is legal in, state after it; None = unchanged)
-_RULES: dict[type[Event], tuple[frozenset[str | None], str | None]] = {
-    SessionStarted: (frozenset({None}), "active"),
-    MessageRecorded: (frozenset({"active"}), None),
-    CommandRecorded: (frozenset({"active"}), None),
-    ExecutionRecorded: (frozenset({"active"}), None),
-    MetadataUpdated: (frozenset({"active", "paused"}), None),
-    SessionPaused: (frozenset({"active"}), "paused"),
-    SessionResumed: (frozenset({"active", "paused"}), "active"),
-    SessionEnded: (frozenset({"active", "paused"}), "completed"),
-    LinesRemoved: (frozenset({"active", "paused", "completed"}), None),
-    # Naming is bookkeeping, not conversation: a finished session can be named too.
-    SessionTitled: (frozenset({"active", "paused", "completed"}), None),
-    SessionCompacted: (frozenset({"active"}), None),
-    UsageRecorded: (frozenset({"active"}), None),
-    RecordImported: (frozenset({"active", "paused", "completed"}), None),
-}
-_RESTORABLE = frozenset({"active", "paused"})
-
-
-def check_transition(state: str | None, event_type: type[Any]) -> str | None:
-    """Return the state after an event of `event_type` in `state`, or raise SessionStateError.
-
-    Unknown events (from a newer p8j) are legal anywhere after the start and
-    change nothing.
-    """
-    if event_type is UnknownEvent:
-        if state is None:
-            raise SessionStateError("an unknown event is illegal: the session is not started")
-        return state
-    allowed, after = _RULES[event_type]
-    if state not in allowed:
-        shown = "not started" if state is None else state
-        raise SessionStateError(f"{event_type.__name__} is illegal: the session is {shown}")
-    return state if after is None else after
-
-
-def check_event(state: str | None, event: Event | UnknownEvent) -> str | None:
-    """Like `check_transition`, for the event itself: applies `LinesRemoved`'s state and seqs."""
-    if type(event) is not LinesRemoved:
-        return check_transition(state, type(event))
-    assert isinstance(event, LinesRemoved)
-    after = check_transition(state, LinesRemoved)
-    if type(event.seqs) is not int or event.seqs < 1:
-        raise SessionStateError(f"LinesRemoved must stand for at least one seq, not {event.seqs}")
-    if event.state is None:
-        return after
-    if event.state not in _RESTORABLE or state == "completed":
-        raise SessionStateError(
-            f"LinesRemoved cannot make a {state} session {event.state}: "
-            "it restores only active or paused, never out of completed"
-        )
-    return event.state
-
-
-def seq_span(event: Event | UnknownEvent) -> int:
-    """How many seqs `event` holds: `LinesRemoved.seqs`, else 1 (the next seq is seq + span)."""
-    return event.seqs if type(event) is LinesRemoved else 1
 
 
 class Session(msgspec.Struct, kw_only=True):
@@ -157,6 +91,26 @@ class Session(msgspec.Struct, kw_only=True):
     title: str = ""
     forked_from: str | None = None
     forked_at_seq: int | None = None
+    # Fidelity (imported sessions, or embedders that set the fields; see journal/fidelity.py).
+    # A child session (a sub-agent): its parent and the tool call there that spawned it.
+    parent_id: str | None = None
+    parent_call_id: str | None = None
+    source: SourceInfo | None = None
+    # Token usage, deduplicated by response id (`UsageTally`); None until a record has some.
+    usage: UsageTally | None = None
+    # Per-turn context in force (cwd, git_branch, model) and each change, in order:
+    # {"seq", "ts", "message_index" (messages before it), and the keys that changed}.
+    context: dict[str, str] = {}
+    context_changes: list[dict[str, Any]] = []
+    # Each SessionCompacted: {"seq", "ts", "message_index", "trigger", "tokens_before",
+    # "summary", "replacement"} (the keys the event sets). `compacted_at`: the index of the
+    # first message of the context after the last compaction (see `since_compaction`).
+    compactions: list[dict[str, Any]] = []
+    compacted_at: int | None = None
+    records_imported: int = 0
+    # Each command with a call id (a tool call): {"seq", "message_index", "command_index",
+    # "call_id", "tool"}, so a reader can show it in the conversation where it happened.
+    tool_calls: list[dict[str, Any]] = []
 
     @property
     def message_count(self) -> int:
@@ -200,6 +154,11 @@ class Session(msgspec.Struct, kw_only=True):
             metadata=dict(self.metadata),
             unknown_events=list(self.unknown_events),
             missing_blobs=list(self.missing_blobs),
+            usage=None if self.usage is None else self.usage.copy(),
+            context=dict(self.context),
+            context_changes=list(self.context_changes),
+            compactions=list(self.compactions),
+            tool_calls=list(self.tool_calls),
         )
 
     def window(self, history: int) -> Session:
@@ -211,9 +170,46 @@ class Session(msgspec.Struct, kw_only=True):
             cut = max(0, len(entries) - history)
             kept[name] = entries[cut:]
             kept[omitted] = getattr(self, omitted) + cut
+        return msgspec.structs.replace(self._copy_small(), **kept)
+
+    def _copy_small(self) -> Session:
+        """A copy sharing the three histories (the caller replaces them)."""
         return msgspec.structs.replace(
-            self, metadata=dict(self.metadata), unknown_events=list(self.unknown_events), **kept
+            self,
+            metadata=dict(self.metadata),
+            unknown_events=list(self.unknown_events),
+            usage=None if self.usage is None else self.usage.copy(),
+            context=dict(self.context),
+            context_changes=list(self.context_changes),
+            compactions=list(self.compactions),
+            tool_calls=list(self.tool_calls),
         )
+
+    def since_compaction(self) -> Session:
+        """This session with the conversation cut to the context after its last compaction.
+
+        The messages before `compacted_at` count as omitted (as a ``history``
+        window does); commands and executions stay whole. A session never
+        compacted comes back whole. What the agent put in place of the earlier
+        messages is the first message kept (Claude's summary,
+        ``compaction_summary``) or the last compaction's ``replacement``
+        (`compacted_context` gives both as one list).
+        """
+        cut = 0 if self.compacted_at is None else self.compacted_at - self.conversation_omitted
+        cut = max(0, cut)
+        return msgspec.structs.replace(
+            self._copy_small(),
+            conversation_history=self.conversation_history[cut:],
+            command_history=list(self.command_history),
+            execution_histories=list(self.execution_histories),
+            conversation_omitted=self.conversation_omitted + cut,
+        )
+
+    def compacted_context(self) -> list[Any]:
+        """The messages the model saw after the last compaction: its replacement, then the rest."""
+        replacement: Any = self.compactions[-1].get("replacement") if self.compactions else None
+        head = list(replacement) if isinstance(replacement, list) else []
+        return head + self.since_compaction().conversation_history
 
 
 _OMIT_WHEN_EMPTY = (
@@ -222,8 +218,22 @@ _OMIT_WHEN_EMPTY = (
     "executions_omitted",
     "missing_blobs",
     "title",
+    # Fidelity fields: a native session's dict stays what it was before they existed.
+    "context",
+    "context_changes",
+    "compactions",
+    "records_imported",
+    "tool_calls",
 )
-_OMIT_WHEN_NONE = ("forked_from", "forked_at_seq")  # a fork at seq 0 is still a fork
+_OMIT_WHEN_NONE = (
+    "forked_from",
+    "forked_at_seq",  # a fork at seq 0 is still a fork
+    "parent_id",
+    "parent_call_id",
+    "source",
+    "usage",
+    "compacted_at",
+)
 _WINDOWED = (
     ("conversation_history", "conversation_omitted"),
     ("command_history", "commands_omitted"),
@@ -238,20 +248,49 @@ def check_history(history: int | None) -> None:
 
 
 def message_dict(event: MessageRecorded) -> dict[str, Any]:
-    """The message dict a MessageRecorded event was recorded from."""
+    """The message dict a MessageRecorded event was recorded from.
+
+    A message flagged `injected`, `compaction_summary` or `sidechain` has that key
+    set to True too (a message without them has none of these keys).
+    """
     message: dict[str, Any] = {"role": event.role}
     if event.content is not msgspec.UNSET:
         message["content"] = event.content
     if event.extra:
         message.update(event.extra)
+    if event.injected:
+        message["injected"] = True
+    if event.compaction_summary:
+        message["compaction_summary"] = True
+    if event.sidechain:
+        message["sidechain"] = True
     return message
+
+
+def execution_dict(event: ExecutionRecorded) -> dict[str, Any]:
+    """An execution as `Session.execution_histories` holds it (call_id, status, stderr if set)."""
+    entry: dict[str, Any] = {
+        "command": event.command,
+        "exit_code": event.exit_code,
+        "output": event.output,
+        "started_at": event.started_at,
+        "duration_s": event.duration_s,
+        "ts": event.ts if event.origin is None else event_time(event) or event.ts,
+    }
+    if event.call_id is not None:
+        entry["call_id"] = event.call_id
+    if event.status is not None:
+        entry["status"] = event.status
+    if event.stderr:
+        entry["stderr"] = event.stderr
+    return entry
 
 
 def _start(event: SessionStarted) -> Session:
     return Session(
         session_id=event.session_id,
         project_name=event.project_name,
-        start_time=parse_ts(event.ts),
+        start_time=parse_ts(event_time(event) or event.ts),
         metadata=dict(event.metadata),
         last_seq=event.seq,
         last_event_time=None,
@@ -259,6 +298,9 @@ def _start(event: SessionStarted) -> Session:
         host=event.host,
         forked_from=event.forked_from,
         forked_at_seq=event.forked_at_seq,
+        parent_id=event.parent_id,
+        parent_call_id=event.parent_call_id,
+        source=event.source,
     )
 
 
@@ -273,7 +315,12 @@ def apply(
     was formatted from passes it to skip re-parsing.
     """
     session = _step(session, event)
-    session.last_event_time = parse_ts(event.ts) if when is None else when
+    if getattr(event, "origin", None) is None:
+        session.last_event_time = parse_ts(event.ts) if when is None else when
+    else:
+        found = event_time(event)
+        if found is not None:  # a timeless imported record leaves the last time as it was
+            session.last_event_time = parse_ts(found)
     return session
 
 
@@ -288,24 +335,40 @@ def _step(session: Session | None, event: Event | UnknownEvent) -> Session:
             f"event for session {event.session_id} applied to session {session.session_id}"
         )
     t = type(event)
+    if t is not LinesRemoved and isinstance(event, Event):
+        _note_context(session, event)
     if t is MessageRecorded:
         assert isinstance(event, MessageRecorded)
+        if event.compaction_summary:
+            session.compacted_at = session.message_count
+        if event.usage is not None:
+            _count_usage(session, event, event.usage, event.response_id)
         session.conversation_history.append(message_dict(event))
     elif t is CommandRecorded:
         assert isinstance(event, CommandRecorded)
+        if event.call_id is not None:
+            session.tool_calls.append(
+                {
+                    "seq": event.seq,
+                    "message_index": session.message_count,
+                    "command_index": session.command_count,
+                    "call_id": event.call_id,
+                    "tool": event.tool,
+                }
+            )
         session.command_history.append(event.command)
     elif t is ExecutionRecorded:
         assert isinstance(event, ExecutionRecorded)
-        session.execution_histories.append(
-            {
-                "command": event.command,
-                "exit_code": event.exit_code,
-                "output": event.output,
-                "started_at": event.started_at,
-                "duration_s": event.duration_s,
-                "ts": event.ts,
-            }
-        )
+        session.execution_histories.append(execution_dict(event))
+    elif t is SessionCompacted:
+        assert isinstance(event, SessionCompacted)
+        session.compactions.append(compaction_entry(event, session.message_count))
+        session.compacted_at = session.message_count
+    elif t is UsageRecorded:
+        assert isinstance(event, UsageRecorded)
+        _count_usage(session, event, event.usage, event.response_id)
+    elif t is RecordImported:
+        session.records_imported += 1
     elif t is MetadataUpdated:
         assert isinstance(event, MetadataUpdated)
         session.metadata.update(event.changes)
@@ -329,6 +392,21 @@ def _step(session: Session | None, event: Event | UnknownEvent) -> Session:
     return session
 
 
+def _note_context(session: Session, event: Event) -> None:
+    """Record a change of cwd / git branch / model (an event's `origin`, a message's model)."""
+    entry = context_change(session.context, event, session.message_count)
+    if entry is not None:
+        session.context_changes.append(entry)
+
+
+def _count_usage(session: Session, event: Event, usage: Usage, response_id: str | None) -> None:
+    if session.usage is None:
+        session.usage = UsageTally()
+    # The model in effect: `_note_context` has just taken the event's own, if it names one.
+    model = session.context.get("model")
+    add_usage(session.usage, usage, response_id=response_id, model=model, ts=event_time(event))
+
+
 def fold(events: Iterable[Event | UnknownEvent], initial: Session | None = None) -> Session:
     """Fold events into a Session, starting from a copy of `initial`; pure."""
     session = None if initial is None else initial.copy()
@@ -339,55 +417,72 @@ def fold(events: Iterable[Event | UnknownEvent], initial: Session | None = None)
             break
         else:
             raise SessionStateError("no events to fold: a session starts with SessionStarted")
-        last: Event | UnknownEvent | None = first
+        timed: Event | UnknownEvent | None = first if event_time(first) is not None else None
     else:
-        last = None
-    last = _fold_into(session, it, last)
-    if last is not None:
+        timed = None
+    timed = _fold_into(session, it, timed)
+    if timed is not None:
         # Parsed once per fold, not per event: it is the hot loop of every replay.
-        session.last_event_time = parse_ts(last.ts)
+        found = event_time(timed)
+        assert found is not None
+        session.last_event_time = parse_ts(found)
     return session
 
 
 def _fold_into(
-    session: Session, events: Iterator[Event | UnknownEvent], last: Event | UnknownEvent | None
+    session: Session, events: Iterator[Event | UnknownEvent], timed: Event | UnknownEvent | None
 ) -> Event | UnknownEvent | None:
-    """`_step` over `events` with the common records inlined; return the last event."""
+    """`_step` over `events` with the common records inlined; return the last event with a time.
+
+    (An imported record without a source time is timeless: see journal/fidelity.py.)
+    """
     # The three records that make up nearly every log are applied here with
-    # locals; everything else (and every error) goes through `_step`.
+    # locals; everything else (imported records, fidelity fields, every error)
+    # goes through `_step`.
     sid = session.session_id
     status = session.status
     messages = session.conversation_history.append
     commands = session.command_history.append
     executions = session.execution_histories.append
     unset = msgspec.UNSET
+    last: Event | UnknownEvent | None = None
     for last in events:
         if last.session_id != sid or status != "active":
             _step(session, last)
             status = session.status
         elif isinstance(last, MessageRecorded):
-            message: dict[str, Any] = {"role": last.role}
-            if last.content is not unset:
-                message["content"] = last.content
-            if last.extra:
-                message.update(last.extra)
-            messages(message)
+            if (
+                last.origin is None
+                and last.usage is None
+                and last.model is None
+                and not (last.injected or last.compaction_summary or last.sidechain)
+            ):
+                message: dict[str, Any] = {"role": last.role}
+                if last.content is not unset:
+                    message["content"] = last.content
+                if last.extra:
+                    message.update(last.extra)
+                messages(message)
+                timed = last
+                continue
+            _step(session, last)
         elif isinstance(last, CommandRecorded):
-            commands(last.command)
+            if last.origin is None and last.call_id is None:
+                commands(last.command)
+                timed = last
+                continue
+            _step(session, last)
         elif isinstance(last, ExecutionRecorded):
-            executions(
-                {
-                    "command": last.command,
-                    "exit_code": last.exit_code,
-                    "output": last.output,
-                    "started_at": last.started_at,
-                    "duration_s": last.duration_s,
-                    "ts": last.ts,
-                }
-            )
+            if last.origin is None:
+                executions(execution_dict(last))
+                timed = last
+                continue
+            _step(session, last)
         else:
             _step(session, last)
             status = session.status
+        if getattr(last, "origin", None) is None or event_time(last) is not None:
+            timed = last
     if last is not None:
         session.last_seq = last.seq + seq_span(last) - 1
-    return last
+    return timed

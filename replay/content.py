@@ -24,6 +24,7 @@ __all__ = [
     "compact_input",
     "content_parts",
     "content_texts",
+    "string_leaves",
     "visible",
 ]
 
@@ -170,6 +171,13 @@ def _string_leaves(value: Any, out: list[str]) -> None:
     elif isinstance(value, list):
         for v in value:
             _string_leaves(v, out)
+
+
+def string_leaves(value: Any) -> list[str]:
+    """Every string inside a JSON value (keys not included), in order."""
+    out: list[str] = []
+    _string_leaves(value, out)
+    return out
 
 
 def content_texts(content: Any) -> list[str]:

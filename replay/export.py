@@ -8,7 +8,10 @@ Contract:
   folded session's facts (its state as `p8j ls` shows it when given the home:
   ``live`` or ``crashed`` rather than ``active``), every message (content blocks
   shown: text, thinking, tool calls with their JSON input, tool results), commands, executions with
-  their output, and lifecycle changes. Text from the log is passed through
+  their output, compactions, and lifecycle changes, each at its effective time
+  (an imported event's source time). Injected messages and compaction summaries
+  are labelled; imported records that are not conversation (`RecordImported`)
+  and usage reports appear only with ``all_records``. Text from the log is passed through
   `content.visible` (no control characters, bidi overrides or bare CRs reach
   the document) and fenced with a fence longer than any backtick run inside it.
 - `snapshot_json` is the `Session.to_dict()` snapshot as pretty JSON.
@@ -36,15 +39,19 @@ from p8j.journal import (
     Home,
     MessageRecorded,
     MetadataUpdated,
+    RecordImported,
     Session,
+    SessionCompacted,
     SessionEnded,
     SessionPaused,
     SessionResumed,
     SessionStarted,
     SessionTitled,
     UnknownEvent,
+    UsageRecorded,
     checks,
 )
+from p8j.journal.fidelity import display_time
 from p8j.journal.housekeeping import resolve_in
 from p8j.journal.session import fold
 from p8j.journal.store.base import SessionStore, StoreCursor
@@ -170,7 +177,12 @@ def _time(ts: str) -> str:
 
 
 def _message(event: MessageRecorded) -> Iterator[str]:
-    yield f"### {event.seq} · {_inline(event.role)} · {_time(event.ts)}\n\n"
+    label = _inline(event.role)
+    if event.injected:
+        label += " (injected)"
+    if event.compaction_summary:
+        label += " (compaction summary)"
+    yield f"### {event.seq} · {label} · {_time(display_time(event))}\n\n"
     for part in content_parts(event.content):
         if part.kind == "text":
             text = visible(part.text)
@@ -191,24 +203,52 @@ def _message(event: MessageRecorded) -> Iterator[str]:
             yield f"*{_inline(part.text)}*\n\n"
 
 
-def _event(event: AnyEvent | UnknownEvent) -> Iterator[str]:
+def _imported(event: AnyEvent | UnknownEvent, when: str, all_records: bool) -> Iterator[str]:
+    """The event types imported sessions add (records and usage only with `all_records`)."""
+    if isinstance(event, SessionCompacted):
+        facts = [_inline(event.trigger)] if event.trigger else []
+        if event.tokens_before is not None:
+            facts.append(f"{event.tokens_before:,} tokens before")
+        said = f" ({', '.join(facts)})" if facts else ""
+        yield f"*{when} · context compacted{said}*\n\n"
+        if event.summary:
+            yield _fence(visible(event.summary), "text") + "\n"
+    elif isinstance(event, RecordImported) and all_records:
+        yield f"*{when} · imported record `{_inline(event.kind)}`*\n\n"
+        yield _fence(visible(_pretty_json(event.record)), "json") + "\n"
+    elif isinstance(event, UsageRecorded) and all_records:
+        yield f"*{when} · usage: `{_inline(_ENC.encode(event.usage).decode())}`*\n\n"
+
+
+def _event(event: AnyEvent | UnknownEvent, all_records: bool = False) -> Iterator[str]:
     t = type(event)
-    when = _time(event.ts)
+    when = _time(display_time(event))
     if t is MessageRecorded:
         assert isinstance(event, MessageRecorded)
         yield from _message(event)
     elif t is CommandRecorded:
         assert isinstance(event, CommandRecorded)
-        yield f"### {event.seq} · command · {when}\n\n"
+        ident = f" · `{_inline(event.call_id)}`" if event.call_id else ""
+        yield f"### {event.seq} · command{ident} · {when}\n\n"
         yield _fence(visible(event.command), "sh") + "\n"
+        if event.input is not msgspec.UNSET:
+            yield _fence(visible(_pretty_json(event.input)), "json") + "\n"
     elif t is ExecutionRecorded:
         assert isinstance(event, ExecutionRecorded)
         facts = [f"exit {event.exit_code}" if event.exit_code is not None else "exit ?"]
+        if event.status:
+            facts.insert(0, _inline(event.status))
         if event.duration_s is not None:
             facts.append(_duration(event.duration_s))
+        if event.call_id:
+            facts.append(f"`{_inline(event.call_id)}`")
         yield f"### {event.seq} · execution · {' · '.join(facts)} · {when}\n\n"
         body = "$ " + event.command + ("\n" + event.output if event.output else "")
+        if event.stderr:
+            body += "\nstderr: " + event.stderr
         yield _fence(visible(body), "console") + "\n"
+    elif t in (SessionCompacted, RecordImported, UsageRecorded):
+        yield from _imported(event, when, all_records)
     elif t is SessionStarted:
         assert isinstance(event, SessionStarted)
         yield f"*{when} · session started*\n\n"
@@ -232,12 +272,16 @@ def _event(event: AnyEvent | UnknownEvent) -> Iterator[str]:
         yield f"*{when} · event of unknown type `{_inline(event.type)}` (kept raw)*\n\n"
 
 
-def markdown(events: list[AnyEvent | UnknownEvent], home: Home | None = None) -> Iterator[str]:
+def markdown(
+    events: list[AnyEvent | UnknownEvent], home: Home | None = None, *, all_records: bool = False
+) -> Iterator[str]:
     """The Markdown transcript of a session's events, in chunks (`home`: show its live state)."""
     session = fold(events)
     state: str = session.status
     if home is not None:
         state = session_state(home, session.session_id, session.status)[0]
+        if state == "crashed" and session.source is not None:
+            state = "imported"  # as listing says (listing.py)
     yield from _header(session, state)
     for event in events:
-        yield from _event(event)
+        yield from _event(event, all_records)

@@ -60,6 +60,7 @@ from p8j.journal import (
 )
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.errors import InvalidSessionIdError
+from p8j.journal.fidelity import display_time
 from p8j.journal.ids import validate_session_id
 from p8j.journal.store.fs import LogCursor, ReadIssue
 
@@ -218,7 +219,7 @@ class Follower:
         )
 
     def _wanted(self, event: AnyEvent | UnknownEvent) -> bool:
-        if self.since is not None and event.ts < self.since:
+        if self.since is not None and display_time(event) < self.since:
             return False
         return self.types is None or _type_name(event) in self.types
 
@@ -321,9 +322,9 @@ class Follower:
                 per_session.append(list(keep))
                 for item in keep:
                     if len(newest) < self.backlog:
-                        heapq.heappush(newest, item.event.ts)
-                    elif item.event.ts > newest[0]:
-                        heapq.heapreplace(newest, item.event.ts)
+                        heapq.heappush(newest, display_time(item.event))
+                    elif display_time(item.event) > newest[0]:
+                        heapq.heapreplace(newest, display_time(item.event))
             if tracked.ended and sid in self._tracked:
                 # Nothing may follow an end: stop watching it (the backlog is kept).
                 del self._tracked[sid]
@@ -331,7 +332,7 @@ class Follower:
         yield from notices
         if self.backlog:
             merged: deque[FollowedEvent] = deque(
-                heapq.merge(*per_session, key=lambda e: e.event.ts), maxlen=self.backlog
+                heapq.merge(*per_session, key=lambda e: display_time(e.event)), maxlen=self.backlog
             )
             yield from merged
 

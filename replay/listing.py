@@ -12,12 +12,16 @@ Contract:
   write-locked right now is ``live``; one whose log nobody locks lost its writer
   (the process died without pausing or ending it) and is ``crashed``. ``paused``
   and ``completed`` are as logged. The lock is probed only for active sessions.
+  An imported session (another agent's log, `SessionSummary.agent`) that no
+  importer is writing now is ``imported``, not ``crashed``: its writer did not
+  die, the agent whose log it mirrors owns it.
   A session whose log has problems (a corrupt line, a seq gap, a lifecycle
   violation: the summary's ``problems``) is ``damaged`` whatever its status,
   unless its writer is live: it can be neither resumed nor loaded strictly
   until ``p8j repair`` moves the bad lines aside (a torn tail is no problem).
 - Filters: `project` is a shell-style pattern (an exact name matches itself);
-  `states` takes any of ``active`` (= live or crashed), ``live``, ``crashed``,
+  `states` takes any of ``active`` (= live, crashed or imported), ``live``, ``crashed``,
+  ``imported``,
   ``paused``, ``completed``, ``damaged``; `since` keeps sessions with activity at or after it;
   `limit` keeps the newest N after filtering. With `archived`, only archived
   sessions are listed (read through their archives; they are never cached).
@@ -41,6 +45,7 @@ import msgspec
 
 from p8j.journal.cache.catalog import SessionSummary, list_summaries, summarize
 from p8j.journal.errors import JournalIOError, P8jError
+from p8j.journal.fidelity import usage_dict
 from p8j.journal.store.fs.archived import archived_ids
 from p8j.journal.store.fs.cursor import LogCursor
 from p8j.journal.store.fs.layout import Home
@@ -58,8 +63,16 @@ __all__ = [
     "session_state",
 ]
 
-State = Literal["live", "crashed", "paused", "completed", "damaged"]
-STATES: tuple[str, ...] = ("active", "live", "crashed", "paused", "completed", "damaged")
+State = Literal["live", "crashed", "imported", "paused", "completed", "damaged"]
+STATES: tuple[str, ...] = (
+    "active",
+    "live",
+    "crashed",
+    "imported",
+    "paused",
+    "completed",
+    "damaged",
+)
 SORTS: tuple[str, ...] = ("activity", "started")
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(secs|sec|s|mins|min|m|hrs|hr|h|days|day|d|wks|wk|w)")
@@ -93,6 +106,14 @@ class SessionListing(msgspec.Struct, gc=False):
     metadata: dict[str, Any] = {}
     cwd: str | None = None
     forked_from: str | None = None
+    # Fidelity (journal/fidelity.py): the parent of a child session, an imported
+    # session's agent, the model last in effect, token totals (deduplicated by response).
+    parent_id: str | None = None
+    parent_call_id: str | None = None
+    agent: str | None = None
+    model: str | None = None
+    usage: dict[str, int] | None = None
+    usage_by_model: dict[str, dict[str, int]] = {}
 
 
 def session_state(home: Home, session_id: str, status: str) -> tuple[str, int | None, str | None]:
@@ -150,6 +171,8 @@ def listing_of(home: Home, summary: SessionSummary) -> SessionListing:
         state, pid, host = session_state(home, summary.session_id, status)
     else:
         state, pid, host = status, None, None
+    if state == "crashed" and summary.agent is not None:
+        state = "imported"  # nobody imports it now: not a crash (see the module docstring)
     if summary.problems and state != "live":
         state = "damaged"  # not resumable as it stands: see the module docstring
     start = summary.start_time
@@ -174,15 +197,28 @@ def listing_of(home: Home, summary: SessionSummary) -> SessionListing:
         summary.metadata,
         summary.cwd,
         summary.forked_from,
+        summary.parent_id,
+        summary.parent_call_id,
+        summary.agent,
+        summary.model,
+        *_usage(summary),
     )
+
+
+def _usage(summary: SessionSummary) -> tuple[dict[str, int] | None, dict[str, dict[str, int]]]:
+    tally = summary.usage
+    if tally is None:
+        return None, {}
+    by_model = {name: usage_dict(u) for name, u in sorted(tally.by(1).items())}
+    return usage_dict(tally.total()), by_model
 
 
 def _state_matches(states: frozenset[str], state: str) -> bool:
     if state in states:
         return True
     if state == "active-any":  # before the lock is probed: could be live or crashed
-        return bool(states.intersection(("active", "live", "crashed")))
-    return "active" in states and state in ("live", "crashed", "active")
+        return bool(states.intersection(("active", "live", "crashed", "imported")))
+    return "active" in states and state in ("live", "crashed", "imported", "active")
 
 
 def archived_summaries(home: Home) -> list[SessionSummary]:

@@ -9,6 +9,11 @@ snapshot cache. With ``skip_corrupt=True`` bad lines are skipped and listed in
 the returned `LoadReport`; a torn tail is always tolerated and reported. A
 payload stored as a blob that cannot be put back (missing, damaged) keeps its
 placeholder, is reported, and is named in `Session.missing_blobs`.
+``context="compacted"`` gives the conversation the model saw after the last
+compaction (`Session.since_compaction`: earlier messages count as omitted;
+the replacement history, if the agent recorded one, is in
+``session.compactions[-1]["replacement"]`` and `Session.compacted_context`
+joins both); ``"all"`` (the default) the whole history.
 
 The log is reached through a store (`p8j.journal.store`): `store` (a
 `SessionStore`, a URL or a path) when given, else the file store at `home`
@@ -48,6 +53,7 @@ from p8j.journal.store.fs.store import FileStore
 from .bounded import read_bounded
 
 __all__ = [
+    "CONTEXTS",
     "LoadReport",
     "check_bounds",
     "check_log",
@@ -56,6 +62,15 @@ __all__ = [
     "load_session_with_report",
     "reader_store",
 ]
+
+
+CONTEXTS = ("all", "compacted")
+
+
+def check_context(context: object) -> None:
+    """ValueError unless `context` is one of `CONTEXTS`."""
+    if context not in CONTEXTS:
+        raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, not {context!r}")
 
 
 class LoadReport(msgspec.Struct):
@@ -128,8 +143,16 @@ def load_session_with_report(
     skip_corrupt: bool = False,
     history: int | None = None,
     store: SessionStore | str | os.PathLike[str] | None = None,
+    context: str = "all",
 ) -> tuple[Session, LoadReport]:
     """Load a session (id, unique prefix or ``latest``) and report what was met."""
+    check_context(context)
+    if context == "compacted":
+        whole, report = load_session_with_report(
+            session_id, home, upto_seq=upto_seq, until=until, skip_corrupt=skip_corrupt, store=store
+        )
+        cut = whole.since_compaction()
+        return (cut if history is None else cut.window(history)), report
     st = reader_store(home, store)
     upto_seq, bound = check_bounds(upto_seq, until)
     checks.boolean(skip_corrupt, "skip_corrupt")
@@ -184,6 +207,7 @@ def load_session(
     skip_corrupt: bool = False,
     history: int | None = None,
     store: SessionStore | str | os.PathLike[str] | None = None,
+    context: str = "all",
 ) -> Session:
     """Rebuild a Session from its log, optionally as of `upto_seq` or `until`."""
     return load_session_with_report(
@@ -194,4 +218,5 @@ def load_session(
         skip_corrupt=skip_corrupt,
         history=history,
         store=store,
+        context=context,
     )[0]

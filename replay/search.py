@@ -4,8 +4,10 @@ Contract: `search` reads the selected logs (newest session first, each in seq
 order) with the verifying reader in skip-and-report mode and matches the pattern
 (RE2, see search_pattern.py) against decoded text, not raw JSON: message
 content (strings and content blocks: text, thinking, tool names, tool inputs,
-tool results; see `content.content_texts`), commands, and executions (command
-and output). Each event field with a match (a message's whole content, a
+tool results; see `content.content_texts`), commands (and a tool call's tool
+and input), executions (command, output, stderr, result) and compactions
+(summary, replacement history); imported records (kind ``record``) only when
+`kinds` names them. Each event field with a match (a message's whole content, a
 command, an execution's command or its output) gives one `SearchHit`: where
 (session, seq, ts), what (kind, role) and a snippet of the text around the
 first match, exact (not escaped), with the match's position inside it and the
@@ -47,11 +49,8 @@ import msgspec
 
 from p8j.journal import (
     AnyEvent,
-    CommandRecorded,
     CorruptLineError,
-    ExecutionRecorded,
     Home,
-    MessageRecorded,
     P8jError,
     SessionSummary,
     UnknownEvent,
@@ -64,12 +63,13 @@ from p8j.journal.cache.search_index import (
 )
 from p8j.journal.cache.search_indexer import IndexStats, update_index
 from p8j.journal.codec import decode_line
+from p8j.journal.fidelity import display_time
 from p8j.journal.store.fs import LogCursor, ReadIssue
 from p8j.journal.store.fs.blobs import BlobStore
 
 from .bounded import read_bounded, ts_bound
-from .content import content_texts
 from .listing import archived_summaries
+from .search_fields import event_fields
 from .search_pattern import SearchPattern
 from .search_scan import (
     Test,
@@ -135,22 +135,6 @@ def snippet(text: str, start: int, end: int, context: int = CONTEXT) -> tuple[st
     suffix = "…" if hi < len(text) else ""
     cut = prefix + text[lo:hi] + suffix
     return cut, start - lo + len(prefix), end - lo + len(prefix)
-
-
-def event_fields(event: object) -> Iterator[tuple[str, str | None, str, list[str]]]:
-    """(kind, role, field, texts) of every searchable field of an event."""
-    t = type(event)
-    if t is MessageRecorded:
-        assert isinstance(event, MessageRecorded)
-        yield "message", event.role, "content", content_texts(event.content)
-    elif t is CommandRecorded:
-        assert isinstance(event, CommandRecorded)
-        yield "command", None, "command", [event.command]
-    elif t is ExecutionRecorded:
-        assert isinstance(event, ExecutionRecorded)
-        yield "execution", None, "command", [event.command]
-        if event.output:
-            yield "execution", None, "output", [event.output]
 
 
 def _select(
@@ -352,6 +336,8 @@ class _Run:
     def _hits(self, event: AnyEvent | UnknownEvent, summary: SessionSummary) -> list[SearchHit]:
         out = []
         for kind, role, field, texts in event_fields(event):
+            if self.kinds is None and kind == "record":
+                continue  # imported records only when asked for
             if self.kinds is not None and kind not in self.kinds:
                 continue
             if self.roles is not None and role not in self.roles:
@@ -366,7 +352,7 @@ class _Run:
                     session_id=summary.session_id,
                     project_name=summary.project_name,
                     seq=event.seq,
-                    ts=event.ts,
+                    ts=display_time(event),
                     kind=kind,
                     role=role,
                     field=field,
@@ -476,7 +462,7 @@ class _Run:
             )
         except CorruptLineError as exc:
             raise _Fallback from exc
-        if self.bound is None or event.ts >= self.bound:
+        if self.bound is None or display_time(event) >= self.bound:
             yield event
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import msgspec
 
 from p8j.journal import CommandRecorded, ExecutionRecorded, Home, MessageRecorded, P8jError
+from p8j.journal.fidelity import display_time
 from p8j.journal.store.fs import LogCursor
 
 from .content import content_texts
@@ -43,7 +44,7 @@ def _one_line(text: str) -> str:
 
 def _describe(event: object) -> ContextEvent:
     seq: int = getattr(event, "seq", -1)
-    ts: str = getattr(event, "ts", "")
+    ts = display_time(event)  # an imported event's source time
     if isinstance(event, MessageRecorded):
         text = " ".join(content_texts(event.content))
         return ContextEvent(seq, ts, "message", event.role, _one_line(text))

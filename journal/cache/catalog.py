@@ -2,7 +2,12 @@
 
 Contract:
 - `summarize` is a pure fold from events to a `SessionSummary` (id, project,
-  status, times, counts, title = first user message, ...).
+  status, times, counts, title, token usage, parent link, ...). Times are
+  effective times (an imported event's source time, journal/fidelity.py): the
+  start is the SessionStarted's, the last activity the last timed event's. The
+  title is the latest `SessionTitled`, else the first human-written user
+  message (not `injected`, not a compaction summary), else
+  a stand-in: the first text of any other role.
 - The catalog (``<home>/cache/catalog.msgpack``) caches, per session and newest
   first, the summary plus the log's inode and the byte offset / seq / lifecycle
   state it covers. Listing reads the sessions directory once, then:
@@ -59,10 +64,13 @@ from ..events import (
     SessionStarted,
     SessionTitled,
     UnknownEvent,
+    UsageRecorded,
 )
+from ..fidelity import UsageTally, add_usage, event_time
 from ..ids import is_session_id
 from ..store.fs.layout import Home, check_file
 from .gc import gc_paused
+from .titles import first_line, title_from_message, title_of
 
 if TYPE_CHECKING:
     from ..store.base import SessionStore
@@ -77,8 +85,7 @@ __all__ = [
     "title_of",
 ]
 
-CATALOG_VERSION = 3  # 3: cwd, forked_from, title_source
-TITLE_MAX = 120
+CATALOG_VERSION = 4  # 3: cwd, forked_from, title_source; 4: source times, usage, links
 # Rewrite the catalog once the log bytes read past its offsets reach this share of its size.
 _SAVE_SHARE = 16
 
@@ -105,6 +112,13 @@ class SessionSummary(msgspec.Struct, kw_only=True, gc=False):
     # Where `title` came from: "titled" (a SessionTitled: messages no longer name it),
     # "user" (the first user text), "other" (a stand-in until a user text comes), "".
     title_source: str = ""
+    # A child session (a sub-agent): its parent and the tool call that spawned it.
+    parent_id: str | None = None
+    parent_call_id: str | None = None
+    # An imported session's agent (`SourceInfo.agent`), and the model last in effect.
+    agent: str | None = None
+    model: str | None = None
+    usage: UsageTally | None = None
 
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
@@ -159,64 +173,44 @@ _ENCODE_ERRORS = (OverflowError, TypeError, ValueError, RecursionError)
 _LOAD_ERRORS = (P8jError, OSError, ValueError, RecursionError)
 
 
-def _first_line(text: str) -> str:
-    for raw in text.split("\n"):
-        stripped = raw.strip()
-        if stripped:
-            return stripped[:TITLE_MAX]
-    return ""
-
-
-def title_of(content: Any) -> str:
-    """A one-line title from message content (a string or content blocks)."""
-    if isinstance(content, str):
-        return _first_line(content)
-    if isinstance(content, list):
-        for block in content:
-            if isinstance(block, str):
-                title = _first_line(block)
-            elif isinstance(block, dict) and block.get("type") in (None, "text", "input_text"):
-                text = block.get("text")
-                title = _first_line(text) if isinstance(text, str) else ""
-            else:
-                continue
-            if title:
-                return title
-    return ""
-
-
-def _title_from_message(s: SessionSummary, ev: MessageRecorded) -> None:
-    """The first user text names a session; until one comes, the first text of any role.
-
-    A session that starts with a tool result (a resumed agent session) or holds no
-    user text at all still gets a title people recognise.
-    """
-    title = title_of(ev.content)
-    if not title:
-        return
-    if ev.role == "user":
-        s.title, s.title_source = title, "user"
-    elif not s.title:
-        s.title, s.title_source = title, "other"
+def _usage(s: SessionSummary, ev: Any) -> None:
+    """Count a message's or report's usage, for the model in effect (journal/fidelity.py)."""
+    if s.usage is None:
+        s.usage = UsageTally()
+    add_usage(s.usage, ev.usage, response_id=ev.response_id, model=s.model, ts=event_time(ev))
 
 
 def _step(s: SessionSummary, ev: Any) -> None:
     t = type(ev)
+    origin = getattr(ev, "origin", None)
+    if origin is not None and origin.model is not None:
+        s.model = origin.model
     if t is MessageRecorded:
         s.message_count += 1
         if s.title_source in ("", "other"):
-            _title_from_message(s, ev)
+            title_from_message(s, ev)
+        if ev.model is not None:
+            s.model = ev.model
+        if ev.usage is not None:
+            _usage(s, ev)
     elif t is CommandRecorded:
         s.command_count += 1
     elif t is ExecutionRecorded:
         s.execution_count += 1
     elif t is SessionStarted:
         s.project_name = ev.project_name
-        s.start_time = ev.ts
+        s.start_time = event_time(ev) or ev.ts
         s.status = "active"
         s.metadata = dict(ev.metadata)
         s.cwd = ev.cwd
         s.forked_from = ev.forked_from
+        s.parent_id = ev.parent_id
+        s.parent_call_id = ev.parent_call_id
+        s.agent = None if ev.source is None else ev.source.agent
+    elif t is UsageRecorded:
+        if ev.model is not None:
+            s.model = ev.model
+        _usage(s, ev)
     elif t is MetadataUpdated:
         s.metadata.update(ev.changes)
     elif t is SessionPaused:
@@ -227,7 +221,7 @@ def _step(s: SessionSummary, ev: Any) -> None:
         s.status = "completed"
         s.end_time = ev.ts
     elif t is SessionTitled:
-        s.title = _first_line(ev.title)
+        s.title = first_line(ev.title)
         s.title_source = "titled"
     elif t is UnknownEvent:
         pass
@@ -238,7 +232,10 @@ def _step(s: SessionSummary, ev: Any) -> None:
         s.last_activity = ev.ts
         return
     s.last_seq = ev.seq
-    s.last_activity = ev.ts
+    if origin is None:
+        s.last_activity = ev.ts
+    elif origin.ts is not None:  # a record without a source time leaves the last one
+        s.last_activity = origin.ts
 
 
 def summarize(events: Iterable[Any], session_id: str) -> SessionSummary:

@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 INDEX_FILE = "search.sqlite"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: tool inputs, stderr, results, compactions, imported records
 _SIDE_FILES = ("-wal", "-shm")
 _BUSY_MS = 10_000
 

@@ -45,7 +45,7 @@ __all__ = [
     "read_head",
 ]
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3  # 3: Session gained the fidelity fields (usage, context, compactions)
 _COPY_PIECE = 1 << 20
 
 _PREFIX = struct.Struct("<7sBII")  # magic, version, head length, head CRC-32

@@ -38,6 +38,12 @@ LISTING_FIELDS = {
     "metadata",
     "cwd",
     "forked_from",
+    "parent_id",
+    "parent_call_id",
+    "agent",
+    "model",
+    "usage",
+    "usage_by_model",
 }
 
 
