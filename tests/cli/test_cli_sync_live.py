@@ -94,3 +94,15 @@ def follow_through_a_crash(home: Home, target: SessionStore, tmp_path: Path) -> 
 
 def test_sync_follow_pushes_through_a_writer_crash_to_files(home: Home, tmp_path: Path) -> None:
     follow_through_a_crash(home, FileStore(tmp_path / "team"), tmp_path)
+
+
+def test_sync_follow_pushes_through_a_writer_crash_to_nats(
+    home: Home, tmp_path: Path, nats_url: str
+) -> None:
+    from p8j.journal.store.nats import NatsStore
+
+    target = NatsStore(nats_url)
+    try:
+        follow_through_a_crash(home, target, tmp_path)
+    finally:
+        target.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -20,13 +20,22 @@ from p8j.journal.store.sync import Mark, push_session, push_store
 Factory = Callable[[], SessionStore]
 
 
-@pytest.fixture(params=["file", "memory"])
-def make_target(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
-    """A factory of the target store (one store per test)."""
+@pytest.fixture(params=["file", "memory", "nats"])
+def make_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+    """A factory of the target store (one store per test; NATS: a stream of its own)."""
     if request.param == "memory":
-        store = MemoryStore()
-        return lambda: store
-    return lambda: FileStore(tmp_path / "target")
+        memory = MemoryStore()
+        yield lambda: memory
+    elif request.param == "file":
+        yield lambda: FileStore(tmp_path / "target")
+    else:
+        from p8j.journal.store.nats import NatsStore
+
+        nats = NatsStore(request.getfixturevalue("nats_url"))
+        try:
+            yield lambda: nats
+        finally:
+            nats.close()
 
 
 @pytest.fixture
