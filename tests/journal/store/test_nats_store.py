@@ -315,14 +315,12 @@ def test_watch_sees_another_stores_appends(store: NatsStore, nats_url: str) -> N
         w = other.open_writer(sid, first=start(sid))
         w.append(message(sid, 1))
         seen: set[tuple[str, str]] = set()
-        wait_until(
-            lambda: (
-                bool(seen.update((c.kind, c.session_id) for c in watch.wait(0.1)))
-                or {("created", sid), ("appended", sid)} <= seen
-            ),
-            10,
-            "created and appended",
-        )
+
+        def both() -> bool:
+            seen.update((c.kind, c.session_id) for c in watch.wait(0.1))
+            return {("created", sid), ("appended", sid)} <= seen
+
+        wait_until(both, 10, "created and appended")
         watch.close()
         w.close()
     finally:
