@@ -1,9 +1,10 @@
 """`p8j sync --to STORE`: push this journal's sessions to another store, e.g. a team's NATS server.
 
 Contract (the engine is p8j.journal.store.sync; this command parses and renders):
-- The source is ``--from STORE`` if given, else ``$P8J_STORE``, else the journal
-  home (``--home``); the target is ``--to STORE`` (``nats://host:4222``,
-  ``file:///path``, a path). Naming the same store twice is a usage error.
+- The source is ``--from STORE`` if given, else the journal files at the home
+  (``--home``; ``$P8J_STORE`` is an embedder's choice, not read here); the
+  target is ``--to STORE`` (``nats://host:4222``, ``file:///path``, a path).
+  Naming the same store twice is a usage error.
 - Every session is pushed verbatim and only what the target lacks is sent;
   a session the target holds differently is reported and left alone. Marks
   of what was pushed are kept in the home's cache (only when the source is a
@@ -125,7 +126,7 @@ Examples:
     "--from",
     "from_",
     metavar="STORE",
-    help="Where to push from (default: $P8J_STORE, else the journal home).",
+    help="Where to push from (default: the journal files at the home).",
 )
 @click.option("-f", "--follow", is_flag=True, help="Keep pushing as sessions grow (Ctrl-C stops).")
 @click.option("--full", is_flag=True, help="Compare every session again, ignoring earlier marks.")
@@ -133,7 +134,7 @@ Examples:
 @home_option
 def sync(to: str, from_: str | None, follow: bool, full: bool, as_json: bool) -> None:
     """Push sessions to another store (a team's NATS server), verbatim and incrementally."""
-    source = open_store(from_, current_home())
+    source = open_store(from_) if from_ is not None else FileStore(current_home())
     target = open_store(to)
     if source.url == target.url and source.url != "memory:":
         raise click.UsageError(f"--to names the store synced from: {to!r}")

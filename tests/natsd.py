@@ -280,10 +280,14 @@ class NatsCluster:
         """kill -9 one node."""
         self.node(name).kill()
 
-    def restart(self, name: str, timeout: float = READY_TIMEOUT_S) -> None:
-        """Start a stopped or killed node again (same ports and store) and wait for the cluster."""
-        self.node(name).restart(timeout)
-        self.wait_ready(timeout)
+    def restart(self, *names: str, timeout: float = READY_TIMEOUT_S) -> str:
+        """Start stopped or killed nodes again (same ports and stores), all at once; wait for
+        the cluster and return its meta leader."""
+        for name in names:
+            node = self.node(name)
+            node.stop()
+            node.start(wait=False)  # together: two nodes down may need each other for a quorum
+        return self.wait_ready(timeout)
 
     def stop(self) -> None:
         """Stop every node by pid, whatever happens to any one of them."""

@@ -122,9 +122,7 @@ def test_acknowledged_events_survive_a_follower_and_the_leader_killed(
         writer.wait_for(50)  # two of three: still a quorum
         stalled_from = len(writer.acked)
         nats_cluster.kill(leader)  # one of three: no quorum, appends wait
-        for name in (follower, leader):
-            nats_cluster.node(name).restart()
-        nats_cluster.wait_ready()
+        nats_cluster.restart(follower, leader)
         writer.wait_for(50, timeout=RETRY_S * 2)
         assert len(writer.acked) > stalled_from
     finally:
