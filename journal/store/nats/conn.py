@@ -35,6 +35,7 @@ from .config import NatsConfig
 __all__ = ["Conflict", "Conn", "Stored"]
 
 _TRY_TIMEOUT_S = 2.0
+_CONNECT_TIMEOUT_S = 5.0
 _BATCH = 1000
 _WRONG_LAST = (10071, 10164)
 _RETRYABLE = (
@@ -91,19 +92,24 @@ class Conn:
     async def connect(self) -> None:
         """Connect (reconnecting forever afterwards); JournalIOError if no server answers."""
         try:
-            self.nc = await nats.connect(
-                servers=list(self.config.servers),
-                connect_timeout=5,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.25,
-                allow_reconnect=True,
-                # The first connect fails fast instead of retrying in the background.
-                error_cb=_ignore,
-                disconnected_cb=_ignore_nothing,
+            # Reconnecting forever once connected; the first connect is bounded (the
+            # client would otherwise retry it forever too).
+            self.nc = await asyncio.wait_for(
+                nats.connect(
+                    servers=list(self.config.servers),
+                    connect_timeout=2,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.25,
+                    allow_reconnect=True,
+                    error_cb=_ignore,
+                    disconnected_cb=_ignore_nothing,
+                ),
+                _CONNECT_TIMEOUT_S,
             )
         except (OSError, asyncio.TimeoutError, nats.errors.Error) as exc:
             raise JournalIOError(
-                f"cannot connect to NATS at {', '.join(self.config.servers)}: {exc or type(exc)}"
+                f"cannot connect to NATS at {', '.join(self.config.servers)}: "
+                f"{str(exc) or f'no answer in {_CONNECT_TIMEOUT_S:g} s'}"
             ) from exc
         self._js = self.nc.jetstream(timeout=_TRY_TIMEOUT_S)
         self.max_payload = self.nc.max_payload
