@@ -12,7 +12,8 @@ Contract (the engine is p8j.journal.store.sync; this command parses and renders)
 - Without ``--follow``: one pass; one line per session that was copied or has
   a problem, then a summary (``--json``: one object). With ``--follow``: the
   same after every pass that did something (``--json``: one object per line),
-  until Ctrl-C or SIGTERM.
+  until Ctrl-C or SIGTERM; a target that cannot be reached is retried every
+  second (one ``p8j: ...`` line on stderr each time).
 - Exit 1 (with one ``p8j: ...`` line) if a session diverged or failed; busy
   sessions (someone is writing them on the target) are retried by the next
   run and do not fail it.
@@ -28,6 +29,7 @@ import click
 import msgspec
 
 from p8j.journal.cache.sync_marks import load_marks, save_marks
+from p8j.journal.errors import P8jError
 from p8j.journal.store import FileStore, SessionStore, open_store
 from p8j.journal.store.sync import Mark, SessionPush, SyncReport, push_store
 from p8j.journal.store.sync_follow import follow_push
@@ -97,9 +99,12 @@ def _follow(
         _save(source, target, marks)
         _emit(report, target.url, as_json, quiet_if_idle=True)
 
+    def on_error(exc: P8jError) -> None:
+        click.echo(f"p8j: {escape(str(exc))} (trying again)", err=True)
+
     old = signal.signal(signal.SIGTERM, on_term)
     try:
-        follow_push(source, target, marks, stop=stop, on_report=on_report)
+        follow_push(source, target, marks, stop=stop, on_report=on_report, on_error=on_error)
     except KeyboardInterrupt:
         pass
     finally:

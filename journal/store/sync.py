@@ -28,7 +28,9 @@ Contract (`push_session`, `push_store`):
   someone else holds is reported ``busy`` (try again later); one that moved
   between the comparison and taking the lease is reported ``busy`` too.
 - Failures are per session: `push_store` pushes every other session and
-  reports each one's outcome; only a source that cannot be listed raises.
+  reports each one's outcome. Only a source or a target that cannot be listed
+  raises (a target is listed once first, so an unreachable server fails the
+  pass at once instead of once per session).
 """
 
 from __future__ import annotations
@@ -278,6 +280,8 @@ def push_store(
     """Push every session of `source` (or those named) to `target`, updating `marks`."""
     marks = {} if marks is None else marks
     ids = sorted(set(session_ids)) if session_ids is not None else source.session_ids()
+    if ids:
+        target.session_ids()  # reachable? (JournalIOError once, not once per session)
     report = SyncReport()
     copied_blobs: set[str] = set()
     for sid in ids:

@@ -11,8 +11,11 @@ Contract:
 - Pushes are `push_store`'s (sync.py): whole, verified records only, so a
   local writer that crashes mid-record leaves its torn tail behind, unpushed,
   and a writer that resumes (repairing the tail) is followed on.
-- `on_report` gets every pass's `SyncReport`; `stop` ends the loop (checked
-  at least every `rescan_s`), after which the watch is closed.
+- `on_report` gets every pass's `SyncReport`; a pass that fails as a whole
+  (the target unreachable: `P8jError`) goes to `on_error` and is retried
+  after `rescan_s` with every session, so a server restart only delays the
+  push. `stop` ends the loop (checked at least every `rescan_s`), after which
+  the watch is closed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, MutableMapping
 
-from ..errors import JournalIOError
+from ..errors import JournalIOError, P8jError
 from .base import SessionStore, StoreWatch
 from .sync import Mark, SyncReport, push_store
 
@@ -50,22 +53,27 @@ def follow_push(
     *,
     stop: threading.Event,
     on_report: Callable[[SyncReport], None],
+    on_error: Callable[[P8jError], None],
     rescan_s: float = 1.0,
 ) -> None:
     """Push every session, then keep pushing what changes until `stop` is set."""
     watch = _watch(source, stop)
+    ids: list[str] | None = None
     try:
-        on_report(push_store(source, target, marks))
         while not stop.is_set():
+            try:
+                on_report(push_store(source, target, marks, session_ids=ids))
+            except P8jError as exc:
+                on_error(exc)
+                stop.wait(rescan_s)
+                ids = None  # everything again: what changed meanwhile is not known
+                continue
             if watch is None:
                 stop.wait(rescan_s)
                 watch = _watch(source, stop)
                 ids = None
             else:
                 ids = _changed(source, watch, rescan_s)
-            if stop.is_set():
-                break
-            on_report(push_store(source, target, marks, session_ids=ids))
     finally:
         if watch is not None:
             watch.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sync_helpers import assert_same_store, raw_records, record_sessions
 
@@ -109,3 +110,17 @@ def test_sync_to_nats_twice_copies_once(runner: CliRunner, p8j_home: Home, nats_
         assert_same_store(source, target)
     finally:
         target.close()
+
+
+def test_an_unreachable_store_is_one_error_not_one_per_session(
+    runner: CliRunner, p8j_home: Home
+) -> None:
+    pytest.importorskip("nats")
+    from natsd import free_port
+
+    record_sessions(FileStore(p8j_home), n=3)
+    result = runner.invoke(cli, ["sync", "--to", f"nats://127.0.0.1:{free_port()}"])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("p8j: cannot connect to NATS")
+    assert len(result.stderr.splitlines()) == 1

@@ -227,3 +227,19 @@ def test_push_session_reports_a_corrupt_source_record(
     assert push.status == "failed" and mark is None
     assert "checksum" in push.message
     assert raw_records(target, sid) == good
+
+
+@pytest.mark.parametrize("use_marks", [True, False])
+def test_nothing_to_copy_takes_no_lease_on_the_target(
+    source: FileStore, make_target: Factory, use_marks: bool
+) -> None:
+    sid = record_sessions(source, n=1)[0]
+    target = make_target()
+    marks: dict[str, Mark] = {}
+    push_store(source, target, marks)
+    writer = target.open_writer(sid)  # someone holds it on the target: sync need not
+    try:
+        (push,) = push_store(source, target, marks if use_marks else None).sessions
+        assert push.status == "up-to-date"
+    finally:
+        writer.close()
