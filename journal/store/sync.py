@@ -172,6 +172,7 @@ class _Copier:
         self.copied_blobs = copied_blobs
         self.events = 0
         self.blobs = 0
+        self.created = False
         self.writer: StoreWriter | None = None
 
     def _blobs(self, event: Event) -> None:
@@ -189,6 +190,7 @@ class _Copier:
         if expected is None:
             writer = self.target.open_writer(self.sid, first=first)
             self.events += 1
+            self.created = True
             return writer
         writer = self.target.open_writer(self.sid)
         if writer.position != expected:
@@ -247,7 +249,6 @@ def push_session(
             # The source had nothing whole to push (a log still being created).
             return out, None
         out.status = "copied" if copier.events else "up-to-date"
-        out.created = expected is None
         new_end = end if end is not None else expected
         assert new_end is not None
         new = Mark(cursor.position, new_end, cursor.line, cursor.next_seq, cursor.state)
@@ -264,7 +265,7 @@ def push_session(
 
 
 def _counted(out: SessionPush, copier: _Copier) -> SessionPush:
-    out.events, out.blobs = copier.events, copier.blobs
+    out.events, out.blobs, out.created = copier.events, copier.blobs, copier.created
     if copier.events and out.status == "up-to-date":
         out.status = "copied"
     return out

@@ -190,6 +190,7 @@ def test_a_record_that_would_not_round_trip_is_not_pushed(
     assert push.status == "diverged", push.message
     assert push.seq == last.seq + 1
     assert "byte for byte" in push.message
+    assert push.created and push.events == last.seq + 1  # what went before it did go
     assert raw_records(target, sid) == raw_records(source, sid)[:-1]
     with contextlib.suppress(P8jError):
         mgr.close()  # its writer finds a line it did not write
