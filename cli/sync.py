@@ -102,6 +102,7 @@ def _follow(
     def on_error(exc: P8jError) -> None:
         click.echo(f"p8j: {escape(str(exc))} (trying again)", err=True)
 
+    click.echo(f"p8j: pushing to {escape(target.url)} as sessions grow (Ctrl-C stops)", err=True)
     old = signal.signal(signal.SIGTERM, on_term)
     try:
         follow_push(source, target, marks, stop=stop, on_report=on_report, on_error=on_error)
