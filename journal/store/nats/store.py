@@ -112,6 +112,8 @@ class NatsStore:
 
     async def aconn(self, *, create: bool = True) -> Conn:
         """The connection with the stream and buckets in place (on the loop)."""
+        if self._connected and self._conn.ensured:
+            return self._conn  # the common case: no lock on every call
         if self._ready is None:
             self._ready = asyncio.Lock()
         async with self._ready:
@@ -157,7 +159,7 @@ class NatsStore:
         """The log's records after stream seq `offset`."""
 
         async def run() -> list[Stored]:
-            return await (await self.aconn()).batch(self.config.subject(session_id), offset + 1)
+            return await (await self.aconn()).read(self.config.subject(session_id), offset + 1)
 
         return self.call(run())
 
