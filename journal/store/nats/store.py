@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -81,6 +82,9 @@ class NatsStore:
         self._connected = False
         self._blobs = NatsBlobs(self)
         self._closed = False
+        # A store nobody closes (a SessionManager given a URL owns one and has no
+        # close for it) still closes its connection and thread when collected.
+        self._finalizer = weakref.finalize(self, _finish, self._loop, self._conn)
 
     def __repr__(self) -> str:
         return f"NatsStore({self.url!r})"
@@ -134,7 +138,7 @@ class NatsStore:
         if self._closed:
             return
         self._closed = True
-        self._loop.close(self._conn.close() if self._connected else None)
+        self._finalizer()
 
     def __enter__(self) -> NatsStore:
         return self
@@ -453,6 +457,10 @@ class NatsStore:
     ) -> NatsWatch:
         """A watch registered (its consumer created) before this returns."""
         return NatsWatch(self, session_ids, stop)
+
+
+def _finish(loop: Loop, conn: Conn) -> None:
+    loop.close(conn.close() if conn.nc is not None else None)
 
 
 class _NatsEntry:
