@@ -145,7 +145,7 @@ class Conn:
         )
 
     async def ensure(self, *, create: bool = True) -> bool:
-        """Find (or create) the stream and buckets; False if absent and not `create`."""
+        """Find (or create) the stream and buckets; False if any is absent and not `create`."""
         if self.ensured:
             return True
         c = self.config
@@ -157,21 +157,25 @@ class Conn:
             await self.js.add_stream(self.stream_config())
         except nats.errors.Error as exc:
             raise JournalIOError(f"NATS stream {c.stream}: {exc!r}") from exc
-        for bucket, kind in ((c.sessions_bucket, "kv"), (c.leases_bucket, "kv")):
-            await self._ensure_kv(bucket, create, kind)
-        try:
-            await self.js.object_store(c.blobs_bucket)
-        except (nats.js.errors.NotFoundError, nats.js.errors.BucketNotFoundError):
-            await self.js.create_object_store(
-                bucket=c.blobs_bucket, storage=api.StorageType.FILE, replicas=c.replicas
-            )
+        for bucket in (c.sessions_bucket, c.leases_bucket):
+            if not await self._ensure_bucket(bucket, create, kv=True):
+                return False
+        if not await self._ensure_bucket(c.blobs_bucket, create, kv=False):
+            return False
         self.ensured = True
         return True
 
-    async def _ensure_kv(self, bucket: str, create: bool, kind: str) -> None:
+    async def _ensure_bucket(self, bucket: str, create: bool, *, kv: bool) -> bool:
         try:
-            await self.js.key_value(bucket)
+            if kv:
+                await self.js.key_value(bucket)
+            else:
+                await self.js.object_store(bucket)
+            return True
         except (nats.js.errors.NotFoundError, nats.js.errors.BucketNotFoundError):
+            if not create:
+                return False
+        if kv:
             await self.js.create_key_value(
                 bucket=bucket,
                 history=1,
@@ -179,6 +183,11 @@ class Conn:
                 replicas=self.config.replicas,
                 direct=True,
             )
+        else:
+            await self.js.create_object_store(
+                bucket=bucket, storage=api.StorageType.FILE, replicas=self.config.replicas
+            )
+        return True
 
     # -- appending -------------------------------------------------------------------------
 
