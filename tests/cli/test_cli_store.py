@@ -65,6 +65,7 @@ def test_check_names_every_risky_setting_and_init_fixes_them(
     monkeypatch.setenv("P8J_STORE", f"{nats_url}&monitor=http://127.0.0.1:{natsd.monitor}")
     out = runner.invoke(cli, ["store", "check", "--json"])
     warnings = " | ".join(msgspec.json.decode(out.output)["warnings"])
+    assert not any(msgspec.json.decode(out.output)["buckets"].values())  # check created none
     for words in ("discard old", "max_age", "duplicate window", "deny_delete", "allow_direct"):
         assert words in warnings, warnings
     assert "sync" not in warnings  # the test server syncs always

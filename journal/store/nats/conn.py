@@ -37,6 +37,7 @@ __all__ = ["Conflict", "Conn", "Stored"]
 _TRY_TIMEOUT_S = 2.0
 _CONNECT_TIMEOUT_S = 5.0
 _BATCH = 1000
+_CONSUME_OVER = 2000  # stream seqs to read past which a consumer is cheaper
 _WRONG_LAST = (10071, 10164)
 _RETRYABLE = (
     asyncio.TimeoutError,
@@ -144,7 +145,7 @@ class Conn:
         )
 
     async def ensure(self, *, create: bool = True) -> bool:
-        """Find (or create) the stream and buckets; False if absent and not `create`."""
+        """Find (or create) the stream and buckets; False if any is absent and not `create`."""
         if self.ensured:
             return True
         c = self.config
@@ -156,21 +157,25 @@ class Conn:
             await self.js.add_stream(self.stream_config())
         except nats.errors.Error as exc:
             raise JournalIOError(f"NATS stream {c.stream}: {exc!r}") from exc
-        for bucket, kind in ((c.sessions_bucket, "kv"), (c.leases_bucket, "kv")):
-            await self._ensure_kv(bucket, create, kind)
-        try:
-            await self.js.object_store(c.blobs_bucket)
-        except (nats.js.errors.NotFoundError, nats.js.errors.BucketNotFoundError):
-            await self.js.create_object_store(
-                bucket=c.blobs_bucket, storage=api.StorageType.FILE, replicas=c.replicas
-            )
+        for bucket in (c.sessions_bucket, c.leases_bucket):
+            if not await self._ensure_bucket(bucket, create, kv=True):
+                return False
+        if not await self._ensure_bucket(c.blobs_bucket, create, kv=False):
+            return False
         self.ensured = True
         return True
 
-    async def _ensure_kv(self, bucket: str, create: bool, kind: str) -> None:
+    async def _ensure_bucket(self, bucket: str, create: bool, *, kv: bool) -> bool:
         try:
-            await self.js.key_value(bucket)
+            if kv:
+                await self.js.key_value(bucket)
+            else:
+                await self.js.object_store(bucket)
+            return True
         except (nats.js.errors.NotFoundError, nats.js.errors.BucketNotFoundError):
+            if not create:
+                return False
+        if kv:
             await self.js.create_key_value(
                 bucket=bucket,
                 history=1,
@@ -178,6 +183,11 @@ class Conn:
                 replicas=self.config.replicas,
                 direct=True,
             )
+        else:
+            await self.js.create_object_store(
+                bucket=bucket, storage=api.StorageType.FILE, replicas=self.config.replicas
+            )
+        return True
 
     # -- appending -------------------------------------------------------------------------
 
@@ -251,30 +261,81 @@ class Conn:
                 return out
             start = got[-1].seq + 1
 
+    async def read(self, subject: str, start: int) -> list[Stored]:
+        """Messages of `subject` with seq >= `start`: direct gets, or a consumer for many.
+
+        Direct gets cost no server state, but their per-message cost is several
+        times an ordered consumer's; past `_CONSUME_OVER` stream sequences a
+        short-lived ordered consumer delivers the rest (to the last seq seen now).
+        """
+        last = await self.last(subject)
+        if last is None or last.seq < start:
+            return []
+        if last.seq - start < _CONSUME_OVER:
+            return await self.batch(subject, start)
+        return await self.consume(subject, start, last.seq)
+
+    async def consume(self, subject: str, start: int, last: int) -> list[Stored]:
+        """Messages of `subject` from seq `start` through `last`, by an ordered consumer."""
+        out: list[Stored] = []
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def got(msg: Msg) -> None:
+            seq = msg.metadata.sequence.stream
+            if seq <= last:
+                out.append(Stored(seq, msg.data, msg.headers))
+            if seq >= last and not done.done():
+                done.set_result(None)
+
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=start,
+            inactive_threshold=30.0,
+        )
+        sub = await self.js.subscribe(
+            subject, stream=self.config.stream, ordered_consumer=True, config=config, cb=got
+        )
+        try:
+            while not done.done():
+                before = len(out)
+                try:
+                    await asyncio.wait_for(asyncio.shield(done), _TRY_TIMEOUT_S * 5)
+                except asyncio.TimeoutError as exc:
+                    if len(out) == before:  # no progress at all: give up
+                        raise JournalIOError(f"NATS stopped delivering {subject}") from exc
+        finally:
+            await sub.unsubscribe()
+        return out
+
     async def direct_batch(self, stream: str, req: dict[str, object]) -> list[Stored]:
         """One batched direct get on `stream` (up to its end-of-batch marker)."""
         nc = self.nc
         assert nc is not None
-        inbox = nc.new_inbox()
-        sub = await nc.subscribe(inbox)
         out: list[Stored] = []
-        try:
-            await nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(req).encode(), reply=inbox)
-            while True:
-                msg = await sub.next_msg(_TRY_TIMEOUT_S * 2)
-                status = _status(msg)
-                if status is not None:
-                    if status in ("204", "404"):
-                        return out
-                    raise JournalIOError(
-                        f"NATS direct get on {stream}: status {status} "
-                        f"{msg.headers.get('Description', '') if msg.headers else ''}"
-                    )
+        end: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+
+        # A callback, not next_msg(): next_msg's per-message timeout costs more than
+        # the message itself on a long batch.
+        async def got(msg: Msg) -> None:
+            status = _status(msg)
+            if status is None:
                 out.append(_stored(msg))
-        except nats.errors.TimeoutError as exc:
+            elif not end.done():
+                end.set_result(None if status in ("204", "404") else status)
+
+        sub = await nc.subscribe(nc.new_inbox(), cb=got)
+        try:
+            await nc.publish(
+                f"$JS.API.DIRECT.GET.{stream}", json.dumps(req).encode(), reply=sub.subject
+            )
+            status = await asyncio.wait_for(end, _TRY_TIMEOUT_S * 5)
+        except asyncio.TimeoutError as exc:
             raise JournalIOError(f"NATS direct get on {stream} timed out") from exc
         finally:
             await sub.unsubscribe()
+        if status is not None:
+            raise JournalIOError(f"NATS direct get on {stream}: status {status}")
+        return out
 
     async def last(self, subject: str) -> Stored | None:
         """The subject's last message, or None."""

@@ -81,6 +81,11 @@ class Loop:
                     shutdown.close()
                 return
             self._closed = True
+        if self.in_loop():  # collected on the loop's own thread: stop, nothing to join
+            if shutdown is not None:
+                shutdown.close()
+            self._loop.stop()
+            return
         if shutdown is not None:
             # Closing anyway if it fails: the connection is dropped with the loop.
             with contextlib.suppress(Exception):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -81,6 +82,9 @@ class NatsStore:
         self._connected = False
         self._blobs = NatsBlobs(self)
         self._closed = False
+        # A store nobody closes (a SessionManager given a URL owns one and has no
+        # close for it) still closes its connection and thread when collected.
+        self._finalizer = weakref.finalize(self, _finish, self._loop, self._conn)
 
     def __repr__(self) -> str:
         return f"NatsStore({self.url!r})"
@@ -112,6 +116,8 @@ class NatsStore:
 
     async def aconn(self, *, create: bool = True) -> Conn:
         """The connection with the stream and buckets in place (on the loop)."""
+        if self._connected and self._conn.ensured:
+            return self._conn  # the common case: no lock on every call
         if self._ready is None:
             self._ready = asyncio.Lock()
         async with self._ready:
@@ -132,7 +138,7 @@ class NatsStore:
         if self._closed:
             return
         self._closed = True
-        self._loop.close(self._conn.close() if self._connected else None)
+        self._finalizer()
 
     def __enter__(self) -> NatsStore:
         return self
@@ -157,7 +163,7 @@ class NatsStore:
         """The log's records after stream seq `offset`."""
 
         async def run() -> list[Stored]:
-            return await (await self.aconn()).batch(self.config.subject(session_id), offset + 1)
+            return await (await self.aconn()).read(self.config.subject(session_id), offset + 1)
 
         return self.call(run())
 
@@ -208,7 +214,11 @@ class NatsStore:
             return await conn.direct_batch(f"KV_{bucket}", req)
 
         out: dict[str, _Summary] = {}
-        for m in self.call(run()):
+        try:
+            found = self.call(run())
+        except JournalIOError:
+            return out  # derived data: without it, epochs come from the stream
+        for m in found:
             if m.headers.get("KV-Operation") in ("DEL", "PURGE"):
                 continue
             try:
@@ -451,6 +461,10 @@ class NatsStore:
     ) -> NatsWatch:
         """A watch registered (its consumer created) before this returns."""
         return NatsWatch(self, session_ids, stop)
+
+
+def _finish(loop: Loop, conn: Conn) -> None:
+    loop.close(conn.close() if conn.nc is not None else None)
 
 
 class _NatsEntry:

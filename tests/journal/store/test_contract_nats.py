@@ -38,3 +38,11 @@ class TestNatsStoreContract(StoreContract):
         assert isinstance(store, NatsStore)
         store.close()
         drop(self.url)
+
+
+class TestNatsStoreContractByConsumer(TestNatsStoreContract):
+    """The same suite with every read through an ordered consumer (long reads take that path)."""
+
+    @pytest.fixture(autouse=True)
+    def _consume_always(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr("p8j.journal.store.nats.conn._CONSUME_OVER", 0)

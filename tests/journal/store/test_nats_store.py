@@ -6,6 +6,7 @@ run tests/child_writer.py with ``P8J_STORE`` pointing at the test's stream.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -28,7 +29,7 @@ from p8j.journal import (
     SessionResumed,
 )
 from p8j.journal.codec import encode_event
-from p8j.journal.errors import StoreConfigError
+from p8j.journal.errors import JournalIOError, StoreConfigError
 from p8j.journal.ids import new_session_id
 from p8j.journal.store import open_store
 from p8j.journal.store.contract import message, start
@@ -328,9 +329,24 @@ def test_watch_sees_another_stores_appends(store: NatsStore, nats_url: str) -> N
 
 
 def test_closing_a_store_stops_its_thread(nats_url: str) -> None:
-    before = threading.active_count()
     store = NatsStore(nats_url)
     assert store.session_ids() == []
+    thread = store._loop._thread
     store.close()
     store.close()  # idempotent
-    assert threading.active_count() == before
+    assert not thread.is_alive()  # close() joined it
+    with pytest.raises(JournalIOError, match="closed"):
+        store.session_ids()
+
+
+def test_a_store_nobody_closes_stops_its_thread_when_collected(nats_url: str) -> None:
+    mgr = SessionManager(store=nats_url)  # the manager opens (and owns) the store
+    mgr.start_session("dropped")
+    mgr.close()
+    assert isinstance(mgr.store, NatsStore)
+    thread = mgr.store._loop._thread
+    assert thread.is_alive()
+    del mgr
+    gc.collect()
+    thread.join(10)
+    assert not thread.is_alive()
