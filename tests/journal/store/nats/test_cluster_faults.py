@@ -7,9 +7,10 @@ writer stalls), then restarts both. The writer must carry on by itself within
 its retry horizon, and once the cluster is whole again every node must hold
 every acknowledged event exactly once, in order, byte for byte the same as
 the others: each node's own /jsz report of the stream's state (messages,
-bytes, first and last seq) must agree, and each node is read through a
-connection to it alone (direct gets are queue requests, which the server
-answers from a local replica when it has one).
+bytes, first and last seq, with every replica current) must agree, and the
+records are read through a connection to each node in turn (direct gets:
+NATS may answer them from any current replica, so the per-node proof is the
+nodes' own state reports; the reads check content and order).
 """
 
 from __future__ import annotations
