@@ -46,6 +46,8 @@ COMMANDS: dict[str, str] = {
     "rm": "p8j.cli.rm:rm",
     "scan": "p8j.cli.scan:scan",
     "search": "p8j.cli.search:search_cmd",
+    "store": "p8j.cli.store_cmd:store",
+    "sync": "p8j.cli.sync:sync",
     "tail": "p8j.cli.tail:tail",
     "title": "p8j.cli.title:title",
     "unarchive": "p8j.cli.archive:unarchive",

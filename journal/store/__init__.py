@@ -2,7 +2,9 @@
 
 `base` defines the seam (the `SessionStore`, `StoreWriter`, `StoreCursor`,
 `Blobs` and `StoreWatch` protocols, and `Position`); backends live beside each
-other: `fs` (the journal files, the default) and `memory`. `open_store` picks
+other: `fs` (the journal files, the default), `memory`, and `nats` (NATS
+JetStream, the optional extra ``p8j[nats]``; import `p8j.journal.store.nats`
+for its names, which imports nats-py). `open_store` picks
 one (an explicit argument, else ``$P8J_STORE``, else the file store at the
 home); `contract` is the behaviour every backend must pass. A store knows
 nothing of caches, secrets or the SessionManager.

@@ -41,12 +41,12 @@ backend can live in its own package, and the file store wraps the existing
 `LogWriter`/`LogCursor` classes), mypy checks conformance statically, and the
 contract suite checks behaviour, which an ABC could not.
 
-A NATS JetStream backend fits as: a stream per home, a subject per session;
-``offset`` = the stream sequence of the session's last message, ``epoch`` =
-the sequence of its first one (a rewrite purges and republishes); one writer
-via ``Nats-Expected-Last-Subject-Sequence`` plus a KV lease with a TTL for
-`holder`; `watch` = an ordered consumer on the subjects; blobs = the object
-store.
+The NATS JetStream backend (store/nats) fits as: a stream per store, a
+subject per session; ``offset`` = the stream sequence of the session's last
+message, ``epoch`` = the sequence of its first one (a rewrite republishes,
+then purges the old ones); one writer via ``Nats-Expected-Last-Subject-Sequence``
+plus a KV lease with a TTL for `holder`; `watch` = an ordered consumer on the
+subjects; blobs = the object store.
 """
 
 from __future__ import annotations

@@ -6,9 +6,11 @@ Contract (`open_store`):
   `MemoryStore`). When it is None, ``$P8J_STORE`` (if set and not empty) is
   read the same way; else the `FileStore` at `home` (which itself resolves
   ``$P8J_HOME`` and the platform's data dir, see layout.py).
-- ``nats://...`` is reserved for a NATS JetStream backend that this p8j does
-  not ship; it and every other scheme raise `StoreConfigError` naming the value
-  and where it came from. Nothing is created or touched by choosing.
+- ``nats://host:port[?stream=NAME&...]`` (or ``tls://``) is a `NatsStore`
+  (store/nats, options in its config.py); it needs the extra ``p8j[nats]``
+  (nats-py): without it, `StoreConfigError` says to install it. Every other
+  scheme raises `StoreConfigError` naming the value and where it came from.
+  Nothing is created or touched by choosing (a NATS store connects on first use).
 """
 
 from __future__ import annotations
@@ -42,10 +44,7 @@ def _from_string(value: str, source: str) -> SessionStore:
             raise StoreConfigError(f"{source}: a file:// URL needs a path: {value!r}")
         return FileStore(unquote(parts.path))
     if scheme in ("nats", "tls") and "://" in value:
-        raise StoreConfigError(
-            f"{source}: {value!r} names a NATS JetStream store, which is not implemented "
-            "in this p8j (not installed); use a path, file:///path or memory:"
-        )
+        return _nats(value, source)
     if "://" in value or (scheme and len(scheme) > 1 and value.startswith(scheme + ":")):
         raise StoreConfigError(
             f"{source}: unknown store {value!r}: expected a path, file:///path or memory:"
@@ -53,6 +52,20 @@ def _from_string(value: str, source: str) -> SessionStore:
     if not value.strip():
         raise StoreConfigError(f"{source}: empty store location")
     return FileStore(value)
+
+
+def _nats(value: str, source: str) -> SessionStore:
+    try:
+        import nats  # noqa: F401  (the optional extra)
+    except ImportError as exc:
+        raise StoreConfigError(
+            f"{source}: {value!r} names a NATS JetStream store, which needs nats-py: "
+            "pip install 'p8j[nats]'"
+        ) from exc
+    from .nats.config import NatsConfig
+    from .nats.store import NatsStore
+
+    return NatsStore(NatsConfig.parse(value, source))
 
 
 def open_store(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,17 +21,23 @@ from p8j.journal.errors import StoreConfigError
 from p8j.journal.store.base import SessionStore
 from p8j.journal.store.fs.store import FileStore
 from p8j.journal.store.memory import MemoryStore
+from p8j.journal.store.nats import NatsStore
 from p8j.journal.store.select import ENV_VAR
 from p8j.replay import load_session, load_session_with_report
 from p8j.replay.export import raw_lines, read_session_events
 
 
-@pytest.fixture(params=["file", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> SessionStore:
-    """Each test runs once on the journal files and once in memory."""
+@pytest.fixture(params=["file", "memory", "nats"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionStore]:
+    """Each test runs on the journal files, in memory and on a real JetStream server."""
     if request.param == "file":
-        return FileStore(Home(tmp_path / "home"))
-    return MemoryStore()
+        yield FileStore(Home(tmp_path / "home"))
+    elif request.param == "memory":
+        yield MemoryStore()
+    else:
+        url = request.getfixturevalue("nats_url")
+        with NatsStore(url) as nats_store:
+            yield nats_store
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +150,7 @@ def test_store_selection_argument_over_environment_over_home(
     assert explicit.home.path == tmp_path / "other"
     with pytest.raises(StoreConfigError, match="no home directory"):
         _ = by_env.home
-    monkeypatch.setenv(ENV_VAR, "nats://example:4222")
+    monkeypatch.setenv(ENV_VAR, "nats://example:4222?colour=red")
     with pytest.raises(StoreConfigError, match=ENV_VAR):
         SessionManager(home)
 

@@ -51,7 +51,8 @@ def test_url_round_trips(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "words"),
     [
-        ("nats://localhost:4222", "not implemented"),
+        ("nats://localhost:4222?colour=red", "unknown option"),
+        ("nats://localhost:4222/path", "no path"),
         ("s3://bucket/x", "unknown store"),
         ("redis:x", "unknown store"),
         ("file://otherhost/x", "remote host"),
