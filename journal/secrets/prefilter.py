@@ -59,9 +59,6 @@ def ignore_case_literal(word: str) -> str | None:
     return "".join(out)
 
 
-_UNANCHORED = re2._Anchor.UNANCHORED
-
-
 def _literal(word: str) -> str:
     return "".join(f"\\x{{{ord(c):x}}}" for c in word)
 
@@ -201,7 +198,7 @@ class RuleSet:
         self.always: tuple[int, ...] = tuple(always)
         if self._index:
             rset.Compile()
-            self._set = rset._set  # the binding itself: the wrapper re-checks the type
+            self._set = rset
         # Rules whose matches never hold a line break, and whose pattern tries every `=` or
         # `:` of a text: they run only on the lines where their candidate matches.
         self.local: dict[int, Any] = {}
@@ -209,7 +206,7 @@ class RuleSet:
             if rule.pattern is not None and rule.name_check is not None and idx in self._index:
                 pattern = _assignment(rule, rule.pattern.pattern)
                 if pattern is not None:
-                    self.local[idx] = re2.compile(pattern, options)._regexp
+                    self.local[idx] = re2.compile(pattern, options)
 
     def hits(self, s: str) -> list[int] | None:
         """Rule indices whose candidate matches in `s` (plus those without), in rule order.
@@ -223,7 +220,7 @@ class RuleSet:
         except UnicodeEncodeError:
             return None
         found = self._set.Match(data)
-        if not found:
+        if found is None:
             return list(self.always)
         index = self._index
         hits = [index[i] for i in found]
@@ -249,9 +246,10 @@ class RuleSet:
         pos = 0
         done_b = done_c = 0  # a byte offset and its character offset
         while pos < size:
-            start = regexp.Match(_UNANCHORED, data, pos, size)[0][0]
-            if start < 0:
+            found = regexp.search(data, pos)
+            if found is None:
                 break
+            start = found.start()
             lo = data.rfind(b"\n", 0, start) + 1
             hi = data.find(b"\n", start)
             if hi < 0:
