@@ -203,7 +203,8 @@ class RuleSet:
         # `:` of a text: they run only on the lines where their candidate matches.
         self.local: dict[int, Any] = {}
         for idx, rule in enumerate(rules):
-            if rule.pattern is not None and rule.name_check is not None and idx in self._index:
+            built_in = rule.name_check is not None or rule.literals  # (see `candidate`)
+            if rule.pattern is not None and built_in and idx in self._index:
                 pattern = _assignment(rule, rule.pattern.pattern)
                 if pattern is not None:
                     self.local[idx] = re2.compile(pattern, options)
@@ -249,9 +250,10 @@ class RuleSet:
             found = regexp.search(data, pos)
             if found is None:
                 break
-            start = found.start()
-            lo = data.rfind(b"\n", 0, start) + 1
-            hi = data.find(b"\n", start)
+            # Its last character: the first may be the line break before a ``--flag``.
+            at = found.end() - 1
+            lo = data.rfind(b"\n", 0, at) + 1
+            hi = data.find(b"\n", at)
             if hi < 0:
                 hi = size
             if ascii_only:
