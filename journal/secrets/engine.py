@@ -230,6 +230,10 @@ class Redactor:
             found = self._set.hits(s)
             if found is not None:
                 return found
+        return self._gated(s)
+
+    def _gated(self, s: str) -> list[int]:
+        """`_applicable` by gate characters, literals and keywords (without the set)."""
         hits: list[int] = []
         short = len(s) <= _LITERALS_UP_TO
         for ch, plain, tested in self._gates if short else self._gates_long:
@@ -362,7 +366,13 @@ class Redactor:
         """(rule index, end in `s`) of a secret that starts in `prefix` and runs into `s`."""
         cut = len(prefix)
         window = prefix + s[:_CROSS_WINDOW]
-        for idx in self._applicable(prefix + s[:_CROSS_GATE]):
+        # A candidate may end far past the gate's window (a long URL password), so the set
+        # looks at the whole window; the rules it names must also pass the gate.
+        hits = self._applicable(window) if self._set is not None else None
+        if hits:
+            gated = self._gated(prefix + s[:_CROSS_GATE])
+            hits = [i for i in hits if i in gated]
+        for idx in self._gated(prefix + s[:_CROSS_GATE]) if hits is None else hits:
             rule = self.rules[idx]
             for begin, start, end in rule.matches(window):
                 if begin >= cut:

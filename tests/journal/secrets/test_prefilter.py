@@ -215,3 +215,13 @@ def test_a_ruleset_of_rules_without_candidates_runs_them_all() -> None:
     rule = rules_module.Rule("x", "", None, finder=lambda s: iter(()))
     rset = RuleSet([rule])
     assert rset.always == (0,) and rset.hits("anything") == [0]
+
+
+@pytest.mark.parametrize("length", [20, 120, 200, 250])
+def test_a_split_url_password_running_far_into_the_next_text_is_caught(length: int) -> None:
+    password = b62(random.Random(length), length)
+    parts = ["connect to postgres://admin:", password + "@db.internal:5432/app"]
+    new, old = RedactStream(REDACTOR), RedactStream(OLD)
+    out = [new.text(p) for p in parts]
+    assert out == [old.text(p) for p in parts]
+    assert password not in out[1]
