@@ -270,6 +270,20 @@ class Redactor:
         gate = self._gate_re
         return gate is not None and gate.search(s) is None
 
+    def name(self, s: str, fired: list[str] | None = None) -> str:
+        """`text` for a name judged alone (a key, a label): a clean name seen before is a lookup."""
+        clean = self._clean
+        if s in clean:
+            return s
+        gate = self._gate_re
+        if gate is not None and gate.search(s) is None:
+            if len(s) <= _CACHED_UP_TO:
+                if len(clean) >= _CACHE_MAX:
+                    clean.clear()
+                clean.add(s)
+            return s
+        return self._alone(s, fired)
+
     def _allowed(self, secret: str) -> bool:
         if secret in self._allow:
             return True
@@ -284,6 +298,10 @@ class Redactor:
         the previous text never changes how this one reads.
         """
         if prefix and s and _may_cross(prefix, s):
+            # One pass answers both questions when (as nearly always) there is nothing:
+            # a candidate in the window, or in `s` alone, is one in prefix + s.
+            if self._set is not None and self._set.hits(prefix + s) == []:
+                return s
             hit = self._crossing(prefix, s)
             if hit is not None:
                 idx, end = hit

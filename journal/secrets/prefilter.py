@@ -2,9 +2,10 @@
 
 Contract:
 - Each rule gets a candidate: an RE2 pattern that matches in every text where
-  the rule finds a secret (a superset: the rule's pattern with its look-arounds
-  spelled as the character before, its long repetitions cut short, and its
-  name check spelled as the names it accepts). `RuleSet.hits(s)` returns, in
+  the rule finds a secret (a superset: the rule's pattern without its
+  look-arounds, its long repetitions cut short, and its name check spelled as
+  the names it accepts). A candidate has no anchor nor look-around, so one that
+  matches in a part of a text matches in the whole text. `RuleSet.hits(s)` returns, in
   rule order, the indices of the rules whose candidate matches in `s` plus the
   rules without a candidate: one scan of `s` by RE2's DFA, in time linear in
   its length whatever the number of rules, instead of one Python pattern per
@@ -63,10 +64,6 @@ def _literal(word: str) -> str:
     return "".join(f"\\x{{{ord(c):x}}}" for c in word)
 
 
-# The character before a literal that Python checks with a negative look-behind: RE2
-# has none, so the candidate asks for the start of the text or any other character.
-_W = "(?:^|[^A-Za-z0-9_])"
-_WD = "(?:^|[^A-Za-z0-9_-])"
 _GENERIC_NAME = (
     "(?:"
     + "|".join(
@@ -98,34 +95,38 @@ _BUILTIN: dict[str, str] = {
     "(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?": "-----BEGIN[A-Z0-9 ]*PRIVATE KEY",
     "_pem_tails": "-----END[A-Z0-9 ]*PRIVATE KEY",
     "sk-ant-[A-Za-z0-9_-]{20,}": "sk-ant-[A-Za-z0-9_-]{20}",
-    "sk-(?<![A-Za-z0-9_-]sk-)(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}": _WD
-    + "sk-[A-Za-z0-9_-]{20}",
-    "AKIA(?<![A-Za-z0-9_]AKIA)[A-Z0-9]{16}(?![A-Za-z0-9])": _W + "AKIA[A-Z0-9]{16}",
-    "ASIA(?<![A-Za-z0-9_]ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])": _W + "ASIA[A-Z0-9]{16}",
-    "gh[pousr]_(?<![A-Za-z0-9_]gh._)[A-Za-z0-9]{36,255}": _W + "gh[pousr]_[A-Za-z0-9]{36}",
-    "github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}": _W
-    + "github_pat_[A-Za-z0-9_]{22}",
+    "sk-(?<![A-Za-z0-9_-]sk-)(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}": (
+        "sk-[A-Za-z0-9_-]{20}"
+    ),
+    "AKIA(?<![A-Za-z0-9_]AKIA)[A-Z0-9]{16}(?![A-Za-z0-9])": "AKIA[A-Z0-9]{16}",
+    "ASIA(?<![A-Za-z0-9_]ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])": "ASIA[A-Z0-9]{16}",
+    "gh[pousr]_(?<![A-Za-z0-9_]gh._)[A-Za-z0-9]{36,255}": "gh[pousr]_[A-Za-z0-9]{36}",
+    "github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{22,255}": "github_pat_[A-Za-z0-9_]{22}",
     r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]{8,512}": (
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_+-]{8}"
     ),
     "x(?:ox[abposre]-(?<![A-Za-z0-9_]xox.-)[A-Za-z0-9-]{10,512}"
-    "|app-(?<![A-Za-z0-9_]xapp-)[0-9]-[A-Za-z0-9-]{10,512})": _W
-    + "x(?:ox[abposre]-[A-Za-z0-9-]{10}|app-[0-9]-[A-Za-z0-9-]{10})",
-    "AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}": _WD + "AIza[0-9A-Za-z_-]{35}",
-    "k_(?:live|test)_(?<=[sr]k_...._)(?<![A-Za-z0-9_].k_...._)[0-9A-Za-z]{10,255}": _W
-    + "[sr]k_(?:live|test)_[0-9A-Za-z]{10}",
-    "whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{20,255}": _W + "whsec_[A-Za-z0-9+/=]{20}",
-    "hf_(?<![A-Za-z0-9_]hf_)[A-Za-z0-9]{30,255}": _W + "hf_[A-Za-z0-9]{30}",
+    "|app-(?<![A-Za-z0-9_]xapp-)[0-9]-[A-Za-z0-9-]{10,512})": (
+        "x(?:ox[abposre]-[A-Za-z0-9-]{10}|app-[0-9]-[A-Za-z0-9-]{10})"
+    ),
+    "AIza(?<![A-Za-z0-9_-]AIza)[0-9A-Za-z_-]{35}": "AIza[0-9A-Za-z_-]{35}",
+    "k_(?:live|test)_(?<=[sr]k_...._)(?<![A-Za-z0-9_].k_...._)[0-9A-Za-z]{10,255}": (
+        "[sr]k_(?:live|test)_[0-9A-Za-z]{10}"
+    ),
+    "whsec_(?<![A-Za-z0-9_]whsec_)[A-Za-z0-9+/=]{20,255}": "whsec_[A-Za-z0-9+/=]{20}",
+    "hf_(?<![A-Za-z0-9_]hf_)[A-Za-z0-9]{30,255}": "hf_[A-Za-z0-9]{30}",
     "eyJ(?<![A-Za-z0-9_-]eyJ)[A-Za-z0-9_-]{5,8192}"
-    r"\.eyJ[A-Za-z0-9_-]{5,16384}\.[A-Za-z0-9_-]{0,8192}": _WD
-    + r"eyJ[A-Za-z0-9_-]{5}[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]{5}",
-    "B(?:earer|EARER)(?<![A-Za-z0-9_]......)[ \\t]{1,8}([A-Za-z0-9._~+/-]{12,4096}=*)": _W
-    + r"B(?:earer|EARER)[ \t]{1,8}[A-Za-z0-9._~+/-]{12}",
+    r"\.eyJ[A-Za-z0-9_-]{5,16384}\.[A-Za-z0-9_-]{0,8192}": (
+        r"eyJ[A-Za-z0-9_-]{5}[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]{5}"
+    ),
+    "B(?:earer|EARER)(?<![A-Za-z0-9_]......)[ \\t]{1,8}([A-Za-z0-9._~+/-]{12,4096}=*)": (
+        r"B(?:earer|EARER)[ \t]{1,8}[A-Za-z0-9._~+/-]{12}"
+    ),
     **{
         f"{word}(?<={lead}{word})(?<![A-Za-z0-9_].{{{len(word) + 1}}})"
         "[\\\"']?[ \\t]{0,8}[:=][ \\t]{0,8}[\\\"']?"
         "(?:(?:Bearer|bearer|Basic|basic|Token|token|Digest|Negotiate)[ \\t]{1,8})?"
-        "([A-Za-z0-9._~+/-]{8,4096}=*)": _W + lead + word + _AUTH_VALUE
+        "([A-Za-z0-9._~+/-]{8,4096}=*)": lead + word + _AUTH_VALUE
         for lead, word in (("[Aa]", "uthorization"), ("A", "UTHORIZATION"))
     },
     "://[^\\s/?#@:\\\"'<>\\[\\]]{0,256}:([^\\s/?#@\\\"'<>\\[\\]]{1,256})@": (
@@ -161,9 +162,9 @@ def _assignment(rule: Rule, pattern: str) -> str | None:
     if rule.id == "password-flag" and pattern.startswith(flag):
         rest = pattern[len(flag) :]
         if rest.startswith("="):
-            return _WD + "--" + _FLAG_WORDS + "="
+            return "--" + _FLAG_WORDS + "="
         if rest.startswith("[ \\t]{1,8}("):
-            return _WD + "--" + _FLAG_WORDS + r"[ \t]{1,8}[^\s\"'\\`;&|<>(){}\[\],]"
+            return "--" + _FLAG_WORDS + r"[ \t]{1,8}[^\s\"'\\`;&|<>(){}\[\],]"
     if rule.id == "secret-assignment" and pattern.startswith("=(?<=[A-Z]=)"):
         # Every value form starts with a character that is not a blank.
         return _ENV_ENDINGS + r"=\S"

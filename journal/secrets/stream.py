@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..jsontree import Path, TreeRewriter
+from ..jsontree import Path, TreeRewriter, distinct_key
 from .engine import Redactor
 from .rules import MARKER_PREFIX, marker
 
@@ -132,10 +132,7 @@ class RedactStream:
 
     def label(self, s: str) -> str:
         """Redact a name (a key, a project name, a reason) on its own; the carry stays."""
-        red = self.redactor
-        if red.quiet_name(s):
-            return s
-        return red.text(s, self.fired)
+        return self.redactor.name(s, self.fired)
 
     def fields(self, fields: dict[str, Any], names: tuple[str, ...]) -> list[str]:
         """Redact `fields[name]` in place for each of `names`; return the rule ids that fired."""
@@ -151,7 +148,7 @@ class RedactStream:
         """Redact the value of an event's field `name` (a label alone, else in order)."""
         if name in LABEL_FIELDS and type(value) is str:
             return self.label(value)
-        return self.tree.value(value)
+        return self._walk(value)
 
     def value(self, v: Any, fired: list[str] | None = None) -> Any:
         """Redact every string inside `v`; returns `v` itself when nothing changed."""
@@ -160,7 +157,65 @@ class RedactStream:
         if fired is not None:
             saved, self.fired = self.fired, fired
             try:
-                return self.tree.value(v)
+                return self._walk(v)
             finally:
                 self.fired = saved
-        return self.tree.value(v)
+        return self._walk(v)
+
+    def _walk(self, v: Any) -> Any:
+        """`self.tree.value(v)` with StreamTree's hooks inlined for plain lists and dicts.
+
+        The same walk (texts in order, keys alone, secret-named fields), without a
+        method call per hook: what recording pays for every message's structure.
+        """
+        kind = type(v)
+        if kind is str:
+            return self.text(v)
+        if kind is list:
+            out: list[Any] | None = None
+            for i, item in enumerate(v):
+                new = self._walk(item)
+                if new is not item:
+                    if out is None:
+                        out = list(v)
+                    out[i] = new
+            return v if out is None else out
+        if kind is dict:
+            return self._walk_dict(v)
+        return self.tree.value(v)  # subclasses and scalars, as the tree walks them
+
+    def _walk_dict(self, v: dict[Any, Any]) -> dict[Any, Any]:
+        """`TreeRewriter._dict` with `StreamTree.key` and `StreamTree.entry` inlined."""
+        red = self.redactor
+        dout: dict[Any, Any] | None = None
+        keys: list[Any] | None = None
+        for i, (k, item) in enumerate(v.items()):
+            if isinstance(k, str):
+                new_k = red.name(k, self.fired)
+                if new_k is not k:
+                    if keys is None:
+                        keys = list(v)
+                    keys[i] = new_k
+                if isinstance(item, str):
+                    rid = red.fields(k, item)
+                    if rid is None:
+                        new = self.text(item)
+                    else:
+                        self.fired.append(rid)
+                        self.carry, self.quiet = "", True
+                        new = marker(rid)
+                else:
+                    new = self._walk(item)
+            else:
+                new = self._walk(item)
+            if new is not item:
+                if dout is None:
+                    dout = dict(v)
+                dout[k] = new
+        if keys is not None:
+            values = v if dout is None else dout
+            rebuilt: dict[Any, Any] = {}
+            for new_k, item in zip(keys, values.values(), strict=True):
+                rebuilt[distinct_key(new_k, rebuilt)] = item
+            return rebuilt
+        return v if dout is None else dout
