@@ -11,7 +11,9 @@ Contract:
   values...) are redacted in record order, keeping the last `CARRY_CHARS`
   characters of the text before (in memory only). A secret that starts there
   and runs into the next text is caught in the next one. A text holding none
-  of the gate characters, after a carry holding none either, runs no rule.
+  of the gate characters, after a carry holding none either, runs no rule; a
+  list or dict whose texts (joined in order after the carry) and keys hold no
+  rule's candidate (prefilter.py) is passed over after one RE2 set pass.
 - Labels (`LABEL_FIELDS`: project name, cwd, role, reasons, timestamps given
   as text) and dict keys are judged alone: a name never joins the texts
   around it, so it neither hides nor invents a secret split between two texts.
@@ -123,12 +125,16 @@ class RedactStream:
         # A carry holding a marker comes from text redacted before: what a first pass
         # joined across this boundary is already decided, so a second pass does not
         # look across it again (that keeps redaction idempotent).
+        self._advance(s)
+        return out
+
+    def _advance(self, s: str) -> None:
+        """Keep the end of `s` as the carry (after `s` was redacted, or found clean)."""
         tail = s[-CARRY_CHARS:]
         if MARKER_PREFIX in tail:
             self.carry, self.quiet = "", True
         else:
-            self.carry, self.quiet = tail, red._quiet(tail)
-        return out
+            self.carry, self.quiet = tail, self.redactor._quiet(tail)
 
     def label(self, s: str) -> str:
         """Redact a name (a key, a project name, a reason) on its own; the carry stays."""
@@ -163,6 +169,62 @@ class RedactStream:
         return self._walk(v)
 
     def _walk(self, v: Any) -> Any:
+        """`self.tree.value(v)`: a structure with nothing to redact costs one set pass."""
+        if type(v) is not str and self._clean(v):
+            return v
+        return self._each(v)
+
+    def _clean(self, v: Any) -> bool:
+        """True (the stream moved on past `v`) if no text, key or field of `v` is redacted.
+
+        One pass of the redactor's set over the carry and `v`'s texts in order (so
+        every text, and every carry joined to the text after it, is a part of it),
+        then its keys, each after a line break (no candidate holds one). With no
+        candidate there, each text and key comes back as itself, as `_each` would
+        find one by one; a secret-named field, a lone surrogate or a type other
+        than plain JSON sends `v` the long way.
+        """
+        rset = self.redactor._set
+        if rset is None:
+            return False
+        texts: list[str] = []
+        names: list[str] = []
+        if not self._gather(v, texts, names):
+            return False
+        blob = self.carry + "".join(texts)
+        if names:
+            blob += "\n" + "\n".join(names)
+        if rset.hits(blob) != []:
+            return False
+        if texts:
+            self._advance(texts[-1])
+        return True
+
+    def _gather(self, v: Any, texts: list[str], names: list[str]) -> bool:
+        """Collect the texts and keys of `v` in walk order; False if `v` needs the long way."""
+        kind = type(v)
+        if kind is str:
+            texts.append(v)
+        elif kind is list:
+            for item in v:
+                if not self._gather(item, texts, names):
+                    return False
+        elif kind is dict:
+            fields = self.redactor.fields
+            for k, item in v.items():
+                if type(k) is str:
+                    names.append(k)
+                    if type(item) is str and fields(k, item) is not None:
+                        return False
+                elif isinstance(k, str):
+                    return False
+                if not self._gather(item, texts, names):
+                    return False
+        else:
+            return not isinstance(v, (str, list, dict))
+        return True
+
+    def _each(self, v: Any) -> Any:
         """`self.tree.value(v)` with StreamTree's hooks inlined for plain lists and dicts.
 
         The same walk (texts in order, keys alone, secret-named fields), without a
@@ -174,7 +236,7 @@ class RedactStream:
         if kind is list:
             out: list[Any] | None = None
             for i, item in enumerate(v):
-                new = self._walk(item)
+                new = self._each(item)
                 if new is not item:
                     if out is None:
                         out = list(v)
@@ -205,9 +267,9 @@ class RedactStream:
                         self.carry, self.quiet = "", True
                         new = marker(rid)
                 else:
-                    new = self._walk(item)
+                    new = self._each(item)
             else:
-                new = self._walk(item)
+                new = self._each(item)
             if new is not item:
                 if dout is None:
                     dout = dict(v)

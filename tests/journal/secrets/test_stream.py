@@ -275,6 +275,7 @@ class _Generic(TreeRewriter):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_JSON, min_size=1, max_size=4))
 @example(["some text", {"password": "hunter2-A1b2C3"}])  # a secret field ends the carry
+@example(["key: " + FAKES.anthropic[:30], [FAKES.anthropic[30:] + " ok"]])  # split across values
 @example([{"a": "x", "api_key": FAKES.generic, "b": [FAKES.github[:20], FAKES.github[20:]]}])
 def test_the_inlined_walk_is_the_tree_walk(values: list[Any]) -> None:
     fast, slow = RedactStream(REDACTOR), RedactStream(Redactor())
