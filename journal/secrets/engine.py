@@ -300,9 +300,10 @@ class Redactor:
         if prefix and s and _may_cross(prefix, s):
             # One pass answers both questions when (as nearly always) there is nothing:
             # a candidate in the window, or in `s` alone, is one in prefix + s.
-            if self._set is not None and self._set.hits(prefix + s) == []:
+            both = None if self._set is None else self._set.hits(prefix + s)
+            if both == []:
                 return s
-            hit = self._crossing(prefix, s)
+            hit = self._crossing(prefix, s, both)
             if hit is not None:
                 idx, end = hit
                 if fired is not None:
@@ -380,13 +381,17 @@ class Redactor:
         for lo, hi in self._set.lines(idx, s):
             yield from rule.spans(s, lo, hi)
 
-    def _crossing(self, prefix: str, s: str) -> tuple[int, int] | None:
-        """(rule index, end in `s`) of a secret that starts in `prefix` and runs into `s`."""
+    def _crossing(
+        self, prefix: str, s: str, hits: list[int] | None = None
+    ) -> tuple[int, int] | None:
+        """(rule index, end in `s`) of a secret that starts in `prefix` and runs into `s`.
+
+        `hits`: the set's rules for prefix + s, if known (None: as the gate finds them).
+        """
         cut = len(prefix)
         window = prefix + s[:_CROSS_WINDOW]
         # A candidate may end far past the gate's window (a long URL password), so the set
-        # looks at the whole window; the rules it names must also pass the gate.
-        hits = self._applicable(window) if self._set is not None else None
+        # looks at the whole window (or more); the rules it names must also pass the gate.
         if hits:
             gated = self._gated(prefix + s[:_CROSS_GATE])
             hits = [i for i in hits if i in gated]

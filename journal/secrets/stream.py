@@ -207,17 +207,23 @@ class RedactStream:
             texts.append(v)
         elif kind is list:
             for item in v:
-                if not self._gather(item, texts, names):
+                if type(item) is str:  # inlined: most items are
+                    texts.append(item)
+                elif not self._gather(item, texts, names):
                     return False
         elif kind is dict:
             fields = self.redactor.fields
             for k, item in v.items():
-                if type(k) is str:
-                    names.append(k)
-                    if type(item) is str and fields(k, item) is not None:
+                if type(k) is not str:
+                    if isinstance(k, str):
                         return False
-                elif isinstance(k, str):
-                    return False
+                else:
+                    names.append(k)
+                    if type(item) is str:
+                        if fields(k, item) is not None:
+                            return False
+                        texts.append(item)
+                        continue
                 if not self._gather(item, texts, names):
                     return False
         else:
