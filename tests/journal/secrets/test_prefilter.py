@@ -225,3 +225,19 @@ def test_a_split_url_password_running_far_into_the_next_text_is_caught(length: i
     out = [new.text(p) for p in parts]
     assert out == [old.text(p) for p in parts]
     assert password not in out[1]
+
+
+def test_the_set_still_names_a_rule_after_a_megabyte_of_adversarial_text() -> None:
+    # The set's automaton never gives up: after 1 MB of text built to grow its states
+    # (every literal repeated, runs of token characters), a planted secret is found.
+    rnd = random.Random(9)
+    noise = "".join(
+        rnd.choice(["sk-", "ghp_", "eyJ", "key: ", "AKIA", "--password ", "://u:", "x" * 40, "="])
+        for _ in range(120_000)
+    )
+    assert len(noise) > 10**6
+    for text, _secret, rule in CASES:
+        hits = REDACTOR._set.hits(noise + "\n" + text) if REDACTOR._set is not None else None
+        assert hits is not None and rule in {IDS[i] for i in hits}, rule
+    text, secret, _ = CASES[0]
+    assert secret not in REDACTOR.text(noise[-5000:] + "\n" + text)
