@@ -255,6 +255,23 @@ class Redactor:
             ]
         return hits
 
+    def _passes_gate(self, idx: int, s: str) -> bool:
+        """``idx in self._gated(s)``, for one rule."""
+        rule = self.rules[idx]
+        if rule.gate and not any(ch in s for ch in rule.gate):
+            return False
+        short = len(s) <= _LITERALS_UP_TO
+        lowered = idx in self._lowered
+        needs = () if lowered else rule.keywords
+        if short and not needs:
+            needs = rule.literals
+        if needs and not any(k in s for k in needs):
+            return False
+        if lowered and short:
+            low = s.lower()
+            return any(k in low for k in rule.keywords)
+        return True
+
     def _quiet(self, s: str) -> bool:
         """True if `s` holds none of the gate characters: no match lies within it."""
         chars = self._chars
@@ -390,14 +407,18 @@ class Redactor:
         """
         cut = len(prefix)
         window = prefix + s[:_CROSS_WINDOW]
+        gate = prefix + s[:_CROSS_GATE]
         # A candidate may end far past the gate's window (a long URL password), so the set
         # looks at the whole window (or more); the rules it names must also pass the gate.
         if hits:
-            gated = self._gated(prefix + s[:_CROSS_GATE])
-            hits = [i for i in hits if i in gated]
-        for idx in self._gated(prefix + s[:_CROSS_GATE]) if hits is None else hits:
+            hits = [i for i in hits if self._passes_gate(i, gate)]
+        local = {} if self._set is None else self._set.local
+        for idx in self._gated(gate) if hits is None else hits:
             rule = self.rules[idx]
-            for begin, start, end in rule.matches(window):
+            # A rule whose matches hold no line break crosses on the line of the cut.
+            lo = prefix.rfind("\n") + 1 if idx in local else 0
+            hi = window.find("\n", cut) if idx in local else -1
+            for begin, start, end in rule.matches(window, lo, len(window) if hi < 0 else hi):
                 if begin >= cut:
                     break
                 if end <= cut:
@@ -405,7 +426,7 @@ class Redactor:
                 if end == len(window) and len(s) > _CROSS_WINDOW:
                     # It may run on past the window: measure it on the whole text.
                     whole = prefix + s
-                    end = next((e for b, _, e in rule.matches(whole) if b == begin), end)
+                    end = next((e for b, _, e in rule.matches(whole, lo) if b == begin), end)
                 part = window[max(start, cut) : end]
                 if self._continues(rule, prefix, part, s) and not self._allowed(
                     (prefix + s)[start:end]

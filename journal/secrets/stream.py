@@ -42,6 +42,9 @@ __all__ = [
 PLAIN_ROLES = frozenset({"user", "assistant", "system", "tool", "developer", "function"})
 
 CARRY_CHARS = 128
+# A structure holding this many characters, most of them in one text, is walked text by
+# text: the set then reads the long text once, not once with the rest and once alone.
+_ONE_TEXT_FROM = 4096
 
 # The caller-given fields redacted in each event type (by name; see events.py), in the
 # order they are written.
@@ -191,6 +194,9 @@ class RedactStream:
         names: list[str] = []
         if not self._gather(v, texts, names):
             return False
+        size = sum(map(len, texts))
+        if size > _ONE_TEXT_FROM and 2 * max(map(len, texts)) > size:
+            return False  # mostly one long text: its own pass costs the same, and is exact
         blob = self.carry + "".join(texts)
         if names:
             blob += "\n" + "\n".join(names)

@@ -241,3 +241,15 @@ def test_the_set_still_names_a_rule_after_a_megabyte_of_adversarial_text() -> No
         assert hits is not None and rule in {IDS[i] for i in hits}, rule
     text, secret, _ = CASES[0]
     assert secret not in REDACTOR.text(noise[-5000:] + "\n" + text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=40)), max_size=40))
+def test_the_gate_of_one_rule_is_the_gate_of_all(parts: list[str]) -> None:
+    text = "".join(parts)
+    user = Redactor.from_config(
+        RedactConfig(rules=[UserRule("u", "zz[0-9]+", keywords=["ZZ"], ignore_case=True)])
+    )
+    for red in (REDACTOR, user):
+        gated = red._gated(text)
+        assert [i for i in range(len(red.rules)) if red._passes_gate(i, text)] == gated
