@@ -219,6 +219,7 @@ class RedactStream:
                     return False
         elif kind is dict:
             fields = self.redactor.fields
+            plain = self.redactor._field_cache  # 0: a name `fields` never redacts under
             for k, item in v.items():
                 if type(k) is not str:
                     if isinstance(k, str):
@@ -226,7 +227,7 @@ class RedactStream:
                 else:
                     names.append(k)
                     if type(item) is str:
-                        if fields(k, item) is not None:
+                        if plain.get(k) != 0 and fields(k, item) is not None:
                             return False
                         texts.append(item)
                         continue
