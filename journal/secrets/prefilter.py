@@ -4,9 +4,9 @@ Contract:
 - Each rule gets a candidate: an RE2 pattern that matches in every text where
   the rule finds a secret (a superset: the rule's pattern without its
   look-arounds, its long repetitions cut short, and its name check spelled as
-  the names it accepts). A candidate has no anchor nor look-around, so one that
-  matches in a part of a text matches in the whole text. `RuleSet.hits(s)` returns, in
-  rule order, the indices of the rules whose candidate matches in `s` plus the
+  the names it accepts). A candidate has no anchor nor look-around, so one
+  that matches in a part of a text matches in the whole text, and none holds
+  a line break. `RuleSet.hits(s)` returns, in rule order, the indices of the rules whose candidate matches in `s` plus the
   rules without a candidate: one scan of `s` by RE2's DFA, in time linear in
   its length whatever the number of rules, instead of one Python pattern per
   rule over the whole text. Only those rules then run their exact pattern, so
@@ -20,6 +20,11 @@ Contract:
 - Case-insensitive names are compared as Python's ``str.lower`` compares them:
   each ASCII letter also matches the characters that lower-case to a string
   holding it (KELVIN SIGN for ``k``, I WITH DOT ABOVE for ``i``).
+- `RuleSet.lines(idx, s)`: for the flag, ``NAME=`` and generic rules (`local`),
+  whose matches never hold a line break and whose patterns try every ``=`` or
+  ``:``, the lines of `s` where the rule's candidate matches. Python's
+  ``finditer`` started at a line's start finds there what it finds searching
+  from the start of `s`, so running the rule on those lines only is exact.
 - A text that is not valid UTF-8 once encoded (a lone surrogate) gives None:
   the caller falls back to its own prefilter. RE2's many-match DFA never gives
   up on a text (it only bails out early on single patterns), and the set's
