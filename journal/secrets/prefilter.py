@@ -5,9 +5,10 @@ Contract:
   the rule finds a secret (a superset: the rule's pattern without its
   look-arounds, its long repetitions cut short, and its name check spelled as
   the names it accepts). A candidate has no anchor nor look-around, so one
-  that matches in a part of a text matches in the whole text, and none holds
-  a line break. `RuleSet.hits(s)` returns, in rule order, the indices of the rules whose candidate matches in `s` plus the
-  rules without a candidate: one scan of `s` by RE2's DFA, in time linear in
+  that matches in a part of a text matches in the whole text; no built-in
+  candidate holds a line break. `RuleSet.hits(s)` returns, in rule order, the
+  indices of the rules whose candidate matches in `s` plus the rules without
+  a candidate: one scan of `s` by RE2's DFA, in time linear in
   its length whatever the number of rules, instead of one Python pattern per
   rule over the whole text. Only those rules then run their exact pattern, so
   what is redacted is the same as without the set.
