@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import string
 import sys
+from pathlib import Path
 
 import pytest
 from fakes import FAKES, b62
@@ -253,3 +255,23 @@ def test_the_gate_of_one_rule_is_the_gate_of_all(parts: list[str]) -> None:
     for red in (REDACTOR, user):
         gated = red._gated(text)
         assert [i for i in range(len(red.rules)) if red._passes_gate(i, text)] == gated
+
+
+def test_the_real_agent_logs_redact_as_with_the_old_prefilter() -> None:
+    root = Path(__file__).resolve().parents[4] / "shared" / "realdata"
+    if not root.is_dir():
+        pytest.skip("../shared/realdata is absent")
+    new, old = RedactStream(REDACTOR), RedactStream(OLD)
+    n = 0
+    for path in sorted(root.rglob("*.jsonl")):
+        new.reset()
+        old.reset()
+        for raw in path.read_bytes().split(b"\n"):
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            assert new.value(record) == old.value(record), (path.name, n)
+            assert new.take() == old.take()
+            n += 1
+    assert n > 1000
