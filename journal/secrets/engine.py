@@ -10,17 +10,21 @@ Contract:
   strings. Besides text rules, `Redactor.fields` redacts a string whose field
   name says it is a secret (``password``, ``api_key``, ``client_secret``...) as
   ``secret-field`` (for token-like names, only if the value looks random).
-- Cheap when there is nothing to find: a rule runs on a text only if the text
-  holds one of the rule's gate characters (an ``in`` test, a memchr) and one of
-  the literals every match of the rule holds (``sk-``, ``eyJ``, ``TOKEN=``) or,
-  for case-insensitive keywords, one of them in the lower-cased text (the
-  generic rule: ``key``, ``token``, ``pass``...); on a text over 1 kB only the
-  gate characters and case-sensitive keywords are tested, as the literal-first
-  pattern finds its literal faster than those tests would. A text with none of the
-  built-in gate characters (most prose; eleven memchr calls) runs no rule. A
+- Cheap when there is nothing to find: a text holding none of the rules' gate
+  characters (most prose; eleven memchr calls) runs no rule. Otherwise one pass
+  of an RE2 set (prefilter.py) over the text names the rules whose candidate
+  pattern matches in it, in time linear in the text's length; only those run
+  their pattern, and the rules that try every ``=`` or ``:`` (the generic and
+  assignment rules) run only on the lines their candidate matches in, so their
+  cost follows the lines that look like secrets, not every operator. Without
+  the set (``rule_set=False``, or a text holding a lone surrogate), a rule runs
+  on a text if the text holds one of its gate characters and one of the
+  literals every match of the rule holds (``sk-``, ``eyJ``, ``TOKEN=``) or, for
+  case-insensitive keywords, one of them in the lower-cased text; on a text
+  over 1 kB only the gate characters and case-sensitive keywords are tested. A
   user rule is gated by a character of each of its keywords; one without
   keywords (or with a case-insensitive keyword of letters only) runs on every
-  text and turns that shortcut off. Clean texts up to 64 characters (ids,
+  text and turns the memchr shortcut off. Clean texts up to 64 characters (ids,
   names, roles: they repeat all session long) are remembered as clean in a
   bounded set; a text with a secret is never kept.
 - Split secrets: with ``prefix=`` (the end of the text recorded before), a
@@ -35,8 +39,10 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from .prefilter import RuleSet
 from .rules import (
     BUILTIN_GATES,
     MARKER_PREFIX,
@@ -122,6 +128,8 @@ _TOKEN_FIELD = re.compile(
     r"|auth[_-]?token|credentials?)"
 )
 _FIELD_CACHE_MAX = 4096
+# Texts longer than this run the generic and assignment rules on their candidate lines only.
+_LOCAL_FROM = 1024
 # Clean texts up to this length are remembered as clean (a bounded set).
 _CACHED_UP_TO = 64
 _CACHE_MAX = 8192
@@ -145,8 +153,11 @@ class Redactor:
         *,
         allow: list[str] | tuple[str, ...] = (),
         allow_patterns: list[str] | tuple[str, ...] = (),
+        rule_set: bool = True,
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(builtin_rules() if rules is None else rules)
+        # False: long texts are filtered by the gate characters alone (the tests' reference).
+        self._set = RuleSet(self.rules) if rule_set else None
         self._allow = frozenset(allow)
         self._allow_res = tuple(re.compile(p) for p in allow_patterns)
         self._lowered = frozenset(
@@ -215,6 +226,14 @@ class Redactor:
 
     def _applicable(self, s: str) -> list[int]:
         """Indices of the rules that can match in `s`, in rule order."""
+        if self._set is not None:
+            found = self._set.hits(s)
+            if found is not None:
+                return found
+        return self._gated(s)
+
+    def _gated(self, s: str) -> list[int]:
+        """`_applicable` by gate characters, literals and keywords (without the set)."""
         hits: list[int] = []
         short = len(s) <= _LITERALS_UP_TO
         for ch, plain, tested in self._gates if short else self._gates_long:
@@ -236,6 +255,23 @@ class Redactor:
             ]
         return hits
 
+    def _passes_gate(self, idx: int, s: str) -> bool:
+        """``idx in self._gated(s)``, for one rule."""
+        rule = self.rules[idx]
+        if rule.gate and not any(ch in s for ch in rule.gate):
+            return False
+        short = len(s) <= _LITERALS_UP_TO
+        lowered = idx in self._lowered
+        needs = () if lowered else rule.keywords
+        if short and not needs:
+            needs = rule.literals
+        if needs and not any(k in s for k in needs):
+            return False
+        if lowered and short:
+            low = s.lower()
+            return any(k in low for k in rule.keywords)
+        return True
+
     def _quiet(self, s: str) -> bool:
         """True if `s` holds none of the gate characters: no match lies within it."""
         chars = self._chars
@@ -251,6 +287,20 @@ class Redactor:
         gate = self._gate_re
         return gate is not None and gate.search(s) is None
 
+    def name(self, s: str, fired: list[str] | None = None) -> str:
+        """`text` for a name judged alone (a key, a label): a clean name seen before is a lookup."""
+        clean = self._clean
+        if s in clean:
+            return s
+        gate = self._gate_re
+        if gate is not None and gate.search(s) is None:
+            if len(s) <= _CACHED_UP_TO:
+                if len(clean) >= _CACHE_MAX:
+                    clean.clear()
+                clean.add(s)
+            return s
+        return self._alone(s, fired)
+
     def _allowed(self, secret: str) -> bool:
         if secret in self._allow:
             return True
@@ -265,7 +315,12 @@ class Redactor:
         the previous text never changes how this one reads.
         """
         if prefix and s and _may_cross(prefix, s):
-            hit = self._crossing(prefix, s)
+            # One pass answers both questions when (as nearly always) there is nothing:
+            # a candidate in the window, or in `s` alone, is one in prefix + s.
+            both = None if self._set is None else self._set.hits(prefix + s)
+            if both == []:
+                return s
+            hit = self._crossing(prefix, s, both)
             if hit is not None:
                 idx, end = hit
                 if fired is not None:
@@ -309,12 +364,13 @@ class Redactor:
     def _pass(self, s: str, fired: list[str] | None) -> str:
         """Every applicable rule once, in order, over `s`."""
         rules = self._applicable(s)
+        local = {} if self._set is None else self._set.local
         for idx in rules:
             rule = self.rules[idx]
             mark = self._markers[idx]
             pieces: list[str] | None = None
             last = 0
-            for start, end in rule.spans(s):
+            for start, end in self._spans(idx, rule, s, local):
                 if start < last:
                     continue
                 if self._allowed(s[start:end]):
@@ -331,13 +387,38 @@ class Redactor:
                 s = "".join(pieces)
         return s  # the same object when nothing changed: callers test identity
 
-    def _crossing(self, prefix: str, s: str) -> tuple[int, int] | None:
-        """(rule index, end in `s`) of a secret that starts in `prefix` and runs into `s`."""
+    def _spans(
+        self, idx: int, rule: Rule, s: str, local: dict[int, object]
+    ) -> Iterator[tuple[int, int]]:
+        """`rule.spans(s)`; for a rule trying every ``=`` or ``:``, on its candidate lines."""
+        if idx not in local or len(s) <= _LOCAL_FROM:
+            yield from rule.spans(s)
+            return
+        assert self._set is not None
+        for lo, hi in self._set.lines(idx, s):
+            yield from rule.spans(s, lo, hi)
+
+    def _crossing(
+        self, prefix: str, s: str, hits: list[int] | None = None
+    ) -> tuple[int, int] | None:
+        """(rule index, end in `s`) of a secret that starts in `prefix` and runs into `s`.
+
+        `hits`: the set's rules for prefix + s, if known (None: as the gate finds them).
+        """
         cut = len(prefix)
         window = prefix + s[:_CROSS_WINDOW]
-        for idx in self._applicable(prefix + s[:_CROSS_GATE]):
+        gate = prefix + s[:_CROSS_GATE]
+        # A candidate may end far past the gate's window (a long URL password), so the set
+        # looks at the whole window (or more); the rules it names must also pass the gate.
+        if hits:
+            hits = [i for i in hits if self._passes_gate(i, gate)]
+        local = {} if self._set is None else self._set.local
+        for idx in self._gated(gate) if hits is None else hits:
             rule = self.rules[idx]
-            for begin, start, end in rule.matches(window):
+            # A rule whose matches hold no line break crosses on the line of the cut.
+            lo = prefix.rfind("\n") + 1 if idx in local else 0
+            hi = window.find("\n", cut) if idx in local else -1
+            for begin, start, end in rule.matches(window, lo, len(window) if hi < 0 else hi):
                 if begin >= cut:
                     break
                 if end <= cut:
@@ -345,7 +426,7 @@ class Redactor:
                 if end == len(window) and len(s) > _CROSS_WINDOW:
                     # It may run on past the window: measure it on the whole text.
                     whole = prefix + s
-                    end = next((e for b, _, e in rule.matches(whole) if b == begin), end)
+                    end = next((e for b, _, e in rule.matches(whole, lo) if b == begin), end)
                 part = window[max(start, cut) : end]
                 if self._continues(rule, prefix, part, s) and not self._allowed(
                     (prefix + s)[start:end]

@@ -125,6 +125,7 @@ def _spaced_flag_value(v: str) -> bool:
 # -- rules -----------------------------------------------------------------------------------
 
 Finder = Callable[[str], Iterator[tuple[int, int]]]
+_END = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -154,13 +155,13 @@ class Rule:
     finder: Finder | None = field(default=None, compare=False)
     literals: tuple[str, ...] = ()
 
-    def spans(self, text: str) -> Iterator[tuple[int, int]]:
-        """(start, end) of every secret this rule finds in `text`, left to right."""
-        for _, start, end in self.matches(text):
+    def spans(self, text: str, lo: int = 0, hi: int = _END) -> Iterator[tuple[int, int]]:
+        """(start, end) of every secret this rule finds in `text` (matches in [lo, hi))."""
+        for _, start, end in self.matches(text, lo, hi):
             yield start, end
 
-    def matches(self, text: str) -> Iterator[tuple[int, int, int]]:
-        """(match start, secret start, secret end) of every secret found, left to right."""
+    def matches(self, text: str, lo: int = 0, hi: int = _END) -> Iterator[tuple[int, int, int]]:
+        """(match start, secret start, secret end) of every secret found (finders ignore lo, hi)."""
         if self.finder is not None:
             for start, end in self.finder(text):
                 yield start, start, end
@@ -169,7 +170,7 @@ class Rule:
         check, name_check, back = self.check, self.name_check, self.back
         alternatives = len(self.groups) > 1
         group = self.groups[0]
-        for m in self.pattern.finditer(text):
+        for m in self.pattern.finditer(text, lo, hi):
             if alternatives:
                 if m.lastindex is None:
                     continue

@@ -11,7 +11,9 @@ Contract:
   values...) are redacted in record order, keeping the last `CARRY_CHARS`
   characters of the text before (in memory only). A secret that starts there
   and runs into the next text is caught in the next one. A text holding none
-  of the gate characters, after a carry holding none either, runs no rule.
+  of the gate characters, after a carry holding none either, runs no rule; a
+  list or dict whose texts (joined in order after the carry) and keys hold no
+  rule's candidate (prefilter.py) is passed over after one RE2 set pass.
 - Labels (`LABEL_FIELDS`: project name, cwd, role, reasons, timestamps given
   as text) and dict keys are judged alone: a name never joins the texts
   around it, so it neither hides nor invents a secret split between two texts.
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..jsontree import Path, TreeRewriter
+from ..jsontree import Path, TreeRewriter, distinct_key
 from .engine import Redactor
 from .rules import MARKER_PREFIX, marker
 
@@ -40,6 +42,9 @@ __all__ = [
 PLAIN_ROLES = frozenset({"user", "assistant", "system", "tool", "developer", "function"})
 
 CARRY_CHARS = 128
+# A structure holding this many characters, most of them in one text, is walked text by
+# text: the set then reads the long text once, not once with the rest and once alone.
+_ONE_TEXT_FROM = 4096
 
 # The caller-given fields redacted in each event type (by name; see events.py), in the
 # order they are written.
@@ -123,19 +128,20 @@ class RedactStream:
         # A carry holding a marker comes from text redacted before: what a first pass
         # joined across this boundary is already decided, so a second pass does not
         # look across it again (that keeps redaction idempotent).
+        self._advance(s)
+        return out
+
+    def _advance(self, s: str) -> None:
+        """Keep the end of `s` as the carry (after `s` was redacted, or found clean)."""
         tail = s[-CARRY_CHARS:]
         if MARKER_PREFIX in tail:
             self.carry, self.quiet = "", True
         else:
-            self.carry, self.quiet = tail, red._quiet(tail)
-        return out
+            self.carry, self.quiet = tail, self.redactor._quiet(tail)
 
     def label(self, s: str) -> str:
         """Redact a name (a key, a project name, a reason) on its own; the carry stays."""
-        red = self.redactor
-        if red.quiet_name(s):
-            return s
-        return red.text(s, self.fired)
+        return self.redactor.name(s, self.fired)
 
     def fields(self, fields: dict[str, Any], names: tuple[str, ...]) -> list[str]:
         """Redact `fields[name]` in place for each of `names`; return the rule ids that fired."""
@@ -151,7 +157,7 @@ class RedactStream:
         """Redact the value of an event's field `name` (a label alone, else in order)."""
         if name in LABEL_FIELDS and type(value) is str:
             return self.label(value)
-        return self.tree.value(value)
+        return self._walk(value)
 
     def value(self, v: Any, fired: list[str] | None = None) -> Any:
         """Redact every string inside `v`; returns `v` itself when nothing changed."""
@@ -160,7 +166,131 @@ class RedactStream:
         if fired is not None:
             saved, self.fired = self.fired, fired
             try:
-                return self.tree.value(v)
+                return self._walk(v)
             finally:
                 self.fired = saved
-        return self.tree.value(v)
+        return self._walk(v)
+
+    def _walk(self, v: Any) -> Any:
+        """`self.tree.value(v)`: a structure with nothing to redact costs one set pass."""
+        if type(v) is not str and self._clean(v):
+            return v
+        return self._each(v)
+
+    def _clean(self, v: Any) -> bool:
+        """True (the stream moved on past `v`) if no text, key or field of `v` is redacted.
+
+        One pass of the redactor's set over the carry and `v`'s texts in order (so
+        every text, and every carry joined to the text after it, is a part of it),
+        then its keys, each after a line break (no candidate holds one). With no
+        candidate there, each text and key comes back as itself, as `_each` would
+        find one by one; a secret-named field, a lone surrogate or a type other
+        than plain JSON sends `v` the long way.
+        """
+        rset = self.redactor._set
+        if rset is None:
+            return False
+        texts: list[str] = []
+        names: list[str] = []
+        if not self._gather(v, texts, names):
+            return False
+        size = sum(map(len, texts))
+        if size > _ONE_TEXT_FROM and 2 * max(map(len, texts)) > size:
+            return False  # mostly one long text: its own pass costs the same, and is exact
+        blob = self.carry + "".join(texts)
+        if names:
+            blob += "\n" + "\n".join(names)
+        if rset.hits(blob) != []:
+            return False
+        if texts:
+            self._advance(texts[-1])
+        return True
+
+    def _gather(self, v: Any, texts: list[str], names: list[str]) -> bool:
+        """Collect the texts and keys of `v` in walk order; False if `v` needs the long way."""
+        kind = type(v)
+        if kind is str:
+            texts.append(v)
+        elif kind is list:
+            for item in v:
+                if type(item) is str:  # inlined: most items are
+                    texts.append(item)
+                elif not self._gather(item, texts, names):
+                    return False
+        elif kind is dict:
+            fields = self.redactor.fields
+            plain = self.redactor._field_cache  # 0: a name `fields` never redacts under
+            for k, item in v.items():
+                if type(k) is not str:
+                    if isinstance(k, str):
+                        return False
+                else:
+                    names.append(k)
+                    if type(item) is str:
+                        if plain.get(k) != 0 and fields(k, item) is not None:
+                            return False
+                        texts.append(item)
+                        continue
+                if not self._gather(item, texts, names):
+                    return False
+        else:
+            return not isinstance(v, (str, list, dict))
+        return True
+
+    def _each(self, v: Any) -> Any:
+        """`self.tree.value(v)` with StreamTree's hooks inlined for plain lists and dicts.
+
+        The same walk (texts in order, keys alone, secret-named fields), without a
+        method call per hook: what recording pays for every message's structure.
+        """
+        kind = type(v)
+        if kind is str:
+            return self.text(v)
+        if kind is list:
+            out: list[Any] | None = None
+            for i, item in enumerate(v):
+                new = self._each(item)
+                if new is not item:
+                    if out is None:
+                        out = list(v)
+                    out[i] = new
+            return v if out is None else out
+        if kind is dict:
+            return self._walk_dict(v)
+        return self.tree.value(v)  # subclasses and scalars, as the tree walks them
+
+    def _walk_dict(self, v: dict[Any, Any]) -> dict[Any, Any]:
+        """`TreeRewriter._dict` with `StreamTree.key` and `StreamTree.entry` inlined."""
+        red = self.redactor
+        dout: dict[Any, Any] | None = None
+        keys: list[Any] | None = None
+        for i, (k, item) in enumerate(v.items()):
+            if isinstance(k, str):
+                new_k = red.name(k, self.fired)
+                if new_k is not k:
+                    if keys is None:
+                        keys = list(v)
+                    keys[i] = new_k
+                if isinstance(item, str):
+                    rid = red.fields(k, item)
+                    if rid is None:
+                        new = self.text(item)
+                    else:
+                        self.fired.append(rid)
+                        self.carry, self.quiet = "", True
+                        new = marker(rid)
+                else:
+                    new = self._each(item)
+            else:
+                new = self._each(item)
+            if new is not item:
+                if dout is None:
+                    dout = dict(v)
+                dout[k] = new
+        if keys is not None:
+            values = v if dout is None else dout
+            rebuilt: dict[Any, Any] = {}
+            for new_k, item in zip(keys, values.values(), strict=True):
+                rebuilt[distinct_key(new_k, rebuilt)] = item
+            return rebuilt
+        return v if dout is None else dout

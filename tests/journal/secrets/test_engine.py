@@ -110,10 +110,13 @@ def test_json_escaped_secrets_are_caught() -> None:
     assert "PRIVATE KEY" not in out and f.pem.split("\n")[1] not in out
 
 
-# The same rules without their literals and keywords: only the gate characters filter.
+# The same rules without their literals, keywords and RE2 set: only the gate characters filter.
 UNFILTERED = Redactor(
-    [dataclasses.replace(r, literals=(), keywords=(), ignore_case=False) for r in REDACTOR.rules]
+    [dataclasses.replace(r, literals=(), keywords=(), ignore_case=False) for r in REDACTOR.rules],
+    rule_set=False,
 )
+# The prefilter before the RE2 set: gate characters, literals and keywords.
+GATES_ONLY = Redactor(rule_set=False)
 
 
 def _forms() -> list[str]:
@@ -231,8 +234,12 @@ def test_rules_that_cannot_match_are_skipped_on_text_full_of_their_gate_characte
     ids = [r.id for r in REDACTOR.rules]
     # ':' and '=' everywhere, but no secret word before any of them and no NAME= of a secret.
     text = "at 12:30:01 see https://example.com/a?b=c and x=1, y = 2; {'a': 'b'}" * 10
-    assert {ids[i] for i in REDACTOR._applicable(text)} == {"url-password"}
+    assert {ids[i] for i in REDACTOR._applicable(text)} == set()  # no ":...@" for a password
+    assert {ids[i] for i in GATES_ONLY._applicable(text)} == {"url-password"}
     named = "my_api_key: 1\nGITHUB_TOKEN=2"
+    assert {ids[i] for i in GATES_ONLY._applicable(named)} >= {"generic-secret"}
+    assert {ids[i] for i in REDACTOR._applicable(named)} == {"secret-assignment"}  # 1 is short
+    named = "my_api_key: 0123456789abcdef\nGITHUB_TOKEN=2"
     assert {"generic-secret", "secret-assignment"} <= {ids[i] for i in REDACTOR._applicable(named)}
 
 

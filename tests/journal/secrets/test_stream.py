@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 from fakes import FAKES, RECORDING_POSITIONS, Fakes
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from p8j.journal import ExecutionRecorded, Home, MetadataUpdated, SessionManager, SessionStarted
+from p8j.journal.jsontree import Path as TreePath
+from p8j.journal.jsontree import TreeRewriter
 from p8j.journal.secrets.engine import Redactor
 from p8j.journal.secrets.rules import marker
-from p8j.journal.secrets.stream import RedactStream
+from p8j.journal.secrets.stream import RedactStream, StreamTree
 from p8j.journal.store.fs import read_events
 from p8j.replay import load_session
 
@@ -220,3 +225,76 @@ def test_no_key_of_the_real_agent_logs_is_redacted() -> None:
     stream = RedactStream(REDACTOR)
     assert [k for k in sorted(keys) if stream.label(k) != k] == []
     assert stream.take() == []
+
+
+_JSON_PIECES = [c[0] for c in CASES] + [
+    "api_key",
+    "password",
+    "type",
+    "text",
+    "tool_use",
+    "x",
+    "export A_TOKEN=",
+    FAKES.github,
+    FAKES.generic,
+    "\ud800",
+]
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.sampled_from(_JSON_PIECES), st.text(max_size=20)
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.one_of(st.sampled_from(_JSON_PIECES), st.text(max_size=12)), inner, max_size=4
+        ),
+    ),
+    max_leaves=12,
+)
+
+
+class _Generic(TreeRewriter):
+    """StreamTree's hooks through the generic TreeRewriter walk (the reference)."""
+
+    def __init__(self, stream: RedactStream) -> None:
+        self.tree = StreamTree(stream)
+
+    def string(self, s: str, path: TreePath) -> Any:
+        return self.tree.string(s, path)
+
+    def key(self, k: str, path: TreePath) -> Any:
+        return self.tree.key(k, path)
+
+    def entry(self, d: dict[Any, Any], k: Any, item: Any, path: TreePath) -> Any:
+        if isinstance(item, str) and isinstance(k, str):
+            return self.tree.entry(d, k, item, path)
+        return self.value(item, path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_JSON, min_size=1, max_size=4))
+@example(["some text", {"password": "hunter2-A1b2C3"}])  # a secret field ends the carry
+@example(["key: " + FAKES.anthropic[:30], [FAKES.anthropic[30:] + " ok"]])  # split across values
+@example([{"a": "x", "api_key": FAKES.generic, "b": [FAKES.github[:20], FAKES.github[20:]]}])
+def test_the_inlined_walk_is_the_tree_walk(values: list[Any]) -> None:
+    fast, slow = RedactStream(REDACTOR), RedactStream(Redactor())
+    reference = _Generic(slow)
+    for v in values:
+        out, ref = fast.value(v), reference.value(v)
+        assert out == ref
+        assert (out is v) == (ref is v)
+        assert fast.take() == slow.take()
+        assert (fast.carry, fast.quiet) == (slow.carry, slow.quiet)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.sampled_from(_JSON_PIECES), st.text(max_size=70)))
+def test_a_name_is_redacted_as_a_text_alone_and_only_clean_names_are_kept(name: str) -> None:
+    red = Redactor()
+    for _ in range(2):
+        fired: list[str] = []
+        expected: list[str] = []
+        assert red.name(name, fired) == REDACTOR.text(name, expected)
+        assert fired == expected
+    assert red._clean <= {name} and (name in red._clean) == (not fired and len(name) <= 64)
