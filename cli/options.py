@@ -1,13 +1,20 @@
-"""Options and parameter types shared by the commands: --home, --color, --json, ids, times, counts.
+"""Options and parameter types shared by the commands: --home, --store, --color, --json, ids, times.
 
 Contract:
-- The shared options (``--home PATH``, ``--color WHEN``, ``--json``, ``--utc``,
-  ``--no-pager``) are declared
+- The shared options (``--home PATH``, ``--store URL``, ``--color WHEN``, ``--json``,
+  ``--utc``, ``--no-pager``) are declared
   once here (`SHARED_OPTIONS`) and carried by the group and by every command, so
   each is accepted before the command (``p8j --json ls``) and after it
   (``p8j ls --color never``); given in both places, the command's own wins, except
   that ``--json``, ``--utc`` and ``--no-pager`` anywhere count. Without --home the home is
   ``$P8J_HOME``, else the platform's user data dir; an empty --home is a usage error.
+- The store (`current_store`): ``--store URL`` (a path, ``file:///path`` or
+  ``memory:``; see journal/store/select.py), else the files at the home.
+  ``$P8J_STORE`` is an embedder's choice and not read here: a CLI run is a new
+  process, and without --store it keeps to the journal files. Commands that
+  read through the store seam (ls, search, verify, info, tail, pick) work on
+  any store; the others keep a home's files (`current_home`), and a --store
+  that is not one is a usage error for them.
 - Session ids are checked for shape when parsed (a malformed one is a usage error,
   exit 2) and resolved by the command (an unknown or ambiguous one is a failure,
   exit 1). Ids complete in the shell (with the project and title as the description
@@ -34,6 +41,8 @@ from p8j.journal.ids import validate_prefix
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
+    from p8j.journal.store.base import SessionStore
+
     from .render import ColorMode, Style
 
 __all__ = [
@@ -47,6 +56,7 @@ __all__ = [
     "color_option",
     "count",
     "current_home",
+    "current_store",
     "home_option",
     "json_option",
     "shared_option",
@@ -62,6 +72,7 @@ if TYPE_CHECKING:  # click >= 8.2 types ParamType by what it converts to; older 
 else:
     _StrParam = _TimeParam = _StatesParam = click.ParamType
 _HOME_KEY = "p8j.home"
+_STORE_KEY = "p8j.store"
 _COLOR_KEY = "p8j.color"
 _JSON_KEY = "p8j.json"
 NO_PAGER_KEY = "p8j.no-pager"
@@ -73,6 +84,13 @@ def _store_home(ctx: click.Context, param: click.Parameter, value: str | None) -
         if not value:
             raise click.BadParameter("the path is empty", ctx, param)
         ctx.meta[_HOME_KEY] = value  # ctx.meta is shared by the group and its command
+
+
+def _store_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        if not value:
+            raise click.BadParameter("the store is empty", ctx, param)
+        ctx.meta[_STORE_KEY] = value
 
 
 def _store_color(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -115,6 +133,17 @@ _SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "callback": _store_home,
             "help": "Journal home directory (default: $P8J_HOME, else the platform's user data "
             "dir).",
+        },
+    ),
+    "store": (
+        ("--store",),
+        {
+            "metavar": "URL",
+            "expose_value": False,
+            "is_eager": True,
+            "callback": _store_store,
+            "help": "Where sessions are kept: a path or file:///path (a home's files), "
+            "memory: (default: the files at --home).",
         },
     ),
     "color": (
@@ -182,8 +211,8 @@ def json_option(f: F) -> F:
 
 
 def shared_options(f: F) -> F:
-    """Add --json, --home, --color, --utc and --no-pager to a command (or the group)."""
-    for name in ("no_pager", "utc"):
+    """Add --json, --home, --store, --color, --utc and --no-pager to a command (or the group)."""
+    for name in ("no_pager", "utc", "store"):
         decls, attrs = _SHARED[name]
         f = click.option(*decls, **attrs)(f)
     return json_option(home_option(color_option(f)))
@@ -194,11 +223,44 @@ def count(minimum: int = 0) -> click.IntRange:
     return click.IntRange(min=minimum, max=MAX_COUNT)
 
 
-def current_home(ctx: click.Context | None = None) -> Home:
-    """The journal home chosen by --home (command, then group), else the default."""
+def _store_choice(ctx: click.Context) -> str | None:
+    """The --store value (command, then group), or None."""
+    value: str | None = ctx.meta.get(_STORE_KEY)
+    return value
+
+
+def current_store(ctx: click.Context | None = None) -> SessionStore:
+    """The store chosen by --store, else the files at the home (see the module docstring)."""
     ctx = ctx or click.get_current_context()
-    path = ctx.meta.get(_HOME_KEY)
-    return Home(path)
+    value = _store_choice(ctx)
+    if value is None:
+        from p8j.journal.store.select import as_store
+
+        return as_store(Home(ctx.meta.get(_HOME_KEY)))
+    from p8j.journal.store.select import open_store
+
+    return open_store(value)
+
+
+def current_home(ctx: click.Context | None = None) -> Home:
+    """The journal home chosen by --home (command, then group), else the default.
+
+    A --store that names a home's files gives that home; any other store is a
+    usage error: the command works on journal files.
+    """
+    ctx = ctx or click.get_current_context()
+    if _store_choice(ctx) is None:
+        return Home(ctx.meta.get(_HOME_KEY))
+    from p8j.journal.store.base import HomeStore
+
+    store = current_store(ctx)
+    if isinstance(store, HomeStore):
+        return store.home
+    raise click.UsageError(
+        f"this command works on a journal home's files, not on the store {store.url} "
+        "(use --home or --store file:///path)",
+        ctx,
+    )
 
 
 def color_mode(ctx: click.Context | None = None) -> ColorMode:

@@ -53,13 +53,21 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
 from ..events import AnyEvent, Event, UnknownEvent
-from .fs.cursor import ReadIssue
+
+# The reader's vocabulary, shared by every backend's cursor (records.py uses the same):
+# what a cursor reports (`ReadIssue`), the error for a log without its start, the
+# blobs its issues name, how a blob reference stands in a record and is put back,
+# and who holds a session (`LockHolder`).
+from .fs.blobs import missing_blob_hashes, placeholder
+from .fs.blobs import resolve as resolve_blobs
+from .fs.cursor import ReadIssue, missing_start_error
+from .fs.layout import Home
 from .fs.lock import LockHolder
 from .fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability
 
@@ -67,12 +75,20 @@ __all__ = [
     "Blobs",
     "Change",
     "ChangeKind",
+    "HomeStore",
+    "LineTest",
+    "LockHolder",
     "Position",
+    "ReadIssue",
     "SessionStore",
     "StoreCursor",
     "StoreEntry",
     "StoreWatch",
     "StoreWriter",
+    "missing_blob_hashes",
+    "missing_start_error",
+    "placeholder",
+    "resolve_blobs",
 ]
 
 ChangeKind = Literal["appended", "created", "removed"]
@@ -97,6 +113,9 @@ class Position(msgspec.Struct, frozen=True, order=True, array_like=True):
         """A position from `encode`'s bytes; ValueError if they are not one."""
         return _DEC.decode(data)
 
+
+# A test of raw bytes: does data[start:end] hold what a search needs?
+LineTest = Callable[[bytes | bytearray, int, int], bool]
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(Position)
@@ -360,4 +379,66 @@ class SessionStore(Protocol):
 
         JournalIOError if the store cannot watch (callers poll `entries` instead).
         """
+        ...
+
+
+@runtime_checkable
+class HomeStore(SessionStore, Protocol):
+    """A store kept as journal files in a home on this machine (the file store).
+
+    What readers above the seam may use, checked with ``isinstance``, where the
+    files allow much faster paths than the seam's generic ones: the derived
+    caches kept in the home (catalog, search index), archived sessions, raw
+    line scanning for search, and a watch tuned for `p8j tail`. Every store
+    without them is read through the `SessionStore` methods alone.
+    """
+
+    @property
+    def home(self) -> Home:
+        """The journal home (its caches live in ``home.cache_dir``)."""
+        ...
+
+    def archived_ids(self) -> list[str]:
+        """Ids of the archived sessions, sorted (checks the home)."""
+        ...
+
+    def is_archived(self, session_id: str) -> bool:
+        """True if the session has no log but an archive."""
+        ...
+
+    def open_archived(
+        self, session_id: str, *, skip_corrupt: bool = False, resolve_blobs: bool = True
+    ) -> StoreCursor:
+        """A verifying reader of an archived session (the same checks as a live log)."""
+        ...
+
+    def scan_lines(
+        self, session_id: str, test: LineTest, *, offset: int = 0
+    ) -> Iterator[tuple[int, bytes]]:
+        """(offset, line) of each complete line from `offset` on that `test` may accept.
+
+        A block of lines is skipped whole when `test` rejects it; lines that refer
+        to blobs are always yielded (their values are not in the line).
+        """
+        ...
+
+    def lines_at(
+        self, session_id: str, places: Sequence[tuple[int, int]]
+    ) -> Iterator[tuple[int, bytes]]:
+        """(offset, line) at each (offset, length) place, in the order given."""
+        ...
+
+    def blob_intact(self, sha256: str, size: int) -> bool:
+        """True if the blob is present with `size` bytes (its hash is not checked)."""
+        ...
+
+    def watch(
+        self,
+        session_ids: Sequence[str] | None = None,
+        *,
+        stop: threading.Event | None = None,
+        debounce_ms: int = 20,
+        step_ms: int = 2,
+    ) -> StoreWatch:
+        """Like `SessionStore.watch`, with the file watch's batching (see fs/watch.py)."""
         ...

@@ -12,6 +12,12 @@ inode, which a rewrite (a new file renamed over the log) changes.
   renames it over the log and fsyncs the directory, under the session's lock:
   a crash leaves the old log or the new one, whole.
 - Watching is `FileWatch` (watch.py) on the sessions directory.
+- `holder` probes the flock on the log itself (the writer's lock), so a removed
+  ``locks/`` folder does not make a live session look crashed.
+- Beyond the seam it offers what `HomeStore` (base.py) names for readers' fast
+  paths: its home (where the derived caches live), archived sessions (read
+  through the same verifying reader), raw line scans for search (rawlines.py)
+  and a blob presence check.
 """
 
 from __future__ import annotations
@@ -22,22 +28,26 @@ import os
 import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ...errors import JournalIOError, StalePositionError, UnsafePathError
+from ...errors import JournalIOError, P8jError, StalePositionError, UnsafePathError
 from ...events import AnyEvent, Event, UnknownEvent
 from ...ids import is_session_id
-from ..base import Position
+from ..base import LineTest, Position
+from .archived import archived_ids, has_log
 from .blobs import BlobStore
 from .cursor import LogCursor
 from .layout import LOG_SUFFIX, Home, check_file, resolve_session_ref
 from .lines import read_with_lines
-from .lock import LockHolder, hold_session, lock_holder
+from .lock import LockHolder, hold_session, log_holder
+from .rawlines import candidate_lines, lines_at
 from .syscalls import REAL, Storage, replace_file
-from .watch import FileWatch
 from .writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
 
-__all__ = ["FileCursor", "FileEntry", "FileStore", "FileWriter"]
+if TYPE_CHECKING:
+    from .watch import FileWatch  # imported when watching: it loads ctypes and inotify
+
+__all__ = ["ArchivedCursor", "FileCursor", "FileEntry", "FileStore", "FileWriter"]
 
 
 def _head(home: Home, session_id: str) -> Position:
@@ -48,6 +58,8 @@ def _head(home: Home, session_id: str) -> Position:
         raise JournalIOError("no such session log", path=path) from exc
     except OSError as exc:
         raise JournalIOError(f"cannot stat: {exc.strerror}", path=path) from exc
+    if stat.S_ISLNK(st.st_mode):  # as the reader says it (cursor.open_log_readonly)
+        raise UnsafePathError("refusing to follow a symlink", path=path)
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePathError("not a regular file", path=path)
     return Position(st.st_ino, st.st_size)
@@ -182,6 +194,15 @@ class FileCursor(LogCursor):
         return read_with_lines(self, final=final)
 
 
+class ArchivedCursor(LogCursor):
+    """A `LogCursor` over an archived log (decompressed by the reader); epoch 0."""
+
+    @property
+    def position(self) -> Position:
+        """Where the next read starts (an archive is never appended to)."""
+        return Position(0, self.offset)
+
+
 class FileStore:
     """The journal files of one home behind the store seam."""
 
@@ -241,8 +262,8 @@ class FileStore:
         return _head(self.home, session_id)
 
     def holder(self, session_id: str) -> LockHolder | None:
-        """The live holder of the session's lock, or None."""
-        return lock_holder(self.home.lock_path(session_id))
+        """The live writer of the session (the flock on its log), or None."""
+        return log_holder(self.home, session_id)
 
     # -- writing and reading ---------------------------------------------------------------
 
@@ -350,6 +371,8 @@ class FileStore:
         step_ms: int = 2,
     ) -> FileWatch:
         """An inotify watch on the sessions directory (see watch.py)."""
+        from .watch import FileWatch
+
         if not self.home.sessions_dir.is_dir():
             raise JournalIOError("no sessions directory", path=self.home.sessions_dir)
         return FileWatch(
@@ -359,3 +382,45 @@ class FileStore:
             debounce_ms=debounce_ms,
             step_ms=step_ms,
         )
+
+    # -- beyond the seam: what `HomeStore` offers readers (base.py) -------------------------
+
+    def archived_ids(self) -> list[str]:
+        """Ids of the archived sessions (``<home>/archive``), sorted; checks the home."""
+        return archived_ids(self.home)
+
+    def is_archived(self, session_id: str) -> bool:
+        """True if the session has no log but something stands where its archive goes."""
+        return not self.exists(session_id) and has_log(self.home, session_id)
+
+    def open_archived(
+        self, session_id: str, *, skip_corrupt: bool = False, resolve_blobs: bool = True
+    ) -> ArchivedCursor:
+        """A verifying reader of the session's archive (store/fs/archived.py)."""
+        return ArchivedCursor(
+            self.home.log_path(session_id),
+            session_id=session_id,
+            skip_corrupt=skip_corrupt,
+            resolve_blobs=resolve_blobs,
+            blob_dir=self.home.blobs_dir,
+        )
+
+    def scan_lines(
+        self, session_id: str, test: LineTest, *, offset: int = 0
+    ) -> Iterator[tuple[int, bytes]]:
+        """The lines from `offset` on that `test` may accept (rawlines.py)."""
+        return candidate_lines(self.home.log_path(session_id), test, offset=offset)
+
+    def lines_at(
+        self, session_id: str, places: Sequence[tuple[int, int]]
+    ) -> Iterator[tuple[int, bytes]]:
+        """The lines at (offset, length) places (rawlines.py)."""
+        return lines_at(self.home.log_path(session_id), places)
+
+    def blob_intact(self, sha256: str, size: int) -> bool:
+        """True if the blob's file is a regular file of `size` bytes (one lstat, no hash)."""
+        try:
+            st = os.lstat(self._blobs.path(sha256))
+        except (OSError, P8jError):
+            return False
+        return stat.S_ISREG(st.st_mode) and st.st_size == size
