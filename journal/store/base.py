@@ -54,10 +54,11 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
+from ..codec import DEFAULT_MAX_RECORD_BYTES
 from ..events import AnyEvent, Event, UnknownEvent
 
 # The reader's vocabulary, shared by every backend's cursor (records.py uses the same):
@@ -68,8 +69,25 @@ from .fs.blobs import missing_blob_hashes, placeholder
 from .fs.blobs import resolve as resolve_blobs
 from .fs.cursor import ReadIssue, missing_start_error
 from .fs.layout import Home
-from .fs.lock import LockHolder
-from .fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability
+
+if TYPE_CHECKING:  # loaded on first use (`__getattr__`): readers need neither
+    from .fs.lock import LockHolder
+    from .fs.writer import Durability
+
+_WRITE_SIDE = {"Durability": "writer", "LockHolder": "lock"}
+
+
+def __getattr__(name: str) -> Any:
+    # The writer's and the lock's modules load only when a writer (or holder) needs them,
+    # so a reader (`p8j ls`) that imports the seam does not pay for them.
+    if name in _WRITE_SIDE:
+        import importlib
+
+        value = getattr(importlib.import_module(f".fs.{_WRITE_SIDE[name]}", __package__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Blobs",

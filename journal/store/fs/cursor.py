@@ -54,7 +54,6 @@ from ...session import check_event, seq_span
 from .archived import open_log_readonly as open_log_readonly  # its home before lines.py
 from .blobs import BlobStore
 from .blobs import resolve as resolve_blobs
-from .lines import read_with_lines
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
@@ -188,6 +187,8 @@ class LogCursor:
         self, *, final: bool = True
     ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
         """Like `read`, each event with its exact line, newline included (see lines.py)."""
+        from .lines import read_with_lines  # loaded when used (tail, export): not by listing
+
         return read_with_lines(self, final=final)
 
     def read_blocks(self, *, final: bool = True) -> Iterator[list[AnyEvent | UnknownEvent]]:

@@ -30,6 +30,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ...codec import DEFAULT_MAX_RECORD_BYTES
 from ...errors import JournalIOError, P8jError, StalePositionError, UnsafePathError
 from ...events import AnyEvent, Event, UnknownEvent
 from ...ids import is_session_id
@@ -38,14 +39,14 @@ from .archived import archived_ids, has_log
 from .blobs import BlobStore
 from .cursor import LogCursor
 from .layout import LOG_SUFFIX, Home, check_file, resolve_session_ref
-from .lines import read_with_lines
-from .lock import LockHolder, hold_session, log_holder
-from .rawlines import candidate_lines, lines_at
 from .syscalls import REAL, Storage, replace_file
-from .writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
 
 if TYPE_CHECKING:
-    from .watch import FileWatch  # imported when watching: it loads ctypes and inotify
+    # The write side, the lock, watching and raw scans load when used: a reader that
+    # only lists (`p8j ls`) needs none of them.
+    from .lock import LockHolder
+    from .watch import FileWatch
+    from .writer import Durability, LogWriter
 
 __all__ = ["ArchivedCursor", "FileCursor", "FileEntry", "FileStore", "FileWriter"]
 
@@ -191,7 +192,7 @@ class FileCursor(LogCursor):
     ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
         """Like `read`, each event with its exact line (see lines.py)."""
         self._check_epoch()
-        return read_with_lines(self, final=final)
+        return super().read_with_lines(final=final)
 
 
 class ArchivedCursor(LogCursor):
@@ -263,6 +264,8 @@ class FileStore:
 
     def holder(self, session_id: str) -> LockHolder | None:
         """The live writer of the session (the flock on its log), or None."""
+        from .lock import log_holder
+
         return log_holder(self.home, session_id)
 
     # -- writing and reading ---------------------------------------------------------------
@@ -278,6 +281,8 @@ class FileStore:
         batch_max_events: int = 1024,
     ) -> FileWriter:
         """Lock the session and open its log for appending (see writer.py)."""
+        from .writer import LogWriter
+
         writer = LogWriter(
             self.home,
             session_id,
@@ -332,6 +337,8 @@ class FileStore:
         self, session_id: str, records: Iterable[bytes], *, expected: Position | None = None
     ) -> Position:
         """Replace the log by `records` crash-safely, with every writer kept out."""
+        from .lock import hold_session
+
         st_os = self.storage if self.storage is not None else REAL
         path = self.home.log_path(session_id)
         _head(self.home, session_id)  # no such log: nothing to lock or replace
@@ -347,6 +354,8 @@ class FileStore:
 
     def remove(self, session_id: str) -> None:
         """Delete the session's log (its lock file stays: no unlink race with a locker)."""
+        from .lock import hold_session
+
         path = self.home.log_path(session_id)
         st_os = self.storage if self.storage is not None else REAL
         _head(self.home, session_id)
@@ -409,12 +418,16 @@ class FileStore:
         self, session_id: str, test: LineTest, *, offset: int = 0
     ) -> Iterator[tuple[int, bytes]]:
         """The lines from `offset` on that `test` may accept (rawlines.py)."""
+        from .rawlines import candidate_lines
+
         return candidate_lines(self.home.log_path(session_id), test, offset=offset)
 
     def lines_at(
         self, session_id: str, places: Sequence[tuple[int, int]]
     ) -> Iterator[tuple[int, bytes]]:
         """The lines at (offset, length) places (rawlines.py)."""
+        from .rawlines import lines_at
+
         return lines_at(self.home.log_path(session_id), places)
 
     def blob_intact(self, sha256: str, size: int) -> bool:
