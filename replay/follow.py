@@ -7,12 +7,12 @@ Contract:
   by timestamp, each session in log order), then, when following, every event
   appended afterwards, until `stop()` or the iterator is closed. `ready` is set
   once the backlog has been yielded: from then on every append is reported.
-- Exactly once, in order: each session has one `LogCursor` reading with
+- Exactly once, in order: each session has one store cursor reading with
   ``final=False``, so a line still being written (or left torn by a writer that
   died) is never yielded; the cursor continues at the next complete line, which
   is where a resumed writer appends after moving the torn bytes aside. A log
-  replaced by a new file (a crash-safe rewrite) is re-read and events whose seq
-  was already yielded are skipped. A session's end just makes it quiet, unless
+  replaced by a new incarnation (a crash-safe rewrite: a new epoch) is re-read
+  and events whose seq was already yielded are skipped. A session's end just makes it quiet, unless
   ``stop_when_ended`` and sessions were given by id: then the iteration ends
   once every one of them has ended (at once for sessions already completed). A
   log that was read and then removed is reported once (a `FollowNotice`) and dropped.
