@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import msgspec
 
-from p8j.journal.store.base import HomeStore
+from p8j.journal.store.base import is_home_store
 from p8j.replay.info import journal_info
 
 from .options import current_store, shared_options, stdout_style
@@ -29,7 +29,7 @@ def size(n: int) -> str:
 def info(as_json: bool) -> None:
     """Show where the journal is, its sessions, disk use."""
     store = current_store()
-    if isinstance(store, HomeStore):
+    if is_home_store(store):
         store.home.check()  # one rule for every command: a symlink or a file is refused, named
     facts = journal_info(store)
     if as_json:

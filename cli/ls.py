@@ -233,9 +233,9 @@ def ls(
 
 def _place(store: SessionStore) -> str:
     """Where the sessions are, for people: a home's path, or the store's URL."""
-    from p8j.journal.store.base import HomeStore
+    from p8j.journal.store.base import is_home_store
 
-    return str(store.home.path) if isinstance(store, HomeStore) else store.url
+    return str(store.home.path) if is_home_store(store) else store.url
 
 
 def _print_table(

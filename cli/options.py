@@ -251,10 +251,10 @@ def current_home(ctx: click.Context | None = None) -> Home:
     ctx = ctx or click.get_current_context()
     if _store_choice(ctx) is None:
         return Home(ctx.meta.get(_HOME_KEY))
-    from p8j.journal.store.base import HomeStore
+    from p8j.journal.store.base import is_home_store
 
     store = current_store(ctx)
-    if isinstance(store, HomeStore):
+    if is_home_store(store):
         return store.home
     raise click.UsageError(
         f"this command works on a journal home's files, not on the store {store.url} "

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from p8j.journal import Home, P8jError, Session
 from p8j.journal.errors import InvalidSessionIdError, SessionNotFoundError
-from p8j.journal.store.base import HomeStore, SessionStore
+from p8j.journal.store.base import SessionStore, is_home_store
 from p8j.journal.store.select import as_store
 from p8j.replay.listing import SessionListing, list_sessions
 
@@ -158,7 +158,7 @@ def pick_session(
     else:
         listing = list_sessions(store, project=project, states=states, cwd=cwd)
     if not listing:
-        place = store.home.path if isinstance(store, HomeStore) else store.url
+        place = store.home.path if is_home_store(store) else store.url
         raise SessionNotFoundError(f"no sessions to pick from in {place}")
     return _run_picker(store, listing, query)
 

@@ -29,7 +29,7 @@ from p8j.journal import (
     UnknownEvent,
 )
 from p8j.journal.housekeeping import resolve_in
-from p8j.journal.store.base import HomeStore
+from p8j.journal.store.base import is_home_store
 from p8j.replay.content import content_parts
 from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
 
@@ -170,7 +170,7 @@ def tail(
 ) -> None:
     """Follow sessions live as they are written."""
     store = current_store()
-    home = store.home if isinstance(store, HomeStore) else None
+    home = store.home if is_home_store(store) else None
     if home is not None and not no_follow and not refs and not home.exists():
         # Following everything on a fresh machine: wait for the first session.
         home.ensure()

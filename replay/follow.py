@@ -62,7 +62,13 @@ from p8j.journal import (
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.errors import InvalidSessionIdError, StalePositionError
 from p8j.journal.ids import validate_session_id
-from p8j.journal.store.base import HomeStore, ReadIssue, SessionStore, StoreCursor, StoreWatch
+from p8j.journal.store.base import (
+    ReadIssue,
+    SessionStore,
+    StoreCursor,
+    StoreWatch,
+    is_home_store,
+)
 from p8j.journal.store.select import as_store
 
 from .bounded import ts_bound
@@ -403,14 +409,14 @@ class Follower:
             return None, None
         store = self.store
         try:
-            if isinstance(store, HomeStore):
+            if is_home_store(store):
                 watch = store.watch(
                     stop=self._stop, debounce_ms=self.debounce_ms, step_ms=self.step_ms
                 )
             else:
                 watch = store.watch(stop=self._stop)
         except JournalIOError as exc:
-            if isinstance(store, HomeStore) and not store.home.sessions_dir.is_dir():
+            if is_home_store(store) and not store.home.sessions_dir.is_dir():
                 raise
             reason = exc.message
         else:
@@ -431,7 +437,7 @@ class Follower:
     def run(self) -> Iterator[FollowedEvent | FollowNotice]:
         """The iteration itself (see the module docstring)."""
         store = self.store
-        if isinstance(store, HomeStore) and not store.home.sessions_dir.is_dir():
+        if is_home_store(store) and not store.home.sessions_dir.is_dir():
             raise JournalIOError("no journal here (no sessions directory)", path=store.home.path)
         watcher: StoreWatch | None = None
         if self.follow:

@@ -24,7 +24,7 @@ from pathlib import Path
 import msgspec
 
 from p8j.journal.cache.search_index import IndexStatus, index_status
-from p8j.journal.store.base import HomeStore
+from p8j.journal.store.base import is_home_store
 from p8j.journal.store.select import as_store
 
 from .listing import Where, list_sessions
@@ -71,7 +71,7 @@ def _tree_size(path: Path) -> tuple[int, int]:
 def journal_info(home: Where) -> JournalInfo:
     """Count the sessions of a store by state and measure its disk use (a home's)."""
     store = as_store(home)
-    files = store.home if isinstance(store, HomeStore) else None
+    files = store.home if is_home_store(store) else None
     if files is not None:
         files.check()
     if files is not None and not files.path.is_dir():

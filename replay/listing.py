@@ -45,7 +45,7 @@ import msgspec
 from p8j.journal import Home
 from p8j.journal.cache.catalog import SessionSummary, list_summaries, summarize
 from p8j.journal.errors import JournalIOError, P8jError
-from p8j.journal.store.base import HomeStore, SessionStore
+from p8j.journal.store.base import SessionStore, is_home_store
 from p8j.journal.store.select import as_store
 from p8j.journal.timefmt import format_ts, parse_ts
 
@@ -190,7 +190,7 @@ def _state_matches(states: frozenset[str], state: str) -> bool:
 def archived_summaries(home: Where) -> list[SessionSummary]:
     """Summaries of the archived sessions (read through their archives, not cached)."""
     store = as_store(home)
-    if not isinstance(store, HomeStore):
+    if not is_home_store(store):
         return []  # only a home keeps archives
     out = []
     for sid in store.archived_ids():

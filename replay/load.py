@@ -38,10 +38,10 @@ from p8j.journal.cache.snapshots import fold_log
 from p8j.journal.housekeeping import resolve_in
 from p8j.journal.session import fold
 from p8j.journal.store.base import (
-    HomeStore,
     ReadIssue,
     SessionStore,
     StoreCursor,
+    is_home_store,
     missing_blob_hashes,
     missing_start_error,
 )
@@ -88,7 +88,7 @@ def check_log(store: SessionStore, sid: str) -> None:
     try:
         store.head(sid)
     except JournalIOError as exc:
-        where = store.home.path if isinstance(store, HomeStore) else store.url
+        where = store.home.path if is_home_store(store) else store.url
         raise SessionNotFoundError(f"no session {sid} in {where}") from exc
 
 
@@ -100,7 +100,7 @@ def load_report(sid: str, cursor: StoreCursor, events: int) -> LoadReport:
 
 def open_reader(store: SessionStore, sid: str, *, skip_corrupt: bool) -> StoreCursor:
     """A verifying reader of `sid`: the store's cursor, or (archived) the archive's."""
-    if isinstance(store, HomeStore) and store.is_archived(sid):
+    if is_home_store(store) and store.is_archived(sid):
         # The same verifying reader, over the decompressed archive (store/fs/archived.py).
         return store.open_archived(sid, skip_corrupt=skip_corrupt)
     check_log(store, sid)
@@ -147,7 +147,7 @@ def load_session_with_report(
 
 def is_archived(store: SessionStore, sid: str) -> bool:
     """True if `sid` is an archived session of a home (no log, an archive)."""
-    return isinstance(store, HomeStore) and store.is_archived(sid)
+    return is_home_store(store) and store.is_archived(sid)
 
 
 def _fold_bounded(

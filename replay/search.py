@@ -58,14 +58,17 @@ from p8j.journal import (
     UnknownEvent,
 )
 from p8j.journal.cache.catalog import list_summaries
-from p8j.journal.cache.search_index import (
-    INDEX_FILE,
-    IndexedSession,
-    index_candidates,
-)
+from p8j.journal.cache.search_index import INDEX_FILE, IndexedSession, index_candidates
 from p8j.journal.cache.search_indexer import IndexStats, update_index
 from p8j.journal.codec import decode_line
-from p8j.journal.store.base import HomeStore, ReadIssue, SessionStore, StoreCursor, StoreEntry
+from p8j.journal.store.base import (
+    HomeStore,
+    ReadIssue,
+    SessionStore,
+    StoreCursor,
+    StoreEntry,
+    is_home_store,
+)
 from p8j.journal.store.select import as_store
 
 from .bounded import read_bounded, ts_bound
@@ -218,7 +221,7 @@ def search(
         ]
     selected = _select(summaries, session_ids, project, bound)
     run = _Run(store, compiled, roles, kinds, bound, limit, per_session)
-    if narrow and compiled.need is not None and isinstance(store, HomeStore):
+    if narrow and compiled.need is not None and is_home_store(store):
         run.test = need_test(compiled.need, compiled.fold)
         if use_index:
             run.indexed = _indexed(store.home, compiled, summaries)
@@ -300,7 +303,7 @@ class _Run:
         """Search one session; False once the limit is reached."""
         room = self.room()
         store = self.store
-        if self.test is not None and summary.problems == 0 and isinstance(store, HomeStore):
+        if self.test is not None and summary.problems == 0 and is_home_store(store):
             hits: list[SearchHit] = []
             issues: list[ReadIssue] = []
             try:
@@ -485,7 +488,7 @@ def open_reader(store: SessionStore, sid: str) -> StoreCursor:
     try:
         return store.open_cursor(sid, skip_corrupt=True)
     except P8jError:
-        if isinstance(store, HomeStore) and store.is_archived(sid):
+        if is_home_store(store) and store.is_archived(sid):
             return store.open_archived(sid, skip_corrupt=True)
         raise
 

@@ -30,7 +30,7 @@ import msgspec
 
 from p8j.journal import P8jError
 from p8j.journal.events import LinesRemoved
-from p8j.journal.store.base import HomeStore, ReadIssue, SessionStore, StoreCursor
+from p8j.journal.store.base import ReadIssue, SessionStore, StoreCursor, is_home_store
 from p8j.journal.store.select import as_store
 
 from .listing import Where, session_state
@@ -75,15 +75,14 @@ def _issue(issue: ReadIssue) -> VerifyIssue:
 
 def _open(store: SessionStore, session_id: str) -> tuple[StoreCursor | None, str, P8jError | None]:
     """The reader of a session (its archive if it has only one), its place, or why not."""
-    if isinstance(store, HomeStore):
-        path = os.fspath(store.home.log_path(session_id))
-        if store.is_archived(session_id):
-            return store.open_archived(session_id, skip_corrupt=True), path, None
-    else:
-        path = f"{store.url}#{session_id}"
     try:
         cursor = store.open_cursor(session_id, skip_corrupt=True)
     except P8jError as exc:
+        if not is_home_store(store):
+            return None, f"{store.url}#{session_id}", exc
+        path = os.fspath(store.home.log_path(session_id))
+        if store.is_archived(session_id):
+            return store.open_archived(session_id, skip_corrupt=True), path, None
         return None, path, exc
     return cursor, os.fspath(cursor.path), None
 

@@ -70,7 +70,7 @@ from ..store.fs.layout import Home, check_file
 from .gc import gc_paused
 
 if TYPE_CHECKING:
-    from ..store.base import Position, SessionStore, StoreCursor, StoreEntry
+    from ..store.base import HomeStore, Position, SessionStore, StoreCursor, StoreEntries
     from ..store.fs.cursor import LogCursor
 
 __all__ = [
@@ -378,11 +378,11 @@ def list_summaries(where: SessionStore | Home, *, use_cache: bool = True) -> lis
 
     Raises UnsafePathError for an unsafe home (`Home.check`); never fails for the catalog.
     """
-    from ..store.base import HomeStore
+    from ..store.base import is_home_store
     from ..store.select import as_store
 
     store = as_store(where)
-    home = store.home if isinstance(store, HomeStore) else None
+    home = store.home if is_home_store(store) else None
     if home is not None:
         home.check()
     with gc_paused():
@@ -393,7 +393,11 @@ def _list_summaries(
     store: SessionStore, home: Home | None, use_cache: bool
 ) -> list[SessionSummary]:
     cached, cached_bytes = _load(home) if use_cache and home is not None else ([], 0)
-    found: dict[str, StoreEntry] = {entry.session_id: entry for entry in store.entries()}
+    found: StoreEntries
+    if home is not None:  # the directory read once; an entry wrapped only when taken
+        found = cast("HomeStore", store).entry_map()
+    else:
+        found = {entry.session_id: entry for entry in store.entries()}
     fresh: list[_Entry] = []
     keep = fresh.append
     take = found.pop
@@ -429,11 +433,11 @@ def _list_summaries(
             changed = True
         keep(_refresh(store, home, sid, head, old))
     added = False
-    for sid, entry in found.items():  # what the catalog does not know yet
+    for entry in found.values():  # what the catalog does not know yet
         head = entry.head()
         if head is None:
             continue
-        keep(_refresh(store, home, sid, head, None))
+        keep(_refresh(store, home, entry.session_id, head, None))
         added = True
     if added or not ordered:
         fresh.sort(key=_session_id, reverse=True)

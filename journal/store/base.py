@@ -54,7 +54,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 import msgspec
 
@@ -100,9 +100,11 @@ __all__ = [
     "ReadIssue",
     "SessionStore",
     "StoreCursor",
+    "StoreEntries",
     "StoreEntry",
     "StoreWatch",
     "StoreWriter",
+    "is_home_store",
     "missing_blob_hashes",
     "missing_start_error",
     "placeholder",
@@ -161,6 +163,18 @@ class StoreEntry(Protocol):
 
     def head(self) -> Position | None:
         """The log's current end (one stat on the file system); None if it is gone."""
+        ...
+
+
+class StoreEntries(Protocol):
+    """Entries by session id, as a listing consumes them (a dict of `StoreEntry` is one)."""
+
+    def pop(self, session_id: str, default: None, /) -> StoreEntry | None:
+        """The entry of `session_id`, removed from the rest; `default` if there is none."""
+        ...
+
+    def values(self) -> Iterable[StoreEntry]:
+        """The entries not taken yet."""
         ...
 
 
@@ -416,6 +430,10 @@ class HomeStore(SessionStore, Protocol):
         """The journal home (its caches live in ``home.cache_dir``)."""
         ...
 
+    def entry_map(self) -> StoreEntries:
+        """Every session's entry, read at once and taken by id (no wrapper until taken)."""
+        ...
+
     def archived_ids(self) -> list[str]:
         """Ids of the archived sessions, sorted (checks the home)."""
         ...
@@ -460,3 +478,19 @@ class HomeStore(SessionStore, Protocol):
     ) -> StoreWatch:
         """Like `SessionStore.watch`, with the file watch's batching (see fs/watch.py)."""
         ...
+
+
+_HOME_TYPES: dict[type, bool] = {}
+
+
+def is_home_store(store: object) -> TypeGuard[HomeStore]:
+    """``isinstance(store, HomeStore)``, decided once per type.
+
+    A runtime protocol check looks up every member (~50 us for `HomeStore`);
+    readers ask once per session, so the answer is kept per store class.
+    """
+    kind = type(store)
+    known = _HOME_TYPES.get(kind)
+    if known is None:
+        known = _HOME_TYPES[kind] = isinstance(store, HomeStore)
+    return known

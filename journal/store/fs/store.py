@@ -28,17 +28,18 @@ import os
 import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...codec import DEFAULT_MAX_RECORD_BYTES
 from ...errors import JournalIOError, P8jError, StalePositionError, UnsafePathError
 from ...events import AnyEvent, Event, UnknownEvent
-from ...ids import is_session_id
 from ..base import LineTest, Position
 from .archived import archived_ids, has_log
 from .blobs import BlobStore
 from .cursor import LogCursor
-from .layout import LOG_SUFFIX, Home, check_file, resolve_session_ref
+from .entries import FileEntries, FileEntry, scan_entries
+from .layout import Home, check_file, resolve_session_ref
 from .syscalls import REAL, Storage, replace_file
 
 if TYPE_CHECKING:
@@ -48,11 +49,11 @@ if TYPE_CHECKING:
     from .watch import FileWatch
     from .writer import Durability, LogWriter
 
-__all__ = ["ArchivedCursor", "FileCursor", "FileEntry", "FileStore", "FileWriter"]
+__all__ = ["ArchivedCursor", "FileCursor", "FileEntries", "FileEntry", "FileStore", "FileWriter"]
 
 
-def _head(home: Home, session_id: str) -> Position:
-    path = home.log_path(session_id)
+def _head(home: Home, session_id: str, path: Path | None = None) -> Position:
+    path = home.log_path(session_id) if path is None else path
     try:
         st = os.lstat(path)
     except FileNotFoundError as exc:
@@ -64,25 +65,6 @@ def _head(home: Home, session_id: str) -> Position:
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePathError("not a regular file", path=path)
     return Position(st.st_ino, st.st_size)
-
-
-class FileEntry:
-    """A session found in the sessions directory: its id and inode from the directory entry."""
-
-    __slots__ = ("_entry", "epoch", "session_id")
-
-    def __init__(self, entry: os.DirEntry[str], session_id: str) -> None:
-        self._entry = entry
-        self.session_id = session_id
-        self.epoch = entry.inode()
-
-    def head(self) -> Position | None:
-        """The log's end (one lstat), or None if it is gone or not a regular file."""
-        try:
-            st = self._entry.stat(follow_symlinks=False)
-        except OSError:
-            return None
-        return Position(st.st_ino, st.st_size) if stat.S_ISREG(st.st_mode) else None
 
 
 class FileWriter:
@@ -231,20 +213,11 @@ class FileStore:
 
     def entries(self) -> Iterator[FileEntry]:
         """Every ``<id>.jsonl`` in the sessions directory (one scandir, no stat)."""
-        try:
-            scan = os.scandir(self.home.sessions_dir)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise JournalIOError(
-                f"cannot list sessions: {exc.strerror}", path=self.home.sessions_dir
-            ) from exc
-        with scan:
-            for entry in scan:
-                name = entry.name
-                sid = name[: -len(LOG_SUFFIX)]
-                if name.endswith(LOG_SUFFIX) and is_session_id(sid):
-                    yield FileEntry(entry, sid)
+        return self.entry_map().values()
+
+    def entry_map(self) -> FileEntries:
+        """The sessions directory read once, entries taken by id (entries.py)."""
+        return scan_entries(self.home.sessions_dir)
 
     def session_ids(self) -> list[str]:
         """Ids of every session, sorted."""
@@ -312,14 +285,14 @@ class FileStore:
         resolve_blobs: bool = True,
     ) -> FileCursor:
         """A verifying reader of the log from `position` (see cursor.py)."""
-        head = _head(self.home, session_id)
+        path = self.home.log_path(session_id)
+        head = _head(self.home, session_id, path)
         if position is not None and not position.same_log(head):
             raise StalePositionError(
-                "the position is of an earlier incarnation of the log",
-                path=self.home.log_path(session_id),
+                "the position is of an earlier incarnation of the log", path=path
             )
         return FileCursor(
-            self.home.log_path(session_id),
+            path,
             epoch=head.epoch,
             session_id=session_id,
             skip_corrupt=skip_corrupt,
