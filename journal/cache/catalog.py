@@ -70,7 +70,7 @@ from ..store.fs.layout import Home, check_file
 from .gc import gc_paused
 
 if TYPE_CHECKING:
-    from ..store.base import HomeStore, Position, SessionStore, StoreCursor, StoreEntries
+    from ..store.base import HomeStore, Position, SessionStore, StoreCursor
     from ..store.fs.cursor import LogCursor
 
 __all__ = [
@@ -393,14 +393,16 @@ def _list_summaries(
     store: SessionStore, home: Home | None, use_cache: bool
 ) -> list[SessionSummary]:
     cached, cached_bytes = _load(home) if use_cache and home is not None else ([], 0)
-    found: StoreEntries
-    if home is not None:  # the directory read once; an entry wrapped only when taken
+    if home is not None:  # the directory read once; a known session is one dict pop
         found = cast("HomeStore", store).entry_map()
     else:
-        found = {entry.session_id: entry for entry in store.entries()}
+        from ..store.base import EntryMap
+
+        found = EntryMap(store.entries())
+    epochs = found.epochs
     fresh: list[_Entry] = []
     keep = fresh.append
-    take = found.pop
+    take = epochs.pop
     # Rewrite the catalog when its set of sessions changed or a log was read whole.
     changed = cached_bytes == 0
     grown = 0  # log bytes read past cached offsets
@@ -412,14 +414,15 @@ def _list_summaries(
         if sid >= previous:
             ordered = False
         previous = sid
-        entry = take(sid, None)
-        if entry is None:
+        epoch = take(sid, None)
+        if epoch is None:
             changed = True  # deleted
             continue
-        if summary.status == "completed" and entry.epoch == old.epoch:
+        if summary.status == "completed" and epoch == old.epoch:
             keep(old)  # ended: it can never grow (see the module docstring)
             continue
-        head = entry.head()
+        entry = found.entry(sid)
+        head = entry.head() if entry is not None else None
         if head is None:
             changed = True
             continue
@@ -433,11 +436,12 @@ def _list_summaries(
             changed = True
         keep(_refresh(store, home, sid, head, old))
     added = False
-    for entry in found.values():  # what the catalog does not know yet
-        head = entry.head()
+    for sid in epochs:  # what the catalog does not know yet
+        entry = found.entry(sid)
+        head = entry.head() if entry is not None else None
         if head is None:
             continue
-        keep(_refresh(store, home, entry.session_id, head, None))
+        keep(_refresh(store, home, sid, head, None))
         added = True
     if added or not ordered:
         fresh.sort(key=_session_id, reverse=True)

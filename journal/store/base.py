@@ -93,6 +93,7 @@ __all__ = [
     "Blobs",
     "Change",
     "ChangeKind",
+    "EntryMap",
     "HomeStore",
     "LineTest",
     "LockHolder",
@@ -100,7 +101,6 @@ __all__ = [
     "ReadIssue",
     "SessionStore",
     "StoreCursor",
-    "StoreEntries",
     "StoreEntry",
     "StoreWatch",
     "StoreWriter",
@@ -166,16 +166,18 @@ class StoreEntry(Protocol):
         ...
 
 
-class StoreEntries(Protocol):
-    """Entries by session id, as a listing consumes them (a dict of `StoreEntry` is one)."""
+class EntryMap:
+    """Sessions as a listing takes them: ``epochs`` by id (a dict to pop), `entry` on demand."""
 
-    def pop(self, session_id: str, default: None, /) -> StoreEntry | None:
-        """The entry of `session_id`, removed from the rest; `default` if there is none."""
-        ...
+    __slots__ = ("_entries", "epochs")
 
-    def values(self) -> Iterable[StoreEntry]:
-        """The entries not taken yet."""
-        ...
+    def __init__(self, entries: Iterable[StoreEntry] = ()) -> None:
+        self._entries = {e.session_id: e for e in entries}
+        self.epochs = {sid: e.epoch for sid, e in self._entries.items()}
+
+    def entry(self, session_id: str) -> StoreEntry | None:
+        """The session's entry, or None."""
+        return self._entries.get(session_id)
 
 
 @runtime_checkable
@@ -430,8 +432,8 @@ class HomeStore(SessionStore, Protocol):
         """The journal home (its caches live in ``home.cache_dir``)."""
         ...
 
-    def entry_map(self) -> StoreEntries:
-        """Every session's entry, read at once and taken by id (no wrapper until taken)."""
+    def entry_map(self) -> EntryMap:
+        """Every session's epoch, read at once (one directory read), and entries on demand."""
         ...
 
     def archived_ids(self) -> list[str]:

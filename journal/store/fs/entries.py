@@ -1,9 +1,11 @@
 """The sessions directory as store entries: one scandir, an entry wrapped only when asked.
 
 Contract: `scan_entries` reads ``<home>/sessions`` once (no stat) into a
-`FileEntries`. `FileEntries.pop` takes a session by id (a listing looks up the
-sessions it already knows without checking their names again); `values` yields
-the rest whose names are ``<session id>.jsonl``. A `FileEntry` knows its epoch
+`FileEntries`, an `EntryMap`: ``epochs`` maps the stem of every ``*.jsonl`` to
+its inode (from the directory entry), so a listing takes the sessions it knows
+with plain dict pops, as it did before the seam; `entry` wraps one as a
+`FileEntry` (None unless the stem is a session id and the log is listed). A
+`FileEntry` knows its epoch
 (the inode, from the directory entry) and reads its head with one lstat (None
 if the log is gone or is no regular file). A missing sessions directory lists
 empty; one that cannot be read raises `JournalIOError`.
@@ -13,17 +15,18 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 
 from ...errors import JournalIOError
 from ...ids import is_session_id
-from ..base import Position
+from ..base import EntryMap, Position
 from .layout import LOG_SUFFIX
 
 __all__ = ["FileEntries", "FileEntry", "scan_entries"]
+
+_SUFFIX = len(LOG_SUFFIX)
 
 
 class FileEntry(msgspec.Struct, gc=False):
@@ -44,25 +47,24 @@ class FileEntry(msgspec.Struct, gc=False):
         return Position(st.st_ino, st.st_size) if stat.S_ISREG(st.st_mode) else None
 
 
-class FileEntries:
-    """The directory's entries by name; `pop` and `values` wrap them as `FileEntry`."""
+class FileEntries(EntryMap):
+    """The directory's ``*.jsonl`` entries: epochs by stem, a `FileEntry` on demand."""
 
     __slots__ = ("_raw",)
 
     def __init__(self, raw: dict[str, os.DirEntry[str]]) -> None:
+        # Not the base's: its entries come from the directory, wrapped only when asked.
         self._raw = raw
+        self.epochs = {
+            name[:-_SUFFIX]: e.inode() for name, e in raw.items() if name[-_SUFFIX:] == LOG_SUFFIX
+        }
 
-    def pop(self, session_id: str, default: None, /) -> FileEntry | None:
-        """The entry of `session_id` (removed from the rest), or `default`."""
-        entry = self._raw.pop(session_id + LOG_SUFFIX, None)
-        return default if entry is None else FileEntry(session_id, entry.inode(), entry)
-
-    def values(self) -> Iterator[FileEntry]:
-        """The entries not popped whose names are session logs."""
-        for name, entry in self._raw.items():
-            sid = name[: -len(LOG_SUFFIX)]
-            if name.endswith(LOG_SUFFIX) and is_session_id(sid):
-                yield FileEntry(sid, entry.inode(), entry)
+    def entry(self, session_id: str) -> FileEntry | None:
+        """The session's entry, or None (no such log, or not a session id)."""
+        found = self._raw.get(session_id + LOG_SUFFIX)
+        if found is None or not is_session_id(session_id):
+            return None
+        return FileEntry(session_id, found.inode(), found)
 
 
 def scan_entries(sessions_dir: Path) -> FileEntries:

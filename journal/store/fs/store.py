@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ...codec import DEFAULT_MAX_RECORD_BYTES
 from ...errors import JournalIOError, P8jError, StalePositionError, UnsafePathError
 from ...events import AnyEvent, Event, UnknownEvent
-from ..base import LineTest, Position
+from ..base import LineTest, Position, StoreEntry
 from .archived import archived_ids, has_log
 from .blobs import BlobStore
 from .cursor import LogCursor
@@ -211,9 +211,10 @@ class FileStore:
 
     # -- listing ---------------------------------------------------------------------------
 
-    def entries(self) -> Iterator[FileEntry]:
+    def entries(self) -> Iterator[StoreEntry]:
         """Every ``<id>.jsonl`` in the sessions directory (one scandir, no stat)."""
-        return self.entry_map().values()
+        found = self.entry_map()
+        return (e for e in map(found.entry, found.epochs) if e is not None)
 
     def entry_map(self) -> FileEntries:
         """The sessions directory read once, entries taken by id (entries.py)."""
