@@ -24,9 +24,8 @@ from p8j.journal.importers.base import Importer
 from p8j.journal.importers.engine import ImportRun, default_roots
 from p8j.journal.importers.registry import ImporterError, get_importer
 from p8j.journal.importers.report import ImportReport
-from p8j.journal.store.select import open_store
 
-from .options import current_home, shared_options
+from .options import current_store, shared_options
 from .render import escape, is_terminal
 
 __all__ = ["import_cmd"]
@@ -105,19 +104,12 @@ Importing again adds only what is new; a killed import finishes on the next run.
 @click.option(
     "--follow", is_flag=True, help="Keep watching and import records as the agent writes them."
 )
-@click.option(
-    "--store",
-    "store_url",
-    metavar="URL|PATH",
-    help="The store to import into (default: $P8J_STORE, else the home).",
-)
 @shared_options
 def import_cmd(
     agent: str,
     path: Path | None,
     dry_run: bool,
     follow: bool,
-    store_url: str | None,
     as_json: bool,
 ) -> None:
     """Import sessions of AGENT (claude, codex, legacy) from PATH or the agent's own place."""
@@ -127,7 +119,7 @@ def import_cmd(
         raise click.UsageError(f"{agent}: give the PATH of the files to import")
     if follow and dry_run:
         raise click.UsageError("--follow imports as the agent writes: it cannot be a --dry-run")
-    store = open_store(store_url, current_home())
+    store = current_store()  # --store, else $P8J_STORE, else the home's files
     run = ImportRun(importer, store, dry_run=dry_run)
     if follow:
         from p8j.journal.importers.follow import follow_paths

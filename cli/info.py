@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 import msgspec
 
+from p8j.journal.store.base import is_home_store
 from p8j.replay.info import journal_info
 
-from .options import current_home, shared_options, stdout_style
+from .options import current_store, shared_options, stdout_style
 from .render import escape, local_time
 
 __all__ = ["info", "size"]
@@ -27,9 +28,10 @@ def size(n: int) -> str:
 @shared_options
 def info(as_json: bool) -> None:
     """Show where the journal is, its sessions, disk use."""
-    home = current_home()
-    home.check()  # one rule for every command: a symlink or a file is refused, named
-    facts = journal_info(home)
+    store = current_store()
+    if is_home_store(store):
+        store.home.check()  # one rule for every command: a symlink or a file is refused, named
+    facts = journal_info(store)
     if as_json:
         click.echo(msgspec.json.encode(facts).decode("utf-8"))
         return

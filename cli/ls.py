@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import click
 import msgspec
 
-from p8j.journal import Home
 from p8j.journal.cache.catalog import SessionSummary, list_summaries
 from p8j.journal.cache.titles import TITLE_MAX
 from p8j.replay.listing import SORTS, SessionListing, archived_summaries, list_sessions
 
-from .options import SINCE, STATE_LIST, count, current_home, shared_options, stdout_style
+from .options import SINCE, STATE_LIST, count, current_store, shared_options, stdout_style
+
+if TYPE_CHECKING:
+    from p8j.journal.store.base import SessionStore
 
 # render (terminal text: replay.content, unicodedata) is imported by the table's code only:
 # `p8j ls --json` of 10k sessions is a start-up race (bench/README.md).
@@ -223,8 +226,8 @@ def ls(
     as_json: bool,
 ) -> None:
     """List sessions, most recently active first."""
-    home = current_home()
-    summaries = archived_summaries(home) if archived else list_summaries(home)
+    store = current_store()
+    summaries = archived_summaries(store) if archived else list_summaries(store)
     table_only = not (as_json or as_jsonl or quiet)
     cut = False
     if show_all:
@@ -234,7 +237,7 @@ def ls(
         cut = True
     want = None if limit is None else limit + 1  # one more tells whether there is more
     rows = list_sessions(
-        home,
+        store,
         project=project,
         states=states,
         since=since,
@@ -256,14 +259,21 @@ def ls(
             click.echo("\n".join([row.session_id for row in rows]))
         return
     filtered = bool(project or states or since or cwd is not None or limit == 0)
-    _print_table(home, rows, summaries, sort, filtered=filtered)
+    _print_table(_place(store), rows, summaries, sort, filtered=filtered)
     if more and cut:
         which = "most recently active" if sort == "activity" else "newest"
         click.echo(f"p8j: showing the {limit} {which} sessions; -n N or --all shows more", err=True)
 
 
+def _place(store: SessionStore) -> str:
+    """Where the sessions are, for people: a home's path, or the store's URL."""
+    from p8j.journal.store.base import is_home_store
+
+    return str(store.home.path) if is_home_store(store) else store.url
+
+
 def _print_table(
-    home: Home,
+    place: str,
     rows: list[SessionListing],
     summaries: list[SessionSummary],
     sort: str,
@@ -277,6 +287,6 @@ def _print_table(
         if filtered:
             click.echo("No sessions match.", err=True)
         else:
-            click.echo(f"No sessions in {escape(str(home.path))} yet. Try `p8j demo`.", err=True)
+            click.echo(f"No sessions in {escape(place)} yet. Try `p8j demo`.", err=True)
         return
     click.echo("\n".join(_table(rows, summaries, sort)))

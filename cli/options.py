@@ -1,13 +1,20 @@
-"""Options and parameter types shared by the commands: --home, --color, --json, ids, times, counts.
+"""Options and parameter types shared by the commands: --home, --store, --color, --json, ids, times.
 
 Contract:
-- The shared options (``--home PATH``, ``--color WHEN``, ``--json``, ``--utc``,
-  ``--no-pager``) are declared
+- The shared options (``--home PATH``, ``--store URL``, ``--color WHEN``, ``--json``,
+  ``--utc``, ``--no-pager``) are declared
   once here (`SHARED_OPTIONS`) and carried by the group and by every command, so
   each is accepted before the command (``p8j --json ls``) and after it
   (``p8j ls --color never``); given in both places, the command's own wins, except
   that ``--json``, ``--utc`` and ``--no-pager`` anywhere count. Without --home the home is
   ``$P8J_HOME``, else the platform's user data dir; an empty --home is a usage error.
+- The store (`current_store`): ``--store URL`` (a path, ``file:///path`` or
+  ``memory:``; see journal/store/select.py), else the files at the home.
+  ``$P8J_STORE`` is an embedder's choice and not read here: a CLI run is a new
+  process, and without --store it keeps to the journal files. Commands that
+  read through the store seam (ls, search, verify, info, tail, pick) work on
+  any store; the others keep a home's files (`current_home`), and a --store
+  that is not one is a usage error for them.
 - Session ids are checked for shape when parsed (a malformed one is a usage error,
   exit 2) and resolved by the command (an unknown or ambiguous one is a failure,
   exit 1). Ids complete in the shell (with the project and title as the description
@@ -18,6 +25,7 @@ Contract:
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -34,6 +42,8 @@ from p8j.journal.ids import validate_prefix
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
+    from p8j.journal.store.base import SessionStore
+
     from .render import ColorMode, Style
 
 __all__ = [
@@ -47,11 +57,13 @@ __all__ = [
     "color_option",
     "count",
     "current_home",
+    "current_store",
     "home_option",
     "json_option",
     "shared_option",
     "shared_options",
     "stdout_style",
+    "store_choice",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,6 +74,7 @@ if TYPE_CHECKING:  # click >= 8.2 types ParamType by what it converts to; older 
 else:
     _StrParam = _TimeParam = _StatesParam = click.ParamType
 _HOME_KEY = "p8j.home"
+_STORE_KEY = "p8j.store"
 _COLOR_KEY = "p8j.color"
 _JSON_KEY = "p8j.json"
 NO_PAGER_KEY = "p8j.no-pager"
@@ -73,6 +86,13 @@ def _store_home(ctx: click.Context, param: click.Parameter, value: str | None) -
         if not value:
             raise click.BadParameter("the path is empty", ctx, param)
         ctx.meta[_HOME_KEY] = value  # ctx.meta is shared by the group and its command
+
+
+def _store_store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        if not value:
+            raise click.BadParameter("the store is empty", ctx, param)
+        ctx.meta[_STORE_KEY] = value
 
 
 def _store_color(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -115,6 +135,17 @@ _SHARED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
             "callback": _store_home,
             "help": "Journal home directory (default: $P8J_HOME, else the platform's user data "
             "dir).",
+        },
+    ),
+    "store": (
+        ("--store",),
+        {
+            "metavar": "URL",
+            "expose_value": False,
+            "is_eager": True,
+            "callback": _store_store,
+            "help": "Where sessions are kept: a path or file:///path (a home's files), "
+            "nats://host:4222 (NATS JetStream) (default: $P8J_STORE, else the files at --home).",
         },
     ),
     "color": (
@@ -182,8 +213,8 @@ def json_option(f: F) -> F:
 
 
 def shared_options(f: F) -> F:
-    """Add --json, --home, --color, --utc and --no-pager to a command (or the group)."""
-    for name in ("no_pager", "utc"):
+    """Add --json, --home, --store, --color, --utc and --no-pager to a command (or the group)."""
+    for name in ("no_pager", "utc", "store"):
         decls, attrs = _SHARED[name]
         f = click.option(*decls, **attrs)(f)
     return json_option(home_option(color_option(f)))
@@ -194,11 +225,60 @@ def count(minimum: int = 0) -> click.IntRange:
     return click.IntRange(min=minimum, max=MAX_COUNT)
 
 
-def current_home(ctx: click.Context | None = None) -> Home:
-    """The journal home chosen by --home (command, then group), else the default."""
+def _store_choice(ctx: click.Context) -> str | None:
+    """The --store value (command, then group), or None."""
+    value: str | None = ctx.meta.get(_STORE_KEY)
+    return value
+
+
+def store_choice(ctx: click.Context | None = None, *, env: bool = True) -> str | None:
+    """The store named by --store, else (with `env`) by ``$P8J_STORE``, else None.
+
+    ``memory:`` in the environment is an embedder's (each CLI run is a new
+    process with a new, empty memory store), so the CLI passes it over.
+    """
+    value = _store_choice(ctx or click.get_current_context())
+    if value is None and env:
+        from p8j.journal.store.select import ENV_VAR
+
+        named = os.environ.get(ENV_VAR, "").strip()
+        if named and not named.startswith("memory:"):
+            value = named
+    return value
+
+
+def current_store(ctx: click.Context | None = None) -> SessionStore:
+    """The store chosen by --store, else the files at the home (see the module docstring)."""
     ctx = ctx or click.get_current_context()
-    path = ctx.meta.get(_HOME_KEY)
-    return Home(path)
+    value = store_choice(ctx)
+    if value is None:
+        from p8j.journal.store.select import as_store
+
+        return as_store(Home(ctx.meta.get(_HOME_KEY)))
+    from p8j.journal.store.select import open_store
+
+    return open_store(value)
+
+
+def current_home(ctx: click.Context | None = None) -> Home:
+    """The journal home chosen by --home (command, then group), else the default.
+
+    A --store that names a home's files gives that home; any other store is a
+    usage error: the command works on journal files.
+    """
+    ctx = ctx or click.get_current_context()
+    if _store_choice(ctx) is None:
+        return Home(ctx.meta.get(_HOME_KEY))
+    from p8j.journal.store.base import is_home_store
+
+    store = current_store(ctx)
+    if is_home_store(store):
+        return store.home
+    raise click.UsageError(
+        f"this command works on a journal home's files, not on the store {store.url} "
+        "(use --home or --store file:///path)",
+        ctx,
+    )
 
 
 def color_mode(ctx: click.Context | None = None) -> ColorMode:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import msgspec
 
-from .options import STATE_LIST, current_home, home_option, json_option
+from .options import STATE_LIST, current_store, home_option, json_option
 from .picker import pick_session
 
 __all__ = ["pick"]
@@ -43,7 +43,7 @@ def pick(
     as_json: bool,
 ) -> None:
     """Choose a session interactively; print its id."""
-    chosen = pick_session(current_home(), query=query, project=project, states=states, cwd=cwd)
+    chosen = pick_session(current_store(), query=query, project=project, states=states, cwd=cwd)
     if chosen is None:
         click.echo("p8j: no session chosen", err=True)
         click.get_current_context().exit(1)

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from p8j.journal import Home, P8jError, Session
 from p8j.journal.errors import InvalidSessionIdError, SessionNotFoundError
+from p8j.journal.store.base import SessionStore, is_home_store
+from p8j.journal.store.select import as_store
 from p8j.replay.listing import SessionListing, list_sessions
 
 from .ls import title_cell
@@ -78,8 +80,8 @@ def matches(row: SessionListing, terms: Sequence[str], content: str = "") -> boo
 class _ContentIndex:
     """Conversation text of each session, loaded newest first by a background thread."""
 
-    def __init__(self, home: Home, ids: list[str], on_progress: Any) -> None:
-        self.home = home
+    def __init__(self, store: SessionStore, ids: list[str], on_progress: Any) -> None:
+        self.store = store
         self.ids = ids
         self.text: dict[str, str] = {}
         self.on_progress = on_progress
@@ -89,7 +91,6 @@ class _ContentIndex:
     def build(self) -> None:
         """Index every session (what the background thread runs)."""
         from p8j.journal import MessageRecorded
-        from p8j.journal.store.fs import LogCursor
         from p8j.replay.content import content_texts
 
         for n, sid in enumerate(self.ids, 1):
@@ -97,8 +98,8 @@ class _ContentIndex:
                 return
             pieces: list[str] = []
             size = 0
-            cursor = LogCursor(self.home.log_path(sid), session_id=sid, skip_corrupt=True)
             try:
+                cursor = self.store.open_cursor(sid, skip_corrupt=True)
                 for event in cursor.read(final=True):
                     if isinstance(event, MessageRecorded):
                         for text in content_texts(event.content):
@@ -113,13 +114,15 @@ class _ContentIndex:
                 self.on_progress()
 
 
-def _preview_lines(home: Home, row: SessionListing, width: int) -> list[str]:
+def _preview_lines(store: SessionStore, row: SessionListing, width: int) -> list[str]:
     from p8j.replay.load import load_session
 
     from .transcript import message_lines
 
     try:
-        session = load_session(row.session_id, home, skip_corrupt=True, history=PREVIEW_MESSAGES)
+        session = load_session(
+            row.session_id, store=store, skip_corrupt=True, history=PREVIEW_MESSAGES
+        )
     except P8jError as exc:
         return [f"cannot load this session: {escape(str(exc))}"]
     plain = Style(False)
@@ -140,7 +143,7 @@ def _preview_lines(home: Home, row: SessionListing, width: int) -> list[str]:
 
 
 def pick_session(
-    home: str | Home | None = None,
+    home: str | Home | SessionStore | None = None,
     *,
     query: str = "",
     project: str | None = None,
@@ -149,14 +152,15 @@ def pick_session(
     cwd: str | os.PathLike[str] | None = None,
 ) -> str | None:
     """Let the user choose a session in the terminal (most recently active first); return its id."""
-    h = home if isinstance(home, Home) else Home(home)
+    store = as_store(home)
     if rows is not None:
         listing = rows
     else:
-        listing = list_sessions(h, project=project, states=states, cwd=cwd)
+        listing = list_sessions(store, project=project, states=states, cwd=cwd)
     if not listing:
-        raise SessionNotFoundError(f"no sessions to pick from in {h.path}")
-    return _run_picker(h, listing, query)
+        place = store.home.path if is_home_store(store) else store.url
+        raise SessionNotFoundError(f"no sessions to pick from in {place}")
+    return _run_picker(store, listing, query)
 
 
 _PT_STYLE = {
@@ -172,28 +176,30 @@ _PT_STYLE = {
 }
 
 
-def _run_picker(home: Home, listing: list[SessionListing], query: str) -> str | None:
+def _run_picker(store: SessionStore, listing: list[SessionListing], query: str) -> str | None:
     import sys
 
     if not any(_isatty(s) for s in (sys.stdin, sys.stdout, sys.stderr)):
         raise NoTerminalError("p8j pick needs a terminal (none of stdin, stdout, stderr is one)")
-    return _Picker(home, listing, query).run()
+    return _Picker(store, listing, query).run()
 
 
 class _Picker:
     """One run of the picker: what is shown and selected, the previews, the content index."""
 
-    def __init__(self, home: Home, listing: list[SessionListing], query: str) -> None:
+    def __init__(
+        self, store: SessionStore | Home, listing: list[SessionListing], query: str
+    ) -> None:
         from prompt_toolkit.buffer import Buffer
 
-        self.home = home
+        self.store = as_store(store)
         self.listing = listing
         self.shown = list(listing)  # the rows matching the filter, in listing order
         self.selected = 0  # index into `shown`
         self.terms: list[str] = []  # the filter's words, lower-case
         self.previews: dict[str, tuple[int, list[str]]] = {}  # id -> (width, lines)
         self.app: Application[str | None] | None = None
-        self.index = _ContentIndex(home, [r.session_id for r in listing], self.progress)
+        self.index = _ContentIndex(self.store, [r.session_id for r in listing], self.progress)
         self.buffer = Buffer(multiline=False, on_text_changed=lambda _b: self.refilter())
         self.query = query
 
@@ -279,7 +285,7 @@ class _Picker:
         width = self.preview_width()
         cached = self.previews.get(row.session_id)
         if cached is None or cached[0] != width:
-            cached = self.previews[row.session_id] = (width, _preview_lines(self.home, row, width))
+            cached = self.previews[row.session_id] = (width, _preview_lines(self.store, row, width))
         lines = cached[1]
         head = f"{row.session_id[:width]}\n{row.state} · took {duration(row.duration_s)}\n"
         room = max(1, self.size()[1] - 5)  # filter line, rule, status line, the two head lines

@@ -9,12 +9,12 @@ from typing import Any
 import click
 import msgspec
 
-from p8j.journal.housekeeping import resolve_session_ref
+from p8j.journal.housekeeping import resolve_in
 from p8j.replay.search import SearchHit, SearchResult, search
 from p8j.replay.search_context import ContextEvent, hit_context
 from p8j.replay.search_pattern import PatternError, SearchPattern
 
-from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
+from .options import SESSION_REF, SINCE, count, current_store, shared_options, stdout_style
 from .pager import paged
 from .render import Style, escape, is_terminal, local_time, truncate
 
@@ -47,7 +47,7 @@ def _context_line(sid: str, ev: ContextEvent, style: Style) -> str:
 
 
 def _show_hits(result: SearchResult, context: int | None, as_json: bool, style: Style) -> None:
-    near = hit_context(current_home(), result.hits, context) if context else {}
+    near = hit_context(current_store(), result.hits, context) if context else {}
     if as_json:
         if context is None:
             click.echo(_ENC.encode(result.hits).decode("utf-8"))
@@ -165,10 +165,10 @@ def search_cmd(
         regex = SearchPattern(pattern, ignore_case)
     except PatternError as exc:
         raise click.BadParameter(exc.message, param_hint="PATTERN") from None
-    home = current_home()
-    ids = [resolve_session_ref(home, r, archived=True) for r in refs] if refs else None
+    store = current_store()
+    ids = [resolve_in(store, r, archived=True) for r in refs] if refs else None
     result = search(
-        home,
+        store,
         regex,
         roles=roles or None,
         kinds=kinds or None,

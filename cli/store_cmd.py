@@ -19,7 +19,7 @@ import click
 import msgspec
 
 from .main import CliUsageError
-from .options import shared_options, stdout_style
+from .options import shared_options, stdout_style, store_choice
 
 __all__ = ["store"]
 
@@ -39,11 +39,6 @@ def _open(url: str | None, **overrides: Any) -> Any:
         sep = "&" if "?" in value else "?"
         value += sep + "&".join(f"{k}={v}" for k, v in overrides.items())
     return open_store(value)
-
-
-store_option = click.option(
-    "--store", "url", metavar="URL", help="The NATS store (default: $P8J_STORE)."
-)
 
 
 @click.group()
@@ -87,14 +82,13 @@ def _show_check(report: Any) -> None:
 
 
 @store.command()
-@store_option
 @click.option("--monitor", metavar="URL", help="The server's monitoring URL (reads its sync).")
 @shared_options
-def check(url: str | None, monitor: str | None, as_json: bool) -> None:
+def check(monitor: str | None, as_json: bool) -> None:
     """Report a NATS store's settings; exit 1 if any can lose events."""
     from p8j.journal.store.nats.check import check_store
 
-    nats_store = _open(url)
+    nats_store = _open(store_choice(env=False))
     try:
         report = check_store(nats_store, monitor)
     finally:
@@ -108,16 +102,15 @@ def check(url: str | None, monitor: str | None, as_json: bool) -> None:
 
 
 @store.command()
-@store_option
 @click.option(
     "--replicas", type=click.IntRange(1, 5), default=None, help="Stream replicas (3 in a cluster)."
 )
 @shared_options
-def init(url: str | None, replicas: int | None, as_json: bool) -> None:
+def init(replicas: int | None, as_json: bool) -> None:
     """Create a NATS store's stream and buckets with the recommended settings."""
     from p8j.journal.store.nats.check import init_store
 
-    nats_store = _open(url, **({"replicas": replicas} if replicas else {}))
+    nats_store = _open(store_choice(env=False), **({"replicas": replicas} if replicas else {}))
     try:
         report = init_store(nats_store)
     finally:

@@ -32,11 +32,12 @@ from p8j.journal import (
     UsageRecorded,
 )
 from p8j.journal.fidelity import event_time
-from p8j.journal.housekeeping import resolve_session_ref
+from p8j.journal.housekeeping import resolve_in
+from p8j.journal.store.base import is_home_store
 from p8j.replay.content import content_parts
 from p8j.replay.follow import FollowedEvent, Follower, FollowNotice, parse_event_types
 
-from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
+from .options import SESSION_REF, SINCE, count, current_store, shared_options, stdout_style
 from .render import (
     ID_CHARS,
     Style,
@@ -197,8 +198,9 @@ def tail(
     as_json: bool,
 ) -> None:
     """Follow sessions live as they are written."""
-    home = current_home()
-    if not no_follow and not refs and not home.exists():
+    store = current_store()
+    home = store.home if is_home_store(store) else None
+    if home is not None and not no_follow and not refs and not home.exists():
         # Following everything on a fresh machine: wait for the first session.
         home.ensure()
         click.echo(
@@ -208,9 +210,9 @@ def tail(
         wanted = parse_event_types(types) if types else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--type") from None
-    ids = [resolve_session_ref(home, r) for r in refs] if refs else None
+    ids = [resolve_in(store, r) for r in refs] if refs else None
     follower = Follower(
-        home,
+        store,
         ids,
         types=wanted,
         project=project,

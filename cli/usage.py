@@ -15,7 +15,7 @@ import msgspec
 from p8j.journal.cache.catalog import list_summaries
 from p8j.replay.usage import GROUPS, usage_report
 
-from .options import SINCE, current_home, shared_options, stdout_style
+from .options import SINCE, current_store, shared_options, stdout_style
 
 __all__ = ["usage"]
 
@@ -43,7 +43,7 @@ def usage(by: str, since: datetime | None, as_json: bool) -> None:
     """Show token usage summed over sessions."""
     from .render import escape, table
 
-    rows = usage_report(list_summaries(current_home()), by=by, since=since)
+    rows = usage_report(list_summaries(current_store()), by=by, since=since)
     if as_json:
         click.echo(msgspec.json.encode(rows).decode("utf-8"))
         return

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import click
 import msgspec
 
-from p8j.journal import Home
-from p8j.journal.housekeeping import resolve_session_ref
+from p8j.journal.housekeeping import resolve_in
+from p8j.journal.store.base import SessionStore
 from p8j.replay.verify import VerifyReport, verify_session
 
-from .options import SESSION_REF, current_home, shared_options, stdout_style
+from .options import SESSION_REF, current_store, shared_options, stdout_style
 from .render import Style, escape, is_terminal
 
 __all__ = ["verify"]
@@ -21,10 +21,10 @@ PROGRESS_MIN = 20  # a progress bar is worth showing from this many sessions
 _REPAIRABLE = frozenset({"corrupt", "seq-gap", "lifecycle", "too-long"})
 
 
-def _reports(home: Home, ids: list[str], progress: bool) -> Iterator[VerifyReport]:
+def _reports(store: SessionStore, ids: list[str], progress: bool) -> Iterator[VerifyReport]:
     if not progress:
         for sid in ids:
-            yield verify_session(home, sid)
+            yield verify_session(store, sid)
         return
     from rich.progress import Progress  # only for many sessions on a terminal
 
@@ -32,7 +32,7 @@ def _reports(home: Home, ids: list[str], progress: bool) -> Iterator[VerifyRepor
     with Progress(transient=True) as bar:
         task = bar.add_task("verifying", total=len(ids))
         for sid in ids:
-            yield verify_session(home, sid)
+            yield verify_session(store, sid)
             bar.advance(task)
 
 
@@ -75,15 +75,13 @@ Example:
 @shared_options
 def verify(refs: tuple[str, ...], verbose: bool, as_json: bool) -> None:
     """Check the integrity of session logs."""
-    home = current_home()
-    ids = (
-        [resolve_session_ref(home, r, archived=True) for r in refs] if refs else home.session_ids()
-    )
+    store = current_store()
+    ids = [resolve_in(store, r, archived=True) for r in refs] if refs else store.session_ids()
     show_bar = not as_json and is_terminal() and len(ids) >= PROGRESS_MIN
     style = stdout_style()
     bad = warned = 0
     reports: list[VerifyReport] = []
-    for report in _reports(home, ids, show_bar):
+    for report in _reports(store, ids, show_bar):
         bad += not report.ok
         warned += bool(report.warnings)
         if as_json:

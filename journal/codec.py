@@ -30,6 +30,7 @@ from .events import EVENT_TYPES, AnyEvent, Event, UnknownEvent
 
 __all__ = [
     "CRC_SUFFIX_LEN",
+    "DEFAULT_MAX_RECORD_BYTES",
     "MAX_NESTING",
     "check_nesting",
     "decode_block",
@@ -48,6 +49,8 @@ _KNOWN_TAGS = frozenset(t.__name__ for t in EVENT_TYPES)
 _CRC_KEY = b',"crc":"'
 # ,"crc":"  (8) + 8 hex digits + "}  (2)
 CRC_SUFFIX_LEN = 18
+# The largest record a store's writer accepts unless told otherwise (RecordTooLargeError).
+DEFAULT_MAX_RECORD_BYTES = 1 << 20
 _SUFFIX = b',"crc":"%08x"}\n'
 _CHECK_SUFFIX = b',"crc":"%08x"}'
 _ENCODE = _ENCODER.encode

@@ -20,14 +20,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Protocol
 
 from p8j.journal import AnyEvent, UnknownEvent
 from p8j.journal.fidelity import event_time
-from p8j.journal.store.base import StoreCursor
-from p8j.journal.store.fs.cursor import LogCursor
 from p8j.journal.timefmt import format_ts, parse_ts
 
-__all__ = ["read_bounded", "ts_bound"]
+__all__ = ["EventReader", "read_bounded", "ts_bound"]
+
+
+class EventReader(Protocol):
+    """What the bounded reader drives: a verifying reader's `read` (a `StoreCursor`'s)."""
+
+    def read(self, *, final: bool = True) -> Iterator[AnyEvent | UnknownEvent]:
+        """Verified events from where the reader stands."""
+        ...
 
 
 def ts_bound(value: datetime | str | None) -> str | None:
@@ -38,7 +45,7 @@ def ts_bound(value: datetime | str | None) -> str | None:
 
 
 def read_bounded(
-    cursor: StoreCursor | LogCursor,
+    cursor: EventReader,
     *,
     upto_seq: int | None = None,
     until: datetime | str | None = None,

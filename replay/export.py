@@ -55,7 +55,6 @@ from p8j.journal.fidelity import display_time
 from p8j.journal.housekeeping import resolve_in
 from p8j.journal.session import fold
 from p8j.journal.store.base import SessionStore, StoreCursor
-from p8j.journal.store.fs import LogCursor
 from p8j.journal.timefmt import format_ts
 
 from .bounded import read_bounded
@@ -95,7 +94,7 @@ def raw_lines(
     *,
     strict: bool = False,
     store: SessionStore | str | os.PathLike[str] | None = None,
-) -> tuple[Iterator[bytes], StoreCursor | LogCursor]:
+) -> tuple[Iterator[bytes], StoreCursor]:
     """The exact verified lines of a session's log, and the cursor reading them."""
     cursor = open_reader(reader_store(home, store), session_id, skip_corrupt=not strict)
 

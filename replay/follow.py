@@ -7,12 +7,12 @@ Contract:
   by timestamp, each session in log order), then, when following, every event
   appended afterwards, until `stop()` or the iterator is closed. `ready` is set
   once the backlog has been yielded: from then on every append is reported.
-- Exactly once, in order: each session has one `LogCursor` reading with
+- Exactly once, in order: each session has one store cursor reading with
   ``final=False``, so a line still being written (or left torn by a writer that
   died) is never yielded; the cursor continues at the next complete line, which
   is where a resumed writer appends after moving the torn bytes aside. A log
-  replaced by a new file (a crash-safe rewrite) is re-read and events whose seq
-  was already yielded are skipped. A session's end just makes it quiet, unless
+  replaced by a new incarnation (a crash-safe rewrite: a new epoch) is re-read
+  and events whose seq was already yielded are skipped. A session's end just makes it quiet, unless
   ``stop_when_ended`` and sessions were given by id: then the iteration ends
   once every one of them has ended (at once for sessions already completed). A
   log that was read and then removed is reported once (a `FollowNotice`) and dropped.
@@ -21,23 +21,25 @@ Contract:
 - Followed sessions: the given ids, or (none given) every session, including
   ones created after the follower started. Completed sessions are not read
   unless the backlog needs them.
-- Change detection: one inotify watch on ``<home>/sessions`` (the store's
-  `FileWatch`: inotify itself on Linux, blocking until the kernel reports a
-  change; watchfiles elsewhere), registered before the
-  first read so no append is missed; every `rescan_ms` every followed log is
-  also checked by stat as a safety net. Where inotify is unavailable or its
-  limits are exhausted, the follower polls by stat instead (a `FollowNotice`
+- Any store (a `Home` means its file store), read only through the seam: a
+  store cursor per session, `SessionStore.head` to see what changed (a new
+  epoch is a rewrite; a shorter log, a truncation), `SessionStore.entries` to
+  find new sessions.
+- Change detection: `SessionStore.watch` (the file store's: one inotify watch
+  on ``<home>/sessions``, blocking until the kernel reports a change;
+  watchfiles where inotify is missing), registered before the first read so
+  no append is missed; every `rescan_ms` every followed log's head is also
+  checked as a safety net. Where the store cannot watch (inotify unavailable
+  or its limits exhausted), the follower polls heads instead (a `FollowNotice`
   says so once): every `poll_delay_ms`, stretched to keep a scan of many
   sessions under ~10% of a core; ``force_polling=True`` polls from the start
   (network file systems, where inotify does not see other hosts' writes).
-- watchfiles is imported only when following (and only where inotify is missing).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import heapq
-import os
 import sys
 import threading
 import time
@@ -50,7 +52,6 @@ import msgspec
 
 from p8j.journal import (
     AnyEvent,
-    Home,
     JournalIOError,
     P8jError,
     SessionEnded,
@@ -59,16 +60,23 @@ from p8j.journal import (
     UnknownEvent,
 )
 from p8j.journal.cache.catalog import list_summaries
-from p8j.journal.errors import InvalidSessionIdError
+from p8j.journal.errors import InvalidSessionIdError, StalePositionError
 from p8j.journal.fidelity import display_time
 from p8j.journal.ids import validate_session_id
-from p8j.journal.store.fs import LogCursor, ReadIssue
+from p8j.journal.store.base import (
+    ReadIssue,
+    SessionStore,
+    StoreCursor,
+    StoreWatch,
+    is_home_store,
+)
+from p8j.journal.store.select import as_store
 
 from .bounded import ts_bound
 from .lines import read_with_lines
 
 if TYPE_CHECKING:
-    from p8j.journal.store.fs.watch import FileWatch
+    from .listing import Where
 
 __all__ = ["EVENT_TYPE_NAMES", "FollowNotice", "FollowedEvent", "Follower", "parse_event_types"]
 
@@ -141,7 +149,7 @@ class _Tracked:
     __slots__ = (
         "cursor",
         "ended",
-        "inode",
+        "epoch",
         "issues_seen",
         "last_error",
         "project",
@@ -149,10 +157,10 @@ class _Tracked:
         "skip_below",
     )
 
-    def __init__(self, home: Home, session_id: str, project: str | None) -> None:
+    def __init__(self, session_id: str, project: str | None) -> None:
         self.session_id = session_id
-        self.cursor = LogCursor(home.log_path(session_id), session_id=session_id, skip_corrupt=True)
-        self.inode: int | None = None
+        self.cursor: StoreCursor | None = None  # opened at the first read
+        self.epoch: int | None = None  # the log's incarnation, once read
         self.project = project
         self.skip_below = 0
         self.issues_seen = 0
@@ -165,7 +173,7 @@ class Follower:
 
     def __init__(
         self,
-        home: Home,
+        home: Where,
         session_ids: Sequence[str] | None = None,
         *,
         types: frozenset[str] | None = None,
@@ -180,7 +188,7 @@ class Follower:
         debounce_ms: int = 20,
         rescan_ms: int = 1000,
     ) -> None:
-        self.home = home
+        self.store: SessionStore = as_store(home)
         self.session_ids = list(session_ids) if session_ids is not None else None
         self.types = types
         self.project = project
@@ -196,7 +204,7 @@ class Follower:
         self.rescan_ms = rescan_ms
         self.polling = force_polling
         self._stop = threading.Event()
-        self._watch: FileWatch | None = None  # closed by stop(): it wakes a blocked wait
+        self._watch: StoreWatch | None = None  # closed by stop(): it wakes a blocked wait
         self.ready = threading.Event()
         self._tracked: dict[str, _Tracked] = {}
         self._ignored: set[str] = set()
@@ -232,6 +240,8 @@ class Follower:
     # -- reading ---------------------------------------------------------------
 
     def _notices(self, tracked: _Tracked) -> Iterator[FollowNotice]:
+        if tracked.cursor is None:
+            return
         issues = tracked.cursor.issues
         while tracked.issues_seen < len(issues):
             issue = issues[tracked.issues_seen]
@@ -240,32 +250,42 @@ class Follower:
 
     def _read(self, tracked: _Tracked) -> Iterator[FollowedEvent | FollowNotice]:
         """Yield what was appended to `tracked` since the last read (filters applied)."""
-        path = tracked.cursor.path
+        sid = tracked.session_id
         try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            self._drop(tracked.session_id)
-            if tracked.inode is not None:  # it was there: say it went, once
-                yield FollowNotice(f"session {tracked.session_id}: its log {path} was removed")
+            head = self.store.head(sid)
+        except P8jError as exc:
+            if not self.store.exists(sid):
+                self._drop(sid)
+                if tracked.cursor is not None:  # it was there: say it went, once
+                    where = tracked.cursor.path
+                    yield FollowNotice(f"session {sid}: its log {where} was removed")
+                return
+            if str(exc) != tracked.last_error:
+                tracked.last_error = str(exc)
+                yield FollowNotice(str(exc))
             return
-        except OSError as exc:
-            message = f"{path}: cannot stat: {exc.strerror}"
-            if message != tracked.last_error:
-                tracked.last_error = message
-                yield FollowNotice(message)
+        cursor = tracked.cursor
+        if cursor is not None and (
+            head.epoch != tracked.epoch or head.offset < cursor.position.offset
+        ):
+            # Rewritten (a new incarnation, or truncated): start over, skip what was seen.
+            fresh = _Tracked(sid, tracked.project)
+            fresh.skip_below, fresh.ended = cursor.next_seq, tracked.ended
+            self._tracked[sid] = tracked = fresh
+            cursor = None
+        elif cursor is not None and head.offset == cursor.position.offset:
             return
-        if tracked.inode is None:
-            tracked.inode = st.st_ino
-        elif st.st_ino != tracked.inode or st.st_size < tracked.cursor.offset:
-            # Rewritten (a new file renamed over it, or truncated): start over, skip what was seen.
-            seen = tracked.cursor.next_seq
-            fresh = _Tracked(self.home, tracked.session_id, tracked.project)
-            fresh.inode, fresh.skip_below, fresh.ended = st.st_ino, seen, tracked.ended
-            self._tracked[tracked.session_id] = tracked = fresh
-        elif st.st_size == tracked.cursor.offset:
-            return
+        if cursor is None:
+            try:
+                cursor = tracked.cursor = self.store.open_cursor(sid, skip_corrupt=True)
+            except P8jError as exc:
+                if str(exc) != tracked.last_error:
+                    tracked.last_error = str(exc)
+                    yield FollowNotice(str(exc))
+                return
+            tracked.epoch = cursor.position.epoch
         try:
-            for event, line in read_with_lines(tracked.cursor, final=False):
+            for event, line in read_with_lines(cursor, final=False):
                 if isinstance(event, SessionStarted):
                     tracked.project = event.project_name
                 elif isinstance(event, SessionEnded):
@@ -276,6 +296,8 @@ class Follower:
                     continue
                 if self._wanted(event):
                     yield FollowedEvent(tracked.session_id, tracked.project or "", event, line)
+        except StalePositionError:
+            return  # replaced since its head was read: the next look starts it over
         except P8jError as exc:
             if str(exc) != tracked.last_error:
                 tracked.last_error = str(exc)
@@ -310,7 +332,7 @@ class Follower:
             if not live and not could_contribute:
                 self._ignored.add(sid)
                 continue
-            tracked = _Tracked(self.home, sid, summary.project_name or None)
+            tracked = _Tracked(sid, summary.project_name or None)
             self._tracked[sid] = tracked
             keep: deque[FollowedEvent] = deque(maxlen=self.backlog or 1)
             for item in self._read(tracked):
@@ -337,7 +359,7 @@ class Follower:
             yield from merged
 
     def _summaries(self) -> list[SessionSummary]:
-        summaries = list_summaries(self.home)
+        summaries = list_summaries(self.store)
         if self.session_ids is not None:
             wanted = set(self.session_ids)
             found = {s.session_id: s for s in summaries if s.session_id in wanted}
@@ -357,7 +379,7 @@ class Follower:
         if self.session_ids is not None and sid not in self.session_ids:
             self._ignored.add(sid)
             return
-        tracked = _Tracked(self.home, sid, None)
+        tracked = _Tracked(sid, None)
         self._tracked[sid] = tracked
         yield from self._read(tracked)
 
@@ -374,31 +396,28 @@ class Follower:
             if not tracked.ended:
                 yield from self._read(tracked)
         try:
-            names = os.listdir(self.home.sessions_dir)
-        except OSError as exc:
-            yield FollowNotice(f"{self.home.sessions_dir}: cannot list: {exc.strerror}")
+            ids = sorted(entry.session_id for entry in self.store.entries())
+        except P8jError as exc:
+            yield FollowNotice(str(exc))
             return
-        for name in sorted(names):
-            if name.endswith(".jsonl"):
-                sid = name[:-6]
-                if sid not in self._tracked and sid not in self._ignored:
-                    yield from self._new_session(sid)
+        for sid in ids:
+            if sid not in self._tracked and sid not in self._ignored:
+                yield from self._new_session(sid)
 
-    def _watcher(self) -> tuple[FileWatch | None, FollowNotice | None]:
-        """An inotify watch on the sessions directory, or (None, why) to poll instead."""
+    def _watcher(self) -> tuple[StoreWatch | None, FollowNotice | None]:
+        """The store's watch (registered now), or (None, why) to poll instead."""
         if self.force_polling:
             return None, None
-        from p8j.journal.store.fs.watch import FileWatch
-
+        store = self.store
         try:
-            watch = FileWatch(
-                self.home.sessions_dir,
-                stop=self._stop,
-                debounce_ms=self.debounce_ms,
-                step_ms=self.step_ms,
-            )
+            if is_home_store(store):
+                watch = store.watch(
+                    stop=self._stop, debounce_ms=self.debounce_ms, step_ms=self.step_ms
+                )
+            else:
+                watch = store.watch(stop=self._stop)
         except JournalIOError as exc:
-            if not self.home.sessions_dir.is_dir():
+            if is_home_store(store) and not store.home.sessions_dir.is_dir():
                 raise
             reason = exc.message
         else:
@@ -418,9 +437,10 @@ class Follower:
 
     def run(self) -> Iterator[FollowedEvent | FollowNotice]:
         """The iteration itself (see the module docstring)."""
-        if not self.home.sessions_dir.is_dir():
-            raise JournalIOError("no journal here (no sessions directory)", path=self.home.path)
-        watcher = None
+        store = self.store
+        if is_home_store(store) and not store.home.sessions_dir.is_dir():
+            raise JournalIOError("no journal here (no sessions directory)", path=store.home.path)
+        watcher: StoreWatch | None = None
         if self.follow:
             watcher, notice = self._watcher()  # before the first read: no append goes unseen
             if notice is not None:
@@ -437,7 +457,7 @@ class Follower:
                 changes = watcher.wait(self.rescan_ms / 1000.0)
                 if self._stop.is_set():
                     return
-                if not changes and not watcher.alive:  # the watch ended by itself: poll
+                if not changes and not getattr(watcher, "alive", True):  # it ended: poll
                     self.polling = True
                     yield FollowNotice(
                         f"the inotify watch ended; polling every {self.poll_delay_ms} ms"

@@ -8,6 +8,11 @@ is a symlink counts as empty (p8j never follows one in its home).
 ``index`` is the full-text index's size and freshness (None when there is
 none): how many sessions it covers, how many logs grew or appeared since, and
 how many log bytes it has not read yet.
+
+Any store works (a `Home` means its file store): the sessions, states and
+log bytes come from the listing through the store seam. The disk facts
+(cache, torn files, the index) are the file store's (`HomeStore`); for any
+other store ``home`` is the store's URL, and they are zero or None.
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ from pathlib import Path
 
 import msgspec
 
-from p8j.journal import Home
 from p8j.journal.cache.search_index import IndexStatus, index_status
+from p8j.journal.store.base import is_home_store
+from p8j.journal.store.select import as_store
 
-from .listing import list_sessions
+from .listing import Where, list_sessions
 
 __all__ = ["JournalInfo", "journal_info"]
 
@@ -62,12 +68,15 @@ def _tree_size(path: Path) -> tuple[int, int]:
     return files, total
 
 
-def journal_info(home: Home) -> JournalInfo:
-    """Count the sessions of `home` by state and measure its disk use."""
-    home.check()
-    if not home.path.is_dir():
+def journal_info(home: Where) -> JournalInfo:
+    """Count the sessions of a store by state and measure its disk use (a home's)."""
+    store = as_store(home)
+    files = store.home if is_home_store(store) else None
+    if files is not None:
+        files.check()
+    if files is not None and not files.path.is_dir():
         return JournalInfo(
-            home=str(home.path),
+            home=str(files.path),
             exists=False,
             sessions=0,
             states={},
@@ -79,23 +88,28 @@ def journal_info(home: Home) -> JournalInfo:
             oldest=None,
             newest=None,
         )
-    rows = list_sessions(home)
+    rows = list_sessions(store)
     states: dict[str, int] = {}
     for row in rows:
         states[row.state] = states.get(row.state, 0) + 1
-    torn_files, torn_bytes = _tree_size(home.torn_dir)
-    index = index_status(home)
+    torn_files = torn_bytes = cache_bytes = 0
+    index = None
+    if files is not None:
+        torn_files, torn_bytes = _tree_size(files.torn_dir)
+        cache_bytes = _tree_size(files.cache_dir)[1]
+        status = index_status(files)
+        index = status if status.exists else None
     return JournalInfo(
-        home=str(home.path),
+        home=str(files.path) if files is not None else store.url,
         exists=True,
         sessions=len(rows),
         states=dict(sorted(states.items())),
         sessions_with_problems=sum(1 for r in rows if r.problems),
         log_bytes=sum(r.size_bytes for r in rows),
-        cache_bytes=_tree_size(home.cache_dir)[1],
+        cache_bytes=cache_bytes,
         torn_files=torn_files,
         torn_bytes=torn_bytes,
         oldest=rows[-1].start_time if rows else None,
         newest=rows[0].start_time if rows else None,
-        index=index if index.exists else None,
+        index=index,
     )

@@ -24,7 +24,10 @@ Contract:
   ``imported``,
   ``paused``, ``completed``, ``damaged``; `since` keeps sessions with activity at or after it;
   `limit` keeps the newest N after filtering. With `archived`, only archived
-  sessions are listed (read through their archives; they are never cached).
+  sessions are listed (read through their archives; they are never cached;
+  only a file store has archives).
+- Every function takes the store to list (a `SessionStore`; a `Home` or a path
+  means the file store there) and reads it only through the store seam.
 - `parse_since` accepts a duration before now (``90s``, ``15m``, ``2h``,
   ``1h30m``, ``3d``, ``2w``), ``today``, ``yesterday``, a date (``2026-11-01``, local
   midnight) or a date and time (local time unless it carries an offset or ``Z``).
@@ -43,12 +46,12 @@ from typing import Any, Literal
 
 import msgspec
 
+from p8j.journal import Home
 from p8j.journal.cache.catalog import SessionSummary, list_summaries, summarize
 from p8j.journal.errors import JournalIOError, P8jError
 from p8j.journal.fidelity import usage_dict
-from p8j.journal.store.fs.archived import archived_ids
-from p8j.journal.store.fs.cursor import LogCursor
-from p8j.journal.store.fs.layout import Home
+from p8j.journal.store.base import SessionStore, is_home_store
+from p8j.journal.store.select import as_store
 from p8j.journal.timefmt import format_ts, parse_ts
 
 __all__ = [
@@ -116,18 +119,17 @@ class SessionListing(msgspec.Struct, gc=False):
     usage_by_model: dict[str, dict[str, int]] = {}
 
 
-def session_state(home: Home, session_id: str, status: str) -> tuple[str, int | None, str | None]:
+Where = SessionStore | Home | str | os.PathLike[str]
+
+
+def session_state(home: Where, session_id: str, status: str) -> tuple[str, int | None, str | None]:
     """(state, writer pid, writer host) of a session with lifecycle `status`."""
     if status != "active":
         return status, None, None
-    from p8j.journal.store.fs.lock import (
-        log_holder,  # only active sessions need it (and its socket)
-    )
-
     try:
-        # The writer's lock is on the log itself (the lock file only names it), so a
-        # removed or recreated locks/ folder does not make a live session look crashed.
-        holder = log_holder(home, session_id)
+        # The file store probes the writer's lock on the log itself (the lock file only
+        # names it), so a removed locks/ folder does not make a live session look crashed.
+        holder = as_store(home).holder(session_id)
     except JournalIOError:
         return "active", None, None  # cannot tell; say only what the log says
     if holder is None:
@@ -164,7 +166,7 @@ def _duration(start: str | None, last: str | None) -> float | None:
         return None
 
 
-def listing_of(home: Home, summary: SessionSummary) -> SessionListing:
+def listing_of(home: Where, summary: SessionSummary) -> SessionListing:
     """The listing row of one summary (probes the write lock of an active session)."""
     status = summary.status
     if status == "active":
@@ -221,25 +223,26 @@ def _state_matches(states: frozenset[str], state: str) -> bool:
     return "active" in states and state in ("live", "crashed", "imported", "active")
 
 
-def archived_summaries(home: Home) -> list[SessionSummary]:
+def archived_summaries(home: Where) -> list[SessionSummary]:
     """Summaries of the archived sessions (read through their archives, not cached)."""
+    store = as_store(home)
+    if not is_home_store(store):
+        return []  # only a home keeps archives
     out = []
-    for sid in archived_ids(home):
-        cursor = LogCursor(
-            home.log_path(sid), session_id=sid, skip_corrupt=True, resolve_blobs=False
-        )
+    for sid in store.archived_ids():
+        cursor = store.open_archived(sid, skip_corrupt=True, resolve_blobs=False)
         try:
             summary = summarize(cursor.read(final=True), sid)
         except P8jError:
             summary = SessionSummary(session_id=sid, problems=1)
         summary.problems += sum(1 for i in cursor.issues if i.kind != "unknown-event")
-        summary.size_bytes = cursor.offset
+        summary.size_bytes = cursor.position.offset
         out.append(summary)
     return out
 
 
 def list_sessions(
-    home: Home,
+    home: Where,
     *,
     project: str | None = None,
     states: Iterable[str] | None = None,
@@ -262,8 +265,9 @@ def list_sessions(
     # What fnmatchcase does per call, compiled once: the filter may see 100k summaries.
     in_project = re.compile(fnmatch.translate(project)).match if project is not None else None
     where = _normal(cwd) if cwd is not None else None
+    store = as_store(home)
     if summaries is None:
-        summaries = archived_summaries(home) if archived else list_summaries(home)
+        summaries = archived_summaries(store) if archived else list_summaries(store)
     ordered = summaries
     if sort == "activity":
         ordered = sorted(ordered, key=_activity, reverse=True)  # stable: ties stay newest first
@@ -281,7 +285,7 @@ def list_sessions(
         guess = summary.status if summary.status != "active" else "active-any"
         if wanted is not None and not summary.problems and not _state_matches(wanted, guess):
             continue
-        row = listing_of(home, summary)
+        row = listing_of(store, summary)
         if wanted is not None and not _state_matches(wanted, row.state):
             continue
         rows.append(row)

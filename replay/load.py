@@ -42,13 +42,15 @@ from p8j.journal import (
 from p8j.journal.cache.snapshots import fold_log
 from p8j.journal.housekeeping import resolve_in
 from p8j.journal.session import fold
-from p8j.journal.store.base import SessionStore, StoreCursor
-from p8j.journal.store.fs import LogCursor, ReadIssue
-from p8j.journal.store.fs.archived import has_log
-from p8j.journal.store.fs.blobs import missing_blob_hashes
-from p8j.journal.store.fs.cursor import missing_start_error
-from p8j.journal.store.fs.layout import check_home_arg
-from p8j.journal.store.fs.store import FileStore
+from p8j.journal.store.base import (
+    ReadIssue,
+    SessionStore,
+    StoreCursor,
+    is_home_store,
+    missing_blob_hashes,
+    missing_start_error,
+)
+from p8j.journal.store.select import file_store
 
 from .bounded import read_bounded
 
@@ -90,8 +92,7 @@ def reader_store(
 ) -> SessionStore:
     """The store a reader reads: `store` (object, URL, path) if given, else the files at `home`."""
     if store is None:
-        check_home_arg(home)
-        return FileStore(home)
+        return file_store(home)
     from p8j.journal.store.select import open_store
 
     return open_store(store)
@@ -102,23 +103,21 @@ def check_log(store: SessionStore, sid: str) -> None:
     try:
         store.head(sid)
     except JournalIOError as exc:
-        where = store.home.path if isinstance(store, FileStore) else store.url
+        where = store.home.path if is_home_store(store) else store.url
         raise SessionNotFoundError(f"no session {sid} in {where}") from exc
 
 
-def load_report(sid: str, cursor: StoreCursor | LogCursor, events: int) -> LoadReport:
+def load_report(sid: str, cursor: StoreCursor, events: int) -> LoadReport:
     """What `cursor` met reading `events` events of session `sid`."""
     path = os.fspath(cursor.path)
-    end = cursor.position.offset if isinstance(cursor, StoreCursor) else cursor.offset
-    return LoadReport(sid, path, list(cursor.issues), cursor.torn, events, end)
+    return LoadReport(sid, path, list(cursor.issues), cursor.torn, events, cursor.position.offset)
 
 
-def open_reader(store: SessionStore, sid: str, *, skip_corrupt: bool) -> StoreCursor | LogCursor:
+def open_reader(store: SessionStore, sid: str, *, skip_corrupt: bool) -> StoreCursor:
     """A verifying reader of `sid`: the store's cursor, or (archived) the archive's."""
-    if is_archived(store, sid):
+    if is_home_store(store) and store.is_archived(sid):
         # The same verifying reader, over the decompressed archive (store/fs/archived.py).
-        assert isinstance(store, FileStore)
-        return LogCursor(store.home.log_path(sid), session_id=sid, skip_corrupt=skip_corrupt)
+        return store.open_archived(sid, skip_corrupt=skip_corrupt)
     check_log(store, sid)
     return store.open_cursor(sid, skip_corrupt=skip_corrupt)
 
@@ -171,11 +170,11 @@ def load_session_with_report(
 
 def is_archived(store: SessionStore, sid: str) -> bool:
     """True if `sid` is an archived session of a home (no log, an archive)."""
-    return isinstance(store, FileStore) and not store.exists(sid) and has_log(store.home, sid)
+    return is_home_store(store) and store.is_archived(sid)
 
 
 def _fold_bounded(
-    cursor: StoreCursor | LogCursor, upto_seq: int | None, bound: str | None, history: int | None
+    cursor: StoreCursor, upto_seq: int | None, bound: str | None, history: int | None
 ) -> tuple[Session, int]:
     """Fold `cursor`'s events up to the bounds; the session and how many events it read."""
     count = 0

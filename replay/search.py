@@ -33,17 +33,18 @@ when the catalog's sizes say logs grew, that means reading at most
 session is used only while its log is the one indexed: the same inode (for a
 completed session, as listing does, the directory entry's; else an lstat) and
 not shorter than the indexed offset.
+
+Sessions are read through the store seam (`home`: a `SessionStore`; a `Home`
+or a path means its file store). The narrowing above (raw line scans, the
+index in the home's cache) is the file store's fast path (`HomeStore`); any
+other store is searched by the verifying reader alone, with the same hits.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import Any
 
 import msgspec
 
@@ -56,29 +57,25 @@ from p8j.journal import (
     UnknownEvent,
 )
 from p8j.journal.cache.catalog import list_summaries
-from p8j.journal.cache.search_index import (
-    INDEX_FILE,
-    IndexedSession,
-    index_candidates,
-)
+from p8j.journal.cache.search_index import INDEX_FILE, IndexedSession, index_candidates
 from p8j.journal.cache.search_indexer import IndexStats, update_index
 from p8j.journal.codec import decode_line
 from p8j.journal.fidelity import display_time
-from p8j.journal.store.fs import LogCursor, ReadIssue
-from p8j.journal.store.fs.blobs import BlobStore
+from p8j.journal.store.base import (
+    HomeStore,
+    ReadIssue,
+    SessionStore,
+    StoreCursor,
+    StoreEntry,
+    is_home_store,
+)
+from p8j.journal.store.select import as_store
 
 from .bounded import read_bounded, ts_bound
-from .listing import archived_summaries
+from .listing import Where, archived_summaries
 from .search_fields import event_fields
 from .search_pattern import SearchPattern
-from .search_scan import (
-    Test,
-    blob_line_may_match,
-    candidate_lines,
-    decode_candidate,
-    lines_at,
-    need_test,
-)
+from .search_scan import Test, blob_line_may_match, decode_candidate, need_test
 
 __all__ = [
     "INDEX_UPDATE_MAX",
@@ -178,7 +175,7 @@ def _as_pattern(pattern: SearchPattern | re.Pattern[str] | str, ignore_case: boo
 
 
 def search(
-    home: Home,
+    home: Where,
     pattern: SearchPattern | re.Pattern[str] | str,
     *,
     ignore_case: bool = False,
@@ -199,17 +196,20 @@ def search(
     """
     compiled = _as_pattern(pattern, ignore_case)
     bound = ts_bound(since)
-    summaries = list_summaries(home)
+    store = as_store(home)
+    summaries = list_summaries(store)
     if session_ids is not None:  # an archived session is searched when it is named
         session_ids = set(session_ids)
-        summaries = summaries + [s for s in archived_summaries(home) if s.session_id in session_ids]
+        summaries = summaries + [
+            s for s in archived_summaries(store) if s.session_id in session_ids
+        ]
     selected = _select(summaries, session_ids, project, bound)
-    run = _Run(home, compiled, roles, kinds, bound, limit, per_session)
-    if narrow and compiled.need is not None:
+    run = _Run(store, compiled, roles, kinds, bound, limit, per_session)
+    if narrow and compiled.need is not None and is_home_store(store):
         run.test = need_test(compiled.need, compiled.fold)
         if use_index:
-            run.indexed = _indexed(home, compiled, summaries)
-            run.inodes = _inodes(home) if run.indexed else {}
+            run.indexed = _indexed(store.home, compiled, summaries)
+            run.entries = _entries(store) if run.indexed else {}
     for summary in selected:
         run.result.sessions_searched += 1
         if not run.session(summary):
@@ -235,12 +235,11 @@ def _indexed(
     return found
 
 
-def _inodes(home: Home) -> dict[str, int]:
-    """Each log's inode, from one directory read (no stat)."""
+def _entries(store: SessionStore) -> dict[str, StoreEntry]:
+    """Each log's entry: its epoch (the file store: its inode) from one directory read."""
     try:
-        with os.scandir(home.sessions_dir) as entries:
-            return {e.name[:-6]: e.inode() for e in entries if e.name.endswith(".jsonl")}
-    except OSError:
+        return {e.session_id: e for e in store.entries()}
+    except P8jError:
         return {}
 
 
@@ -253,7 +252,7 @@ class _Run:
 
     def __init__(
         self,
-        home: Home,
+        store: SessionStore,
         pattern: SearchPattern,
         roles: Iterable[str] | None,
         kinds: Iterable[str] | None,
@@ -261,7 +260,7 @@ class _Run:
         limit: int | None,
         per_session: int | None,
     ) -> None:
-        self.home = home
+        self.store = store
         self.pattern = pattern
         self.roles = frozenset(roles) if roles else None
         self.kinds = frozenset(kinds) if kinds else None
@@ -273,9 +272,7 @@ class _Run:
         self.test: Test | None = None  # the raw-bytes test when lines can be narrowed
         self.indexed: dict[str, IndexedSession] = {}
         self.result = SearchResult([], [], [], 0)
-        self._blobs: BlobStore | None = None
-        self._sessions = str(home.sessions_dir)
-        self.inodes: dict[str, int] = {}  # session id -> its log's inode (directory entries)
+        self.entries: dict[str, StoreEntry] = {}  # session id -> its log's entry (epoch)
 
     def room(self) -> int | None:
         """How many more hits the next session may add (None: no cap)."""
@@ -289,11 +286,12 @@ class _Run:
     def session(self, summary: SessionSummary) -> bool:
         """Search one session; False once the limit is reached."""
         room = self.room()
-        if self.test is not None and summary.problems == 0:
+        store = self.store
+        if self.test is not None and summary.problems == 0 and is_home_store(store):
             hits: list[SearchHit] = []
             issues: list[ReadIssue] = []
             try:
-                self._collect(self._candidates(summary, issues), summary, hits, room)
+                self._collect(self._candidates(store, summary, issues), summary, hits, room)
             except _Fallback:
                 pass
             except P8jError as exc:
@@ -309,13 +307,14 @@ class _Run:
         return self.limit is not None and len(self.result.hits) >= self.limit
 
     def _scan(self, summary: SessionSummary, room: int | None) -> bool:
-        sid = summary.session_id
-        cursor = LogCursor(self.home.log_path(sid), session_id=sid, skip_corrupt=True)
+        cursor = None
         try:
+            cursor = open_reader(self.store, summary.session_id)
             self._collect(read_bounded(cursor, since=self.bound), summary, self.result.hits, room)
         except P8jError as exc:
             self.result.errors.append(str(exc))
-        self.result.issues.extend(_problems(cursor))
+        if cursor is not None:
+            self.result.issues.extend(_problems(cursor))
         return not self._full()
 
     def _collect(
@@ -365,60 +364,57 @@ class _Run:
         return out
 
     def _candidates(
-        self, summary: SessionSummary, issues: list[ReadIssue]
+        self, store: HomeStore, summary: SessionSummary, issues: list[ReadIssue]
     ) -> Iterator[AnyEvent | UnknownEvent]:
         """The events of the lines that may match: from the index, then from the raw bytes."""
         sid = summary.session_id
         entry = self.indexed.get(sid)
         offset = 0
-        # A plain string for the lstat: building a checked Path per session costs more
-        # than the lstat itself when thousands of indexed sessions have nothing to read
-        # (the id is the catalog's, already checked).
         size = None
         if entry is not None:
+            log = self.entries.get(sid)
             if (
                 summary.status == "completed"
-                and self.inodes.get(sid) == entry.position.inode
+                and log is not None
+                and log.epoch == entry.position.epoch
                 and summary.size_bytes >= entry.position.offset
             ):
                 # Like listing (catalog.py): a completed log never grows and p8j rewrites
-                # one only as a new file, so its directory entry's inode vouches for it.
+                # one only as a new incarnation, so its entry's epoch vouches for it.
                 size = summary.size_bytes
             else:
-                size = _covers(f"{self._sessions}/{sid}.jsonl", entry)
+                size = _covers(log, entry)
         if entry is not None and size is not None:
             self.result.indexed_sessions += 1
             fresh = size == entry.position.offset
             if fresh and not entry.lines and not entry.blob_lines:
                 return  # nothing may match, nothing was appended since the update
-            yield from self._indexed_lines(self.home.log_path(sid), entry, issues)
+            yield from self._indexed_lines(store, entry, issues)
             if fresh:
                 return
             offset = entry.position.offset
         test = self.test
         assert test is not None
-        for off, ln in candidate_lines(self.home.log_path(sid), test, offset=offset):
-            if not test(ln, 0, len(ln)) and not self._blob_line_may_match(ln, sid, off):
+        for off, ln in store.scan_lines(sid, test, offset=offset):
+            if not test(ln, 0, len(ln)) and not self._blob_line_may_match(store, ln, sid, off):
                 continue  # it is a candidate for its blobs only, and they do not match
-            yield from self._decode(ln, sid, off, None, issues)
+            yield from self._decode(store, ln, sid, off, None, issues)
 
     def _indexed_lines(
-        self, path: Path, entry: IndexedSession, issues: list[ReadIssue]
+        self, store: HomeStore, entry: IndexedSession, issues: list[ReadIssue]
     ) -> Iterator[AnyEvent | UnknownEvent]:
         """The events of the lines the index names (up to the offset it covers)."""
         sid = entry.session_id
         blob_only = set(entry.blob_lines)
         places = sorted([*entry.lines, *entry.blob_lines]) if blob_only else entry.lines
-        for off, ln in lines_at(path, places):
-            if (off, len(ln)) in blob_only and self._blobs_intact(ln, sid, off):
+        for off, ln in store.lines_at(sid, places):
+            if (off, len(ln)) in blob_only and self._blobs_intact(store, ln):
                 continue  # its text, blobs included, was indexed and does not match
-            yield from self._decode(ln, sid, off, None, issues)
+            yield from self._decode(store, ln, sid, off, None, issues)
 
-    def _blob_line_may_match(self, ln: bytes, sid: str, off: int) -> bool:
-        if self._blobs is None:
-            self._blobs = BlobStore(self.home.blobs_dir)
+    def _blob_line_may_match(self, store: HomeStore, ln: bytes, sid: str, off: int) -> bool:
         assert self.test is not None
-        path = self.home.log_path(sid)
+        path = store.home.log_path(sid)
         try:
             event = decode_candidate(
                 ln, path=path, session_id=sid, offset=off, line=None, blobs=None, issues=[]
@@ -426,38 +422,33 @@ class _Run:
         except CorruptLineError as exc:
             raise _Fallback from exc
         texts = [t for _, _, _, parts in event_fields(event) for t in parts]
-        return blob_line_may_match(event, ln, self.test, texts, self._blobs)
+        return blob_line_may_match(event, ln, self.test, texts, store.blobs)
 
-    def _blobs_intact(self, ln: bytes, sid: str, off: int) -> bool:
+    def _blobs_intact(self, store: HomeStore, ln: bytes) -> bool:
         """True if every blob the line refers to is there with its size (no hash check)."""
-        if self._blobs is None:
-            self._blobs = BlobStore(self.home.blobs_dir)
         try:
             event = decode_line(ln)
         except CorruptLineError as exc:
             raise _Fallback from exc
-        for ref in getattr(event, "blobs", ()):
-            try:
-                st = os.lstat(self._blobs.path(ref.sha256))
-            except (OSError, P8jError):
-                return False
-            if not stat.S_ISREG(st.st_mode) or st.st_size != ref.size:
-                return False
-        return True
+        return all(store.blob_intact(ref.sha256, ref.size) for ref in getattr(event, "blobs", ()))
 
     def _decode(
-        self, ln: bytes, sid: str, off: int, line: int | None, issues: list[ReadIssue]
+        self,
+        store: HomeStore,
+        ln: bytes,
+        sid: str,
+        off: int,
+        line: int | None,
+        issues: list[ReadIssue],
     ) -> Iterator[AnyEvent | UnknownEvent]:
-        if self._blobs is None:
-            self._blobs = BlobStore(self.home.blobs_dir)
         try:
             event = decode_candidate(
                 ln,
-                path=self.home.log_path(sid),
+                path=store.home.log_path(sid),
                 session_id=sid,
                 offset=off,
                 line=line,
-                blobs=self._blobs,
+                blobs=store.blobs,
                 issues=issues,
             )
         except CorruptLineError as exc:
@@ -466,16 +457,27 @@ class _Run:
             yield event
 
 
-def _covers(path: Any, entry: IndexedSession) -> int | None:
-    """The log's size if it is still the one indexed (same inode, not shorter), else None."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    if st.st_ino == entry.position.inode and st.st_size >= entry.position.offset:
-        return st.st_size
+def _covers(log: StoreEntry | None, entry: IndexedSession) -> int | None:
+    """The log's head offset if it is still the one indexed (same epoch, not shorter)."""
+    head = log.head() if log is not None else None
+    if (
+        head is not None
+        and head.epoch == entry.position.epoch
+        and head.offset >= entry.position.offset
+    ):
+        return head.offset
     return None
 
 
-def _problems(cursor: LogCursor) -> list[ReadIssue]:
+def open_reader(store: SessionStore, sid: str) -> StoreCursor:
+    """The verifying reader of `sid` (skipping bad lines): its log's, or its archive's."""
+    try:
+        return store.open_cursor(sid, skip_corrupt=True)
+    except P8jError:
+        if is_home_store(store) and store.is_archived(sid):
+            return store.open_archived(sid, skip_corrupt=True)
+        raise
+
+
+def _problems(cursor: StoreCursor) -> list[ReadIssue]:
     return [i for i in cursor.issues if i.kind != "unknown-event"]

@@ -6,6 +6,7 @@ and seq) the up to `n` events before it and after it in that session, in seq
 order, each as a one-line `ContextEvent` (kind, role, and the event's text on
 one line, cut to `TEXT_MAX` characters; exact text, escaping is the
 renderer's job). A log that cannot be read gives no context, never an error.
+Logs are read through the store seam (a `Home` means its file store).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from collections.abc import Iterable
 
 import msgspec
 
-from p8j.journal import CommandRecorded, ExecutionRecorded, Home, MessageRecorded, P8jError
+from p8j.journal import CommandRecorded, ExecutionRecorded, MessageRecorded, P8jError
 from p8j.journal.fidelity import display_time
-from p8j.journal.store.fs import LogCursor
+from p8j.journal.store.select import as_store
 
 from .content import content_texts
-from .search import SearchHit
+from .listing import Where
+from .search import SearchHit, open_reader
 
 __all__ = ["TEXT_MAX", "ContextEvent", "hit_context"]
 
@@ -58,21 +60,21 @@ def _describe(event: object) -> ContextEvent:
 
 
 def hit_context(
-    home: Home, hits: Iterable[SearchHit], n: int
+    home: Where, hits: Iterable[SearchHit], n: int
 ) -> dict[tuple[str, int], list[ContextEvent]]:
     """Per (session id, seq) of each hit, the up to `n` events before and after it."""
     wanted: dict[str, set[int]] = {}
     for hit in hits:
         wanted.setdefault(hit.session_id, set()).add(hit.seq)
     out: dict[tuple[str, int], list[ContextEvent]] = {}
+    store = as_store(home)
     for sid, seqs in wanted.items():
         # Work and memory follow the log's events, never `n` (which may be huge).
         order = sorted(seqs)
         found: dict[int, ContextEvent] = {}
         last = order[-1] + n
-        cursor = LogCursor(home.log_path(sid), session_id=sid, skip_corrupt=True)
         try:
-            for event in cursor.read(final=True):
+            for event in open_reader(store, sid).read(final=True):
                 i = bisect.bisect_left(order, event.seq - n)
                 if i < len(order) and order[i] <= event.seq + n:
                     found[event.seq] = _describe(event)

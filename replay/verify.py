@@ -15,20 +15,25 @@ this p8j does not know, and ``repaired`` (a `LinesRemoved` event: lines
 whose writer is live is a write in progress, not a problem. The lifecycle rules
 are session.check_event's (`LinesRemoved` is legal in any state after the start,
 also after ``SessionEnded``). A log with errors has the state ``damaged``
-(unless its writer is live), as in `p8j ls`.
+(unless its writer is live), as in `p8j ls`. Logs are read through the store
+seam (any `SessionStore`; a `Home` means its file store, whose archived
+sessions are read through their archives); ``size_bytes`` is the log's head
+offset (the file store: its size in bytes).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 
 import msgspec
 
-from p8j.journal import Home, P8jError
+from p8j.journal import P8jError
 from p8j.journal.events import LinesRemoved
-from p8j.journal.store.fs import LogCursor, ReadIssue
+from p8j.journal.store.base import ReadIssue, SessionStore, StoreCursor, is_home_store
+from p8j.journal.store.select import as_store
 
-from .listing import session_state
+from .listing import Where, session_state
 
 __all__ = ["VerifyIssue", "VerifyReport", "verify_session", "verify_sessions"]
 
@@ -68,32 +73,53 @@ def _issue(issue: ReadIssue) -> VerifyIssue:
     return VerifyIssue(issue.kind, issue.line, issue.offset, issue.message, _shown(issue.data))
 
 
-def verify_session(home: Home, session_id: str) -> VerifyReport:
+def _open(store: SessionStore, session_id: str) -> tuple[StoreCursor | None, str, P8jError | None]:
+    """The reader of a session (its archive if it has only one), its place, or why not."""
+    try:
+        cursor = store.open_cursor(session_id, skip_corrupt=True)
+    except P8jError as exc:
+        if not is_home_store(store):
+            return None, f"{store.url}#{session_id}", exc
+        path = os.fspath(store.home.log_path(session_id))
+        if store.is_archived(session_id):
+            return store.open_archived(session_id, skip_corrupt=True), path, None
+        return None, path, exc
+    return cursor, os.fspath(cursor.path), None
+
+
+def _size(store: SessionStore, session_id: str) -> int:
+    try:
+        return store.head(session_id).offset
+    except P8jError:
+        return 0
+
+
+def verify_session(home: Where, session_id: str) -> VerifyReport:
     """Check one session's log from end to end; never raises for a bad log."""
-    path = home.log_path(session_id)
-    cursor = LogCursor(path, session_id=session_id, skip_corrupt=True)
+    store = as_store(home)
+    cursor, path, failed = _open(store, session_id)
     errors: list[VerifyIssue] = []
     warnings: list[VerifyIssue] = []
     events = 0
     try:
+        if failed is not None:
+            raise failed
+        assert cursor is not None
         for ev in cursor.read(final=True):
             events += 1
             if type(ev) is LinesRemoved:
                 warnings.append(_repaired(ev, cursor))
     except P8jError as exc:
         errors.append(VerifyIssue("unreadable", exc.line, exc.offset, exc.message))
-    status = cursor.state
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = 0
+    status = cursor.state if cursor is not None else None
+    size = _size(store, session_id)
     state = None
     if status is not None:
-        state = session_state(home, session_id, status)[0]
-    live = state == "live" or (status is None and _lock_held(home, session_id))
-    for issue in cursor.issues:
+        state = session_state(store, session_id, status)[0]
+    live = state == "live" or (status is None and _lock_held(store, session_id))
+    for issue in cursor.issues if cursor is not None else ():
         (warnings if issue.kind in _WARNING_KINDS else errors).append(_issue(issue))
-    if cursor.torn is not None and not live:
+    if cursor is not None and cursor.torn is not None and not live:
         torn = cursor.torn
         warnings.append(
             VerifyIssue(
@@ -111,19 +137,19 @@ def verify_session(home: Home, session_id: str) -> VerifyReport:
         state = "damaged"
     return VerifyReport(
         session_id=session_id,
-        path=str(path),
+        path=path,
         ok=not errors,
         status=status,
         state=state,
         events=events,
-        last_seq=cursor.next_seq - 1,
+        last_seq=(cursor.next_seq if cursor is not None else 0) - 1,
         size_bytes=size,
         errors=errors,
         warnings=warnings,
     )
 
 
-def _repaired(ev: LinesRemoved, cursor: LogCursor) -> VerifyIssue:
+def _repaired(ev: LinesRemoved, cursor: StoreCursor) -> VerifyIssue:
     """The warning for a repair's stand-in (the cursor is at its line while it is handed over)."""
     lines = sum(r.lines for r in ev.removed)
     seqs = f"seq {ev.seq}" if ev.seqs == 1 else f"seqs {ev.seq}-{ev.seq + ev.seqs - 1}"
@@ -131,16 +157,17 @@ def _repaired(ev: LinesRemoved, cursor: LogCursor) -> VerifyIssue:
     return VerifyIssue(
         "repaired",
         cursor.line,
-        cursor.offset,
+        cursor.position.offset,
         f"p8j repair{when} moved {lines} line(s) aside; this LinesRemoved stands for {seqs}",
     )
 
 
-def _lock_held(home: Home, session_id: str) -> bool:
-    return session_state(home, session_id, "active")[0] == "live"
+def _lock_held(store: SessionStore, session_id: str) -> bool:
+    return session_state(store, session_id, "active")[0] == "live"
 
 
-def verify_sessions(home: Home, session_ids: Iterable[str]) -> Iterator[VerifyReport]:
+def verify_sessions(home: Where, session_ids: Iterable[str]) -> Iterator[VerifyReport]:
     """Verify each session in turn."""
+    store = as_store(home)
     for sid in session_ids:
-        yield verify_session(home, sid)
+        yield verify_session(store, sid)

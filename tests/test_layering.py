@@ -10,7 +10,13 @@ Rules (DEVELOPERS.md, "Fixed design" and convention 1):
   functions: a lazy import only hides a cycle);
 - no private (``_``) name crosses a module boundary, and no private module of a
   dependency is imported (its API may change in any release);
-- no function over `MAX_FUNCTION_LINES` lines, no module over `MAX_MODULE_LINES`.
+- no function over `MAX_FUNCTION_LINES` lines, no module over `MAX_MODULE_LINES`;
+- replay reads sessions only through the store seam (journal/store/base.py,
+  select.py): it imports nothing from ``p8j.journal.store.fs`` (also not the
+  file store's classes re-exported by ``p8j.journal.store``), so ls, search,
+  verify, info and tail work on any store. The file store's fast paths are
+  reached through the `HomeStore` protocol. Exceptions are named in
+  `REPLAY_FS_EXCEPTIONS` with why (none today).
 
 What breaks a rule today is listed below, each with who owns it; a fix removes
 its entry (a listed exception that no longer occurs fails too, so the lists only
@@ -64,6 +70,11 @@ KNOWN_LAYER_BREAKS: dict[tuple[str, str], str] = {}
 # "module:function" -> why. TEMPORARY, as above.
 KNOWN_LONG_FUNCTIONS: dict[str, str] = {}
 KNOWN_LONG_MODULES: dict[str, str] = {}
+# (replay module, imported p8j.journal.store.fs module or module:name) -> why it must stay.
+# Empty: everything replay needs of the file store is behind the seam (HomeStore).
+REPLAY_FS_EXCEPTIONS: dict[tuple[str, str], str] = {}
+# Names `p8j.journal.store` re-exports from its file-system backend.
+FS_NAMES_IN_STORE = {"FileStore"}
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,23 @@ def _layer_breaks() -> dict[tuple[str, str], str]:
     return found
 
 
+def _replay_fs_imports() -> dict[tuple[str, str], str]:
+    """Imports of the file-system backend by replay (type-only ones too: they couple)."""
+    found = {}
+    for module, imports in IMPORTS.items():
+        if _package(module) != "p8j.replay":
+            continue
+        for imp in imports:
+            target = _targets(imp)
+            if target == "p8j.journal.store.fs" or target.startswith("p8j.journal.store.fs."):
+                key = (module, target if imp.name is None else f"{imp.module}:{imp.name}")
+                found[key] = f"line {imp.line}: replay reads the store through the seam"
+            elif target == "p8j.journal.store" and imp.name in FS_NAMES_IN_STORE:
+                key = (module, f"{imp.module}:{imp.name}")
+                found[key] = f"line {imp.line}: the file store's class, through the package"
+    return found
+
+
 def _private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
@@ -284,6 +312,10 @@ def test_no_private_name_or_private_dependency_module_crosses_a_boundary() -> No
     _check(_private_crossings(), KNOWN_PRIVATE_CROSSINGS)
 
 
+def test_replay_reads_only_through_the_store_seam() -> None:
+    _check(_replay_fs_imports(), REPLAY_FS_EXCEPTIONS)
+
+
 def test_no_import_cycles() -> None:
     assert _cycles() == []
 
@@ -338,6 +370,11 @@ def test_importing_the_journal_loads_neither_replay_nor_cli() -> None:
         ("p8j.replay.load", "from . import export\nexport._fence('x')", "private"),
         ("p8j.cli.ls", "import p8j.replay as r\nr._LAZY", "private"),
         ("p8j.cli.demo", "from watchfiles._rust_notify import RustNotify", "private"),
+        ("p8j.replay.verify", "from p8j.journal.store.fs import LogCursor", "fs"),
+        ("p8j.replay.listing", "from p8j.journal.store.fs.archived import archived_ids", "fs"),
+        ("p8j.replay.search", "from ..journal.store import fs", "fs"),
+        ("p8j.replay.load", "from p8j.journal.store import FileStore", "fs"),
+        ("p8j.replay.info", "if TYPE_CHECKING:\n    from p8j.journal.store.fs import Home", "fs"),
     ],
 )
 def test_the_rules_catch_a_planted_violation(
@@ -347,8 +384,13 @@ def test_the_rules_catch_a_planted_violation(
     planted.write_text(SOURCES[module].read_text("utf-8") + "\n" + source + "\n", "utf-8")
     monkeypatch.setitem(SOURCES, module, planted)
     monkeypatch.setitem(IMPORTS, module, _imports(module))
-    found = _layer_breaks() if rule == "layers" else _private_crossings()
-    known = KNOWN_LAYER_BREAKS if rule == "layers" else KNOWN_PRIVATE_CROSSINGS
+    rules = {
+        "layers": (_layer_breaks, KNOWN_LAYER_BREAKS),
+        "private": (_private_crossings, KNOWN_PRIVATE_CROSSINGS),
+        "fs": (_replay_fs_imports, REPLAY_FS_EXCEPTIONS),
+    }
+    finder, known = rules[rule]
+    found = finder()
     assert any(k[0] == module and k not in known for k in found), found
 
 

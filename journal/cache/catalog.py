@@ -8,17 +8,22 @@ Contract:
   title is the latest `SessionTitled`, else the first human-written user
   message (not `injected`, not a compaction summary), else
   a stand-in: the first text of any other role.
-- The catalog (``<home>/cache/catalog.msgpack``) caches, per session and newest
-  first, the summary plus the log's inode and the byte offset / seq / lifecycle
-  state it covers. Listing reads the sessions directory once, then:
-  - a session whose cached summary is ``completed`` and whose log has the cached
-    inode (from the directory entry: no stat) is reused as is. Nothing may
-    follow ``SessionEnded`` (the writer refuses), and p8j rewrites a log only by
-    renaming a new file over it (a new inode) and then refreshes the catalog
-    (``p8j redact``). A completed log changed in place by another tool is
-    noticed only once the catalog is deleted (``use_cache=False`` bypasses it).
-  - any other log costs one stat: unchanged, it is reused; grown, it is read
-    only from the cached offset; replaced (new inode) or shrunk, it is re-read.
+- `list_summaries` works on any store (`SessionStore.entries`): per session it
+  keeps the summary plus the store `Position` (epoch, offset) / line / seq /
+  lifecycle state it covers, newest first. The file store (a `HomeStore`)
+  keeps that catalog in ``<home>/cache/catalog.msgpack`` (epoch = the log's
+  inode, offset = bytes); a store with no home keeps none and reads every log.
+  Listing lists the store's entries once, then:
+  - a session whose cached summary is ``completed`` and whose entry has the
+    cached epoch (the file store: the directory entry's inode, no stat) is
+    reused as is. Nothing may follow ``SessionEnded`` (the writer refuses), and
+    p8j rewrites a log only as a new incarnation (the file store: a new file
+    renamed over it) and then refreshes the catalog (``p8j redact``). A
+    completed log changed in place by another tool is noticed only once the
+    catalog is deleted (``use_cache=False`` bypasses it).
+  - any other log costs one head (the file store: one stat): unchanged, it is
+    reused; grown, it is read only from the cached position; of another epoch
+    or shorter, it is re-read.
 - The catalog is rewritten only when it is missing or unreadable, a session
   appeared, disappeared or was re-read whole, or the bytes read past cached
   offsets reach 1/16 of the catalog's size: a growing live session costs
@@ -34,7 +39,8 @@ Contract:
   followed, blocked on or written through. Metadata msgpack cannot hold (integers
   beyond 64 bits) is kept as JSON beside the entries; an entry that still cannot
   be encoded is left out (that session is read again on the next listing).
-- `list_summaries` applies the home rule first (`Home.check`): an unsafe home is
+- `list_summaries` takes a store or a home (read as its file store); on a
+  file store it applies the home rule first (`Home.check`): an unsafe home is
   refused with `UnsafePathError`, also by listing; a missing one lists empty.
 - Summaries are not tracked by the cycle collector (``gc=False``): they hold
   only strings, numbers and a metadata dict of JSON values, so they form no
@@ -47,7 +53,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import msgspec
 
@@ -67,13 +73,12 @@ from ..events import (
     UsageRecorded,
 )
 from ..fidelity import UsageTally, add_usage, event_time
-from ..ids import is_session_id
 from ..store.fs.layout import Home, check_file
 from .gc import gc_paused
 from .titles import first_line, title_from_message, title_of
 
 if TYPE_CHECKING:
-    from ..store.base import SessionStore
+    from ..store.base import HomeStore, Position, SessionStore, StoreCursor
     from ..store.fs.cursor import LogCursor
 
 __all__ = [
@@ -126,7 +131,7 @@ _Count = Annotated[int, msgspec.Meta(ge=0)]
 
 class _Entry(msgspec.Struct, array_like=True, gc=False):
     summary: SessionSummary
-    inode: _Count
+    epoch: _Count  # with `offset`: the store Position the summary covers
     offset: _Count
     line: Annotated[int, msgspec.Meta(ge=1)]
     next_seq: _Count
@@ -317,63 +322,84 @@ def _save(home: Home, entries: list[_Entry]) -> None:
         home.replace_file("cache", _NAME, data)
 
 
-def _refresh(home: Home, sid: str, st: os.stat_result, old: _Entry | None) -> _Entry:
-    path = home.sessions_dir / f"{sid}.jsonl"
-    if old is not None and old.inode == st.st_ino and old.offset <= st.st_size:
+def _cursor(
+    store: SessionStore, home: Home | None, sid: str, old: _Entry | None
+) -> LogCursor | StoreCursor:
+    """A reader of `sid` from where `old` left off (from the start without it)."""
+    # Listing needs no blob payloads (a title is one line): never read them.
+    at: dict[str, Any] = {}
+    if old is not None:
+        at = {"line": old.line, "next_seq": old.next_seq, "state": old.state}
+    if home is not None:
+        # The file store's reader itself: the caller has just stat'ed the log.
+        if old is not None:
+            at["offset"] = old.offset
+        path = home.sessions_dir / f"{sid}.jsonl"
+        return _cursor_type()(path, session_id=sid, skip_corrupt=True, resolve_blobs=False, **at)
+    from ..store.base import Position
+
+    if old is not None:
+        at["position"] = Position(old.epoch, old.offset)
+    return store.open_cursor(sid, skip_corrupt=True, resolve_blobs=False, **at)
+
+
+def _refresh(
+    store: SessionStore, home: Home | None, sid: str, head: Position, old: _Entry | None
+) -> _Entry:
+    if old is not None and old.epoch == head.epoch and old.offset <= head.offset:
         summary = msgspec.structs.replace(old.summary, metadata=dict(old.summary.metadata))
-        cursor = _cursor_type()(
-            path,
-            session_id=sid,
-            skip_corrupt=True,
-            offset=old.offset,
-            line=old.line,
-            next_seq=old.next_seq,
-            state=old.state,
-            resolve_blobs=False,
-        )
     else:
         summary = SessionSummary(session_id=sid)
-        # Listing needs no blob payloads (a title is one line): never read them.
-        cursor = _cursor_type()(path, session_id=sid, skip_corrupt=True, resolve_blobs=False)
+        old = None
+    try:
+        cursor = _cursor(store, home, sid, old)
+    except P8jError:  # gone or replaced since its head was read
+        summary.problems += 1
+        return _Entry(summary, head.epoch, 0, 1, 0, None)  # covers nothing: read again next time
     try:
         for ev in cursor.read(final=True):
             _step(summary, ev)
     except P8jError:
         summary.problems += 1
     summary.problems += sum(1 for i in cursor.issues if i.kind != "unknown-event")
-    if cursor.torn is not None:
-        summary.problems += 0  # a torn tail is expected after a crash; shown via status
-    summary.size_bytes = st.st_size
-    return _Entry(summary, st.st_ino, cursor.offset, cursor.line, cursor.next_seq, cursor.state)
+    summary.size_bytes = head.offset
+    if home is not None:
+        end = cast("LogCursor", cursor).offset
+    else:
+        end = cast("StoreCursor", cursor).position.offset
+    return _Entry(summary, head.epoch, end, cursor.line, cursor.next_seq, cursor.state)
 
 
-def list_summaries(home: Home, *, use_cache: bool = True) -> list[SessionSummary]:
-    """Summaries of every session in `home`, newest first (by start = by id).
+def list_summaries(where: SessionStore | Home, *, use_cache: bool = True) -> list[SessionSummary]:
+    """Summaries of every session of a store (or a home's files), newest first (by id).
 
     Raises UnsafePathError for an unsafe home (`Home.check`); never fails for the catalog.
     """
-    home.check()
+    from ..store.base import is_home_store
+    from ..store.select import as_store
+
+    store = as_store(where)
+    home = store.home if is_home_store(store) else None
+    if home is not None:
+        home.check()
     with gc_paused():
-        return _list_summaries(home, use_cache)
+        return _list_summaries(store, home, use_cache and home is not None)
 
 
-def _list_summaries(home: Home, use_cache: bool) -> list[SessionSummary]:
-    cached, cached_bytes = _load(home) if use_cache else ([], 0)
-    try:
-        scan = os.scandir(home.sessions_dir)
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        from ..errors import JournalIOError
+def _list_summaries(
+    store: SessionStore, home: Home | None, use_cache: bool
+) -> list[SessionSummary]:
+    cached, cached_bytes = _load(home) if use_cache and home is not None else ([], 0)
+    if home is not None:  # the directory read once; a known session is one dict pop
+        found = cast("HomeStore", store).entry_map()
+    else:
+        from ..store.base import EntryMap
 
-        raise JournalIOError(
-            f"cannot list sessions: {exc.strerror}", path=home.sessions_dir
-        ) from exc
-    with scan:
-        found = {entry.name: entry for entry in scan}
+        found = EntryMap(store.entries())
+    epochs = found.epochs
     fresh: list[_Entry] = []
     keep = fresh.append
-    take = found.pop
+    take = epochs.pop
     # Rewrite the catalog when its set of sessions changed or a log was read whole.
     changed = cached_bytes == 0
     grown = 0  # log bytes read past cached offsets
@@ -385,79 +411,47 @@ def _list_summaries(home: Home, use_cache: bool) -> list[SessionSummary]:
         if sid >= previous:
             ordered = False
         previous = sid
-        entry = take(sid + ".jsonl", None)
-        if entry is None:
+        epoch = take(sid, None)
+        if epoch is None:
             changed = True  # deleted
             continue
-        if summary.status == "completed" and entry.inode() == old.inode:
+        if summary.status == "completed" and epoch == old.epoch:
             keep(old)  # ended: it can never grow (see the module docstring)
             continue
-        try:
-            if not entry.is_file(follow_symlinks=False):
-                changed = True
-                continue
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
+        entry = found.entry(sid)
+        head = entry.head() if entry is not None else None
+        if head is None:
             changed = True
             continue
-        size = st.st_size
-        if old.inode == st.st_ino and old.offset == size and summary.size_bytes == size:
+        size = head.offset
+        if old.epoch == head.epoch and old.offset == size and summary.size_bytes == size:
             keep(old)
             continue
-        if old.inode == st.st_ino and old.offset <= size:
+        if old.epoch == head.epoch and old.offset <= size:
             grown += size - old.offset
         else:
             changed = True
-        keep(_refresh(home, sid, st, old))
+        keep(_refresh(store, home, sid, head, old))
     added = False
-    for name, entry in found.items():  # what the catalog does not know yet
-        sid = name[:-6]
-        if not name.endswith(".jsonl") or not is_session_id(sid):
+    for sid in epochs:  # what the catalog does not know yet
+        entry = found.entry(sid)
+        head = entry.head() if entry is not None else None
+        if head is None:
             continue
-        try:
-            if not entry.is_file(follow_symlinks=False):
-                continue
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        keep(_refresh(home, sid, st, None))
+        keep(_refresh(store, home, sid, head, None))
         added = True
     if added or not ordered:
         fresh.sort(key=_session_id, reverse=True)
         changed = True
-    if use_cache and (fresh or cached) and (changed or grown * _SAVE_SHARE >= cached_bytes):
+    worth = changed or grown * _SAVE_SHARE >= cached_bytes
+    if home is not None and use_cache and (fresh or cached) and worth:
         _save(home, fresh)
     return [e.summary for e in fresh]
 
 
 def list_store_summaries(store: SessionStore, *, use_cache: bool = True) -> list[SessionSummary]:
-    """Summaries of every session in `store`, newest first.
-
-    The file store lists through the catalog in its home (`list_summaries`);
-    any other store has no local cache directory, so each log is read whole
-    (skipping bad records, counted as problems) through the store's cursors.
-    """
-    from ..store.fs.store import FileStore
-
-    if isinstance(store, FileStore):
-        return list_summaries(store.home, use_cache=use_cache)
-    out: list[SessionSummary] = []
-    with gc_paused():
-        for entry in store.entries():
-            summary = SessionSummary(session_id=entry.session_id)
-            try:
-                cursor = store.open_cursor(entry.session_id, skip_corrupt=True, resolve_blobs=False)
-                for ev in cursor.read(final=True):
-                    _step(summary, ev)
-            except P8jError:
-                summary.problems += 1
-                out.append(summary)
-                continue
-            summary.problems += sum(1 for i in cursor.issues if i.kind != "unknown-event")
-            summary.size_bytes = cursor.position.offset
-            out.append(summary)
-    out.sort(key=lambda s: s.session_id, reverse=True)
-    return out
+    """Summaries of every session in `store`, newest first (= `list_summaries`)."""
+    return list_summaries(store, use_cache=use_cache)
 
 
 def _session_id(entry: _Entry) -> str:

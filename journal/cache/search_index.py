@@ -102,19 +102,19 @@ CREATE VIRTUAL TABLE fts USING fts5(text, tokenize='trigram', detail=none, conte
 
 
 class IndexPosition(msgspec.Struct, frozen=True):
-    """How far a session's log is indexed: where a reader resumes (offsets for now)."""
+    """How far a session's log is indexed: the store Position (epoch, offset) and reader state."""
 
-    inode: int
+    epoch: int  # with `offset`: the file store's Position (the log's inode, bytes)
     offset: int
     line: int
     next_seq: int
     state: str | None
 
 
-def position_of(cursor: LogCursor, inode: int) -> IndexPosition:
-    # The one place that says what a position is: it becomes the store's opaque
-    # Position once journal/store/base.py has one.
-    return IndexPosition(inode, cursor.offset, cursor.line, cursor.next_seq, cursor.state)
+def position_of(cursor: LogCursor, epoch: int) -> IndexPosition:
+    # The one place that says what a position is (the column is named `inode`: the
+    # index is the file store's cache, and its epochs are inodes).
+    return IndexPosition(epoch, cursor.offset, cursor.line, cursor.next_seq, cursor.state)
 
 
 def resume_cursor(path: Path, session_id: str, at: IndexPosition | None) -> LogCursor:

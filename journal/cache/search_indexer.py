@@ -244,7 +244,7 @@ def _index_session_locked(
     conn.execute(
         "UPDATE sessions SET inode = ?, offset = ?, line = ?, next_seq = ?, state = ?, "
         "clean = ?, updated = ? WHERE id = ?",
-        (pos.inode, pos.offset, pos.line, pos.next_seq, pos.state, int(clean), time.time(), key),
+        (pos.epoch, pos.offset, pos.line, pos.next_seq, pos.state, int(clean), time.time(), key),
     )
     stats.updated_sessions += 1
     stats.bytes_read += pos.offset - start

@@ -1,7 +1,8 @@
 """p8j.journal.store: where events are kept, behind one seam.
 
 `base` defines the seam (the `SessionStore`, `StoreWriter`, `StoreCursor`,
-`Blobs` and `StoreWatch` protocols, and `Position`); backends live beside each
+`Blobs` and `StoreWatch` protocols, `Position`, and `HomeStore`: what the
+file store offers readers' fast paths beyond the seam); backends live beside each
 other: `fs` (the journal files, the default), `memory`, and `nats` (NATS
 JetStream, the optional extra ``p8j[nats]``; import `p8j.journal.store.nats`
 for its names, which imports nats-py). `open_store` picks
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
         Blobs,
         Change,
         ChangeKind,
+        HomeStore,
         Position,
         SessionStore,
         StoreCursor,
@@ -33,13 +35,14 @@ if TYPE_CHECKING:
     from .fs.store import FileStore
     from .memory import MemoryStore
     from .records import RecordCursor
-    from .select import open_store
+    from .select import as_store, open_store
 
 _LAZY: dict[str, str] = {
     "Blobs": "base",
     "Change": "base",
     "ChangeKind": "base",
     "FileStore": "fs.store",
+    "HomeStore": "base",
     "MemoryStore": "memory",
     "Position": "base",
     "RecordCursor": "records",
@@ -48,6 +51,7 @@ _LAZY: dict[str, str] = {
     "StoreEntry": "base",
     "StoreWatch": "base",
     "StoreWriter": "base",
+    "as_store": "select",
     "open_store": "select",
 }
 
@@ -56,6 +60,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "FileStore",
+    "HomeStore",
     "MemoryStore",
     "Position",
     "RecordCursor",
@@ -64,6 +69,7 @@ __all__ = [
     "StoreEntry",
     "StoreWatch",
     "StoreWriter",
+    "as_store",
     "open_store",
 ]
 

@@ -53,26 +53,62 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 import msgspec
 
+from ..codec import DEFAULT_MAX_RECORD_BYTES
 from ..events import AnyEvent, Event, UnknownEvent
-from .fs.cursor import ReadIssue
-from .fs.lock import LockHolder
-from .fs.writer import DEFAULT_MAX_RECORD_BYTES, Durability
+
+# The reader's vocabulary, shared by every backend's cursor (records.py uses the same):
+# what a cursor reports (`ReadIssue`), the error for a log without its start, the
+# blobs its issues name, how a blob reference stands in a record and is put back,
+# and who holds a session (`LockHolder`).
+from .fs.blobs import missing_blob_hashes, placeholder
+from .fs.blobs import resolve as resolve_blobs
+from .fs.cursor import ReadIssue, missing_start_error
+from .fs.layout import Home
+
+if TYPE_CHECKING:  # loaded on first use (`__getattr__`): readers need neither
+    from .fs.lock import LockHolder
+    from .fs.writer import Durability
+
+_WRITE_SIDE = {"Durability": "writer", "LockHolder": "lock"}
+
+
+def __getattr__(name: str) -> Any:
+    # The writer's and the lock's modules load only when a writer (or holder) needs them,
+    # so a reader (`p8j ls`) that imports the seam does not pay for them.
+    if name in _WRITE_SIDE:
+        import importlib
+
+        value = getattr(importlib.import_module(f".fs.{_WRITE_SIDE[name]}", __package__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Blobs",
     "Change",
     "ChangeKind",
+    "EntryMap",
+    "HomeStore",
+    "LineTest",
+    "LockHolder",
     "Position",
+    "ReadIssue",
     "SessionStore",
     "StoreCursor",
     "StoreEntry",
     "StoreWatch",
     "StoreWriter",
+    "is_home_store",
+    "missing_blob_hashes",
+    "missing_start_error",
+    "placeholder",
+    "resolve_blobs",
 ]
 
 ChangeKind = Literal["appended", "created", "removed"]
@@ -97,6 +133,9 @@ class Position(msgspec.Struct, frozen=True, order=True, array_like=True):
         """A position from `encode`'s bytes; ValueError if they are not one."""
         return _DEC.decode(data)
 
+
+# A test of raw bytes: does data[start:end] hold what a search needs?
+LineTest = Callable[[bytes | bytearray, int, int], bool]
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(Position)
@@ -125,6 +164,20 @@ class StoreEntry(Protocol):
     def head(self) -> Position | None:
         """The log's current end (one stat on the file system); None if it is gone."""
         ...
+
+
+class EntryMap:
+    """Sessions as a listing takes them: ``epochs`` by id (a dict to pop), `entry` on demand."""
+
+    __slots__ = ("_entries", "epochs")
+
+    def __init__(self, entries: Iterable[StoreEntry] = ()) -> None:
+        self._entries = {e.session_id: e for e in entries}
+        self.epochs = {sid: e.epoch for sid, e in self._entries.items()}
+
+    def entry(self, session_id: str) -> StoreEntry | None:
+        """The session's entry, or None."""
+        return self._entries.get(session_id)
 
 
 @runtime_checkable
@@ -361,3 +414,85 @@ class SessionStore(Protocol):
         JournalIOError if the store cannot watch (callers poll `entries` instead).
         """
         ...
+
+
+@runtime_checkable
+class HomeStore(SessionStore, Protocol):
+    """A store kept as journal files in a home on this machine (the file store).
+
+    What readers above the seam may use, checked with ``isinstance``, where the
+    files allow much faster paths than the seam's generic ones: the derived
+    caches kept in the home (catalog, search index), archived sessions, raw
+    line scanning for search, and a watch tuned for `p8j tail`. Every store
+    without them is read through the `SessionStore` methods alone.
+    """
+
+    @property
+    def home(self) -> Home:
+        """The journal home (its caches live in ``home.cache_dir``)."""
+        ...
+
+    def entry_map(self) -> EntryMap:
+        """Every session's epoch, read at once (one directory read), and entries on demand."""
+        ...
+
+    def archived_ids(self) -> list[str]:
+        """Ids of the archived sessions, sorted (checks the home)."""
+        ...
+
+    def is_archived(self, session_id: str) -> bool:
+        """True if the session has no log but an archive."""
+        ...
+
+    def open_archived(
+        self, session_id: str, *, skip_corrupt: bool = False, resolve_blobs: bool = True
+    ) -> StoreCursor:
+        """A verifying reader of an archived session (the same checks as a live log)."""
+        ...
+
+    def scan_lines(
+        self, session_id: str, test: LineTest, *, offset: int = 0
+    ) -> Iterator[tuple[int, bytes]]:
+        """(offset, line) of each complete line from `offset` on that `test` may accept.
+
+        A block of lines is skipped whole when `test` rejects it; lines that refer
+        to blobs are always yielded (their values are not in the line).
+        """
+        ...
+
+    def lines_at(
+        self, session_id: str, places: Sequence[tuple[int, int]]
+    ) -> Iterator[tuple[int, bytes]]:
+        """(offset, line) at each (offset, length) place, in the order given."""
+        ...
+
+    def blob_intact(self, sha256: str, size: int) -> bool:
+        """True if the blob is present with `size` bytes (its hash is not checked)."""
+        ...
+
+    def watch(
+        self,
+        session_ids: Sequence[str] | None = None,
+        *,
+        stop: threading.Event | None = None,
+        debounce_ms: int = 20,
+        step_ms: int = 2,
+    ) -> StoreWatch:
+        """Like `SessionStore.watch`, with the file watch's batching (see fs/watch.py)."""
+        ...
+
+
+_HOME_TYPES: dict[type, bool] = {}
+
+
+def is_home_store(store: object) -> TypeGuard[HomeStore]:
+    """``isinstance(store, HomeStore)``, decided once per type.
+
+    A runtime protocol check looks up every member (~50 us for `HomeStore`);
+    readers ask once per session, so the answer is kept per store class.
+    """
+    kind = type(store)
+    known = _HOME_TYPES.get(kind)
+    if known is None:
+        known = _HOME_TYPES[kind] = isinstance(store, HomeStore)
+    return known

@@ -20,10 +20,10 @@ from urllib.parse import unquote, urlsplit
 
 from ..errors import StoreConfigError
 from .base import SessionStore
-from .fs.layout import Home
+from .fs.layout import Home, check_home_arg
 from .fs.store import FileStore
 
-__all__ = ["ENV_VAR", "open_store"]
+__all__ = ["ENV_VAR", "as_store", "file_store", "open_store"]
 
 ENV_VAR = "P8J_STORE"
 
@@ -80,4 +80,19 @@ def open_store(
     env = os.environ.get(ENV_VAR)
     if env:
         return _from_string(env, ENV_VAR)
+    return FileStore(home)
+
+
+def as_store(where: SessionStore | Home | str | os.PathLike[str] | None = None) -> SessionStore:
+    """The store `where` names: a store, a home, a URL or path; None: the default home's files."""
+    if where is None or isinstance(where, Home):
+        return FileStore(where)
+    if isinstance(where, (str, os.PathLike)):
+        return _from_string(os.fspath(where), "store")
+    return where
+
+
+def file_store(home: str | os.PathLike[str] | Home | None = None) -> FileStore:
+    """The file store at `home` (None: the default home); InvalidTypeError for anything else."""
+    check_home_arg(home)
     return FileStore(home)

@@ -346,3 +346,25 @@ def test_cwd_option_and_activity_order(p8j_home: Home, tmp_path: Path) -> None:
         child.send(keys)
         code, _ = _finish(child)
         assert code == 0 and target.read_text() == expected + "\n"
+
+
+def test_the_picker_reads_any_store() -> None:
+    from p8j.cli.picker import _Picker
+    from p8j.journal import MemoryStore
+
+    store = MemoryStore()
+    with SessionManager(store=store) as mgr:
+        first = mgr.start_session("kept-in-memory").session_id
+        mgr.record_message({"role": "user", "content": "the sliding window bug"})
+        mgr.end_session()
+        second = mgr.start_session("other").session_id
+        mgr.record_message({"role": "user", "content": "nothing to see"})
+    picker = _Picker(store, list_sessions(store), "")
+    picker.index.build()  # the conversation text, read through the store's cursors
+    picker.refilter()
+    assert [r.session_id for r in picker.shown] == [second, first]
+    picker.buffer.text = "sliding window"
+    assert [r.session_id for r in picker.shown] == [first]
+    head, body = picker.preview_fragments()  # loaded with load_session(store=...)
+    assert first in head[1] and "sliding window" in body[1]
+    assert "kept-in-memory · completed · 1 message" in body[1]

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from p8j.journal import Home, SessionManager
 from p8j.journal.codec import decode_line
 from p8j.journal.store.fs.blobs import BlobStore
-from p8j.replay import search_scan
 from p8j.replay.search import event_fields, search
-from p8j.replay.search_scan import blob_line_may_match, candidate_lines, need_test
+from p8j.replay.search_scan import blob_line_may_match, need_test
 
 
 def _log(home: Home, texts: list[str]) -> Path:
@@ -21,50 +18,6 @@ def _log(home: Home, texts: list[str]) -> Path:
         mgr.record_message({"role": "user", "content": text})
     mgr.end_session()
     return home.log_path(sid)
-
-
-def test_only_lines_with_the_pieces(home: Home) -> None:
-    path = _log(home, ["alpha", "beta needle", "gamma", "NEEDLE upper", "needle\\u and more"])
-    found = [ln for _, ln in candidate_lines(path, need_test("needle", False))]
-    assert len(found) == 2 and b"beta needle" in found[0] and b"needle\\\\u" in found[1]
-    folded = [ln for _, ln in candidate_lines(path, need_test("needle", True))]
-    assert len(folded) == 3
-    data = path.read_bytes()
-    for off, ln in candidate_lines(path, need_test("needle", True)):
-        assert data[off : off + len(ln) + 1] == ln + b"\n"  # offsets name the line
-
-
-def test_blocks_without_the_pieces_are_not_split(
-    home: Home, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = _log(home, [f"filler line {i}" for i in range(5000)] + ["needle"])
-    monkeypatch.setattr(search_scan, "BLOCK", 4096)
-    splits = 0
-    real = search_scan._lines
-
-    def counting(*args: object) -> object:
-        nonlocal splits
-        splits += 1
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(search_scan, "_lines", counting)
-    found = list(candidate_lines(path, need_test("needle", False)))
-    assert len(found) == 1 and splits == 1  # one block of ~100 was looked into
-
-
-def test_long_lines_and_torn_tails(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search_scan, "BLOCK", 256)
-    path = _log(home, ["x" * 3000 + " needle", "needle short"])
-    with open(path, "ab") as f:
-        f.write(b'{"needle": "a torn tail has no newline')
-    found = [ln for _, ln in candidate_lines(path, need_test("needle", False))]
-    assert len(found) == 2 and found[0].count(b"x") >= 3000
-
-
-def test_lines_with_blobs_are_always_candidates(home: Home) -> None:
-    path = _log(home, ["needle", "y" * 300_000])  # the second goes to a blob
-    found = [ln for _, ln in candidate_lines(path, need_test("zebra", False))]
-    assert len(found) == 1 and b'"blobs":[' in found[0]
 
 
 def test_a_bad_candidate_sends_the_session_to_the_reader(home: Home) -> None:

@@ -1,6 +1,8 @@
 """Reading archived session logs (``<home>/archive/<session-id>.jsonl.gz``); see archive.py.
 
-Contract: `open_archived` decompresses an archive into an anonymous memory file
+Contract: `open_log_readonly` opens a log for reading (never through a
+symlink, never blocking on a FIFO, only a regular file) and, when the log is
+missing, its archive instead. `open_archived` decompresses an archive into an anonymous memory file
 (``memfd_create``) and returns its descriptor, so the one verifying reader
 (`LogCursor`, which falls back to it when a log is missing) reads archived logs
 with the same checksum checks as live ones. Nothing here writes to the home.
@@ -10,15 +12,23 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 import zlib
 from pathlib import Path
 
-from ...errors import JournalIOError
+from ...errors import JournalIOError, UnsafePathError
 from ...ids import validate_session_id
 from .layout import ARCHIVE_SUFFIX, Home, check_file
 from .syscalls import REAL, write_all
 
-__all__ = ["ARCHIVE_SUFFIX", "archive_path", "archived_ids", "has_log", "open_archived"]
+__all__ = [
+    "ARCHIVE_SUFFIX",
+    "archive_path",
+    "archived_ids",
+    "has_log",
+    "open_archived",
+    "open_log_readonly",
+]
 
 _CHUNK = 1 << 20
 
@@ -74,3 +84,20 @@ def open_archived(log_path: Path) -> int:
         os.close(mem)
         raise JournalIOError(f"damaged archive: {exc}", path=home.archive_dir / name) from exc
     return mem
+
+
+def open_log_readonly(path: Path) -> int:
+    """Open a log for reading without following symlinks or blocking on FIFOs."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return open_archived(path)  # an archived log reads like a live one (or re-raises)
+    except OSError as exc:
+        if exc.errno == 40:  # ELOOP: the last component is a symlink
+            raise UnsafePathError("refusing to follow a symlink", path=path) from exc
+        raise JournalIOError(f"cannot open: {exc.strerror}", path=path) from exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise UnsafePathError("not a regular file", path=path)
+    return fd

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import operator
 import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, Protocol
@@ -42,7 +41,7 @@ from typing import Literal, Protocol
 import msgspec
 
 from ...codec import decode_block, decode_line, first_bad_checksum
-from ...errors import CorruptLineError, JournalIOError, P8jError, SessionStateError, UnsafePathError
+from ...errors import CorruptLineError, JournalIOError, P8jError, SessionStateError
 from ...events import (
     AnyEvent,
     CommandRecorded,
@@ -52,7 +51,7 @@ from ...events import (
     UnknownEvent,
 )
 from ...session import check_event, seq_span
-from .archived import open_archived
+from .archived import open_log_readonly as open_log_readonly  # its home before lines.py
 from .blobs import BlobStore
 from .blobs import resolve as resolve_blobs
 
@@ -108,23 +107,6 @@ class ReadIssue(msgspec.Struct, frozen=True):
 
 def _clip(data: bytes) -> bytes:
     return data if len(data) <= 200 else data[:200]
-
-
-def open_log_readonly(path: Path) -> int:
-    """Open a log for reading without following symlinks or blocking on FIFOs."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return open_archived(path)  # an archived log reads like a live one (or re-raises)
-    except OSError as exc:
-        if exc.errno == 40:  # ELOOP: the last component is a symlink
-            raise UnsafePathError("refusing to follow a symlink", path=path) from exc
-        raise JournalIOError(f"cannot open: {exc.strerror}", path=path) from exc
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise UnsafePathError("not a regular file", path=path)
-    return fd
 
 
 class LogCursor:
@@ -200,6 +182,14 @@ class LogCursor:
         """
         for events in self._read(final, whole=False):
             yield from events
+
+    def read_with_lines(
+        self, *, final: bool = True
+    ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
+        """Like `read`, each event with its exact line, newline included (see lines.py)."""
+        from .lines import read_with_lines  # loaded when used (tail, export): not by listing
+
+        return read_with_lines(self, final=final)
 
     def read_blocks(self, *, final: bool = True) -> Iterator[list[AnyEvent | UnknownEvent]]:
         """Like `read`, a list of verified events at a time, for readers that take them all.
@@ -444,13 +434,8 @@ def _decode(ln: bytes, path: str, line: int, offset: int) -> AnyEvent | UnknownE
     try:
         return decode_line(ln, path=path, lineno=line, offset=offset)
     except (RecursionError, UnicodeDecodeError) as exc:
-        raise CorruptLineError(
-            f"not a valid event: {type(exc).__name__}: {exc}",
-            path=path,
-            line=line,
-            offset=offset,
-            data=ln,
-        ) from exc
+        why = f"not a valid event: {type(exc).__name__}: {exc}"
+        raise CorruptLineError(why, path=path, line=line, offset=offset, data=ln) from exc
 
 
 def read_events(
@@ -458,11 +443,7 @@ def read_events(
 ) -> tuple[list[AnyEvent | UnknownEvent], LogCursor]:
     """Read a whole log; return its events and the cursor (issues, torn tail, offset)."""
     cursor = LogCursor(path, skip_corrupt=skip_corrupt, session_id=session_id)
-    try:
-        events = list(cursor.read())
-    except P8jError:
-        raise
-    return events, cursor
+    return list(cursor.read()), cursor
 
 
 class _Read(Protocol):

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ...codec import decode_line, line_checksum_ok
 from ...errors import CorruptLineError, JournalIOError
 from ...events import AnyEvent, UnknownEvent
+from .archived import open_log_readonly
 from .chunks import iter_lines
-from .cursor import LogCursor, open_log_readonly
+
+if TYPE_CHECKING:
+    from .cursor import LogCursor  # which calls this module (LogCursor.read_with_lines)
 
 __all__ = ["read_with_lines"]
 

@@ -12,6 +12,12 @@ inode, which a rewrite (a new file renamed over the log) changes.
   renames it over the log and fsyncs the directory, under the session's lock:
   a crash leaves the old log or the new one, whole.
 - Watching is `FileWatch` (watch.py) on the sessions directory.
+- `holder` probes the flock on the log itself (the writer's lock), so a removed
+  ``locks/`` folder does not make a live session look crashed.
+- Beyond the seam it offers what `HomeStore` (base.py) names for readers' fast
+  paths: its home (where the derived caches live), archived sessions (read
+  through the same verifying reader), raw line scans for search (rawlines.py)
+  and a blob presence check.
 """
 
 from __future__ import annotations
@@ -22,54 +28,43 @@ import os
 import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ...errors import JournalIOError, StalePositionError, UnsafePathError
+from ...codec import DEFAULT_MAX_RECORD_BYTES
+from ...errors import JournalIOError, P8jError, StalePositionError, UnsafePathError
 from ...events import AnyEvent, Event, UnknownEvent
-from ...ids import is_session_id
-from ..base import Position
+from ..base import LineTest, Position, StoreEntry
+from .archived import archived_ids, has_log
 from .blobs import BlobStore
 from .cursor import LogCursor
-from .layout import LOG_SUFFIX, Home, check_file, resolve_session_ref
-from .lines import read_with_lines
-from .lock import LockHolder, hold_session, lock_holder
+from .entries import FileEntries, FileEntry, scan_entries
+from .layout import Home, check_file, resolve_session_ref
 from .syscalls import REAL, Storage, replace_file
-from .watch import FileWatch
-from .writer import DEFAULT_MAX_RECORD_BYTES, Durability, LogWriter
 
-__all__ = ["FileCursor", "FileEntry", "FileStore", "FileWriter"]
+if TYPE_CHECKING:
+    # The write side, the lock, watching and raw scans load when used: a reader that
+    # only lists (`p8j ls`) needs none of them.
+    from .lock import LockHolder
+    from .watch import FileWatch
+    from .writer import Durability, LogWriter
+
+__all__ = ["ArchivedCursor", "FileCursor", "FileEntries", "FileEntry", "FileStore", "FileWriter"]
 
 
-def _head(home: Home, session_id: str) -> Position:
-    path = home.log_path(session_id)
+def _head(home: Home, session_id: str, path: Path | None = None) -> Position:
+    path = home.log_path(session_id) if path is None else path
     try:
         st = os.lstat(path)
     except FileNotFoundError as exc:
         raise JournalIOError("no such session log", path=path) from exc
     except OSError as exc:
         raise JournalIOError(f"cannot stat: {exc.strerror}", path=path) from exc
+    if stat.S_ISLNK(st.st_mode):  # as the reader says it (cursor.open_log_readonly)
+        raise UnsafePathError("refusing to follow a symlink", path=path)
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePathError("not a regular file", path=path)
     return Position(st.st_ino, st.st_size)
-
-
-class FileEntry:
-    """A session found in the sessions directory: its id and inode from the directory entry."""
-
-    __slots__ = ("_entry", "epoch", "session_id")
-
-    def __init__(self, entry: os.DirEntry[str], session_id: str) -> None:
-        self._entry = entry
-        self.session_id = session_id
-        self.epoch = entry.inode()
-
-    def head(self) -> Position | None:
-        """The log's end (one lstat), or None if it is gone or not a regular file."""
-        try:
-            st = self._entry.stat(follow_symlinks=False)
-        except OSError:
-            return None
-        return Position(st.st_ino, st.st_size) if stat.S_ISREG(st.st_mode) else None
 
 
 class FileWriter:
@@ -179,7 +174,16 @@ class FileCursor(LogCursor):
     ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
         """Like `read`, each event with its exact line (see lines.py)."""
         self._check_epoch()
-        return read_with_lines(self, final=final)
+        return super().read_with_lines(final=final)
+
+
+class ArchivedCursor(LogCursor):
+    """A `LogCursor` over an archived log (decompressed by the reader); epoch 0."""
+
+    @property
+    def position(self) -> Position:
+        """Where the next read starts (an archive is never appended to)."""
+        return Position(0, self.offset)
 
 
 class FileStore:
@@ -207,22 +211,14 @@ class FileStore:
 
     # -- listing ---------------------------------------------------------------------------
 
-    def entries(self) -> Iterator[FileEntry]:
+    def entries(self) -> Iterator[StoreEntry]:
         """Every ``<id>.jsonl`` in the sessions directory (one scandir, no stat)."""
-        try:
-            scan = os.scandir(self.home.sessions_dir)
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise JournalIOError(
-                f"cannot list sessions: {exc.strerror}", path=self.home.sessions_dir
-            ) from exc
-        with scan:
-            for entry in scan:
-                name = entry.name
-                sid = name[: -len(LOG_SUFFIX)]
-                if name.endswith(LOG_SUFFIX) and is_session_id(sid):
-                    yield FileEntry(entry, sid)
+        found = self.entry_map()
+        return (e for e in map(found.entry, found.epochs) if e is not None)
+
+    def entry_map(self) -> FileEntries:
+        """The sessions directory read once, entries taken by id (entries.py)."""
+        return scan_entries(self.home.sessions_dir)
 
     def session_ids(self) -> list[str]:
         """Ids of every session, sorted."""
@@ -241,8 +237,10 @@ class FileStore:
         return _head(self.home, session_id)
 
     def holder(self, session_id: str) -> LockHolder | None:
-        """The live holder of the session's lock, or None."""
-        return lock_holder(self.home.lock_path(session_id))
+        """The live writer of the session (the flock on its log), or None."""
+        from .lock import log_holder
+
+        return log_holder(self.home, session_id)
 
     # -- writing and reading ---------------------------------------------------------------
 
@@ -257,6 +255,8 @@ class FileStore:
         batch_max_events: int = 1024,
     ) -> FileWriter:
         """Lock the session and open its log for appending (see writer.py)."""
+        from .writer import LogWriter
+
         writer = LogWriter(
             self.home,
             session_id,
@@ -286,14 +286,14 @@ class FileStore:
         resolve_blobs: bool = True,
     ) -> FileCursor:
         """A verifying reader of the log from `position` (see cursor.py)."""
-        head = _head(self.home, session_id)
+        path = self.home.log_path(session_id)
+        head = _head(self.home, session_id, path)
         if position is not None and not position.same_log(head):
             raise StalePositionError(
-                "the position is of an earlier incarnation of the log",
-                path=self.home.log_path(session_id),
+                "the position is of an earlier incarnation of the log", path=path
             )
         return FileCursor(
-            self.home.log_path(session_id),
+            path,
             epoch=head.epoch,
             session_id=session_id,
             skip_corrupt=skip_corrupt,
@@ -311,6 +311,8 @@ class FileStore:
         self, session_id: str, records: Iterable[bytes], *, expected: Position | None = None
     ) -> Position:
         """Replace the log by `records` crash-safely, with every writer kept out."""
+        from .lock import hold_session
+
         st_os = self.storage if self.storage is not None else REAL
         path = self.home.log_path(session_id)
         _head(self.home, session_id)  # no such log: nothing to lock or replace
@@ -326,6 +328,8 @@ class FileStore:
 
     def remove(self, session_id: str) -> None:
         """Delete the session's log (its lock file stays: no unlink race with a locker)."""
+        from .lock import hold_session
+
         path = self.home.log_path(session_id)
         st_os = self.storage if self.storage is not None else REAL
         _head(self.home, session_id)
@@ -350,6 +354,8 @@ class FileStore:
         step_ms: int = 2,
     ) -> FileWatch:
         """An inotify watch on the sessions directory (see watch.py)."""
+        from .watch import FileWatch
+
         if not self.home.sessions_dir.is_dir():
             raise JournalIOError("no sessions directory", path=self.home.sessions_dir)
         return FileWatch(
@@ -359,3 +365,49 @@ class FileStore:
             debounce_ms=debounce_ms,
             step_ms=step_ms,
         )
+
+    # -- beyond the seam: what `HomeStore` offers readers (base.py) -------------------------
+
+    def archived_ids(self) -> list[str]:
+        """Ids of the archived sessions (``<home>/archive``), sorted; checks the home."""
+        return archived_ids(self.home)
+
+    def is_archived(self, session_id: str) -> bool:
+        """True if the session has no log but something stands where its archive goes."""
+        return not self.exists(session_id) and has_log(self.home, session_id)
+
+    def open_archived(
+        self, session_id: str, *, skip_corrupt: bool = False, resolve_blobs: bool = True
+    ) -> ArchivedCursor:
+        """A verifying reader of the session's archive (store/fs/archived.py)."""
+        return ArchivedCursor(
+            self.home.log_path(session_id),
+            session_id=session_id,
+            skip_corrupt=skip_corrupt,
+            resolve_blobs=resolve_blobs,
+            blob_dir=self.home.blobs_dir,
+        )
+
+    def scan_lines(
+        self, session_id: str, test: LineTest, *, offset: int = 0
+    ) -> Iterator[tuple[int, bytes]]:
+        """The lines from `offset` on that `test` may accept (rawlines.py)."""
+        from .rawlines import candidate_lines
+
+        return candidate_lines(self.home.log_path(session_id), test, offset=offset)
+
+    def lines_at(
+        self, session_id: str, places: Sequence[tuple[int, int]]
+    ) -> Iterator[tuple[int, bytes]]:
+        """The lines at (offset, length) places (rawlines.py)."""
+        from .rawlines import lines_at
+
+        return lines_at(self.home.log_path(session_id), places)
+
+    def blob_intact(self, sha256: str, size: int) -> bool:
+        """True if the blob's file is a regular file of `size` bytes (one lstat, no hash)."""
+        try:
+            st = os.lstat(self._blobs.path(sha256))
+        except (OSError, P8jError):
+            return False
+        return stat.S_ISREG(st.st_mode) and st.st_size == size

@@ -55,7 +55,7 @@ import threading
 import time
 from typing import Literal
 
-from ...codec import encode_event
+from ...codec import DEFAULT_MAX_RECORD_BYTES, encode_event
 from ...errors import JournalIOError, RecordTooLargeError, UnsafePathError
 from ...events import Event
 from .layout import Home, check_file
@@ -67,7 +67,6 @@ __all__ = ["CHECK_BYTES", "DEFAULT_MAX_RECORD_BYTES", "Durability", "LogWriter"]
 
 Durability = Literal["default", "fsync", "batch"]
 DURABILITY_MODES: tuple[str, ...] = ("default", "fsync", "batch")
-DEFAULT_MAX_RECORD_BYTES = 1 << 20
 # Bytes appended between two checks that the log is still in place (an fstat and an
 # lstat, ~2 us): a size compare per append, and a check every few hundred records.
 CHECK_BYTES = 64 << 10

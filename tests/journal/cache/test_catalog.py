@@ -198,7 +198,7 @@ def test_a_corrupt_log_still_lists_and_counts_its_problems(home: Home) -> None:
     mgr.pause_session()
     path = home.log_path(sid)
     data = bytearray(path.read_bytes())
-    data[data.index(b"m2")] ^= 0x20  # a bit flip in line 4
+    data[data.index(b'"m2"') + 1] ^= 0x20  # a bit flip in line 4 (not in a cwd "...m2...")
     path.write_bytes(bytes(data))
     [summary] = list_summaries(home)
     assert summary.problems >= 1
