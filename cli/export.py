@@ -13,15 +13,16 @@ from click.core import ParameterSource
 
 from p8j.journal.errors import P8jError
 from p8j.journal.events import AnyEvent, UnknownEvent
-from p8j.journal.housekeeping import resolve_session_ref
+from p8j.journal.housekeeping import resolve_in
 from p8j.journal.importers.registry import native_records
 from p8j.journal.session import fold
+from p8j.journal.store.base import is_home_store
 from p8j.replay.export import markdown, raw_lines, read_session_events, snapshot_json
 from p8j.replay.load import load_report
 
 from .export_target import check_target, is_stdout, write_target
 from .main import CliError
-from .options import SESSION_REF, current_home, shared_options
+from .options import SESSION_REF, current_store, shared_options
 from .pager import paged
 from .render import escape
 from .replay import report_problems
@@ -88,17 +89,18 @@ def export(
         if ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT and fmt != "json":
             raise click.UsageError(f"--json asks for JSON, -f {fmt} for {fmt}: give one of them")
         fmt = "json"
-    home = current_home()
+    store = current_store()
+    home = store.home if is_home_store(store) else None
     if output is not None and is_stdout(output):
         output = None
     target = check_target(output, home) if output is not None else None  # before any reading
     chunks: Iterable[bytes]
     if fmt == "jsonl":
-        sid = resolve_session_ref(home, ref, archived=True)
-        lines, cursor = raw_lines(home, sid, strict=strict)
+        sid = resolve_in(store, ref, archived=True)
+        lines, cursor = raw_lines(None, sid, strict=strict, store=store)
         chunks = lines
     else:
-        events, report = read_session_events(home, ref, strict=strict)
+        events, report = read_session_events(None, ref, strict=strict, store=store)
         sid = report.session_id
         report_problems(report)  # now: not in the middle of what a pager shows
         if fmt == "native":

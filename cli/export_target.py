@@ -63,11 +63,16 @@ def _links_into(home_dir: str, st: os.stat_result) -> str | None:
     return None
 
 
-def check_target(path: str, home: Home) -> str:
-    """The resolved path to write for ``-o PATH``; a usage error if it is empty or in `home`."""
+def check_target(path: str, home: Home | None) -> str:
+    """The resolved path to write for ``-o PATH``; a usage error if it is empty or in `home`.
+
+    `home` is None for a store that keeps no files here (nothing local to protect).
+    """
     if not path:
         raise click.BadParameter("the path is empty", param_hint="'-o' / '--output'")
     target = os.path.realpath(path)  # a symlink is written through, so judge where it leads
+    if home is None:
+        return target
     home_dir = os.path.realpath(home.path)
     refusal = f"{path} is inside the journal home {home_dir}; choose a path outside it"
     if _inside(target, home_dir):

@@ -30,7 +30,7 @@ from p8j.replay.listing import session_state
 from p8j.replay.load import CONTEXTS, LoadReport, load_session, load_session_with_report
 from p8j.replay.timeline import child_sessions, imported_records
 
-from .options import SESSION_REF, SINCE, count, current_home, shared_options, stdout_style
+from .options import SESSION_REF, SINCE, count, current_store, shared_options, stdout_style
 from .pager import paged
 from .render import (
     ID_CHARS,
@@ -338,10 +338,11 @@ def replay(
     """Rebuild a session from its log and show it (ID: default latest)."""
     if at_seq is not None and until is not None:
         raise click.UsageError("--at and --until are two bounds for one thing: give one of them")
-    home = current_home()
+    store = current_store()
     session, report = load_session_with_report(
         ref,
-        home,
+        None,
+        store=store,
         upto_seq=at_seq,
         until=until,
         skip_corrupt=not strict,
@@ -361,14 +362,16 @@ def replay(
         return
     style = stdout_style()
     as_of = _as_of(session, at_seq, until)
-    state = session_state(home, session.session_id, session.status)[0]
+    state = session_state(store, session.session_id, session.status)[0]
     if state == "crashed" and session.source is not None:
         state = "imported"  # as `p8j ls` says: nobody imports it now, nothing crashed
     if as_of is not None and state in ("live", "crashed", "imported"):
         state = session.status  # the lock says what is true now, not then
     width = None if full else (terminal_width() if is_terminal() else LINE_CHARS)
     records = (
-        imported_records(session.session_id, home, upto_seq=at_seq, until=until) if show_all else []
+        imported_records(session.session_id, upto_seq=at_seq, until=until, store=store)
+        if show_all
+        else []
     )
     results = pair_results(session)
     inline = markers(session, style, records, width, full=full, results=results)
@@ -384,10 +387,10 @@ def _add_children(
     inline: dict[int, list[str]], session: Session, style: Style, full: bool, width: int | None
 ) -> None:
     """Put each child session after the message that spawned it (else after the conversation)."""
-    home = current_home()
+    store = current_store()
     end = session.message_count
-    for summary in child_sessions(home, session.session_id):
-        child = load_session(summary.session_id, home, skip_corrupt=True)
+    for summary in child_sessions(store, session.session_id):
+        child = load_session(summary.session_id, store=store, skip_corrupt=True)
         spawned = call_index(session, child.parent_call_id)
         place = end if spawned is None else spawned + 1
         inline.setdefault(place, []).extend(child_lines(child, style, full=full, width=width))

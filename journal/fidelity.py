@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from .events import Origin, SessionCompacted, Usage
+from .events import Origin, SessionCompacted, SessionPaused, SessionResumed, Usage
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -55,12 +55,23 @@ _FIELDS = (
 
 
 def event_time(event: object) -> str | None:
-    """The event's effective time: its source's time when imported, else its ``ts`` (see above)."""
+    """The event's effective time: its source's time when imported, else its ``ts`` (see above).
+
+    The pause and resume an import writes around each pass (reason `IMPORT_REASON`)
+    are timeless: when p8j imported is not when the session happened.
+    """
     origin = getattr(event, "origin", None)
     if isinstance(origin, Origin):
         return origin.ts
+    if type(event) in _IMPORT_MARKS and getattr(event, "reason", None) == IMPORT_REASON:
+        return None
     ts: str = getattr(event, "ts")  # noqa: B009  # every event has one; UnknownEvent too
     return ts
+
+
+# The reason an import gives its SessionPaused / SessionResumed (importers/engine.py).
+IMPORT_REASON = "import"
+_IMPORT_MARKS = (SessionPaused, SessionResumed)
 
 
 def display_time(event: object) -> str:

@@ -315,11 +315,11 @@ def apply(
     was formatted from passes it to skip re-parsing.
     """
     session = _step(session, event)
-    if getattr(event, "origin", None) is None:
-        session.last_event_time = parse_ts(event.ts) if when is None else when
+    if getattr(event, "origin", None) is None and when is not None:
+        session.last_event_time = when
     else:
         found = event_time(event)
-        if found is not None:  # a timeless imported record leaves the last time as it was
+        if found is not None:  # a timeless event leaves the last time as it was
             session.last_event_time = parse_ts(found)
     return session
 
@@ -481,7 +481,7 @@ def _fold_into(
         else:
             _step(session, last)
             status = session.status
-        if getattr(last, "origin", None) is None or event_time(last) is not None:
+        if event_time(last) is not None:
             timed = last
     if last is not None:
         session.last_seq = last.seq + seq_span(last) - 1

@@ -15,6 +15,7 @@ from datetime import datetime
 from p8j.journal import Home, MessageRecorded, RecordImported
 from p8j.journal.cache.catalog import SessionSummary, list_summaries
 from p8j.journal.housekeeping import resolve_in
+from p8j.journal.store.base import SessionStore
 
 from .bounded import read_bounded
 from .load import open_reader, reader_store
@@ -28,9 +29,10 @@ def imported_records(
     *,
     upto_seq: int | None = None,
     until: datetime | str | None = None,
+    store: SessionStore | None = None,
 ) -> list[tuple[int, RecordImported]]:
     """The session's imported records, each with how many messages come before it."""
-    store = reader_store(home)
+    store = reader_store(home, store)
     sid = resolve_in(store, session_id, archived=True)
     reader = open_reader(store, sid, skip_corrupt=True)
     before = 0
@@ -44,7 +46,7 @@ def imported_records(
     return out
 
 
-def child_sessions(home: Home, session_id: str) -> list[SessionSummary]:
+def child_sessions(home: Home | SessionStore, session_id: str) -> list[SessionSummary]:
     """The sessions whose parent is `session_id`, oldest first."""
     found = [s for s in list_summaries(home) if s.parent_id == session_id]
     return sorted(found, key=lambda s: (s.start_time or "", s.session_id))

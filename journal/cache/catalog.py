@@ -90,7 +90,9 @@ __all__ = [
     "title_of",
 ]
 
-CATALOG_VERSION = 4  # 3: cwd, forked_from, title_source; 4: source times, usage, links
+CATALOG_VERSION = (
+    5  # 3: cwd, forked_from, title_source; 4: source times, usage, links; 5: import pauses timeless
+)
 # Rewrite the catalog once the log bytes read past its offsets reach this share of its size.
 _SAVE_SHARE = 16
 
@@ -237,10 +239,9 @@ def _step(s: SessionSummary, ev: Any) -> None:
         s.last_activity = ev.ts
         return
     s.last_seq = ev.seq
-    if origin is None:
-        s.last_activity = ev.ts
-    elif origin.ts is not None:  # a record without a source time leaves the last one
-        s.last_activity = origin.ts
+    when = event_time(ev)
+    if when is not None:  # a timeless event (journal/fidelity.py) leaves the last one
+        s.last_activity = when
 
 
 def summarize(events: Iterable[Any], session_id: str) -> SessionSummary:

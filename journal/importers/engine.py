@@ -52,6 +52,7 @@ from ..events import (
     SessionStarted,
     UnknownEvent,
 )
+from ..fidelity import IMPORT_REASON
 from ..recording import append_event, open_for_append, p8j_version, redact_event
 from ..secrets.config import default_redactor, redaction_enabled
 from ..secrets.engine import Redactor
@@ -69,7 +70,6 @@ from .sources import SourceEntry, SourceIndex, derive_id, identity_of, read_sour
 __all__ = ["ImportRun", "Progress", "default_roots", "import_path"]
 
 Progress = Callable[[int, int], None]
-IMPORT_REASON = "import"
 
 
 class _Open:

@@ -18,11 +18,13 @@ from p8j.journal.events import (
     MessageRecorded,
     RecordImported,
     SessionCompacted,
+    SessionPaused,
+    SessionResumed,
     SessionTitled,
     Usage,
     UsageRecorded,
 )
-from p8j.journal.fidelity import UsageTally, add_usage, display_time, event_time
+from p8j.journal.fidelity import IMPORT_REASON, UsageTally, add_usage, display_time, event_time
 from p8j.journal.session import apply, fold
 from p8j.replay.load import load_session
 
@@ -72,6 +74,25 @@ def test_effective_time_is_the_source_time_and_a_record_without_one_is_timeless(
     assert session.last_event_time == datetime(2026, 11, 1, 9, 6, tzinfo=timezone.utc)
     summary = summarize(events, events[0].session_id)
     assert (summary.start_time, summary.last_activity) == (T0, _at(6))
+
+
+def test_the_pause_and_resume_an_import_writes_are_timeless() -> None:
+    # Each import pass ends paused and the next resumes: when p8j imported is not when
+    # the session happened, so neither moves its last activity or duration.
+    drafts = [
+        *_conversation(),
+        draft(SessionPaused, reason=IMPORT_REASON),
+        draft(SessionResumed, reason=IMPORT_REASON),
+        _msg("user", "later", _at(7)),
+        draft(SessionPaused, reason=IMPORT_REASON),
+    ]
+    events = stamped(drafts)
+    assert event_time(events[-1]) is None
+    assert fold(events).last_event_time == datetime(2026, 11, 1, 9, 7, tzinfo=timezone.utc)
+    summary = summarize(events, events[0].session_id)
+    assert summary.last_activity == _at(7)
+    # A pause for any other reason is the user's own, and keeps its time.
+    assert event_time(stamped([start(), draft(SessionPaused, reason="lunch")])[1]) == APPEND_TS
 
 
 def test_native_events_keep_their_append_time() -> None:
