@@ -28,12 +28,15 @@ import msgspec
 from ..errors import P8jError
 from ..events import SessionStarted
 from ..store.base import SessionStore
+from ..store.fs.cursor import LogCursor
 from ..timefmt import parse_ts
 from .base import SourceFile
 
 __all__ = ["Identity", "SourceEntry", "SourceIndex", "derive_id", "identity_of", "read_source"]
 
 Identity = tuple[str, str, str]
+# What the index reads of a file-store log at a time: a SessionStarted line fits.
+START_CHUNK = 16 << 10
 
 
 class SourceEntry(msgspec.Struct, frozen=True):
@@ -88,6 +91,10 @@ class SourceIndex:
     def _start(self, sid: str) -> SessionStarted | None:
         try:
             cursor = self.store.open_cursor(sid, resolve_blobs=False)
+            if isinstance(cursor, LogCursor):
+                # Only the first line is wanted (a few kB): the default 1 MiB block would
+                # read and decode up to a MiB of every log the index looks at.
+                cursor.chunk_size = START_CHUNK
             first = next(iter(cursor.read(final=False)), None)
         except P8jError:
             return None  # a damaged log is not ours to judge here: verify/repair say why

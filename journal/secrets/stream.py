@@ -206,6 +206,32 @@ class RedactStream:
             self._advance(texts[-1])
         return True
 
+    def clean_all(self, values: list[Any], names: list[str]) -> bool:
+        """True (the stream moved on past them) if nothing in `values` nor `names` is redacted.
+
+        `values` are walked in order as `value` walks each (texts joined to the
+        carry), `names` are judged alone as `label` judges each: one set pass over
+        all of them (an event's fields at once), exact for the reason `_clean` is.
+        False leaves the stream as it was: the caller takes the long way.
+        """
+        rset = self.redactor._set
+        if rset is None:
+            return False
+        texts: list[str] = []
+        keys: list[str] = []
+        for v in values:
+            if not self._gather(v, texts, keys):
+                return False
+        blob = self.carry + "".join(texts)
+        if keys or names:
+            # A line break before each name: no candidate holds one, so none spans two.
+            blob += "\n" + "\n".join(keys + names)
+        if rset.hits(blob) != []:
+            return False
+        if texts:
+            self._advance(texts[-1])
+        return True
+
     def _gather(self, v: Any, texts: list[str], names: list[str]) -> bool:
         """Collect the texts and keys of `v` in walk order; False if `v` needs the long way."""
         kind = type(v)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -341,3 +342,25 @@ def test_a_raw_record_over_the_cap_of_medium_strings_is_one_blob(tmp_path: Path)
     (sid,) = FileStore(home).session_ids()
     assert list(CLAUDE_LIKE.native(events_of(home, sid))) == [record]
     assert next((home / "sessions").glob("*.jsonl")).stat().st_size < 10_000
+
+
+def test_the_index_of_past_imports_reads_only_the_head_of_each_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    write(tmp_path / "src" / "s1.jsonl", [rec(i, f"{i} " + "words " * 8000) for i in range(40)])
+    import_path(CLAUDE_LIKE, tmp_path / "src", home=home)
+    (sid,) = FileStore(home).session_ids()
+    assert (home / "sessions" / f"{sid}.jsonl").stat().st_size > 1 << 20
+    read: list[int] = []
+    pread = os.pread
+
+    def counting(fd: int, n: int, offset: int) -> bytes:
+        data = pread(fd, n, offset)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "pread", counting)
+    index = sources.SourceIndex(FileStore(home))
+    assert index.lookup((CLAUDE_LIKE.agent, "s1", "")) == sid
+    assert 0 < sum(read) <= 64 << 10  # its SessionStarted, not a MiB of log
