@@ -66,7 +66,7 @@ from ..events import (
     UsageRecorded,
 )
 from ..timefmt import format_ts, parse_ts
-from .base import event_origin, split_record
+from .base import event_origin
 
 __all__ = ["CodexState", "map_record", "record_ts"]
 
@@ -165,9 +165,9 @@ def record_ts(record: dict[str, Any]) -> str | None:
 
 
 def map_record(record: dict[str, Any], line: int, end: int, state: CodexState) -> tuple[str, Event]:
-    """Map one decoded rollout record (see the module docstring)."""
+    """Map one decoded rollout record (see the module docstring); `record` is consumed."""
     draft = _draft(record, state)
-    rest, values = split_record(record, draft.moves)
+    rest, values = _take(record, draft.moves)
     changed = {k: v for k, v in draft.context.items() if getattr(state, k) != v}
     origin = Origin(
         ts=record_ts(record),
@@ -184,6 +184,23 @@ def map_record(record: dict[str, Any], line: int, end: int, state: CodexState) -
         v=SCHEMA_VERSION, session_id="", seq=0, ts="", origin=origin, **draft.fields, **values
     )
     return draft.kind, event
+
+
+def _take(record: dict[str, Any], moves: dict[str, JsonPath]) -> tuple[Any, dict[str, Any]]:
+    """base.split_record without its deep copy: `record` was just decoded for this event
+    alone, so the values are popped out of it (a third of the read's time otherwise)."""
+    if any(not path for path in moves.values()):
+        (name,) = [n for n, path in moves.items() if not path]
+        return msgspec.UNSET, {name: record}
+    values: dict[str, Any] = {}
+    for name, path in sorted(moves.items(), key=lambda kv: -len(kv[1])):
+        node: Any = record
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        last = path[-1]
+        if isinstance(node, dict) and last in node:
+            values[name] = node.pop(last)
+    return record, values
 
 
 def _verbatim(kind: str, context: dict[str, str] | None = None) -> _Draft:
