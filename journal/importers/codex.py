@@ -141,12 +141,12 @@ class CodexImporter:
             # os.walk, not rglob: ~/.codex is a dot folder, and so are folders above a tree.
             walk = os.walk(path)
             paths = sorted(Path(d) / n for d, _, ns in walk for n in ns if n.endswith(_SUFFIXES))
-            found = [self._source(p) for p in paths]
+            found = [self._source(p, in_tree=True) for p in paths]
         else:
-            found = [self._source(path)]
+            found = [self._source(path, in_tree=False)]
         yield from _link(found)
 
-    def _source(self, path: Path) -> SourceFile:
+    def _source(self, path: Path, *, in_tree: bool) -> SourceFile:
         compressed = "zstd" if path.name.endswith(".zst") else None
         ids = _UUID.findall(path.name)
         name_id = ids[-1] if ids else path.name.split(".")[0]
@@ -159,7 +159,12 @@ class CodexImporter:
             return msgspec.structs.replace(draft, skipped=HISTORY)
         if compressed and not _zstd_available():
             return msgspec.structs.replace(draft, skipped=ZSTD_MISSING)
-        first = _first_record(read_source(draft, _HEAD_LIMIT))
+        try:
+            first = _first_record(read_source(draft, _HEAD_LIMIT))
+        except JournalIOError as exc:
+            if not in_tree:  # the one file asked for: an error, not a report
+                raise
+            return msgspec.structs.replace(draft, skipped=exc.message)
         if isinstance(first, dict) and set(first) == {"session_id", "ts", "text"}:
             return msgspec.structs.replace(draft, skipped=HISTORY)
         if first is not None and not _is_codex(first):

@@ -658,3 +658,20 @@ def test_events_encode_and_decode_as_journal_events() -> None:
             ts="2026-12-03T18:00:00.000000Z",
         )
         assert decode_line(encode_event(filled)[:-1]) == filled
+
+
+def test_a_file_that_cannot_be_read_is_reported_in_a_tree_and_an_error_alone(
+    tmp_path: Path,
+) -> None:
+    from p8j.journal.errors import JournalIOError
+
+    good = tmp_path / "rollout-2026-05-12T10-00-00-019e0000-0000-7000-8000-000000000001.jsonl"
+    good.write_bytes(jsonl(META))
+    dangling = tmp_path / "rollout-2026-05-12T10-00-01-019e0000-0000-7000-8000-000000000002.jsonl"
+    dangling.symlink_to(tmp_path / "gone.jsonl")  # listed by the walk, but cannot be opened
+    found = {Path(f.path).name: f for f in IMPORTER.discover(tmp_path)}
+    assert found[good.name].skipped is None
+    skipped = found[dangling.name].skipped
+    assert skipped is not None and skipped.startswith("cannot read rollout")
+    with pytest.raises(JournalIOError, match="cannot read rollout"):
+        list(IMPORTER.discover(dangling))
