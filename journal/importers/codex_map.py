@@ -25,6 +25,10 @@ legacy ones, before ``session_meta`` existed, are the bare payload):
 - ``function_call_output`` / ``custom_tool_call_output`` -> `ExecutionRecorded`
   (output moved when a string, else `result`; exit code and duration from the
   ``metadata`` or the unified-exec header where present, else None);
+- ``event_msg`` ``user_message`` -> `MessageRecorded` (role ``user``, content =
+  ``payload.message``) when no user message of the model's history since the
+  last such event says the same: Codex echoes every human prompt as this event
+  right after the ``response_item``, and an echo stays a `RecordImported`;
 - ``event_msg`` ``token_count`` with ``info`` -> `UsageRecorded` (usage =
   ``last_token_usage``; ``response_id`` derived from ``total_token_usage`` so
   a re-emitted cumulative report counts once); ``thread_name_updated`` ->
@@ -107,6 +111,8 @@ _EXIT = re.compile(r"^(?:Process exited with code|Exit code:) (-?\d{1,10})\s*$",
 _WALL = re.compile(r"^Wall time: (\d{1,12}(?:\.\d{1,9})?) seconds\s*$", re.MULTILINE)
 _PATCH_FILE = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$", re.MULTILINE)
 _INT_MAX = 2**63 - 1
+_PROMPTS = 8  # echoes follow their prompt at once; a legacy rollout has none to clear them
+USER_MESSAGE_PATH: JsonPath = ["payload", "message"]
 _ONE_LINE = 200
 
 
@@ -123,6 +129,9 @@ class CodexState:
     model: str | None = None
     git_branch: str | None = None
     calls: dict[str, str] = field(default_factory=dict)
+    # The user messages of the model's history since the last ``user_message`` event:
+    # Codex echoes each human prompt as that event right after, and an echo is no prompt.
+    prompts: list[str] = field(default_factory=list)
 
     def apply(self, event: object) -> None:
         """Take in one imported event (others are ignored)."""
@@ -139,6 +148,13 @@ class CodexState:
             self.calls[event.call_id] = event.command
         elif isinstance(event, ExecutionRecorded) and event.call_id is not None:
             self.calls.pop(event.call_id, None)
+        elif isinstance(event, MessageRecorded) and event.role == "user":
+            if origin.moved.get("content") == USER_MESSAGE_PATH:
+                self.prompts.clear()
+            else:
+                self.prompts = [*self.prompts[-(_PROMPTS - 1) :], _prompt(event.content)]
+        elif isinstance(event, RecordImported) and event.kind == "event_msg/user_message":
+            self.prompts.clear()
 
 
 @dataclass
@@ -274,6 +290,13 @@ def _event_msg(payload: dict[str, Any], ptype: object, state: CodexState) -> _Dr
             if state.model is not None:  # the turn's model (turn_context): usage by model
                 usage["model"] = state.model
             return _Draft(kind, UsageRecorded, {}, usage)
+    elif ptype == "user_message":
+        message = payload.get("message")
+        if isinstance(message, str) and _prompt(message) not in state.prompts:
+            # A prompt only this event holds (hand-trimmed rollouts): the conversation needs it.
+            injected = message.lstrip().startswith(INJECTED_MARKERS)
+            fields = {"role": "user", "injected": True} if injected else {"role": "user"}
+            return _Draft(kind, MessageRecorded, {"content": USER_MESSAGE_PATH}, fields)
     elif ptype == "thread_name_updated":
         moves = _present(payload, ["payload"], {"title": ("thread_name", str)})
         if not moves:
@@ -336,6 +359,11 @@ def _texts(content: object) -> list[str] | None:
         return None
     texts = [b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)]
     return texts or None
+
+
+def _prompt(content: object) -> str:
+    """A user message's text as a ``user_message`` event would echo it."""
+    return "".join(_texts(content) or []).strip()
 
 
 def _message(item: dict[str, Any], prefix: JsonPath) -> _Draft:

@@ -675,3 +675,25 @@ def test_a_file_that_cannot_be_read_is_reported_in_a_tree_and_an_error_alone(
     assert skipped is not None and skipped.startswith("cannot read rollout")
     with pytest.raises(JournalIOError, match="cannot read rollout"):
         list(IMPORTER.discover(dangling))
+
+
+def test_a_prompt_only_a_user_message_event_holds_is_a_message_an_echo_is_not() -> None:
+    said = item(
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]}
+    )
+    echo = item({"type": "user_message", "message": "fix it\n", "images": []}, top="event_msg")
+    alone = item({"type": "user_message", "message": "run a review", "images": []}, top="event_msg")
+    events = events_of(jsonl(said, echo, alone, echo))
+    assert [type(e).__name__ for e in events] == [
+        "MessageRecorded",
+        "RecordImported",
+        "MessageRecorded",
+        "MessageRecorded",  # "fix it" again, with no history message before it: a prompt
+    ]
+    assert (events[2].role, events[2].content, events[2].injected) == (
+        "user",
+        "run a review",
+        False,
+    )
+    assert events[2].origin.moved == {"content": ["payload", "message"]}
+    assert rebuild_record(events[2]) == alone

@@ -81,13 +81,21 @@ def _texts(content: Any) -> list[str]:
 def _walk(records: list[Any]) -> list[tuple[Any, ...]]:
     """The conversation read straight from the source records (not through the importer)."""
     walked: list[tuple[Any, ...]] = []
+    said: list[str] = []  # user messages of the history since the last user_message event
     for record in records:
-        item = record.get("payload") if record.get("type") == "response_item" else None
+        payload = record.get("payload")
+        if record.get("type") == "event_msg" and payload.get("type") == "user_message":
+            if payload["message"].strip() not in said:  # not Codex's echo of a prompt
+                walked.append(("text", "user", [payload["message"]]))
+            said = []
+        item = payload if record.get("type") == "response_item" else None
         if not isinstance(item, dict):
             continue
         kind = item.get("type")
         if kind == "message":
             walked.append(("text", item["role"], _texts(item.get("content"))))
+            if item["role"] == "user":
+                said.append("".join(_texts(item.get("content"))).strip())
         elif kind == "reasoning":
             walked.append(("thinking", _texts(item.get("summary")) + _texts(item.get("content"))))
         elif kind in CALLS:
