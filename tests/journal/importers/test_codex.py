@@ -697,3 +697,10 @@ def test_a_prompt_only_a_user_message_event_holds_is_a_message_an_echo_is_not() 
     )
     assert events[2].origin.moved == {"content": ["payload", "message"]}
     assert rebuild_record(events[2]) == alone
+
+
+def test_the_importer_satisfies_the_protocol() -> None:
+    from p8j.journal.importers.base import Importer
+
+    importer: Importer = IMPORTER  # mypy checks the signatures, isinstance the members
+    assert isinstance(importer, Importer)
