@@ -62,7 +62,10 @@ def _zstd_available() -> bool:
 
 
 def _unzstd(data: bytes, path: str, limit: int | None = None) -> bytes:
-    import zstandard
+    try:
+        import zstandard
+    except ImportError as exc:
+        raise JournalIOError(ZSTD_MISSING, path=path) from exc
 
     try:
         with zstandard.ZstdDecompressor().stream_reader(
@@ -183,7 +186,12 @@ class CodexImporter:
     def read(
         self, file: SourceFile, data: bytes, start: ReadPoint, state: Any = None
     ) -> Iterator[Mapped]:
-        """Map the whole lines of `data` from `start` on (see base.py's contract)."""
+        """Map the whole lines of `data` from `start` on (see base.py's contract).
+
+        `state` is the `CodexState` of `resume_state` (None: a new file's); it is
+        updated in place as each line is yielded, so the caller keeps it for the
+        next read of the same file.
+        """
         st = state if isinstance(state, CodexState) else CodexState()
         pos, line = start.offset, start.line
         while (newline := data.find(b"\n", pos)) >= 0:

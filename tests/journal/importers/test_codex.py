@@ -704,3 +704,16 @@ def test_the_importer_satisfies_the_protocol() -> None:
 
     importer: Importer = IMPORTER  # mypy checks the signatures, isinstance the members
     assert isinstance(importer, Importer)
+
+
+def test_reading_a_zstd_rollout_without_zstandard_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from p8j.journal.errors import JournalIOError
+
+    path = tmp_path / "rollout-x.jsonl.zst"
+    path.write_bytes(b"\x28\xb5\x2f\xfd")
+    file = SourceFile(path=str(path), source=source().source, compressed="zstd")
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    with pytest.raises(JournalIOError, match=r"install p8j\[zstd\]"):
+        read_source(file)
