@@ -605,6 +605,8 @@ def test_discover_a_codex_home(tmp_path: Path) -> None:
         by_path[files["bare"]].source.source_id == "019e0000-0000-7000-8000-00000000000e"
     )  # from the name
     assert read_source(fork).startswith(b'{"timestamp"')
+    first = list(IMPORTER.read(child, read_source(child), ReadPoint()))[0]
+    assert IMPORTER.start_event(child, first).parent_call_id == "call_9"
 
 
 def test_discover_one_file_and_the_default_paths(
