@@ -605,7 +605,7 @@ def test_discover_a_codex_home(tmp_path: Path) -> None:
         by_path[files["bare"]].source.source_id == "019e0000-0000-7000-8000-00000000000e"
     )  # from the name
     assert read_source(fork).startswith(b'{"timestamp"')
-    first = list(IMPORTER.read(child, read_source(child), ReadPoint()))[0]
+    first = next(IMPORTER.read(child, read_source(child), ReadPoint()))
     assert IMPORTER.start_event(child, first).parent_call_id == "call_9"
 
 
