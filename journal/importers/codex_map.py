@@ -6,8 +6,8 @@ as Codex names it (``response_item/message``, ``event_msg/token_count``,
 ``turn_context``...; a legacy bare item is just its ``type``). The event is a
 draft (envelope placeholders) whose ``origin`` rebuilds the record exactly
 (`rebuild_record`): values the event shows are moved out of the record, never
-copied, except small derived ones (a command line, parsed tool arguments, exit
-code and duration read from an output's header, token counts).
+copied, except small derived ones (a command line and the exit code, duration of
+an output (codex_tools.py), parsed tool arguments, token counts).
 
 What maps to what (modern records are ``{"timestamp", "type", "payload"}``;
 legacy ones, before ``session_meta`` existed, are the bare payload):
@@ -49,7 +49,6 @@ Per-turn context (`CodexState`): ``session_meta`` (cwd, git branch),
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +70,7 @@ from ..events import (
 )
 from ..timefmt import format_ts, parse_ts
 from .base import event_origin
+from .codex_tools import INT_MAX, command_line, output_facts, parse_object
 
 __all__ = ["CodexState", "map_record", "record_ts"]
 
@@ -102,18 +102,9 @@ INJECTED_MARKERS = (
     "<developer_instructions>",
     "<turn_aborted>",
 )
-_SHELL_TOOLS = frozenset(
-    {"exec_command", "shell", "shell_command", "local_shell", "container.exec"}
-)
-_SHELLS = frozenset({"bash", "zsh", "sh", "dash", "fish"})
 _CWD = re.compile(r"<cwd>([^<]*)</cwd>")
-_EXIT = re.compile(r"^(?:Process exited with code|Exit code:) (-?\d{1,10})\s*$", re.MULTILINE)
-_WALL = re.compile(r"^Wall time: (\d{1,12}(?:\.\d{1,9})?) seconds\s*$", re.MULTILINE)
-_PATCH_FILE = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$", re.MULTILINE)
-_INT_MAX = 2**63 - 1
 _PROMPTS = 8  # echoes follow their prompt at once; a legacy rollout has none to clear them
 USER_MESSAGE_PATH: JsonPath = ["payload", "message"]
-_ONE_LINE = 200
 
 
 @dataclass
@@ -311,7 +302,7 @@ def _event_msg(payload: dict[str, Any], ptype: object, state: CodexState) -> _Dr
 
 
 def _count(value: object) -> int:
-    return value if type(value) is int and 0 <= value <= _INT_MAX else 0
+    return value if type(value) is int and 0 <= value <= INT_MAX else 0
 
 
 def _usage_draft(info: object) -> dict[str, Any] | None:
@@ -390,19 +381,11 @@ def _message(item: dict[str, Any], prefix: JsonPath) -> _Draft:
     return _Draft("message", MessageRecorded, moves, fields, context)
 
 
-def _parse_object(text: str) -> dict[str, Any] | None:
-    try:
-        value = msgspec.json.decode(text)
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _call(item: dict[str, Any], prefix: JsonPath, itype: str) -> _Draft:
     moves = _present(item, prefix, {"call_id": ("call_id", str), "tool": ("name", str)})
     fields: dict[str, Any] = {}
     if itype == "function_call" and isinstance(item.get("arguments"), str):
-        parsed = _parse_object(item["arguments"])
+        parsed = parse_object(item["arguments"])
         if parsed is not None:
             fields["input"] = parsed  # a copy: the JSON text stays in the record
         else:
@@ -430,43 +413,6 @@ def _call(item: dict[str, Any], prefix: JsonPath, itype: str) -> _Draft:
     return _Draft(itype, CommandRecorded, moves, fields)
 
 
-def _argv_line(argv: list[str]) -> str:
-    if len(argv) == 3 and argv[0].rsplit("/", 1)[-1] in _SHELLS and argv[1] in ("-lc", "-c"):
-        return argv[2]
-    return shlex.join(argv)
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _ONE_LINE else text[: _ONE_LINE - 1] + "…"
-
-
-def command_line(tool: str, arguments: object) -> str:
-    """A readable command line for a tool call: the shell command for shell tools."""
-    args = arguments if isinstance(arguments, dict) else {}
-    argv = args.get("command")
-    if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
-        return _argv_line(argv)
-    for key in ("cmd", "command"):
-        if isinstance(args.get(key), str) and tool in _SHELL_TOOLS:
-            return str(args[key])
-    patch = arguments if isinstance(arguments, str) else args.get("input")
-    if tool == "apply_patch" and isinstance(patch, str):
-        files = _PATCH_FILE.findall(patch)
-        return _short(" ".join(["apply_patch", *files])) if files else "apply_patch"
-    if tool == "web_search":
-        query = args.get("query")
-        return _short(f"web_search {query}") if isinstance(query, str) else "web_search"
-    if tool == "write_stdin":
-        chars = args.get("chars")
-        return _short(f"write_stdin {args.get('session_id')}" + (f" {chars!r}" if chars else ""))
-    if arguments is None or arguments == {}:
-        return tool
-    if isinstance(arguments, str):
-        return _short(f"{tool} {arguments}")
-    return _short(f"{tool} {msgspec.json.encode(arguments).decode()}")
-
-
 def _output(item: dict[str, Any], prefix: JsonPath, state: CodexState) -> _Draft:
     moves = _present(item, prefix, {"call_id": ("call_id", str)})
     fields: dict[str, Any] = {}
@@ -481,38 +427,3 @@ def _output(item: dict[str, Any], prefix: JsonPath, state: CodexState) -> _Draft
     call_id = item.get("call_id")
     fields["command"] = state.calls.get(call_id, "") if isinstance(call_id, str) else ""
     return _Draft("output", ExecutionRecorded, moves, fields)
-
-
-def _duration(seconds: float) -> dict[str, float]:
-    return {"duration_s": float(seconds)} if 0 <= seconds < 1e12 else {}
-
-
-def output_facts(text: str) -> dict[str, Any]:
-    """Exit code, duration and status a tool output states about itself (only those present).
-
-    The older ``shell`` tool writes ``{"output", "metadata": {"exit_code",
-    "duration_seconds"}}`` as JSON text; unified exec writes a header
-    (``Wall time: 1.0 seconds``, ``Process exited with code 0`` or ``Process
-    running with session ID 7``; ``shell_command``: ``Exit code: 0``) before
-    ``Output:``.
-    """
-    facts: dict[str, Any] = {}
-    if text.startswith("{"):
-        parsed = _parse_object(text)
-        meta = parsed.get("metadata") if parsed is not None else None
-        if isinstance(meta, dict):
-            code, seconds = meta.get("exit_code"), meta.get("duration_seconds")
-            if type(code) is int and abs(code) <= _INT_MAX:
-                facts["exit_code"] = code
-            if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-                facts.update(_duration(seconds))
-        return facts
-    cut = text.find("\nOutput:")
-    header = text[: cut if 0 <= cut < 2000 else 2000]
-    if (code_match := _EXIT.search(header)) is not None:
-        facts["exit_code"] = int(code_match.group(1))
-    elif "Process running with session ID" in header:
-        facts["status"] = "running"
-    if (wall := _WALL.search(header)) is not None:
-        facts["duration_s"] = float(wall.group(1))
-    return facts

@@ -24,7 +24,8 @@ from p8j.journal.events import (
 )
 from p8j.journal.importers.base import Mapped, ReadPoint, SourceFile, rebuild_record
 from p8j.journal.importers.codex import HISTORY, IMPORTER, NOT_CODEX, ZSTD_MISSING, read_source
-from p8j.journal.importers.codex_map import CodexState, command_line, output_facts
+from p8j.journal.importers.codex_map import CodexState
+from p8j.journal.importers.codex_tools import command_line, output_facts
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "codex"
 ROLLOUT = FIXTURES / "rollout-2026-01-22T10-15-23-019be37c-2706-70c0-8e0e-51985de49079.jsonl"
