@@ -27,7 +27,6 @@ rest exactly as one read would have.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -49,6 +48,7 @@ HISTORY = "Codex prompt history (history.jsonl), not a session transcript"
 NOT_CODEX = "not a Codex rollout (its first record is no Codex record)"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SUFFIXES = (".jsonl", ".jsonl.zst")
+_CHUNK = 1 << 16
 _HEAD_LIMIT = 1 << 24  # a first line longer than 16 MiB is not looked at by discover
 _CWD_SCAN = 1 << 21  # start_event looks for an <environment_context> cwd this far
 
@@ -61,29 +61,48 @@ def _zstd_available() -> bool:
     return True
 
 
-def _unzstd(data: bytes, path: str, limit: int | None = None) -> bytes:
+def _chunks(file: SourceFile) -> Iterator[bytes]:
+    """The file's (decompressed) bytes, a chunk at a time."""
     try:
-        import zstandard
-    except ImportError as exc:
-        raise JournalIOError(ZSTD_MISSING, path=path) from exc
-
-    try:
-        with zstandard.ZstdDecompressor().stream_reader(
-            io.BytesIO(data), read_across_frames=True
-        ) as reader:
-            return reader.read(-1 if limit is None else limit)
-    except zstandard.ZstdError as exc:
-        raise JournalIOError(f"cannot decompress zstd rollout: {exc}", path=path) from exc
+        with open(file.path, "rb") as handle:
+            if file.compressed != "zstd":
+                while chunk := handle.read(_CHUNK):
+                    yield chunk
+                return
+            try:
+                import zstandard
+            except ImportError as exc:
+                raise JournalIOError(ZSTD_MISSING, path=file.path) from exc
+            try:
+                reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+                while chunk := reader.read(_CHUNK):
+                    yield chunk
+            except zstandard.ZstdError as exc:
+                raise JournalIOError(
+                    f"cannot decompress zstd rollout: {exc}", path=file.path
+                ) from exc
+    except OSError as exc:
+        raise JournalIOError(f"cannot read rollout: {exc.strerror}", path=file.path) from exc
 
 
 def read_source(file: SourceFile, limit: int | None = None) -> bytes:
     """The file's (decompressed) bytes, the first `limit` of them when given."""
-    try:
-        with open(file.path, "rb") as handle:
-            data = handle.read() if limit is None or file.compressed else handle.read(limit)
-    except OSError as exc:
-        raise JournalIOError(f"cannot read rollout: {exc.strerror}", path=file.path) from exc
-    return _unzstd(data, file.path, limit) if file.compressed == "zstd" else data
+    data = bytearray()
+    for chunk in _chunks(file):
+        data += chunk
+        if limit is not None and len(data) >= limit:
+            return bytes(data[:limit])
+    return bytes(data)
+
+
+def _head(file: SourceFile) -> bytes:
+    """The file's first bytes, up to a whole line that is not blank (or `_HEAD_LIMIT`)."""
+    data = bytearray()
+    for chunk in _chunks(file):
+        data += chunk
+        if len(data) >= _HEAD_LIMIT or data[: data.rfind(b"\n") + 1].strip():
+            break
+    return bytes(data)
 
 
 def _first_record(data: bytes) -> Any:
@@ -163,7 +182,7 @@ class CodexImporter:
         if compressed and not _zstd_available():
             return msgspec.structs.replace(draft, skipped=ZSTD_MISSING)
         try:
-            first = _first_record(read_source(draft, _HEAD_LIMIT))
+            first = _first_record(_head(draft))
         except JournalIOError as exc:
             if not in_tree:  # the one file asked for: an error, not a report
                 raise
@@ -215,7 +234,7 @@ class CodexImporter:
         meta = _meta(record)
         if not meta:
             try:
-                meta = _meta(_first_record(read_source(file, _HEAD_LIMIT)))
+                meta = _meta(_first_record(_head(file)))
             except JournalIOError:
                 meta = {}
         cwd = meta.get("cwd") if isinstance(meta.get("cwd"), str) else None

@@ -720,3 +720,23 @@ def test_reading_a_zstd_rollout_without_zstandard_is_a_clear_error(
     monkeypatch.setitem(sys.modules, "zstandard", None)
     with pytest.raises(JournalIOError, match=r"install p8j\[zstd\]"):
         read_source(file)
+
+
+def test_discover_reads_a_rollout_only_up_to_its_first_record(tmp_path: Path) -> None:
+    from p8j.journal.importers import codex
+
+    path = tmp_path / "rollout-big.jsonl"
+    path.write_bytes(b"\n\n" + jsonl(META) + jsonl(*[item({"type": "x", "pad": "." * 999})] * 3000))
+    read: list[int] = []
+    chunks = codex._chunks
+
+    def counting(file: SourceFile) -> Any:
+        for chunk in chunks(file):
+            read.append(len(chunk))
+            yield chunk
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codex, "_chunks", counting)
+        (file,) = IMPORTER.discover(path)
+    assert file.source.source_id == META["payload"]["id"]
+    assert sum(read) <= 1 << 16 < path.stat().st_size  # one chunk, not the 3 MB
