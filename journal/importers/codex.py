@@ -27,7 +27,6 @@ rest exactly as one read would have.
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -49,6 +48,7 @@ HISTORY = "Codex prompt history (history.jsonl), not a session transcript"
 NOT_CODEX = "not a Codex rollout (its first record is no Codex record)"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SUFFIXES = (".jsonl", ".jsonl.zst")
+_CHUNK = 1 << 16
 _HEAD_LIMIT = 1 << 24  # a first line longer than 16 MiB is not looked at by discover
 _CWD_SCAN = 1 << 21  # start_event looks for an <environment_context> cwd this far
 
@@ -61,26 +61,48 @@ def _zstd_available() -> bool:
     return True
 
 
-def _unzstd(data: bytes, path: str, limit: int | None = None) -> bytes:
-    import zstandard
-
+def _chunks(file: SourceFile) -> Iterator[bytes]:
+    """The file's (decompressed) bytes, a chunk at a time."""
     try:
-        with zstandard.ZstdDecompressor().stream_reader(
-            io.BytesIO(data), read_across_frames=True
-        ) as reader:
-            return reader.read(-1 if limit is None else limit)
-    except zstandard.ZstdError as exc:
-        raise JournalIOError(f"cannot decompress zstd rollout: {exc}", path=path) from exc
+        with open(file.path, "rb") as handle:
+            if file.compressed != "zstd":
+                while chunk := handle.read(_CHUNK):
+                    yield chunk
+                return
+            try:
+                import zstandard
+            except ImportError as exc:
+                raise JournalIOError(ZSTD_MISSING, path=file.path) from exc
+            try:
+                reader = zstandard.ZstdDecompressor().stream_reader(handle, read_across_frames=True)
+                while chunk := reader.read(_CHUNK):
+                    yield chunk
+            except zstandard.ZstdError as exc:
+                raise JournalIOError(
+                    f"cannot decompress zstd rollout: {exc}", path=file.path
+                ) from exc
+    except OSError as exc:
+        raise JournalIOError(f"cannot read rollout: {exc.strerror}", path=file.path) from exc
 
 
 def read_source(file: SourceFile, limit: int | None = None) -> bytes:
     """The file's (decompressed) bytes, the first `limit` of them when given."""
-    try:
-        with open(file.path, "rb") as handle:
-            data = handle.read() if limit is None or file.compressed else handle.read(limit)
-    except OSError as exc:
-        raise JournalIOError(f"cannot read rollout: {exc.strerror}", path=file.path) from exc
-    return _unzstd(data, file.path, limit) if file.compressed == "zstd" else data
+    data = bytearray()
+    for chunk in _chunks(file):
+        data += chunk
+        if limit is not None and len(data) >= limit:
+            return bytes(data[:limit])
+    return bytes(data)
+
+
+def _head(file: SourceFile) -> bytes:
+    """The file's first bytes, up to a whole line that is not blank (or `_HEAD_LIMIT`)."""
+    data = bytearray()
+    for chunk in _chunks(file):
+        data += chunk
+        if len(data) >= _HEAD_LIMIT or data[: data.rfind(b"\n") + 1].strip():
+            break
+    return bytes(data)
 
 
 def _first_record(data: bytes) -> Any:
@@ -141,12 +163,12 @@ class CodexImporter:
             # os.walk, not rglob: ~/.codex is a dot folder, and so are folders above a tree.
             walk = os.walk(path)
             paths = sorted(Path(d) / n for d, _, ns in walk for n in ns if n.endswith(_SUFFIXES))
-            found = [self._source(p) for p in paths]
+            found = [self._source(p, in_tree=True) for p in paths]
         else:
-            found = [self._source(path)]
+            found = [self._source(path, in_tree=False)]
         yield from _link(found)
 
-    def _source(self, path: Path) -> SourceFile:
+    def _source(self, path: Path, *, in_tree: bool) -> SourceFile:
         compressed = "zstd" if path.name.endswith(".zst") else None
         ids = _UUID.findall(path.name)
         name_id = ids[-1] if ids else path.name.split(".")[0]
@@ -159,7 +181,12 @@ class CodexImporter:
             return msgspec.structs.replace(draft, skipped=HISTORY)
         if compressed and not _zstd_available():
             return msgspec.structs.replace(draft, skipped=ZSTD_MISSING)
-        first = _first_record(read_source(draft, _HEAD_LIMIT))
+        try:
+            first = _first_record(_head(draft))
+        except JournalIOError as exc:
+            if not in_tree:  # the one file asked for: an error, not a report
+                raise
+            return msgspec.structs.replace(draft, skipped=exc.message)
         if isinstance(first, dict) and set(first) == {"session_id", "ts", "text"}:
             return msgspec.structs.replace(draft, skipped=HISTORY)
         if first is not None and not _is_codex(first):
@@ -178,7 +205,12 @@ class CodexImporter:
     def read(
         self, file: SourceFile, data: bytes, start: ReadPoint, state: Any = None
     ) -> Iterator[Mapped]:
-        """Map the whole lines of `data` from `start` on (see base.py's contract)."""
+        """Map the whole lines of `data` from `start` on (see base.py's contract).
+
+        `state` is the `CodexState` of `resume_state` (None: a new file's); it is
+        updated in place as each line is yielded, so the caller keeps it for the
+        next read of the same file.
+        """
         st = state if isinstance(state, CodexState) else CodexState()
         pos, line = start.offset, start.line
         while (newline := data.find(b"\n", pos)) >= 0:
@@ -202,7 +234,7 @@ class CodexImporter:
         meta = _meta(record)
         if not meta:
             try:
-                meta = _meta(_first_record(read_source(file, _HEAD_LIMIT)))
+                meta = _meta(_first_record(_head(file)))
             except JournalIOError:
                 meta = {}
         cwd = meta.get("cwd") if isinstance(meta.get("cwd"), str) else None
@@ -263,10 +295,13 @@ def _map_line(raw: bytes, line: int, end: int, state: CodexState) -> Mapped:
         return Mapped(line=line, end=end, skipped=f"malformed JSON: {exc}")
     if not isinstance(record, dict):
         return Mapped(line=line, end=end, skipped=f"not a JSON object: {type(record).__name__}")
-    try:  # the event holds the record two levels down (origin.rest); p8j must read it back
-        check_nesting([[record]], "the record")
-    except InvalidEventError as exc:
-        return Mapped(line=line, end=end, skipped=f"{exc} (max {MAX_NESTING - 2} in a record)")
+    # The event holds the record two levels down (origin.rest), and p8j must read it back.
+    # Counting brackets bounds the depth cheaply; only a record with many walks it.
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING - 2:
+        try:
+            check_nesting([[record]], "the record")
+        except InvalidEventError as exc:
+            return Mapped(line=line, end=end, skipped=f"{exc} (max {MAX_NESTING - 2} in a record)")
     kind, event = map_record(record, line, end, state)
     return Mapped(line=line, end=end, kind=kind, event=event)
 

@@ -6,8 +6,8 @@ as Codex names it (``response_item/message``, ``event_msg/token_count``,
 ``turn_context``...; a legacy bare item is just its ``type``). The event is a
 draft (envelope placeholders) whose ``origin`` rebuilds the record exactly
 (`rebuild_record`): values the event shows are moved out of the record, never
-copied, except small derived ones (a command line, parsed tool arguments, exit
-code and duration read from an output's header, token counts).
+copied, except small derived ones (a command line and the exit code, duration of
+an output (codex_tools.py), parsed tool arguments, token counts).
 
 What maps to what (modern records are ``{"timestamp", "type", "payload"}``;
 legacy ones, before ``session_meta`` existed, are the bare payload):
@@ -25,6 +25,10 @@ legacy ones, before ``session_meta`` existed, are the bare payload):
 - ``function_call_output`` / ``custom_tool_call_output`` -> `ExecutionRecorded`
   (output moved when a string, else `result`; exit code and duration from the
   ``metadata`` or the unified-exec header where present, else None);
+- ``event_msg`` ``user_message`` -> `MessageRecorded` (role ``user``, content =
+  ``payload.message``) when no user message of the model's history since the
+  last such event says the same: Codex echoes every human prompt as this event
+  right after the ``response_item``, and an echo stays a `RecordImported`;
 - ``event_msg`` ``token_count`` with ``info`` -> `UsageRecorded` (usage =
   ``last_token_usage``; ``response_id`` derived from ``total_token_usage`` so
   a re-emitted cumulative report counts once); ``thread_name_updated`` ->
@@ -45,7 +49,6 @@ Per-turn context (`CodexState`): ``session_meta`` (cwd, git branch),
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +69,8 @@ from ..events import (
     UsageRecorded,
 )
 from ..timefmt import format_ts, parse_ts
-from .base import event_origin, split_record
+from .base import event_origin
+from .codex_tools import INT_MAX, command_line, output_facts, parse_object
 
 __all__ = ["CodexState", "map_record", "record_ts"]
 
@@ -98,16 +102,9 @@ INJECTED_MARKERS = (
     "<developer_instructions>",
     "<turn_aborted>",
 )
-_SHELL_TOOLS = frozenset(
-    {"exec_command", "shell", "shell_command", "local_shell", "container.exec"}
-)
-_SHELLS = frozenset({"bash", "zsh", "sh", "dash", "fish"})
 _CWD = re.compile(r"<cwd>([^<]*)</cwd>")
-_EXIT = re.compile(r"^(?:Process exited with code|Exit code:) (-?\d{1,10})\s*$", re.MULTILINE)
-_WALL = re.compile(r"^Wall time: (\d{1,12}(?:\.\d{1,9})?) seconds\s*$", re.MULTILINE)
-_PATCH_FILE = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+)$", re.MULTILINE)
-_INT_MAX = 2**63 - 1
-_ONE_LINE = 200
+_PROMPTS = 8  # echoes follow their prompt at once; a legacy rollout has none to clear them
+USER_MESSAGE_PATH: JsonPath = ["payload", "message"]
 
 
 @dataclass
@@ -123,6 +120,9 @@ class CodexState:
     model: str | None = None
     git_branch: str | None = None
     calls: dict[str, str] = field(default_factory=dict)
+    # The user messages of the model's history since the last ``user_message`` event:
+    # Codex echoes each human prompt as that event right after, and an echo is no prompt.
+    prompts: list[str] = field(default_factory=list)
 
     def apply(self, event: object) -> None:
         """Take in one imported event (others are ignored)."""
@@ -139,6 +139,13 @@ class CodexState:
             self.calls[event.call_id] = event.command
         elif isinstance(event, ExecutionRecorded) and event.call_id is not None:
             self.calls.pop(event.call_id, None)
+        elif isinstance(event, MessageRecorded) and event.role == "user":
+            if origin.moved.get("content") == USER_MESSAGE_PATH:
+                self.prompts.clear()
+            else:
+                self.prompts = [*self.prompts[-(_PROMPTS - 1) :], _prompt(event.content)]
+        elif isinstance(event, RecordImported) and event.kind == "event_msg/user_message":
+            self.prompts.clear()
 
 
 @dataclass
@@ -165,12 +172,13 @@ def record_ts(record: dict[str, Any]) -> str | None:
 
 
 def map_record(record: dict[str, Any], line: int, end: int, state: CodexState) -> tuple[str, Event]:
-    """Map one decoded rollout record (see the module docstring)."""
+    """Map one decoded rollout record (see the module docstring); `record` is consumed."""
     draft = _draft(record, state)
-    rest, values = split_record(record, draft.moves)
+    ts = record_ts(record)  # before _take takes the record apart
+    rest, values = _take(record, draft.moves)
     changed = {k: v for k, v in draft.context.items() if getattr(state, k) != v}
     origin = Origin(
-        ts=record_ts(record),
+        ts=ts,
         id=draft.item_id,
         line=line,
         end=end,
@@ -184,6 +192,26 @@ def map_record(record: dict[str, Any], line: int, end: int, state: CodexState) -
         v=SCHEMA_VERSION, session_id="", seq=0, ts="", origin=origin, **draft.fields, **values
     )
     return draft.kind, event
+
+
+def _take(record: dict[str, Any], moves: dict[str, JsonPath]) -> tuple[Any, dict[str, Any]]:
+    """`base.split_record` without its deep copy of the record.
+
+    `record` was decoded for this one event, so its values can be popped out of
+    it in place: the copy took a third of the read's time.
+    """
+    if any(not path for path in moves.values()):
+        (name,) = [n for n, path in moves.items() if not path]
+        return msgspec.UNSET, {name: record}
+    values: dict[str, Any] = {}
+    for name, path in sorted(moves.items(), key=lambda kv: -len(kv[1])):
+        node: Any = record
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        last = path[-1]
+        if isinstance(node, dict) and last in node:
+            values[name] = node.pop(last)
+    return record, values
 
 
 def _verbatim(kind: str, context: dict[str, str] | None = None) -> _Draft:
@@ -257,6 +285,13 @@ def _event_msg(payload: dict[str, Any], ptype: object, state: CodexState) -> _Dr
             if state.model is not None:  # the turn's model (turn_context): usage by model
                 usage["model"] = state.model
             return _Draft(kind, UsageRecorded, {}, usage)
+    elif ptype == "user_message":
+        message = payload.get("message")
+        if isinstance(message, str) and _prompt(message) not in state.prompts:
+            # A prompt only this event holds (hand-trimmed rollouts): the conversation needs it.
+            injected = message.lstrip().startswith(INJECTED_MARKERS)
+            fields = {"role": "user", "injected": True} if injected else {"role": "user"}
+            return _Draft(kind, MessageRecorded, {"content": USER_MESSAGE_PATH}, fields)
     elif ptype == "thread_name_updated":
         moves = _present(payload, ["payload"], {"title": ("thread_name", str)})
         if not moves:
@@ -267,7 +302,7 @@ def _event_msg(payload: dict[str, Any], ptype: object, state: CodexState) -> _Dr
 
 
 def _count(value: object) -> int:
-    return value if type(value) is int and 0 <= value <= _INT_MAX else 0
+    return value if type(value) is int and 0 <= value <= INT_MAX else 0
 
 
 def _usage_draft(info: object) -> dict[str, Any] | None:
@@ -321,6 +356,11 @@ def _texts(content: object) -> list[str] | None:
     return texts or None
 
 
+def _prompt(content: object) -> str:
+    """A user message's text as a ``user_message`` event would echo it."""
+    return "".join(_texts(content) or []).strip()
+
+
 def _message(item: dict[str, Any], prefix: JsonPath) -> _Draft:
     moves: dict[str, JsonPath] = {"role": [*prefix, "role"]}
     if "content" in item:
@@ -341,19 +381,11 @@ def _message(item: dict[str, Any], prefix: JsonPath) -> _Draft:
     return _Draft("message", MessageRecorded, moves, fields, context)
 
 
-def _parse_object(text: str) -> dict[str, Any] | None:
-    try:
-        value = msgspec.json.decode(text)
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _call(item: dict[str, Any], prefix: JsonPath, itype: str) -> _Draft:
     moves = _present(item, prefix, {"call_id": ("call_id", str), "tool": ("name", str)})
     fields: dict[str, Any] = {}
     if itype == "function_call" and isinstance(item.get("arguments"), str):
-        parsed = _parse_object(item["arguments"])
+        parsed = parse_object(item["arguments"])
         if parsed is not None:
             fields["input"] = parsed  # a copy: the JSON text stays in the record
         else:
@@ -381,43 +413,6 @@ def _call(item: dict[str, Any], prefix: JsonPath, itype: str) -> _Draft:
     return _Draft(itype, CommandRecorded, moves, fields)
 
 
-def _argv_line(argv: list[str]) -> str:
-    if len(argv) == 3 and argv[0].rsplit("/", 1)[-1] in _SHELLS and argv[1] in ("-lc", "-c"):
-        return argv[2]
-    return shlex.join(argv)
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _ONE_LINE else text[: _ONE_LINE - 1] + "…"
-
-
-def command_line(tool: str, arguments: object) -> str:
-    """A readable command line for a tool call: the shell command for shell tools."""
-    args = arguments if isinstance(arguments, dict) else {}
-    argv = args.get("command")
-    if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
-        return _argv_line(argv)
-    for key in ("cmd", "command"):
-        if isinstance(args.get(key), str) and tool in _SHELL_TOOLS:
-            return str(args[key])
-    patch = arguments if isinstance(arguments, str) else args.get("input")
-    if tool == "apply_patch" and isinstance(patch, str):
-        files = _PATCH_FILE.findall(patch)
-        return _short(" ".join(["apply_patch", *files])) if files else "apply_patch"
-    if tool == "web_search":
-        query = args.get("query")
-        return _short(f"web_search {query}") if isinstance(query, str) else "web_search"
-    if tool == "write_stdin":
-        chars = args.get("chars")
-        return _short(f"write_stdin {args.get('session_id')}" + (f" {chars!r}" if chars else ""))
-    if arguments is None or arguments == {}:
-        return tool
-    if isinstance(arguments, str):
-        return _short(f"{tool} {arguments}")
-    return _short(f"{tool} {msgspec.json.encode(arguments).decode()}")
-
-
 def _output(item: dict[str, Any], prefix: JsonPath, state: CodexState) -> _Draft:
     moves = _present(item, prefix, {"call_id": ("call_id", str)})
     fields: dict[str, Any] = {}
@@ -432,38 +427,3 @@ def _output(item: dict[str, Any], prefix: JsonPath, state: CodexState) -> _Draft
     call_id = item.get("call_id")
     fields["command"] = state.calls.get(call_id, "") if isinstance(call_id, str) else ""
     return _Draft("output", ExecutionRecorded, moves, fields)
-
-
-def _duration(seconds: float) -> dict[str, float]:
-    return {"duration_s": float(seconds)} if 0 <= seconds < 1e12 else {}
-
-
-def output_facts(text: str) -> dict[str, Any]:
-    """Exit code, duration and status a tool output states about itself (only those present).
-
-    The older ``shell`` tool writes ``{"output", "metadata": {"exit_code",
-    "duration_seconds"}}`` as JSON text; unified exec writes a header
-    (``Wall time: 1.0 seconds``, ``Process exited with code 0`` or ``Process
-    running with session ID 7``; ``shell_command``: ``Exit code: 0``) before
-    ``Output:``.
-    """
-    facts: dict[str, Any] = {}
-    if text.startswith("{"):
-        parsed = _parse_object(text)
-        meta = parsed.get("metadata") if parsed is not None else None
-        if isinstance(meta, dict):
-            code, seconds = meta.get("exit_code"), meta.get("duration_seconds")
-            if type(code) is int and abs(code) <= _INT_MAX:
-                facts["exit_code"] = code
-            if isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
-                facts.update(_duration(seconds))
-        return facts
-    cut = text.find("\nOutput:")
-    header = text[: cut if 0 <= cut < 2000 else 2000]
-    if (code_match := _EXIT.search(header)) is not None:
-        facts["exit_code"] = int(code_match.group(1))
-    elif "Process running with session ID" in header:
-        facts["status"] = "running"
-    if (wall := _WALL.search(header)) is not None:
-        facts["duration_s"] = float(wall.group(1))
-    return facts

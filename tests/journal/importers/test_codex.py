@@ -24,7 +24,8 @@ from p8j.journal.events import (
 )
 from p8j.journal.importers.base import Mapped, ReadPoint, SourceFile, rebuild_record
 from p8j.journal.importers.codex import HISTORY, IMPORTER, NOT_CODEX, ZSTD_MISSING, read_source
-from p8j.journal.importers.codex_map import CodexState, command_line, output_facts
+from p8j.journal.importers.codex_map import CodexState
+from p8j.journal.importers.codex_tools import command_line, output_facts
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "codex"
 ROLLOUT = FIXTURES / "rollout-2026-01-22T10-15-23-019be37c-2706-70c0-8e0e-51985de49079.jsonl"
@@ -605,6 +606,8 @@ def test_discover_a_codex_home(tmp_path: Path) -> None:
         by_path[files["bare"]].source.source_id == "019e0000-0000-7000-8000-00000000000e"
     )  # from the name
     assert read_source(fork).startswith(b'{"timestamp"')
+    first = next(IMPORTER.read(child, read_source(child), ReadPoint()))
+    assert IMPORTER.start_event(child, first).parent_call_id == "call_9"
 
 
 def test_discover_one_file_and_the_default_paths(
@@ -658,3 +661,82 @@ def test_events_encode_and_decode_as_journal_events() -> None:
             ts="2026-12-03T18:00:00.000000Z",
         )
         assert decode_line(encode_event(filled)[:-1]) == filled
+
+
+def test_a_file_that_cannot_be_read_is_reported_in_a_tree_and_an_error_alone(
+    tmp_path: Path,
+) -> None:
+    from p8j.journal.errors import JournalIOError
+
+    good = tmp_path / "rollout-2026-05-12T10-00-00-019e0000-0000-7000-8000-000000000001.jsonl"
+    good.write_bytes(jsonl(META))
+    dangling = tmp_path / "rollout-2026-05-12T10-00-01-019e0000-0000-7000-8000-000000000002.jsonl"
+    dangling.symlink_to(tmp_path / "gone.jsonl")  # listed by the walk, but cannot be opened
+    found = {Path(f.path).name: f for f in IMPORTER.discover(tmp_path)}
+    assert found[good.name].skipped is None
+    skipped = found[dangling.name].skipped
+    assert skipped is not None and skipped.startswith("cannot read rollout")
+    with pytest.raises(JournalIOError, match="cannot read rollout"):
+        list(IMPORTER.discover(dangling))
+
+
+def test_a_prompt_only_a_user_message_event_holds_is_a_message_an_echo_is_not() -> None:
+    said = item(
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "fix it"}]}
+    )
+    echo = item({"type": "user_message", "message": "fix it\n", "images": []}, top="event_msg")
+    alone = item({"type": "user_message", "message": "run a review", "images": []}, top="event_msg")
+    events = events_of(jsonl(said, echo, alone, echo))
+    assert [type(e).__name__ for e in events] == [
+        "MessageRecorded",
+        "RecordImported",
+        "MessageRecorded",
+        "MessageRecorded",  # "fix it" again, with no history message before it: a prompt
+    ]
+    assert (events[2].role, events[2].content, events[2].injected) == (
+        "user",
+        "run a review",
+        False,
+    )
+    assert events[2].origin.moved == {"content": ["payload", "message"]}
+    assert rebuild_record(events[2]) == alone
+
+
+def test_the_importer_satisfies_the_protocol() -> None:
+    from p8j.journal.importers.base import Importer
+
+    importer: Importer = IMPORTER  # mypy checks the signatures, isinstance the members
+    assert isinstance(importer, Importer)
+
+
+def test_reading_a_zstd_rollout_without_zstandard_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from p8j.journal.errors import JournalIOError
+
+    path = tmp_path / "rollout-x.jsonl.zst"
+    path.write_bytes(b"\x28\xb5\x2f\xfd")
+    file = SourceFile(path=str(path), source=source().source, compressed="zstd")
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    with pytest.raises(JournalIOError, match=r"install p8j\[zstd\]"):
+        read_source(file)
+
+
+def test_discover_reads_a_rollout_only_up_to_its_first_record(tmp_path: Path) -> None:
+    from p8j.journal.importers import codex
+
+    path = tmp_path / "rollout-big.jsonl"
+    path.write_bytes(b"\n\n" + jsonl(META) + jsonl(*[item({"type": "x", "pad": "." * 999})] * 3000))
+    read: list[int] = []
+    chunks = codex._chunks
+
+    def counting(file: SourceFile) -> Any:
+        for chunk in chunks(file):
+            read.append(len(chunk))
+            yield chunk
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codex, "_chunks", counting)
+        (file,) = IMPORTER.discover(path)
+    assert file.source.source_id == META["payload"]["id"]
+    assert sum(read) <= 1 << 16 < path.stat().st_size  # one chunk, not the 3 MB
