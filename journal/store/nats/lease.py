@@ -34,6 +34,7 @@ from .conn import Conn, Stored
 __all__ = ["Lease", "acquire", "holder"]
 
 _DELETED = ("DEL", "PURGE")
+_WRONG_LAST = (10071, 10164)
 
 
 def _subject(conn: Conn, session_id: str) -> str:
@@ -98,8 +99,10 @@ class Lease:
             await asyncio.sleep(period)  # a heartbeat period, not a synchronisation
             try:
                 self.revision = await self._put(self._value, self.revision)
-            except nats.js.errors.APIError:
-                self.lost = True  # someone else's now; appends will be refused by seq
+            except nats.js.errors.APIError as exc:
+                if exc.err_code in _WRONG_LAST:
+                    self.lost = True  # someone else's now; appends will be refused by seq
+                # else a leader election (503) or the like: the next beat tries again
             except (nats.errors.Error, asyncio.TimeoutError):
                 continue  # a blip: the next beat tries again within the TTL
 
@@ -132,7 +135,7 @@ async def acquire(conn: Conn, session_id: str, path: str) -> Lease:
         try:
             lease.revision = await lease._put(lease._value, last.seq if last is not None else 0)
         except nats.js.errors.APIError as exc:
-            if exc.err_code in (10071, 10164):
+            if exc.err_code in _WRONG_LAST:
                 continue  # taken (or expired) between the read and the create: look again
             raise JournalIOError(f"cannot take the lease of {session_id}: {exc}") from exc
         lease.start()

@@ -10,6 +10,7 @@ import gc
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -350,3 +351,35 @@ def test_a_store_nobody_closes_stops_its_thread_when_collected(nats_url: str) ->
     gc.collect()
     thread.join(10)
     assert not thread.is_alive()
+
+
+def test_heartbeats_keep_a_lease_past_its_ttl_through_a_503(
+    natsd: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A leader election's 503 on a heartbeat is a blip, not a lost lease."""
+    from p8j.journal.store.nats.lease import Lease
+
+    url = fresh_url(natsd, lease=1)  # beats every 1/3 s, expires 1 s after the last
+    real = Lease._put
+    failed: list[int] = []
+
+    async def flaky(self: Lease, value: bytes, expected: int, op: str | None = None) -> int:
+        if self.revision and not failed:  # the first heartbeat (not the acquire)
+            failed.append(1)
+            raise nats.js.errors.ServiceUnavailableError(code=503, description="no leader")
+        return await real(self, value, expected, op)
+
+    monkeypatch.setattr(Lease, "_put", flaky)
+    try:
+        with NatsStore(url) as store:
+            sid = new_session_id()
+            w = store.open_writer(sid, first=start(sid))
+            deadline = time.monotonic() + 3.0  # three TTLs: only heartbeats keep it
+            while time.monotonic() < deadline:
+                assert store.holder(sid) is not None, "the lease expired under a live writer"
+            assert failed and not w._lease.lost
+            w.append(message(sid, 1))
+            w.close()
+            assert store.holder(sid) is None
+    finally:
+        drop(url)
