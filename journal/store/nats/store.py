@@ -18,6 +18,11 @@ Contract: the seam's semantics (base.py) with the layout of config.py.
   front (`rewrite` again, or `remove`, clears it; `p8j store check` does not
   see it). The stream denies single-message deletes (deny_delete) but allows
   purges by subject, which are what `rewrite` and `remove` use.
+- A watch notes the stream seq of every record it sees (`saw`); a read that
+  returns less than a watch already saw (a direct get answered by a replica
+  that has not applied the record yet) reads again at once, up to
+  ``_CATCH_UP_S``, so a follower woken by a change gets the record, not
+  nothing followed by its wait timing out.
 - Nothing is created or contacted until first use; the stream and buckets are
   then created if missing, with the recommended settings (``p8j store init``
   does the same explicitly). `close` releases the connection and its thread.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import weakref
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -60,6 +66,10 @@ from .writer import HEADER_ROOM, NatsWriter
 __all__ = ["NatsStore"]
 
 T = TypeVar("T")
+# How long a read keeps asking for records a watch has seen (replicas apply within ms).
+_CATCH_UP_S = 0.5
+_CATCH_UP_PAUSE_S = 0.001
+_CATCH_UP_BATCH = 1000  # up to this many records known to be there: batched gets at once
 CREATED = {"P8j-Created": "1"}
 
 
@@ -82,6 +92,7 @@ class NatsStore:
         self._connected = False
         self._blobs = NatsBlobs(self)
         self._closed = False
+        self._seen: dict[str, int] = {}  # session id -> last stream seq a watch saw
         # A store nobody closes (a SessionManager given a URL owns one and has no
         # close for it) still closes its connection and thread when collected.
         self._finalizer = weakref.finalize(self, _finish, self._loop, self._conn)
@@ -159,13 +170,30 @@ class NatsStore:
         first = self.call(self._first(session_id))
         return first.seq if first is not None else None
 
+    def saw(self, session_id: str, seq: int) -> None:
+        """Note that a watch saw stream seq `seq` on the session's subject (on the loop)."""
+        if seq > self._seen.get(session_id, 0):
+            self._seen[session_id] = seq
+
     def read_after(self, session_id: str, offset: int) -> list[Stored]:
-        """The log's records after stream seq `offset`."""
+        """The log's records after stream seq `offset` (at least through what a watch saw)."""
+        return self.call(self._read_after(session_id, offset))
 
-        async def run() -> list[Stored]:
-            return await (await self.aconn()).read(self.config.subject(session_id), offset + 1)
-
-        return self.call(run())
+    async def _read_after(self, session_id: str, offset: int) -> list[Stored]:
+        conn = await self.aconn()
+        subject = self.config.subject(session_id)
+        seen = self._seen.get(session_id, 0)
+        if offset < seen <= offset + _CATCH_UP_BATCH:
+            got = await conn.batch(subject, offset + 1)  # known to exist: no head lookup
+        else:
+            got = await conn.read(subject, offset + 1)
+        deadline = time.monotonic() + _CATCH_UP_S
+        # A replica behind the one that delivered to the watch answers with less: ask
+        # again (each ask is a round trip, no busy loop) until it has caught up.
+        while (got[-1].seq if got else offset) < seen and time.monotonic() < deadline:
+            await asyncio.sleep(_CATCH_UP_PAUSE_S)
+            got.extend(await conn.batch(subject, (got[-1].seq if got else offset) + 1))
+        return got
 
     def publish(self, subject: str, record: bytes, msg_id: str, expected: int | None) -> int:
         """One guarded append (conn.py); its stream seq once acknowledged."""
@@ -187,6 +215,7 @@ class NatsStore:
 
     def purge(self, session_id: str) -> None:
         """Purge the session's log and delete its summary (watches see ``removed``)."""
+        self._seen.pop(session_id, None)
 
         async def run() -> None:
             conn = await self.aconn()

@@ -4,7 +4,8 @@ Contract (the seam's `StoreWatch`): registered when `NatsStore.watch` returns.
 - Appends and new logs come from an ordered push consumer on
   ``<prefix>.s.>`` delivering only new messages, headers only (no payloads
   cross the wire): a message with ``P8j-Created`` is ``created`` (a new log or
-  a rewrite), any other ``appended``.
+  a rewrite), any other ``appended``. Each message's stream seq goes to
+  `NatsStore.saw`, so a read after the change waits for a lagging replica.
 - Removals come from the session summaries bucket: `remove` deletes the
   session's summary, and the watch subscribes to that bucket's subjects
   (core NATS, no consumer), reporting a delete marker as ``removed``.
@@ -72,6 +73,7 @@ class NatsWatch:
 
     async def _on_log(self, msg: Msg) -> None:
         sid = self._store.config.session_of(msg.subject)
+        self._store.saw(sid, msg.metadata.sequence.stream)
         created = bool(msg.headers and msg.headers.get("P8j-Created"))
         self._add("created" if created else "appended", sid)
 
