@@ -8,19 +8,48 @@ batched direct gets (no consumer is created), then checks the log is still
 the same incarnation (its first seq is still ``epoch``): a rewritten or
 removed log raises `StalePositionError` / `JournalIOError`. Verification is
 `RecordCursor`'s.
+
+`catch_up` is the store's read: records a watch already saw (their stream seqs
+go to `NatsStore.saw`) are known to exist, so a read that returns less (a
+direct get answered by a replica that has not applied them yet) asks again,
+for up to ``_CATCH_UP_S``: a follower woken by a change gets the record, not
+nothing followed by its wait timing out.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from ...errors import JournalIOError, StalePositionError
 from ..records import RecordCursor
 
 if TYPE_CHECKING:
+    from .conn import Conn, Stored
     from .store import NatsStore
 
-__all__ = ["NatsCursor"]
+__all__ = ["NatsCursor", "catch_up"]
+
+# How long a read keeps asking for records a watch has seen (replicas apply within ms).
+_CATCH_UP_S = 0.5
+_CATCH_UP_PAUSE_S = 0.001
+_CATCH_UP_BATCH = 1000  # up to this many records known to be there: batched gets at once
+
+
+async def catch_up(conn: Conn, subject: str, offset: int, seen: int) -> list[Stored]:
+    """The subject's records after stream seq `offset`, through `seen` if it can."""
+    if offset < seen <= offset + _CATCH_UP_BATCH:
+        got = await conn.batch(subject, offset + 1)  # known to exist: no head lookup
+    else:
+        got = await conn.read(subject, offset + 1)
+    deadline = time.monotonic() + _CATCH_UP_S
+    # A replica behind the one that delivered to the watch answers with less: ask again
+    # (a round trip each, after a pause) until it has caught up.
+    while (got[-1].seq if got else offset) < seen and time.monotonic() < deadline:
+        await asyncio.sleep(_CATCH_UP_PAUSE_S)
+        got.extend(await conn.batch(subject, (got[-1].seq if got else offset) + 1))
+    return got
 
 
 class NatsCursor(RecordCursor):
