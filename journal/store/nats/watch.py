@@ -7,8 +7,9 @@ Contract (the seam's `StoreWatch`): registered when `NatsStore.watch` returns.
   a rewrite), any other ``appended``. Each message's stream seq goes to
   `NatsStore.saw`, so a read after the change waits for a lagging replica.
 - Removals come from the session summaries bucket: `remove` deletes the
-  session's summary, and the watch subscribes to that bucket's subjects
-  (core NATS, no consumer), reporting a delete marker as ``removed``.
+  session's summary, and the watch subscribes to that bucket's one-token
+  subjects (core NATS, no consumer; not the listing's chunks), reporting a
+  delete marker as ``removed``.
 - `wait` returns the changes gathered since the last call (deduplicated,
   sorted), waiting up to `timeout`; it notices ``stop`` within 50 ms.
 """
@@ -60,7 +61,8 @@ class NatsWatch:
             cb=self._on_log,
         )
         assert conn.nc is not None
-        kv_sub = await conn.nc.subscribe(f"$KV.{cfg.sessions_bucket}.>", cb=self._on_summary)
+        # One token: the sessions' keys, not the kept listing's chunks (listing.py).
+        kv_sub = await conn.nc.subscribe(f"$KV.{cfg.sessions_bucket}.*", cb=self._on_summary)
         await conn.nc.flush()
         self._subs = [js_sub, kv_sub]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from journal_helpers import wait_until
 
 from p8j.journal.cache import catalog
 from p8j.journal.cache.catalog import list_summaries
@@ -23,6 +24,7 @@ from p8j.journal.store.contract import message, start
 from p8j.journal.store.listing import ListingStore
 from p8j.journal.store.nats import NatsStore
 from p8j.journal.store.nats import listing as nats_listing
+from p8j.journal.store.nats.watch import NatsWatch
 
 
 @pytest.fixture
@@ -175,3 +177,22 @@ def test_a_torn_catalog_is_not_used(store: NatsStore, monkeypatch: pytest.Monkey
     assert store.load_listing() is None  # its revision is not the index's
     _same(store)
     assert store.load_listing() is not None  # saved again
+
+
+def test_a_watch_is_not_sent_the_listings_chunks(
+    store: NatsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    got: list[str] = []
+    real = NatsWatch._on_summary
+
+    async def spy(self: NatsWatch, msg: Any) -> None:
+        got.append(msg.subject)
+        await real(self, msg)
+
+    monkeypatch.setattr(NatsWatch, "_on_summary", spy)
+    watch = store.watch()
+    store.save_listing(1, b"x" * 10)  # delivered (if at all) before the summary below
+    sid = _session(store, 1)
+    wait_until(lambda: any(s.endswith(sid) for s in got), 10, "the session's summary")
+    assert not [s for s in got if ".p8j-listing." in s]
+    watch.close()
