@@ -15,7 +15,9 @@ Contract:
   headers-only ordered consumer of every subject's last message (its cost
   grows with sessions, not with records). Purges (`remove`, the end of a
   `rewrite`) take no sequence: a removed session leaves the counts; a
-  rewrite's new records come after the mark.
+  rewrite's new records come after the mark. A mark beyond the stream's
+  last sequence is another stream's (deleted, created again): every session
+  counts as changed.
 - `summaries` reads the writers' per-session summaries (epoch, head) in
   pages the server accepts; a missing or bad one just costs a stream lookup.
 """
@@ -98,7 +100,9 @@ async def changes(store: NatsStore, since: int) -> ListingChanges:
     mark = info.state.last_seq
     subjects = {s: n for s, n in (info.state.subjects or {}).items() if n}
     touched: set[str] = set()
-    if subjects and mark > since:
+    if mark < since:  # a mark of another stream (deleted and created again): all changed
+        touched = set(subjects)
+    elif subjects and mark > since:
         if mark - since <= _DIRECT_UNDER:
             for m in await conn.batch(cfg.subjects, since + 1, mark - since):
                 touched.add(m.headers.get("Nats-Subject", ""))

@@ -196,3 +196,13 @@ def test_a_watch_is_not_sent_the_listings_chunks(
     wait_until(lambda: any(s.endswith(sid) for s in got), 10, "the session's summary")
     assert not [s for s in got if ".p8j-listing." in s]
     watch.close()
+
+
+def test_a_catalog_of_another_stream_incarnation_is_read_again(store: NatsStore) -> None:
+    sid = _session(store, 1)
+    _same(store)
+    mark, entries = _entries(store)
+    bad = msgspec.structs.replace(entries[0].summary, title="of the old stream")
+    entries[0] = msgspec.structs.replace(entries[0], summary=bad, epoch=mark + 50)
+    _save_entries(store, mark + 100, entries)  # its mark: beyond this stream's last seq
+    assert _same(store)[0].title == f"message 1 of {sid}"
