@@ -50,7 +50,9 @@ Contract:
     is read from its entry's position (same epoch, not shorter), else whole
     (also when the entry claims the whole log but not as many records);
   - drops the entries of sessions gone, and saves the catalog with the mark now
-    when a session was read (not only reused) or dropped.
+    when a session came, went or was read whole, or the mark moved by
+    ``_KEPT_SAVE_AFTER`` (else a growing live session would cost a save of
+    every summary on every listing; it is read from its entry's position).
   A missing, torn or undecodable catalog lists by reading every log (and saves
   one); a store that cannot say what changed lists as without a catalog. The
   result equals ``list_summaries(store, use_cache=False)``.
@@ -96,6 +98,8 @@ CATALOG_VERSION = (
 )
 # Rewrite the catalog once the log bytes read past its offsets reach this share of its size.
 _SAVE_SHARE = 16
+# A kept catalog is saved again once the store's mark moved this far (records written).
+_KEPT_SAVE_AFTER = 256
 
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
@@ -374,7 +378,7 @@ def _list_kept(store: SessionStore, keeper: ListingStore) -> list[SessionSummary
         return read_summaries(store, None, False)  # the logs say it all, slower
     by_id = {e.summary.session_id: e for e in cached}
     fresh: list[CatalogEntry] = []
-    read = entries is None or len(by_id) != len(cached)
+    whole = entries is None or len(by_id) != len(cached)  # read whole, or came or went
     for sid, count in changes.counts.items():
         old = by_id.pop(sid, None)
         if old is not None and sid not in changes.touched and old.line - 1 == count:
@@ -386,10 +390,11 @@ def _list_kept(store: SessionStore, keeper: ListingStore) -> list[SessionSummary
             continue  # removed since the counts were taken
         if old is not None and old.offset >= head.offset and old.line - 1 != count:
             old = None  # it claims the whole log but not its records: a bad entry
+        if old is None or old.epoch != head.epoch or old.offset > head.offset:
+            whole = True
         fresh.append(refresh_entry(store, None, sid, head, old))
-        read = True
     fresh.sort(key=_session_id, reverse=True)
-    if read or by_id:  # by_id: sessions gone
+    if whole or by_id or changes.mark - mark >= _KEPT_SAVE_AFTER:  # by_id: sessions gone
         data = encode_entries(fresh)
         if data is not None:
             keeper.save_listing(changes.mark, data)

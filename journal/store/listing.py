@@ -8,7 +8,8 @@ Contract (used by journal/cache/catalog.py; the file store keeps its catalog in
 - `listing_changes(since)` reads the truth: every session's record count, the
   store's change mark now, and which sessions gained records after mark
   `since` (a new log, an append, a rewrite). A removed session is simply
-  absent from `counts`. Marks only grow; 0 is before everything.
+  absent from `counts`. Marks only grow, 0 is before everything, and two
+  marks differ by at least the records written between them.
 - `save_listing(mark, data)` keeps `data` as covering `mark` (best effort: a
   failure costs the next listing reading more, never correctness).
 The catalog stays derived: the store's logs remain the truth, and a listing

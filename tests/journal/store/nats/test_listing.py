@@ -206,3 +206,22 @@ def test_a_catalog_of_another_stream_incarnation_is_read_again(store: NatsStore)
     entries[0] = msgspec.structs.replace(entries[0], summary=bad, epoch=mark + 50)
     _save_entries(store, mark + 100, entries)  # its mark: beyond this stream's last seq
     assert _same(store)[0].title == f"message 1 of {sid}"
+
+
+def test_a_growing_session_is_read_from_its_position_and_saved_only_now_and_then(
+    store: NatsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = new_session_id()
+    w = store.open_writer(live, first=start(live))
+    _same(store)
+    saved: list[int] = []
+    monkeypatch.setattr(store, "save_listing", lambda mark, data: saved.append(mark))
+    for i in (1, 2):
+        w.append(message(live, i, f"grown {i}"))
+        assert _same(store)[0].message_count == i
+    assert saved == []  # a few records since the mark: no save of every summary
+    monkeypatch.setattr(catalog, "_KEPT_SAVE_AFTER", 2)
+    w.append(message(live, 3))
+    _same(store)
+    assert saved == [store.head(live).offset]
+    w.close()
