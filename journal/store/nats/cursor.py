@@ -6,7 +6,10 @@ consumed (``epoch - 1`` before the first): so a cursor read to the end stands
 at `SessionStore.head`. Each read fetches the records after ``offset`` with
 batched direct gets (no consumer is created), then checks the log is still
 the same incarnation (its first seq is still ``epoch``): a rewritten or
-removed log raises `StalePositionError` / `JournalIOError`. Verification is
+removed log raises `StalePositionError` / `JournalIOError`. Records that are
+all appends need no check: a rewrite publishes its new records after the old
+ones, the first with ``P8j-Created``, so a read from ``offset`` past a rewrite
+always includes that record. Verification is
 `RecordCursor`'s.
 
 `catch_up` is the store's read: records a watch already saw (their stream seqs
@@ -71,6 +74,11 @@ class NatsCursor(RecordCursor):
         del self._ends[index - self._base + 1 :]
         after = self._ends[-1]
         got = self._store.read_after(self.session_id, after)
+        if got and not any("P8j-Created" in m.headers for m in got):
+            # Appends only: a rewrite's (or a new log's) first record after `after`
+            # would carry the header, so this is still the epoch's log: no lookup.
+            self._ends.extend(m.seq for m in got)
+            return [m.data for m in got]
         first = self._store.first_seq(self.session_id)
         if first is None:
             raise JournalIOError("no such session log", path=self.path)

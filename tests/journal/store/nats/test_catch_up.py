@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from journal_helpers import wait_until
 
+from p8j.journal.codec import encode_event
+from p8j.journal.errors import StalePositionError
 from p8j.journal.ids import new_session_id
 from p8j.journal.store.contract import message, start
 from p8j.journal.store.nats import NatsStore
@@ -70,3 +72,28 @@ def test_a_read_without_a_watch_does_not_wait(
     assert asked.count(asked[0]) == 1  # (the other get is the epoch check's, from seq 1)
     assert [e.seq for e in cursor.read()] == [1]
     writer.close()
+
+
+def test_reading_appends_costs_no_epoch_lookup_and_a_rewrite_is_still_seen(
+    store: NatsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = new_session_id()
+    writer = store.open_writer(sid, first=start(sid))
+    cursor = store.open_cursor(sid)
+    assert [e.seq for e in cursor.read()] == [0]
+    lookups: list[str] = []
+    real = store.first_seq
+
+    def counted(session_id: str) -> int | None:
+        lookups.append(session_id)
+        return real(session_id)
+
+    monkeypatch.setattr(store, "first_seq", counted)
+    writer.append(message(sid, 1))
+    assert [e.seq for e in cursor.read()] == [1]
+    assert lookups == []  # one round trip for an append, as a follower reads it
+    writer.append(message(sid, 2))
+    writer.close()
+    store.rewrite(sid, [encode_event(start(sid))[:-1], encode_event(message(sid, 1))[:-1]])
+    with pytest.raises(StalePositionError):
+        list(cursor.read())
