@@ -12,11 +12,12 @@ ones, the first with ``P8j-Created``, so a read from ``offset`` past a rewrite
 always includes that record. Verification is
 `RecordCursor`'s.
 
-`catch_up` is the store's read: records a watch already saw (their stream seqs
-go to `NatsStore.saw`) are known to exist, so a read that returns less (a
-direct get answered by a replica that has not applied them yet) asks again,
-for up to ``_CATCH_UP_S``: a follower woken by a change gets the record, not
-nothing followed by its wait timing out.
+`catch_up` is the store's read, `last_seen` its head's last record: records
+a watch already saw (their stream seqs go to `NatsStore.saw`) are known to
+exist, so a read that returns less (a direct get answered by a replica that
+has not applied them yet) asks again, for up to ``_CATCH_UP_S``: a follower
+woken by a change gets the record, not nothing followed by its wait timing
+out.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from .conn import Conn, Stored
     from .store import NatsStore
 
-__all__ = ["NatsCursor", "catch_up"]
+__all__ = ["NatsCursor", "catch_up", "last_seen"]
 
 # How long a read keeps asking for records a watch has seen (replicas apply within ms).
 _CATCH_UP_S = 0.5
@@ -53,6 +54,16 @@ async def catch_up(conn: Conn, subject: str, offset: int, seen: int) -> list[Sto
         await asyncio.sleep(_CATCH_UP_PAUSE_S)
         got.extend(await conn.batch(subject, (got[-1].seq if got else offset) + 1))
     return got
+
+
+async def last_seen(conn: Conn, subject: str, seen: int) -> Stored | None:
+    """The subject's last record, at least `seen` if it can (as `catch_up` waits)."""
+    last = await conn.last(subject)
+    deadline = time.monotonic() + _CATCH_UP_S
+    while (last.seq if last else 0) < seen and time.monotonic() < deadline:
+        await asyncio.sleep(_CATCH_UP_PAUSE_S)
+        last = await conn.last(subject)
+    return last
 
 
 class NatsCursor(RecordCursor):

@@ -20,8 +20,8 @@ Contract: the seam's semantics (base.py) with the layout of config.py.
   front (`rewrite` again, or `remove`, clears it; `p8j store check` does not
   see it). The stream denies single-message deletes (deny_delete) but allows
   purges by subject, which are what `rewrite` and `remove` use.
-- A watch notes the stream seq of every record it sees (`saw`); reads wait
-  for a replica that lags behind it (cursor.py's `catch_up`).
+- A watch notes the stream seq of every record it sees (`saw`); reads and
+  `head` wait for a replica that lags behind it (cursor.py's `catch_up`).
 - Nothing is created or contacted until first use; the stream and buckets are
   then created if missing, with the recommended settings (``p8j store init``
   does the same explicitly). `close` releases the connection and its thread.
@@ -58,7 +58,7 @@ from . import listing
 from .blobs import NatsBlobs
 from .config import NatsConfig
 from .conn import Conflict, Conn, Stored
-from .cursor import NatsCursor, catch_up
+from .cursor import NatsCursor, catch_up, last_seen
 from .lease import Lease, acquire, holder
 from .listing import Summary
 from .loop import Loop
@@ -161,9 +161,11 @@ class NatsStore:
         return first.seq if first is not None else None
 
     def saw(self, session_id: str, seq: int) -> None:
-        """Note that a watch saw stream seq `seq` on the session's subject (on the loop)."""
+        """Note that a watch saw stream seq `seq` on the session's subject (-1: removed)."""
         if seq > self._seen.get(session_id, 0):
             self._seen[session_id] = seq
+        elif seq < 0:  # removed: nothing to wait for
+            self._seen.pop(session_id, None)
 
     def read_after(self, session_id: str, offset: int) -> list[Stored]:
         """The log's records after stream seq `offset` (at least through what a watch saw)."""
@@ -284,8 +286,12 @@ class NatsStore:
         """Position(first seq, last seq) of the log; JournalIOError if there is none."""
         validate_session_id(session_id)
 
+        seen = self._seen.get(session_id, 0)
+
         async def run() -> tuple[Stored | None, Stored | None]:
-            return await self._first(session_id), await self._last(session_id)
+            conn = await self.aconn()
+            ends = self._first(session_id), last_seen(conn, self.config.subject(session_id), seen)
+            return await asyncio.gather(*ends)
 
         first, last = self.call(run())
         if first is None or last is None:

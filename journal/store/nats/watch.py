@@ -81,7 +81,9 @@ class NatsWatch:
 
     async def _on_summary(self, msg: Msg) -> None:
         if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
-            self._add("removed", msg.subject.rsplit(".", 1)[-1])
+            sid = msg.subject.rsplit(".", 1)[-1]
+            self._store.saw(sid, -1)
+            self._add("removed", sid)
 
     def wait(self, timeout: float | None = None) -> list[Change]:
         """The changes since the last call, waiting up to `timeout` s; [] on timeout/stop."""

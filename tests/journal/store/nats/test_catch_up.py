@@ -97,3 +97,27 @@ def test_reading_appends_costs_no_epoch_lookup_and_a_rewrite_is_still_seen(
     store.rewrite(sid, [encode_event(start(sid))[:-1], encode_event(message(sid, 1))[:-1]])
     with pytest.raises(StalePositionError):
         list(cursor.read())
+
+
+def test_a_head_after_a_watched_append_waits_for_a_lagging_replica(
+    store: NatsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = new_session_id()
+    writer = store.open_writer(sid, first=start(sid))
+    watch = store.watch([sid])
+    writer.append(message(sid, 1))
+    wait_until(lambda: bool(watch.wait(0.1)), 10, "the watch to see the append")
+    real = Conn.last
+    asked: list[str] = []
+
+    async def lagging(self: Conn, subject: str) -> Any:
+        asked.append(subject)
+        if len(asked) == 1:
+            return None  # a replica that has not even the log yet
+        return await real(self, subject)
+
+    monkeypatch.setattr(Conn, "last", lagging)
+    assert store.head(sid).offset == writer.position.offset  # not "no such session log"
+    assert len(asked) >= 2
+    watch.close()
+    writer.close()
