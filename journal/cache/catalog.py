@@ -12,7 +12,8 @@ Contract:
   keeps the summary plus the store `Position` (epoch, offset) / line / seq /
   lifecycle state it covers, newest first. The file store (a `HomeStore`)
   keeps that catalog in ``<home>/cache/catalog.msgpack`` (epoch = the log's
-  inode, offset = bytes); a store with no home keeps none and reads every log.
+  inode, offset = bytes); a `ListingStore` (the NATS store) keeps it itself
+  (see below); any other store keeps none and reads every log.
   Listing lists the store's entries once, then:
   - a session whose cached summary is ``completed`` and whose entry has the
     cached epoch (the file store: the directory entry's inode, no stat) is
@@ -39,6 +40,22 @@ Contract:
   followed, blocked on or written through. Metadata msgpack cannot hold (integers
   beyond 64 bits) is kept as JSON beside the entries; an entry that still cannot
   be encoded is left out (that session is read again on the next listing).
+- A `ListingStore` keeps the catalog's bytes itself, with the change mark
+  they cover. A listing:
+  - asks the store once what changed since the kept mark: every session's
+    record count, the mark now, and the sessions with records after the mark;
+  - reuses a session's entry when the session is not among those and the entry
+    covers as many records as its log holds (an entry saved stale, or torn from
+    another save, is read again instead); any other session costs one head and
+    is read from its entry's position (same epoch, not shorter), else whole
+    (also when the entry claims the whole log but not as many records);
+  - drops the entries of sessions gone, and saves the catalog with the mark now
+    when a session came, went or was read whole, or the mark moved by
+    ``_KEPT_SAVE_AFTER`` (else a growing live session would cost a save of
+    every summary on every listing; it is read from its entry's position).
+  A missing, torn or undecodable catalog lists by reading every log (and saves
+  one); a store that cannot say what changed lists as without a catalog. The
+  result equals ``list_summaries(store, use_cache=False)``.
 - `list_summaries` takes a store or a home (read as its file store); on a
   file store it applies the home rule first (`Home.check`): an unsafe home is
   refused with `UnsafePathError`, also by listing; a missing one lists empty.
@@ -52,34 +69,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import msgspec
 
 from ..errors import P8jError
-from ..events import (
-    CommandRecorded,
-    ExecutionRecorded,
-    LinesRemoved,
-    MessageRecorded,
-    MetadataUpdated,
-    SessionEnded,
-    SessionPaused,
-    SessionResumed,
-    SessionStarted,
-    SessionTitled,
-    UnknownEvent,
-    UsageRecorded,
-)
-from ..fidelity import UsageTally, add_usage, event_time
 from ..store.fs.layout import Home, check_file
 from .gc import gc_paused
-from .titles import first_line, title_from_message, title_of
+from .summary import SessionSummary, step, summarize
+from .titles import title_of
 
 if TYPE_CHECKING:
     from ..store.base import HomeStore, Position, SessionStore, StoreCursor
     from ..store.fs.cursor import LogCursor
+    from ..store.listing import ListingStore
 
 __all__ = [
     "CATALOG_VERSION",
@@ -95,43 +98,16 @@ CATALOG_VERSION = (
 )
 # Rewrite the catalog once the log bytes read past its offsets reach this share of its size.
 _SAVE_SHARE = 16
-
-
-class SessionSummary(msgspec.Struct, kw_only=True, gc=False):
-    """What listing shows about one session, without folding it whole."""
-
-    session_id: str
-    project_name: str = ""
-    status: str = "active"
-    start_time: str | None = None
-    end_time: str | None = None
-    last_activity: str | None = None
-    message_count: int = 0
-    command_count: int = 0
-    execution_count: int = 0
-    title: str = ""
-    size_bytes: int = 0
-    last_seq: int = -1
-    problems: int = 0
-    metadata: dict[str, Any] = {}
-    cwd: str | None = None
-    forked_from: str | None = None
-    # Where `title` came from: "titled" (a SessionTitled: messages no longer name it),
-    # "user" (the first user text), "other" (a stand-in until a user text comes), "".
-    title_source: str = ""
-    # A child session (a sub-agent): its parent and the tool call that spawned it.
-    parent_id: str | None = None
-    parent_call_id: str | None = None
-    # An imported session's agent (`SourceInfo.agent`), and the model last in effect.
-    agent: str | None = None
-    model: str | None = None
-    usage: UsageTally | None = None
+# A kept catalog is saved again once the store's mark moved this far (records written).
+_KEPT_SAVE_AFTER = 256
 
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class _Entry(msgspec.Struct, array_like=True, gc=False):
+class CatalogEntry(msgspec.Struct, array_like=True, gc=False):
+    """One session's summary and the store position (and reader state) it covers."""
+
     summary: SessionSummary
     epoch: _Count  # with `offset`: the store Position the summary covers
     offset: _Count
@@ -142,7 +118,7 @@ class _Entry(msgspec.Struct, array_like=True, gc=False):
 
 class _Catalog(msgspec.Struct, array_like=True, gc=False):
     version: int
-    entries: list[_Entry]  # newest first: an unchanged journal lists without a sort
+    entries: list[CatalogEntry]  # newest first: an unchanged journal lists without a sort
     # Session id -> its metadata as JSON, for metadata msgpack cannot encode (its entry
     # holds {} instead). Nearly always empty: loading then costs nothing per entry.
     json_metadata: dict[str, bytes] = {}
@@ -180,78 +156,6 @@ _ENCODE_ERRORS = (OverflowError, TypeError, ValueError, RecursionError)
 _LOAD_ERRORS = (P8jError, OSError, ValueError, RecursionError)
 
 
-def _usage(s: SessionSummary, ev: Any) -> None:
-    """Count a message's or report's usage, for the model in effect (journal/fidelity.py)."""
-    if s.usage is None:
-        s.usage = UsageTally()
-    add_usage(s.usage, ev.usage, response_id=ev.response_id, model=s.model, ts=event_time(ev))
-
-
-def _step(s: SessionSummary, ev: Any) -> None:
-    t = type(ev)
-    origin = getattr(ev, "origin", None)
-    if origin is not None and origin.model is not None:
-        s.model = origin.model
-    if t is MessageRecorded:
-        s.message_count += 1
-        if s.title_source in ("", "other"):
-            title_from_message(s, ev)
-        if ev.model is not None:
-            s.model = ev.model
-        if ev.usage is not None:
-            _usage(s, ev)
-    elif t is CommandRecorded:
-        s.command_count += 1
-    elif t is ExecutionRecorded:
-        s.execution_count += 1
-    elif t is SessionStarted:
-        s.project_name = ev.project_name
-        s.start_time = event_time(ev) or ev.ts
-        s.status = "active"
-        s.metadata = dict(ev.metadata)
-        s.cwd = ev.cwd
-        s.forked_from = ev.forked_from
-        s.parent_id = ev.parent_id
-        s.parent_call_id = ev.parent_call_id
-        s.agent = None if ev.source is None else ev.source.agent
-    elif t is UsageRecorded:
-        if ev.model is not None:
-            s.model = ev.model
-        _usage(s, ev)
-    elif t is MetadataUpdated:
-        s.metadata.update(ev.changes)
-    elif t is SessionPaused:
-        s.status = "paused"
-    elif t is SessionResumed:
-        s.status = "active"
-    elif t is SessionEnded:
-        s.status = "completed"
-        s.end_time = ev.ts
-    elif t is SessionTitled:
-        s.title = first_line(ev.title)
-        s.title_source = "titled"
-    elif t is UnknownEvent:
-        pass
-    elif t is LinesRemoved:
-        # A repair's stand-in: it may restore the state the removed lines left.
-        s.status = ev.state or s.status
-        s.last_seq = ev.seq + ev.seqs - 1
-        s.last_activity = ev.ts
-        return
-    s.last_seq = ev.seq
-    when = event_time(ev)
-    if when is not None:  # a timeless event (journal/fidelity.py) leaves the last one
-        s.last_activity = when
-
-
-def summarize(events: Iterable[Any], session_id: str) -> SessionSummary:
-    """Pure fold of events into a SessionSummary."""
-    s = SessionSummary(session_id=session_id)
-    for ev in events:
-        _step(s, ev)
-    return s
-
-
 def _read(home: Home) -> bytes:
     """The catalog's bytes, read only if it is a regular file of ours (never blocks on a FIFO)."""
     fd = home.open_file("cache", _NAME, os.O_RDONLY)
@@ -266,31 +170,40 @@ def _read(home: Home) -> bytes:
     return b"".join(parts)
 
 
-def _load(home: Home) -> tuple[list[_Entry], int]:
+def _load(home: Home) -> tuple[list[CatalogEntry], int]:
     """The cached entries (newest first) and the catalog's size in bytes."""
     try:
         data = _read(home)
+    except _LOAD_ERRORS:
+        return [], 0
+    entries = decode_entries(data)
+    return ([], 0) if entries is None else (entries, len(data))
+
+
+def decode_entries(data: bytes) -> list[CatalogEntry] | None:
+    """A catalog's entries (newest first), or None if it is unreadable or of another version."""
+    try:
         with gc_paused():
             cat = _DEC.decode(data)
         if cat.version != CATALOG_VERSION:  # an older layout usually fails to decode anyway
-            return [], 0
+            return None
         if cat.json_metadata:
             by_id = {e.summary.session_id: e.summary for e in cat.entries}
             for sid, raw in cat.json_metadata.items():
                 by_id[sid].metadata = _JSON_DEC.decode(raw)
     except (*_LOAD_ERRORS, KeyError):  # KeyError: metadata for a session it does not list
-        return [], 0
-    return cat.entries, len(data)
+        return None
+    return cat.entries
 
 
-def _encode(entries: list[_Entry]) -> bytes | None:
+def encode_entries(entries: list[CatalogEntry]) -> bytes | None:
     """The catalog's bytes, or None if not even a catalog without odd entries encodes."""
     try:
         return _ENC.encode(_Catalog(CATALOG_VERSION, entries))
     except _ENCODE_ERRORS:
         pass
     # Rare: some session holds what msgpack cannot. Find it, entry by entry.
-    kept: list[_Entry] = []
+    kept: list[CatalogEntry] = []
     extra: dict[str, bytes] = {}
     for entry in entries:
         try:
@@ -314,8 +227,8 @@ def _encode(entries: list[_Entry]) -> bytes | None:
         return None
 
 
-def _save(home: Home, entries: list[_Entry]) -> None:
-    data = _encode(entries)
+def _save(home: Home, entries: list[CatalogEntry]) -> None:
+    data = encode_entries(entries)
     if data is None:
         return
     # The catalog is only a cache: failing to write it costs speed, never data.
@@ -324,7 +237,7 @@ def _save(home: Home, entries: list[_Entry]) -> None:
 
 
 def _cursor(
-    store: SessionStore, home: Home | None, sid: str, old: _Entry | None
+    store: SessionStore, home: Home | None, sid: str, old: CatalogEntry | None
 ) -> LogCursor | StoreCursor:
     """A reader of `sid` from where `old` left off (from the start without it)."""
     # Listing needs no blob payloads (a title is one line): never read them.
@@ -344,9 +257,10 @@ def _cursor(
     return store.open_cursor(sid, skip_corrupt=True, resolve_blobs=False, **at)
 
 
-def _refresh(
-    store: SessionStore, home: Home | None, sid: str, head: Position, old: _Entry | None
-) -> _Entry:
+def refresh_entry(
+    store: SessionStore, home: Home | None, sid: str, head: Position, old: CatalogEntry | None
+) -> CatalogEntry:
+    """`old` brought up to `head` (read from its position), or `sid` read whole."""
     if old is not None and old.epoch == head.epoch and old.offset <= head.offset:
         summary = msgspec.structs.replace(old.summary, metadata=dict(old.summary.metadata))
     else:
@@ -356,10 +270,11 @@ def _refresh(
         cursor = _cursor(store, home, sid, old)
     except P8jError:  # gone or replaced since its head was read
         summary.problems += 1
-        return _Entry(summary, head.epoch, 0, 1, 0, None)  # covers nothing: read again next time
+        # It covers nothing: read again next time.
+        return CatalogEntry(summary, head.epoch, 0, 1, 0, None)
     try:
         for ev in cursor.read(final=True):
-            _step(summary, ev)
+            step(summary, ev)
     except P8jError:
         summary.problems += 1
     summary.problems += sum(1 for i in cursor.issues if i.kind != "unknown-event")
@@ -368,7 +283,7 @@ def _refresh(
         end = cast("LogCursor", cursor).offset
     else:
         end = cast("StoreCursor", cursor).position.offset
-    return _Entry(summary, head.epoch, end, cursor.line, cursor.next_seq, cursor.state)
+    return CatalogEntry(summary, head.epoch, end, cursor.line, cursor.next_seq, cursor.state)
 
 
 def list_summaries(where: SessionStore | Home, *, use_cache: bool = True) -> list[SessionSummary]:
@@ -377,6 +292,7 @@ def list_summaries(where: SessionStore | Home, *, use_cache: bool = True) -> lis
     Raises UnsafePathError for an unsafe home (`Home.check`); never fails for the catalog.
     """
     from ..store.base import is_home_store
+    from ..store.listing import ListingStore
     from ..store.select import as_store
 
     store = as_store(where)
@@ -384,12 +300,13 @@ def list_summaries(where: SessionStore | Home, *, use_cache: bool = True) -> lis
     if home is not None:
         home.check()
     with gc_paused():
-        return _list_summaries(store, home, use_cache and home is not None)
+        if use_cache and home is None and isinstance(store, ListingStore):
+            return _list_kept(store, store)  # a store that keeps the catalog itself
+        return read_summaries(store, home, use_cache and home is not None)
 
 
-def _list_summaries(
-    store: SessionStore, home: Home | None, use_cache: bool
-) -> list[SessionSummary]:
+def read_summaries(store: SessionStore, home: Home | None, use_cache: bool) -> list[SessionSummary]:
+    """The listing from the store's entries (and the home's catalog file if `use_cache`)."""
     cached, cached_bytes = _load(home) if use_cache and home is not None else ([], 0)
     if home is not None:  # the directory read once; a known session is one dict pop
         found = cast("HomeStore", store).entry_map()
@@ -398,7 +315,7 @@ def _list_summaries(
 
         found = EntryMap(store.entries())
     epochs = found.epochs
-    fresh: list[_Entry] = []
+    fresh: list[CatalogEntry] = []
     keep = fresh.append
     take = epochs.pop
     # Rewrite the catalog when its set of sessions changed or a log was read whole.
@@ -432,14 +349,14 @@ def _list_summaries(
             grown += size - old.offset
         else:
             changed = True
-        keep(_refresh(store, home, sid, head, old))
+        keep(refresh_entry(store, home, sid, head, old))
     added = False
     for sid in epochs:  # what the catalog does not know yet
         entry = found.entry(sid)
         head = entry.head() if entry is not None else None
         if head is None:
             continue
-        keep(_refresh(store, home, sid, head, None))
+        keep(refresh_entry(store, home, sid, head, None))
         added = True
     if added or not ordered:
         fresh.sort(key=_session_id, reverse=True)
@@ -450,10 +367,44 @@ def _list_summaries(
     return [e.summary for e in fresh]
 
 
+def _list_kept(store: SessionStore, keeper: ListingStore) -> list[SessionSummary]:
+    """Summaries of every session of `store` (which is `keeper`), newest first."""
+    kept = keeper.load_listing()
+    entries = decode_entries(kept[1]) if kept is not None else None
+    mark, cached = (kept[0], entries) if kept is not None and entries is not None else (0, [])
+    try:
+        changes = keeper.listing_changes(mark)
+    except P8jError:
+        return read_summaries(store, None, False)  # the logs say it all, slower
+    by_id = {e.summary.session_id: e for e in cached}
+    fresh: list[CatalogEntry] = []
+    whole = entries is None or len(by_id) != len(cached)  # read whole, or came or went
+    for sid, count in changes.counts.items():
+        old = by_id.pop(sid, None)
+        if old is not None and sid not in changes.touched and old.line - 1 == count:
+            fresh.append(old)
+            continue
+        try:
+            head = store.head(sid)
+        except P8jError:
+            continue  # removed since the counts were taken
+        if old is not None and old.offset >= head.offset and old.line - 1 != count:
+            old = None  # it claims the whole log but not its records: a bad entry
+        if old is None or old.epoch != head.epoch or old.offset > head.offset:
+            whole = True
+        fresh.append(refresh_entry(store, None, sid, head, old))
+    fresh.sort(key=_session_id, reverse=True)
+    if whole or by_id or changes.mark - mark >= _KEPT_SAVE_AFTER:  # by_id: sessions gone
+        data = encode_entries(fresh)
+        if data is not None:
+            keeper.save_listing(changes.mark, data)
+    return [e.summary for e in fresh]
+
+
 def list_store_summaries(store: SessionStore, *, use_cache: bool = True) -> list[SessionSummary]:
     """Summaries of every session in `store`, newest first (= `list_summaries`)."""
     return list_summaries(store, use_cache=use_cache)
 
 
-def _session_id(entry: _Entry) -> str:
+def _session_id(entry: CatalogEntry) -> str:
     return entry.summary.session_id

@@ -2,7 +2,8 @@
 
 `base` defines the seam (the `SessionStore`, `StoreWriter`, `StoreCursor`,
 `Blobs` and `StoreWatch` protocols, `Position`, and `HomeStore`: what the
-file store offers readers' fast paths beyond the seam); backends live beside each
+file store offers readers' fast paths beyond the seam; `listing`: `ListingStore`,
+what a store that keeps the listing catalog itself offers); backends live beside each
 other: `fs` (the journal files, the default), `memory`, and `nats` (NATS
 JetStream, the optional extra ``p8j[nats]``; import `p8j.journal.store.nats`
 for its names, which imports nats-py). `open_store` picks
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         StoreWriter,
     )
     from .fs.store import FileStore
+    from .listing import ListingChanges, ListingStore
     from .memory import MemoryStore
     from .records import RecordCursor
     from .select import as_store, open_store
@@ -43,6 +45,8 @@ _LAZY: dict[str, str] = {
     "ChangeKind": "base",
     "FileStore": "fs.store",
     "HomeStore": "base",
+    "ListingChanges": "listing",
+    "ListingStore": "listing",
     "MemoryStore": "memory",
     "Position": "base",
     "RecordCursor": "records",
@@ -61,6 +65,8 @@ __all__ = [
     "ChangeKind",
     "FileStore",
     "HomeStore",
+    "ListingChanges",
+    "ListingStore",
     "MemoryStore",
     "Position",
     "RecordCursor",

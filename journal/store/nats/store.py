@@ -10,7 +10,9 @@ Contract: the seam's semantics (base.py) with the layout of config.py.
   even where leases disagree.
 - Listings read the stream's subjects (the truth); each entry's epoch comes
   from the summaries bucket, which writers update on create, close and
-  rewrite, and which is rebuilt from the stream for a session it lacks.
+  rewrite, and which is rebuilt from the stream for a session it lacks. The
+  store is a `ListingStore`: the catalog keeps its bytes in the same bucket
+  and asks the stream what changed since (listing.py).
 - `rewrite` (under the lease) publishes the new records after the old ones,
   chained by expected sequences, then purges the subject below the first new
   record: a reader sees the old log or the new one, never a mix, except
@@ -18,6 +20,8 @@ Contract: the seam's semantics (base.py) with the layout of config.py.
   front (`rewrite` again, or `remove`, clears it; `p8j store check` does not
   see it). The stream denies single-message deletes (deny_delete) but allows
   purges by subject, which are what `rewrite` and `remove` use.
+- A watch notes the stream seq of every record it sees (`saw`); reads and
+  `head` wait for a replica that lags behind it (cursor.py's `catch_up`).
 - Nothing is created or contacted until first use; the stream and buckets are
   then created if missing, with the recommended settings (``p8j store init``
   does the same explicitly). `close` releases the connection and its thread.
@@ -26,6 +30,7 @@ Contract: the seam's semantics (base.py) with the layout of config.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
@@ -48,11 +53,14 @@ from ...ids import is_session_id, validate_prefix, validate_session_id
 from ..base import Position
 from ..fs.lock import LockHolder
 from ..fs.writer import DEFAULT_MAX_RECORD_BYTES, DURABILITY_MODES, Durability
+from ..listing import ListingChanges
+from . import listing
 from .blobs import NatsBlobs
 from .config import NatsConfig
 from .conn import Conflict, Conn, Stored
-from .cursor import NatsCursor
+from .cursor import NatsCursor, catch_up, last_seen
 from .lease import Lease, acquire, holder
+from .listing import Summary
 from .loop import Loop
 from .watch import NatsWatch
 from .writer import HEADER_ROOM, NatsWriter
@@ -61,14 +69,6 @@ __all__ = ["NatsStore"]
 
 T = TypeVar("T")
 CREATED = {"P8j-Created": "1"}
-
-
-class _Summary(msgspec.Struct):
-    epoch: int
-    head: int
-
-
-_SUMMARY = msgspec.json.Decoder(_Summary)
 
 
 class NatsStore:
@@ -82,6 +82,7 @@ class NatsStore:
         self._connected = False
         self._blobs = NatsBlobs(self)
         self._closed = False
+        self._seen: dict[str, int] = {}  # session id -> last stream seq a watch saw
         # A store nobody closes (a SessionManager given a URL owns one and has no
         # close for it) still closes its connection and thread when collected.
         self._finalizer = weakref.finalize(self, _finish, self._loop, self._conn)
@@ -159,11 +160,20 @@ class NatsStore:
         first = self.call(self._first(session_id))
         return first.seq if first is not None else None
 
+    def saw(self, session_id: str, seq: int) -> None:
+        """Note that a watch saw stream seq `seq` on the session's subject (-1: removed)."""
+        if seq > self._seen.get(session_id, 0):
+            self._seen[session_id] = seq
+        elif seq < 0:  # removed: nothing to wait for
+            self._seen.pop(session_id, None)
+
     def read_after(self, session_id: str, offset: int) -> list[Stored]:
-        """The log's records after stream seq `offset`."""
+        """The log's records after stream seq `offset` (at least through what a watch saw)."""
+        seen = self._seen.get(session_id, 0)
 
         async def run() -> list[Stored]:
-            return await (await self.aconn()).read(self.config.subject(session_id), offset + 1)
+            conn = await self.aconn()
+            return await catch_up(conn, self.config.subject(session_id), offset, seen)
 
         return self.call(run())
 
@@ -177,7 +187,7 @@ class NatsStore:
 
     def put_summary(self, session_id: str, head: Position) -> None:
         """Record the session's summary (epoch and head) for listings."""
-        value = msgspec.json.encode(_Summary(head.epoch, head.offset))
+        value = msgspec.json.encode(Summary(head.epoch, head.offset))
 
         async def run() -> None:
             conn = await self.aconn()
@@ -187,6 +197,7 @@ class NatsStore:
 
     def purge(self, session_id: str) -> None:
         """Purge the session's log and delete its summary (watches see ``removed``)."""
+        self._seen.pop(session_id, None)
 
         async def run() -> None:
             conn = await self.aconn()
@@ -206,36 +217,35 @@ class NatsStore:
 
     # -- listing -----------------------------------------------------------------------------
 
-    def _summaries(self) -> dict[str, _Summary]:
-        async def run() -> list[Stored]:
-            conn = await self.aconn()
-            bucket = self.config.sessions_bucket
-            req = {"multi_last": [f"$KV.{bucket}.>"], "batch": 1_000_000}
-            return await conn.direct_batch(f"KV_{bucket}", req)
-
-        out: dict[str, _Summary] = {}
-        try:
-            found = self.call(run())
-        except JournalIOError:
-            return out  # derived data: without it, epochs come from the stream
-        for m in found:
-            if m.headers.get("KV-Operation") in ("DEL", "PURGE"):
-                continue
-            try:
-                out[m.headers["Nats-Subject"].rsplit(".", 1)[-1]] = _SUMMARY.decode(m.data)
-            except (KeyError, msgspec.DecodeError):
-                continue  # derived data: a bad summary is rebuilt from the stream
-        return out
-
     def entries(self) -> Iterator[_NatsEntry]:
         """Every session, with its epoch (from the summaries, else the stream)."""
         ids = self.session_ids()
-        summaries = self._summaries() if ids else {}
+
+        async def run() -> dict[str, Summary]:
+            return await listing.summaries(await self.aconn(), ids)
+
+        summaries = self.call(run()) if ids else {}
         for sid in ids:
             s = summaries.get(sid)
             epoch = s.epoch if s is not None else self.first_seq(sid)
             if epoch is not None:
                 yield _NatsEntry(self, sid, epoch)
+
+    def load_listing(self) -> tuple[int, bytes] | None:
+        """The kept listing catalog's mark and bytes (listing.py), or None."""
+        try:
+            return self.call(listing.load(self))
+        except JournalIOError:
+            return None  # derived data: the listing reads the logs instead
+
+    def listing_changes(self, since: int) -> ListingChanges:
+        """Record counts, the mark now (the stream's last seq), who changed after `since`."""
+        return self.call(listing.changes(self, since))
+
+    def save_listing(self, mark: int, data: bytes) -> None:
+        """Keep the listing catalog `data` as covering `mark` (best effort)."""
+        with contextlib.suppress(JournalIOError):
+            self.call(listing.save(self, mark, data))
 
     def session_ids(self) -> list[str]:
         """Ids of every session (the stream's subjects), sorted."""
@@ -276,8 +286,12 @@ class NatsStore:
         """Position(first seq, last seq) of the log; JournalIOError if there is none."""
         validate_session_id(session_id)
 
+        seen = self._seen.get(session_id, 0)
+
         async def run() -> tuple[Stored | None, Stored | None]:
-            return await self._first(session_id), await self._last(session_id)
+            conn = await self.aconn()
+            ends = self._first(session_id), last_seen(conn, self.config.subject(session_id), seen)
+            return await asyncio.gather(*ends)
 
         first, last = self.call(run())
         if first is None or last is None:

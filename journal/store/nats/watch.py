@@ -4,10 +4,12 @@ Contract (the seam's `StoreWatch`): registered when `NatsStore.watch` returns.
 - Appends and new logs come from an ordered push consumer on
   ``<prefix>.s.>`` delivering only new messages, headers only (no payloads
   cross the wire): a message with ``P8j-Created`` is ``created`` (a new log or
-  a rewrite), any other ``appended``.
+  a rewrite), any other ``appended``. Each message's stream seq goes to
+  `NatsStore.saw`, so a read after the change waits for a lagging replica.
 - Removals come from the session summaries bucket: `remove` deletes the
-  session's summary, and the watch subscribes to that bucket's subjects
-  (core NATS, no consumer), reporting a delete marker as ``removed``.
+  session's summary, and the watch subscribes to that bucket's one-token
+  subjects (core NATS, no consumer; not the listing's chunks), reporting a
+  delete marker as ``removed``.
 - `wait` returns the changes gathered since the last call (deduplicated,
   sorted), waiting up to `timeout`; it notices ``stop`` within 50 ms.
 """
@@ -59,7 +61,8 @@ class NatsWatch:
             cb=self._on_log,
         )
         assert conn.nc is not None
-        kv_sub = await conn.nc.subscribe(f"$KV.{cfg.sessions_bucket}.>", cb=self._on_summary)
+        # One token: the sessions' keys, not the kept listing's chunks (listing.py).
+        kv_sub = await conn.nc.subscribe(f"$KV.{cfg.sessions_bucket}.*", cb=self._on_summary)
         await conn.nc.flush()
         self._subs = [js_sub, kv_sub]
 
@@ -72,12 +75,15 @@ class NatsWatch:
 
     async def _on_log(self, msg: Msg) -> None:
         sid = self._store.config.session_of(msg.subject)
+        self._store.saw(sid, msg.metadata.sequence.stream)
         created = bool(msg.headers and msg.headers.get("P8j-Created"))
         self._add("created" if created else "appended", sid)
 
     async def _on_summary(self, msg: Msg) -> None:
         if msg.headers and msg.headers.get("KV-Operation") in ("DEL", "PURGE"):
-            self._add("removed", msg.subject.rsplit(".", 1)[-1])
+            sid = msg.subject.rsplit(".", 1)[-1]
+            self._store.saw(sid, -1)
+            self._add("removed", sid)
 
     def wait(self, timeout: float | None = None) -> list[Change]:
         """The changes since the last call, waiting up to `timeout` s; [] on timeout/stop."""

@@ -80,16 +80,16 @@ def test_integers_msgpack_cannot_hold_are_listed_and_cached(
 
 
 def test_an_entry_that_cannot_be_encoded_at_all_is_only_left_out() -> None:
-    good = catalog._Entry(
+    good = catalog.CatalogEntry(
         catalog.SessionSummary(session_id="a", metadata={"n": 1}), 1, 0, 1, 0, None
     )
-    bad = catalog._Entry(
+    bad = catalog.CatalogEntry(
         catalog.SessionSummary(session_id="b", metadata={"o": object()}), 2, 0, 1, 0, None
     )
-    big = catalog._Entry(
+    big = catalog.CatalogEntry(
         catalog.SessionSummary(session_id="c", metadata={"n": 2**64}), 3, 0, 1, 0, None
     )
-    data = catalog._encode([good, bad, big])
+    data = catalog.encode_entries([good, bad, big])
     assert data is not None
     cat = catalog._DEC.decode(data)
     assert [e.summary.session_id for e in cat.entries] == ["a", "c"]
