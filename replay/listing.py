@@ -178,15 +178,30 @@ def listing_of(home: Where, summary: SessionSummary) -> SessionListing:
     if summary.problems and state != "live":
         state = "damaged"  # not resumable as it stands: see the module docstring
     start = summary.start_time
+    end = summary.end_time
+    last = summary.last_activity
+    until = end or last
+    seconds: float | None = None
+    if start is not None and until is not None:
+        if len(start) == 27 == len(until) and start[26] == "Z" == until[26]:
+            # _duration's fast path inline: a listing builds a row per session (10k+)
+            try:
+                seconds = (_fromisoformat(until[:26]) - _fromisoformat(start[:26])).total_seconds()
+                seconds = seconds if seconds > 0.0 else 0.0
+            except ValueError:
+                seconds = _duration(start, until)
+        else:
+            seconds = _duration(start, until)
+    usage, by_model = (None, {}) if summary.usage is None else _usage(summary)
     return SessionListing(  # positional, in field order (see the class)
         summary.session_id,
         summary.project_name,
         status,
         state,
         start,
-        summary.end_time,
-        summary.last_activity,
-        _duration(start, summary.end_time or summary.last_activity),
+        end,
+        last,
+        seconds,
         summary.message_count,
         summary.command_count,
         summary.execution_count,
@@ -203,7 +218,8 @@ def listing_of(home: Where, summary: SessionSummary) -> SessionListing:
         summary.parent_call_id,
         summary.agent,
         summary.model,
-        *_usage(summary),
+        usage,
+        by_model,
     )
 
 

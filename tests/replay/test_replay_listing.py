@@ -8,9 +8,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from p8j.journal import Home, SessionManager
-from p8j.replay.listing import list_sessions, parse_since, session_state
+from p8j.journal.cache.catalog import SessionSummary
+from p8j.replay.listing import list_sessions, listing_of, parse_since, session_state
 
 NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -213,3 +216,30 @@ def test_a_row_carries_its_summary_field_by_field(rhome: Home) -> None:
     assert (row.state, row.writer_pid, row.writer_host) == ("completed", None, None)
     assert row.duration_s is not None and row.duration_s >= 0
     assert list(msgspec.to_builtins(row)) == list(SessionListing.__struct_fields__)
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.sampled_from(["z", "offset", "none", "garbage"]),
+)
+def test_row_duration_matches_the_exact_parse(a: datetime, b: datetime, form: str) -> None:
+    """`listing_of` computes durations inline (a row per session): as the exact parse would."""
+    start = a.isoformat(timespec="microseconds") + "Z"
+    last = {
+        "z": b.isoformat(timespec="microseconds") + "Z",
+        "offset": b.isoformat(timespec="microseconds") + "+00:00",
+        "none": None,
+        "garbage": "2026-13-45T99:00:00.000000Z",  # 27 characters, not a time
+    }[form]
+    summary = SessionSummary(
+        session_id="0190a6e0-0000-7000-8000-000000000001",
+        status="paused",
+        start_time=start,
+        last_activity=last,
+    )
+    row = listing_of(Path("/nonexistent-p8j-home"), summary)  # paused: no lock is probed
+    if last is None or form == "garbage":
+        assert row.duration_s is None
+    else:
+        assert row.duration_s == max(0.0, (b - a).total_seconds())

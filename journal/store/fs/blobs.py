@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hashlib
 import os
 import re
 import stat
@@ -71,6 +70,15 @@ __all__ = [
     "placeholder",
     "resolve",
 ]
+
+
+def _sha256(data: bytes) -> str:
+    """The hex SHA-256 of `data`."""
+    # hashlib (OpenSSL) loads on first use: `p8j ls` imports this module, hashes nothing.
+    from hashlib import sha256
+
+    return sha256(data).hexdigest()
+
 
 DEFAULT_BLOB_THRESHOLD = 256 * 1024
 TEXT = "text/plain; charset=utf-8"
@@ -152,7 +160,7 @@ class BlobStore:
 
     def put(self, data: bytes) -> str:
         """Store `data` durably (fsynced, renamed, directory fsynced); return its SHA-256."""
-        digest = hashlib.sha256(data).hexdigest()
+        digest = _sha256(data)
         dfd = self._dir_fd(create=True)
         try:
             if not self._swept:  # once per store: what writers killed mid-blob left
@@ -184,7 +192,7 @@ class BlobStore:
             return False
         except P8jError:
             return False
-        return len(data) == size and hashlib.sha256(data).hexdigest() == digest
+        return len(data) == size and _sha256(data) == digest
 
     def _write_new(self, dfd: int, digest: str, data: bytes) -> None:
         tmp = tempfiles.temp_name(digest)
@@ -270,7 +278,7 @@ class BlobStore:
             os.close(dfd)
         if size is not None and len(data) != size:
             raise JournalIOError(f"blob is {len(data)} bytes; the event says {size}", path=path)
-        if hashlib.sha256(data).hexdigest() != sha256:
+        if _sha256(data) != sha256:
             raise JournalIOError("blob bytes do not match its SHA-256 name", path=path)
         return data
 

@@ -27,11 +27,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import hashlib
 import os
 import re
-import secrets
-import socket
 import stat
 import threading
 import time
@@ -57,13 +54,17 @@ def owner_tag() -> str:
         ns = os.stat("/proc/self/ns/pid")
         key = b"%s:%d:%d" % (boot, ns.st_dev, ns.st_ino)
     except OSError:  # not Linux (or no /proc): pids are per host
+        import socket  # here only: `p8j ls` imports this module and never needs it
+
         key = socket.gethostname().encode("utf-8", "surrogateescape")
-    return hashlib.sha256(key).hexdigest()[:8]
+    from hashlib import sha256  # here only: hashlib (OpenSSL) costs `p8j ls` ~3 ms to load
+
+    return sha256(key).hexdigest()[:8]
 
 
 def temp_name(digest: str) -> str:
     """A fresh temp-file name for blob `digest` that says which process writes it."""
-    return f"{PREFIX}{owner_tag()}-{os.getpid()}-{digest[:16]}-{secrets.token_hex(6)}"
+    return f"{PREFIX}{owner_tag()}-{os.getpid()}-{digest[:16]}-{os.urandom(6).hex()}"
 
 
 @contextlib.contextmanager
