@@ -12,26 +12,50 @@ resolved from the store's blobs unless ``resolve_blobs=False``; a missing or
 damaged blob is listed in `issues`, never raised. A reader that stops part-way
 resumes at the record it was handed last, as `LogCursor` does.
 
+Fast path: runs of plain records of an active session (the bulk of any log)
+are verified in chunks with C-level passes (`first_bad_checksum`, one
+`decode_block`, then seq, session id and type checked over the whole chunk);
+a chunk with anything else (a bad record, a lifecycle event, a blob
+reference, an unknown type) is checked record by record as before, so errors
+and issues are the same either way.
+
 Backends subclass it and supply `_fetch` (the records from an index on,
 raising `StalePositionError` once the log was replaced) and `_offset_of`.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator
 from typing import cast
 
 import msgspec
 
-from ..codec import decode_line
+from ..codec import decode_block, decode_line, first_bad_checksum
 from ..errors import CorruptLineError, SessionStateError
-from ..events import AnyEvent, UnknownEvent
+from ..events import (
+    AnyEvent,
+    CommandRecorded,
+    ExecutionRecorded,
+    MessageRecorded,
+    MetadataUpdated,
+    UnknownEvent,
+)
 from ..session import check_transition
 from .base import Blobs, Position
 from .fs.blobs import BlobStore, resolve
 from .fs.cursor import IssueKind, ReadIssue
 
 __all__ = ["RecordCursor"]
+
+# Legal in an active session and leaving it active: the fast path's events.
+_ACTIVE_RECORDS = frozenset({MessageRecorded, CommandRecorded, ExecutionRecorded, MetadataUpdated})
+_DECODE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+# In every record that refers to blobs (as fs/cursor.py's needle).
+_BLOBS_KEY = b',"blobs":[{"path":["'
+_SEQ = operator.attrgetter("seq")
+_SID = operator.attrgetter("session_id")
+_CHUNK = 1024  # records verified at once on the fast path
 
 
 class RecordCursor:
@@ -130,10 +154,62 @@ class RecordCursor:
                 self.issues.append(ReadIssue(p.kind, self.path, self.line, self.offset, p.message))
         return ev
 
+    def _plain(self, records: list[bytes]) -> list[AnyEvent] | None:
+        """The events of `records` if all are plain records of this active session, next seq on.
+
+        None when any is not (or fails its checksum or decoding): the caller
+        then checks them one by one, which names the record and reports issues.
+        """
+        if self.state != "active" or first_bad_checksum(records) != len(records):
+            return None
+        block = b"\n".join(records)
+        # A raw newline inside a record would shift the decoded lines against the records.
+        if block.count(b"\n") != len(records) - 1 or (
+            self._blobs is not None and _BLOBS_KEY in block
+        ):
+            return None
+        try:
+            events = decode_block(block + b"\n")
+        except _DECODE_ERRORS:
+            return None
+        nxt, n, sid = self.next_seq, len(records), self.session_id
+        if (
+            len(events) != n
+            or not _ACTIVE_RECORDS.issuperset(map(type, events))
+            or list(map(_SEQ, events)) != list(range(nxt, nxt + n))
+            or (sid is not None and not all(map(sid.__eq__, map(_SID, events))))
+        ):
+            return None
+        return events
+
+    def _verified(self) -> Iterator[tuple[AnyEvent | UnknownEvent | None, bytes]]:
+        """Each fetched record with its verified event (None: skipped and reported).
+
+        The cursor's state (seq, lifecycle) is advanced before each pair is
+        handed out; the caller advances `_index` and `line` after it.
+        """
+        records = self._fetch(self._index)
+        i, n = 0, len(records)
+        while i < n:
+            if self.state == "active":
+                chunk = records[i : i + _CHUNK]
+                events = self._plain(chunk)
+                if events is not None:
+                    for ev, record in zip(events, chunk, strict=True):
+                        self.next_seq = ev.seq + 1
+                        yield ev, record
+                    i += len(chunk)
+                    continue
+                stop = i + len(chunk)
+            else:
+                stop = i + 1
+            for record in records[i:stop]:  # record by record: names any problem
+                yield self._check(record), record
+            i = stop
+
     def read(self, *, final: bool = True) -> Iterator[AnyEvent | UnknownEvent]:
         """Verified events from the position to the end."""
-        for record in self._fetch(self._index):
-            ev = self._check(record)
+        for ev, _ in self._verified():
             if ev is not None:
                 yield ev
             self._index += 1
@@ -143,8 +219,7 @@ class RecordCursor:
         self, *, final: bool = True
     ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
         """Like `read`, each event with its record as stored, plus a newline."""
-        for record in self._fetch(self._index):
-            ev = self._check(record)
+        for ev, record in self._verified():
             if ev is not None:
                 yield ev, record + b"\n"
             self._index += 1
