@@ -15,7 +15,7 @@ and per-turn context, `Usage`, an execution's `status`/`command`) are small.
 - a ``user`` record whose content is exactly one ``tool_result`` block ->
   `ExecutionRecorded`: `call_id` (``tool_use_id``), `output` (the block's text
   content) and `result` (``toolUseResult``) move; `stderr` is copied from the
-  result (moving it out of a moved value would alias in `rebuild_record`);
+  result (so `result` stays the whole ``toolUseResult`` the agent reported);
   `status` is ``error`` (``is_error``), ``interrupted`` or ``ok``; `exit_code`
   stays None (Claude Code records none); `command` is the tool's name (from
   `ClaudeState`: the call's ``tool_use`` block came before).
@@ -354,8 +354,8 @@ def _execution(
         path: list[str | int] = ["message", "content", 0, "content"]
         output = _move(record, moved, "output", path, _is_str)
         output = _block_text(block.get("content")) if output is _MISSING else output
-    # A copy, not moved: a move into a moved value would make rebuild_record
-    # write into the event's own `result` (it puts `result` back uncopied).
+    # A copy, not moved: `result` stays the whole toolUseResult the agent reported
+    # (stderr is short; the copy costs a few bytes).
     stderr = result.get("stderr") if isinstance(result, dict) else None
     result = _move(record, moved, "result", ["toolUseResult"], _anything)
     return ExecutionRecorded(
