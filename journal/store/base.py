@@ -17,7 +17,8 @@ Contract (every backend; `p8j.journal.store.contract` checks it):
 - A record handed to `StoreWriter.append` is whole in the log when it returns,
   or not there at all; readers never see half of one (a backend that can tear
   a tail on a crash, like the file system, reports it as `torn` and
-  `repair_tail` sets it aside).
+  `repair_tail` sets it aside). `StoreWriter.append_many` appends several in
+  one go (one write, one round trip) with the same guarantees (writing.py).
 - Reading is verified (framing, checksum, seq, session, lifecycle) exactly as
   `LogCursor` documents; a store cursor adds `position`.
 - `watch` reports changes after it returns: ``created`` (a new log, or a log
@@ -69,6 +70,7 @@ from .fs.blobs import missing_blob_hashes, placeholder
 from .fs.blobs import resolve as resolve_blobs
 from .fs.cursor import ReadIssue, missing_start_error
 from .fs.layout import Home
+from .writing import StoreWriter
 
 if TYPE_CHECKING:  # loaded on first use (`__getattr__`): readers need neither
     from .fs.lock import LockHolder
@@ -178,76 +180,6 @@ class EntryMap:
     def entry(self, session_id: str) -> StoreEntry | None:
         """The session's entry, or None."""
         return self._entries.get(session_id)
-
-
-@runtime_checkable
-class StoreWriter(Protocol):
-    """The single appender of one session's log; holds its lease while open."""
-
-    @property
-    def session_id(self) -> str:
-        """The session written."""
-        ...
-
-    @property
-    def durability(self) -> Durability:
-        """The writer's durability mode (see writer.py)."""
-        ...
-
-    @property
-    def position(self) -> Position:
-        """The end of the log after the last record appended (or repaired)."""
-        ...
-
-    @property
-    def closed(self) -> bool:
-        """True once closed."""
-        ...
-
-    @property
-    def failed(self) -> bool:
-        """True once an I/O failure made the writer refuse appends (reopen to continue)."""
-        ...
-
-    @property
-    def last_record(self) -> bytes | None:
-        """The last record committed by this writer (with its newline), None before any."""
-        ...
-
-    def check(self) -> None:
-        """Raise (JournalIOError, UnsafePathError) and fail if the log is no longer in place."""
-        ...
-
-    def fail(self, reason: str) -> None:
-        """Refuse every later append with JournalIOError(`reason`) until the log is reopened."""
-        ...
-
-    def append(self, event: Event, limit: int = 0) -> bytes:
-        """Append one event as one record; return the record's bytes once it is in the log.
-
-        RecordTooLargeError (over the cap, or `limit`), InvalidEventError,
-        JournalIOError (I/O, a failed or closed writer); nothing is written then.
-        """
-        ...
-
-    def sync(self) -> None:
-        """Make every appended record durable now; JournalIOError on failure."""
-        ...
-
-    def repair_tail(self, good_end: Position) -> int:
-        """Set aside whatever follows `good_end` (a torn tail); return how much was moved.
-
-        StalePositionError if `good_end` is of another incarnation.
-        """
-        ...
-
-    def discard(self) -> None:
-        """Close without syncing and remove the log (a creation that failed); idempotent."""
-        ...
-
-    def close(self, *, sync: bool = True) -> None:
-        """Sync (unless told not to), close and release the lease; idempotent."""
-        ...
 
 
 @runtime_checkable

@@ -13,7 +13,8 @@ unittest, mix in ``unittest.TestCase`` (``setUp``/``tearDown`` do the same).
 append and read-back, positions (monotonic, comparable, encodable), cursors
 from a position, resolving ids, prefixes and ``latest``, one writer per
 session, rewrites, removal, blobs, watching for new, appended and removed
-sessions, record verification, and that every error is a `P8jError`. Waits
+sessions, record verification, that every error is a `P8jError`, and the
+batched append (`BatchAppendContract`, contract_batch.py). Waits
 are on the store's own notifications with a deadline, never on sleeps. It
 needs no test framework at import time (checks raise AssertionError).
 """
@@ -44,6 +45,7 @@ from ..errors import (
 from ..events import SCHEMA_VERSION, Event, MessageRecorded, SessionEnded, SessionStarted
 from ..ids import new_session_id
 from .base import Change, ChangeKind, Position, SessionStore, StoreWriter
+from .contract_batch import BatchAppendContract
 from .fs.blobs import BlobStore, offload_event
 
 __all__ = ["StoreContract"]
@@ -78,7 +80,7 @@ def message(sid: str, seq: int, content: Any = "hi") -> MessageRecorded:
     return MessageRecorded(SCHEMA_VERSION, sid, seq, _TS, role="user", content=content)
 
 
-class StoreContract:
+class StoreContract(BatchAppendContract):
     """Tests every `SessionStore` must pass; subclass and override `create_store`."""
 
     store: SessionStore

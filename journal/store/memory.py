@@ -1,8 +1,9 @@
 """`MemoryStore`: the store seam kept in this process's memory, for tests and embedders.
 
 Contract: the seam's semantics (see base.py) without a file system.
-- Each log is a list of whole records (an append adds one under the store's
-  lock), so torn tails cannot happen; `repair_tail` is always a no-op.
+- Each log is a list of whole records (an append adds one, `append_many` all
+  of its records, under the store's lock), so torn tails cannot happen;
+  `repair_tail` is always a no-op.
 - Positions are ``Position(epoch, offset)`` with ``offset`` the byte length of
   the records before it plus one newline each (as in a file), and a new epoch
   per created or rewritten log (a counter per store).
@@ -124,20 +125,28 @@ class MemoryWriter:
 
     def append(self, event: Event, limit: int = 0) -> bytes:
         """Encode `event` and add it as one record; return the record with its newline."""
+        return self.append_many((event,), limit)[0]
+
+    def append_many(self, events: Sequence[Event], limit: int = 0) -> list[bytes]:
+        """Encode `events` and add them as records in one step (all or none); return them."""
         self._refuse()
-        line = encode_event(event)
         cap = limit or self.max_record_bytes
-        if len(line) > cap:
-            raise RecordTooLargeError(
-                f"{type(event).__name__} record is {len(line)} bytes; the cap is {cap}"
-            )
+        lines = [encode_event(event) for event in events]
+        for event, line in zip(events, lines, strict=True):
+            if len(line) > cap:
+                raise RecordTooLargeError(
+                    f"{type(event).__name__} record is {len(line)} bytes; the cap is {cap}"
+                )
+        if not lines:
+            return lines
         with self._store._cond:
             if self._store._logs.get(self.session_id) is not self._log:
                 raise JournalIOError(f"the log of session {self.session_id} was removed")
-            self._log.add(line[:-1])
+            for line in lines:
+                self._log.add(line[:-1])
             self._store._notify("appended", self.session_id)
-        self.last_record = line
-        return line
+        self.last_record = lines[-1]
+        return lines
 
     def sync(self) -> None:
         """Nothing to do (memory); JournalIOError once closed."""

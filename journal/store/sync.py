@@ -23,6 +23,9 @@ Contract (`push_session`, `push_store`):
   left by a crashed writer (or a record being written now) is never pushed;
   every pushed record passed the source cursor's checks (checksum, seq,
   session, lifecycle). A corrupt source record stops that session's push.
+- Appends are batched (`StoreWriter.append_many`, up to `BATCH_EVENTS` records
+  or `BATCH_BYTES`): one write or one round trip per batch instead of per
+  record; the blobs of a batch's records are copied before the batch.
 - The target's writer lease is taken only when there is something to copy, and
   released (the writer closed) before `push_session` returns. A target session
   someone else holds is reported ``busy`` (try again later); one that moved
@@ -45,7 +48,21 @@ from ..errors import P8jError, SessionLockedError
 from ..events import AnyEvent, BlobRef, Event, UnknownEvent
 from .base import Position, SessionStore, StoreCursor, StoreWriter
 
-__all__ = ["Mark", "PushStatus", "SessionPush", "SyncReport", "push_session", "push_store"]
+__all__ = [
+    "BATCH_BYTES",
+    "BATCH_EVENTS",
+    "Mark",
+    "PushStatus",
+    "SessionPush",
+    "SyncReport",
+    "push_session",
+    "push_store",
+]
+
+# Records appended per `StoreWriter.append_many` (one write, or one NATS atomic batch: the
+# server takes up to 1000 messages in one).
+BATCH_EVENTS = 1000
+BATCH_BYTES = 4 << 20
 
 PushStatus = Literal["copied", "up-to-date", "diverged", "busy", "failed"]
 
@@ -199,17 +216,37 @@ class _Copier:
         return writer
 
     def copy(self, records: Iterable[_Record], expected: Position | None) -> Position | None:
-        """Append `records`; return the target's end after them (None if there were none)."""
-        for event, line in records:
-            ev = _verbatim(event, line)
-            self._blobs(ev)
-            if self.writer is None:
-                self.writer = self._open(ev, expected)
-                if expected is None:
-                    continue
-            self.writer.append(ev)
-            self.events += 1
+        """Append `records` in batches; return the target's end after them (None if none)."""
+        pending: list[Event] = []
+        size = 0
+        try:
+            for event, line in records:
+                ev = _verbatim(event, line)
+                self._blobs(ev)
+                if self.writer is None:
+                    self.writer = self._open(ev, expected)
+                    if expected is None:
+                        continue
+                pending.append(ev)
+                size += len(line)
+                if len(pending) >= BATCH_EVENTS or size >= BATCH_BYTES:
+                    self._flush(pending)
+                    size = 0
+        except (_Diverged, P8jError):
+            # What went before the record that stops the push still goes, as unbatched.
+            if pending:
+                self._flush(pending)
+            raise
+        if pending:
+            self._flush(pending)
         return self.writer.position if self.writer is not None else None
+
+    def _flush(self, pending: list[Event]) -> None:
+        assert self.writer is not None
+        batch = pending[:]
+        pending.clear()  # never sent twice: a failed batch's error ends the copy
+        self.writer.append_many(batch)
+        self.events += len(batch)
 
     def close(self) -> None:
         """Make the appended records durable and release the lease (idempotent)."""

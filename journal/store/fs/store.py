@@ -113,6 +113,10 @@ class FileWriter:
         """Append one event as one line; return the line (see writer.py)."""
         return self.log.append(event, limit)
 
+    def append_many(self, events: Sequence[Event], limit: int = 0) -> list[bytes]:
+        """Append events as lines with one write; return the lines (see writer.py)."""
+        return self.log.append_many(events, limit)
+
     def sync(self) -> None:
         """fdatasync the log now."""
         self.log.sync()

@@ -11,7 +11,8 @@ Contract:
   fsyncs it, locks it and only then links it in as ``<id>.jsonl`` (never
   replacing an existing log), then fsyncs the directory.
 - Each event is one complete line written by a single ``write()`` on an
-  ``O_APPEND`` descriptor. When `LogWriter.append` returns, the line is in the
+  ``O_APPEND`` descriptor (`append_many`: all of its lines in one ``write()``,
+  committed or rolled back together). When `LogWriter.append` returns, the line is in the
   kernel's page cache: it survives ``kill -9`` of the writer.
 - Durability modes (per writer):
   ``default``: no fsync per event; `sync()` (called at pause, end and save)
@@ -53,7 +54,8 @@ import os
 import stat
 import threading
 import time
-from typing import Literal
+from collections.abc import Sequence
+from typing import Literal, NoReturn
 
 from ...codec import DEFAULT_MAX_RECORD_BYTES, encode_event
 from ...errors import JournalIOError, RecordTooLargeError, UnsafePathError
@@ -299,26 +301,51 @@ class LogWriter:
         if self._failed is not None or self._closed:
             self._refuse()
         line = encode_event(event)
-        size = len(line)
-        if size > (limit or self.max_record_bytes):
-            raise RecordTooLargeError(
-                f"{type(event).__name__} record is {size} bytes; "
-                f"the cap is {limit or self.max_record_bytes}",
-                path=self.path,
-            )
+        if len(line) > (limit or self.max_record_bytes):
+            self._too_large(event, line, limit)
+        self._write(line, line, 1)
+        return line
+
+    def append_many(self, events: Sequence[Event], limit: int = 0) -> list[bytes]:
+        """Write `events` as lines with one ``write()``; return them once all are in the file.
+
+        Every line is checked against the cap before anything is written; the
+        write is committed (or rolled back) whole, as one `append`'s line is.
+        """
+        if self._failed is not None or self._closed:
+            self._refuse()
+        lines = [encode_event(event) for event in events]
+        cap = limit or self.max_record_bytes
+        for event, line in zip(events, lines, strict=True):
+            if len(line) > cap:
+                self._too_large(event, line, limit)
+        if lines:
+            self._write(b"".join(lines) if len(lines) > 1 else lines[0], lines[-1], len(lines))
+        return lines
+
+    def _too_large(self, event: Event, line: bytes, limit: int) -> NoReturn:
+        raise RecordTooLargeError(
+            f"{type(event).__name__} record is {len(line)} bytes; "
+            f"the cap is {limit or self.max_record_bytes}",
+            path=self.path,
+        )
+
+    def _write(self, data: bytes, last: bytes, count: int) -> None:
+        """Write `data` (`count` whole lines, the last one `last`) and commit it, or roll back."""
+        size = len(data)
         if self.size >= self._check_at:
             self.check()
         try:
             write = os.write if self._injected is None else self._injected.write
-            written = write(self._fd, line)
+            written = write(self._fd, data)
             while written < size:
                 # A short write means the disk or a limit is full; finish or roll back.
-                n = write(self._fd, memoryview(line)[written:])
+                n = write(self._fd, memoryview(data)[written:])
                 if n <= 0:
                     raise OSError(28, "No space left on device (short write)")
                 written += n
             # The commit: two stores, nothing that can raise between them.
-            self.last_line = line
+            self.last_line = last
             self.size += size
         except OSError as exc:
             self._rollback()
@@ -328,18 +355,17 @@ class LogWriter:
             self._rollback()
             raise
         if self.durability == "default":
-            return line
+            return
         if self.durability == "fsync":
             self._fdatasync()
         elif self.durability == "batch":
             with self._cond:
-                self._pending += 1
+                self._pending += count
                 if self._pending >= self._batch_max:
                     self._fdatasync()
                     self._pending = 0
-                elif self._pending == 1:
+                elif self._pending == count:
                     self._cond.notify()
-        return line
 
     def _refuse(self) -> None:
         """Raise why this writer takes no more appends (failed earlier, or closed)."""

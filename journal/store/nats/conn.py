@@ -35,9 +35,9 @@ from nats.js import JetStreamContext, api
 from ...errors import JournalIOError
 from .config import NatsConfig
 
-__all__ = ["Conflict", "Conn", "Stored"]
+__all__ = ["RETRYABLE", "TRY_TIMEOUT_S", "Conflict", "Conn", "Stored"]
 
-_TRY_TIMEOUT_S = 2.0
+TRY_TIMEOUT_S = 2.0
 _CONNECT_TIMEOUT_S = 5.0
 _BATCH = 1000
 _CONSUME_OVER = 2000  # stream seqs to read past which a consumer is cheaper
@@ -46,7 +46,7 @@ _WRONG_LAST = (10071, 10164)
 # domain and account hash (and a trailing token), as nats-py's Msg.Metadata parses them.
 _V1_TOKENS = 9
 _V2_TOKENS = 12
-_RETRYABLE = (
+RETRYABLE = (
     asyncio.TimeoutError,
     nats.errors.TimeoutError,
     nats.errors.NoRespondersError,
@@ -94,6 +94,9 @@ class Conn:
         self._js: JetStreamContext | None = None
         self.max_payload = 1 << 20
         self.ensured = False
+        # Does the stream take atomic batches (`allow_atomic`, server >= 2.12)? Read by
+        # `ensure`; a batch the server refuses as disabled turns it off (batch.py).
+        self.atomic = False
 
     @property
     def js(self) -> JetStreamContext:
@@ -123,7 +126,7 @@ class Conn:
                 f"cannot connect to NATS at {', '.join(self.config.servers)}: "
                 f"{str(exc) or f'no answer in {_CONNECT_TIMEOUT_S:g} s'}"
             ) from exc
-        self._js = self.nc.jetstream(timeout=_TRY_TIMEOUT_S)
+        self._js = self.nc.jetstream(timeout=TRY_TIMEOUT_S)
         self.max_payload = self.nc.max_payload
 
     async def close(self) -> None:
@@ -153,7 +156,18 @@ class Conn:
             allow_direct=True,
             deny_delete=True,
             deny_purge=False,
+            allow_atomic=True if self.atomic_supported() else None,
         )
+
+    def atomic_supported(self) -> bool:
+        """True if the server takes atomic batches (nats-server 2.12 and later)."""
+        if self.nc is None:
+            return False
+        try:
+            version = self.nc.connected_server_version
+            return (version.major, version.minor) >= (2, 12)
+        except (ValueError, TypeError):  # no or an unparsable version: assume an old server
+            return False
 
     async def ensure(self, *, create: bool = True) -> bool:
         """Find (or create) the stream and buckets; False if any is absent and not `create`."""
@@ -161,13 +175,14 @@ class Conn:
             return True
         c = self.config
         try:
-            await self.js.stream_info(c.stream)
+            info = await self.js.stream_info(c.stream)
         except nats.js.errors.NotFoundError:
             if not create:
                 return False
-            await self.js.add_stream(self.stream_config())
+            info = await self.js.add_stream(self.stream_config())
         except nats.errors.Error as exc:
             raise JournalIOError(f"NATS stream {c.stream}: {exc!r}") from exc
+        self.atomic = bool(info.config.allow_atomic)
         for bucket in (c.sessions_bucket, c.leases_bucket):
             if not await self._ensure_bucket(bucket, create, kv=True):
                 return False
@@ -224,7 +239,7 @@ class Conn:
                 ack = await self.js.publish(
                     subject,
                     data,
-                    timeout=_TRY_TIMEOUT_S,
+                    timeout=TRY_TIMEOUT_S,
                     stream=self.config.stream,
                     headers=dict(headers),
                 )
@@ -241,7 +256,7 @@ class Conn:
                 if exc.code != 503 and not isinstance(exc, nats.js.errors.ServiceUnavailableError):
                     raise JournalIOError(f"NATS refused the append to {subject}: {exc}") from exc
                 error: BaseException = exc
-            except _RETRYABLE as exc:
+            except RETRYABLE as exc:
                 error = exc
             else:
                 if ack.duplicate:
@@ -310,7 +325,7 @@ class Conn:
             while not done.done():
                 before = len(out)
                 try:
-                    await asyncio.wait_for(asyncio.shield(done), _TRY_TIMEOUT_S * 5)
+                    await asyncio.wait_for(asyncio.shield(done), TRY_TIMEOUT_S * 5)
                 except asyncio.TimeoutError as exc:
                     if len(out) == before:  # no progress at all: give up
                         raise JournalIOError(f"NATS stopped delivering {subject}") from exc
@@ -339,7 +354,7 @@ class Conn:
             await nc.publish(
                 f"$JS.API.DIRECT.GET.{stream}", json.dumps(req).encode(), reply=sub.subject
             )
-            status = await asyncio.wait_for(end, _TRY_TIMEOUT_S * 5)
+            status = await asyncio.wait_for(end, TRY_TIMEOUT_S * 5)
         except asyncio.TimeoutError as exc:
             raise JournalIOError(f"NATS direct get on {stream} timed out") from exc
         finally:
@@ -365,7 +380,7 @@ class Conn:
     async def _direct(self, subject: str, payload: bytes) -> Stored | None:
         assert self.nc is not None
         try:
-            msg = await self.nc.request(subject, payload, timeout=_TRY_TIMEOUT_S)
+            msg = await self.nc.request(subject, payload, timeout=TRY_TIMEOUT_S)
         except nats.errors.NoRespondersError as exc:
             raise JournalIOError(f"no NATS stream {self.config.stream} answers") from exc
         except nats.errors.TimeoutError as exc:

@@ -17,6 +17,10 @@ The append protocol:
   other outcome the caller gets an error and the writer's position does not
   move. A horizon that ran out leaves the outcome unknown: the writer fails
   (refuses appends) until the session is reopened, which reads the truth.
+- `append_many` sends its records in atomic batches (batch.py: up to 1000
+  records, one round trip each, the same ids and one-writer check, all or
+  none per batch); on a stream without ``allow_atomic`` it publishes them one
+  at a time as `append` does. Each batch moves the position once acknowledged.
 - Durability: what the server's acknowledgement means (see `p8j store check`:
   only ``jetstream { sync_interval: always }`` fsyncs before acknowledging);
   `sync` has nothing to flush.
@@ -24,6 +28,7 @@ The append protocol:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ...codec import encode_event
@@ -31,6 +36,7 @@ from ...errors import JournalIOError, RecordTooLargeError, SessionLockedError, S
 from ...events import Event
 from ..base import Position
 from ..fs.writer import Durability
+from .batch import MAX_BATCH, MAX_BATCH_BYTES, AtomicOff, publish_batch
 from .conn import Conflict
 from .lease import Lease
 
@@ -121,14 +127,61 @@ class NatsWriter:
         self.last_record = line
         return line
 
+    def append_many(self, events: Sequence[Event], limit: int = 0) -> list[bytes]:
+        """Publish `events` in atomic batches; return their records once all are acknowledged."""
+        self._refuse()
+        lines = [encode_event(event) for event in events]
+        cap = min(limit or self.max_record_bytes, self._store.max_payload - HEADER_ROOM)
+        for event, line in zip(events, lines, strict=True):
+            if len(line) > cap:
+                raise RecordTooLargeError(
+                    f"{type(event).__name__} record is {len(line)} bytes; the cap is {cap}",
+                    path=self.path,
+                )
+        start = 0
+        while start < len(lines):
+            end, size = start, 0
+            while end < len(lines) and end - start < MAX_BATCH and size < MAX_BATCH_BYTES:
+                size += len(lines[end])
+                end += 1
+            self._publish_many(lines[start:end], events[start:end])
+            start = end
+        return lines
+
+    def _publish_many(self, lines: list[bytes], events: Sequence[Event]) -> None:
+        """One atomic batch, or (a stream without them) one publish per record."""
+        store = self._store
+        records = [line[:-1] for line in lines]
+        ids = [f"{self.session_id}:{event.seq}" for event in events]
+        if store.call(store.aconn()).atomic:
+            subject, expected = self._subject, self._last
+
+            async def run() -> int:
+                return await publish_batch(await store.aconn(), subject, records, ids, expected)
+
+            try:
+                self._last = self._guarded(lambda: store.call(run()), expected)
+                self.last_record = lines[-1]
+                return
+            except AtomicOff:
+                store.call(store.aconn()).atomic = False  # turned off under us: one at a time
+        for line, record, msg_id in zip(lines, records, ids, strict=True):
+            self._last = self._publish(record, msg_id, self._last)
+            self.last_record = line
+
     def _publish(self, record: bytes, msg_id: str, expected: int) -> int:
+        return self._guarded(
+            lambda: self._store.publish(self._subject, record, msg_id, expected), expected
+        )
+
+    def _guarded(self, publish: Callable[[], int], expected: int) -> int:
         try:
-            return self._store.publish(self._subject, record, msg_id, expected)
+            return publish()
         except Conflict as exc:
             self.fail(f"session {self.session_id} was appended to by another writer")
             raise SessionLockedError(
                 f"session {self.session_id} was appended to by another writer "
-                f"(stream seq {exc.last_seq}, expected {expected})",
+                f"(stream seq {exc.last_seq or 'unknown'}, expected {expected})",
                 path=self.path,
             ) from exc
         except JournalIOError as exc:

@@ -244,3 +244,40 @@ def test_nothing_to_copy_takes_no_lease_on_the_target(
         assert push.status == "up-to-date"
     finally:
         writer.close()
+
+
+def test_push_appends_in_batches_with_each_batchs_blobs_first(
+    source: FileStore, make_target: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records go through `append_many` (BATCH_EVENTS at a time), never one `append` each."""
+    ids = record_sessions(source, n=2, events=6)
+    target = make_target()
+    monkeypatch.setattr("p8j.journal.store.sync.BATCH_EVENTS", 4)
+    real_open = type(target).open_writer
+    batches: list[int] = []
+
+    def open_writer(self: SessionStore, sid: str, **kw: object) -> object:
+        writer = real_open(self, sid, **kw)  # type: ignore[arg-type]
+        real_many = writer.append_many
+
+        def append_many(events: list[MessageRecorded], limit: int = 0) -> list[bytes]:
+            for ev in events:  # the blobs a batch refers to are in the target before it
+                for ref in getattr(ev, "blobs", None) or []:
+                    assert target.blobs.get(ref.sha256, ref.size)
+            batches.append(len(events))
+            return real_many(events, limit)
+
+        def no_single(*a: object, **k: object) -> None:
+            raise AssertionError("a record was appended on its own")
+
+        monkeypatch.setattr(writer, "append_many", append_many)
+        monkeypatch.setattr(writer, "append", no_single)
+        return writer
+
+    monkeypatch.setattr(type(target), "open_writer", open_writer)
+    report = push_store(source, target)
+    assert report.ok and report.events == sum(len(raw_records(source, sid)) for sid in ids)
+    # Per session: its start creates the log, the rest go 4 at a time.
+    per_session = [len(raw_records(source, sid)) - 1 for sid in ids]
+    assert batches == [min(4, n - k) for n in per_session for k in range(0, n, 4)]
+    assert_same_store(source, target)
