@@ -66,13 +66,15 @@ def test_check_names_every_risky_setting_and_init_fixes_them(
     out = runner.invoke(cli, ["store", "check", "--json"])
     warnings = " | ".join(msgspec.json.decode(out.output)["warnings"])
     assert not any(msgspec.json.decode(out.output)["buckets"].values())  # check created none
-    for words in ("discard old", "max_age", "duplicate window", "deny_delete", "allow_direct"):
+    risky = ("discard old", "max_age", "duplicate window", "deny_delete", "allow_direct")
+    for words in (*risky, "allow_atomic"):
         assert words in warnings, warnings
     assert "sync" not in warnings  # the test server syncs always
     fixed = runner.invoke(cli, ["store", "init", "--json"])
     assert fixed.exit_code == 0, fixed.output
     updated = msgspec.json.decode(fixed.output)["updated"]
-    assert {"discard", "max_age", "duplicate_window", "deny_delete", "allow_direct"} <= set(updated)
+    fields = {"discard", "max_age", "duplicate_window", "deny_delete", "allow_direct"}
+    assert fields | {"allow_atomic"} <= set(updated)
     out = runner.invoke(cli, ["store", "check", "--json"])
     assert [w for w in msgspec.json.decode(out.output)["warnings"] if "replica" not in w] == []
 

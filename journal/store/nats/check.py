@@ -12,7 +12,8 @@ Contract:
   NATS 2.12.1 lost acknowledged writes that way), one replica, memory storage,
   discard old, any limit (messages, bytes, age, per subject, message size), a
   duplicate window shorter than the writers' retry horizon, deletes allowed,
-  no direct gets; and a missing stream or bucket.
+  no direct gets; atomic batches not allowed (slower batched appends); and a
+  missing stream or bucket.
 - `init_store` creates the stream and buckets with the recommended settings
   (config.py) and, for an existing stream, updates the settings that differ
   (storage cannot change: a warning says so); run twice, it changes nothing
@@ -131,6 +132,11 @@ def _stream_warnings(store: NatsStore, cfg: dict[str, Any]) -> list[str]:
         out.append("deny_delete is off: single events can be deleted from a session")
     if not cfg.get("allow_direct"):
         out.append("allow_direct is off: reading sessions is slower (direct gets refused)")
+    if not cfg.get("allow_atomic"):
+        out.append(
+            "allow_atomic is off: batched appends (pushes to this store) go one event at a time; "
+            "`p8j store init` turns it on (nats-server >= 2.12)"
+        )
     return out
 
 
@@ -171,6 +177,7 @@ _RECOMMENDED = (
     "allow_direct",
     "deny_delete",
     "deny_purge",
+    "allow_atomic",
     "num_replicas",
 )
 

@@ -16,7 +16,8 @@ Contract (`NatsConfig.parse` reads ``nats://host:port[,host:port...][?options]``
   replicas, no limits, discard new (a full stream refuses, never drops), a
   duplicate window of max(2 min, 4 x the retry horizon), direct gets, deny
   delete (single messages can never be deleted; purging a subject stays
-  allowed: that is how `remove` and `rewrite` drop a session's old records).
+  allowed: that is how `remove` and `rewrite` drop a session's old records),
+  atomic batches allowed (``allow_atomic``, nats-server >= 2.12: batched appends).
 """
 
 from __future__ import annotations
