@@ -236,13 +236,10 @@ class Conn:
         while True:
             attempt += 1
             try:
-                ack = await self.js.publish(
-                    subject,
-                    data,
-                    timeout=TRY_TIMEOUT_S,
-                    stream=self.config.stream,
-                    headers=dict(headers),
-                )
+                # No ``stream=``: its Expected-Stream header is one more server-side check
+                # per append, and the subject can only be the stream's (config.py). Without
+                # it (or a TTL) nats-py does not touch `headers`, so every try sends them.
+                ack = await self.js.publish(subject, data, timeout=TRY_TIMEOUT_S, headers=headers)
             except nats.js.errors.APIError as exc:
                 if exc.err_code in _WRONG_LAST:
                     # A retry whose first try was stored after all: it is ours if the

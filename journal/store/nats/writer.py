@@ -29,7 +29,7 @@ The append protocol:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ...codec import encode_event
 from ...errors import JournalIOError, RecordTooLargeError, SessionLockedError, StalePositionError
@@ -73,6 +73,11 @@ class NatsWriter:
         self._closed = False
         self._failed: str | None = None
         self.last_record: bytes | None = None
+        # Looked up once: each lookup is a hop to the store's loop thread and back, which
+        # cost as much as the rest of an append's own work (two hops per append before).
+        self._conn = store.call(store.aconn())
+        self._room = self._conn.max_payload - HEADER_ROOM
+        self._msg_id = f"{session_id}:"
 
     @property
     def path(self) -> str:
@@ -115,15 +120,12 @@ class NatsWriter:
 
     def append(self, event: Event, limit: int = 0) -> bytes:
         """Publish `event` as one record; return it (with its newline) once acknowledged."""
-        self._refuse()
+        if self._closed or self._failed is not None:
+            self._refuse()
         line = encode_event(event)
-        cap = min(limit or self.max_record_bytes, self._store.max_payload - HEADER_ROOM)
-        if len(line) > cap:
-            raise RecordTooLargeError(
-                f"{type(event).__name__} record is {len(line)} bytes; the cap is {cap}",
-                path=self.path,
-            )
-        self._last = self._publish(line[:-1], f"{self.session_id}:{event.seq}", self._last)
+        if len(line) > (limit or self.max_record_bytes) or len(line) > self._room:
+            self._too_large(event, line, limit)
+        self._last = self._publish(line[:-1], f"{self._msg_id}{event.seq}", self._last)
         self.last_record = line
         return line
 
@@ -131,13 +133,10 @@ class NatsWriter:
         """Publish `events` in atomic batches; return their records once all are acknowledged."""
         self._refuse()
         lines = [encode_event(event) for event in events]
-        cap = min(limit or self.max_record_bytes, self._store.max_payload - HEADER_ROOM)
+        cap = min(limit or self.max_record_bytes, self._room)
         for event, line in zip(events, lines, strict=True):
             if len(line) > cap:
-                raise RecordTooLargeError(
-                    f"{type(event).__name__} record is {len(line)} bytes; the cap is {cap}",
-                    path=self.path,
-                )
+                self._too_large(event, line, limit)
         start = 0
         while start < len(lines):
             end, size = start, 0
@@ -148,31 +147,38 @@ class NatsWriter:
             start = end
         return lines
 
+    def _too_large(self, event: Event, line: bytes, limit: int) -> NoReturn:
+        cap = min(limit or self.max_record_bytes, self._room)
+        raise RecordTooLargeError(
+            f"{type(event).__name__} record is {len(line)} bytes; the cap is {cap}",
+            path=self.path,
+        )
+
     def _publish_many(self, lines: list[bytes], events: Sequence[Event]) -> None:
         """One atomic batch, or (a stream without them) one publish per record."""
-        store = self._store
+        store, conn = self._store, self._conn
         records = [line[:-1] for line in lines]
-        ids = [f"{self.session_id}:{event.seq}" for event in events]
-        if store.call(store.aconn()).atomic:
+        ids = [f"{self._msg_id}{event.seq}" for event in events]
+        if conn.atomic:
             subject, expected = self._subject, self._last
 
-            async def run() -> int:
-                return await publish_batch(await store.aconn(), subject, records, ids, expected)
+            def batch() -> int:
+                return store.call(publish_batch(conn, subject, records, ids, expected))
 
             try:
-                self._last = self._guarded(lambda: store.call(run()), expected)
+                self._last = self._guarded(batch, expected)
                 self.last_record = lines[-1]
                 return
             except AtomicOff:
-                store.call(store.aconn()).atomic = False  # turned off under us: one at a time
+                conn.atomic = False  # turned off under us: one at a time
         for line, record, msg_id in zip(lines, records, ids, strict=True):
             self._last = self._publish(record, msg_id, self._last)
             self.last_record = line
 
     def _publish(self, record: bytes, msg_id: str, expected: int) -> int:
-        return self._guarded(
-            lambda: self._store.publish(self._subject, record, msg_id, expected), expected
-        )
+        # Straight to the connection's coroutine: one hop to the loop, no wrapper coroutine.
+        publish = self._conn.publish(self._subject, record, msg_id, expected)
+        return self._guarded(lambda: self._store.call(publish), expected)
 
     def _guarded(self, publish: Callable[[], int], expected: int) -> int:
         try:
