@@ -15,7 +15,7 @@ Contract: the seam's semantics (see base.py) without a file system.
   reported (or skipped and listed in `issues` with ``skip_corrupt``).
 - Durability modes are accepted and mean nothing: the data dies with the process.
 - Thread-safe: one lock guards every log; readers copy the records they read.
-- A watch's `wait` notices its ``stop`` event within 50 ms.
+- Watches: see memory_watch.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import itertools
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -44,11 +43,10 @@ from .base import Change, ChangeKind, Position
 from .fs.lock import LockHolder
 from .fs.writer import DEFAULT_MAX_RECORD_BYTES, DURABILITY_MODES, Durability
 from .memory_blobs import MemoryBlobs
+from .memory_watch import MemoryWatch
 from .records import RecordCursor
 
 __all__ = ["MemoryBlobs", "MemoryCursor", "MemoryStore", "MemoryWatch", "MemoryWriter"]
-
-_STOP_CHECK_S = 0.05
 
 
 class _Log:
@@ -194,46 +192,6 @@ class MemoryCursor(RecordCursor):
             return self._log.records[index:]
 
 
-class MemoryWatch:
-    """A registered watch on a `MemoryStore`."""
-
-    def __init__(
-        self, store: MemoryStore, session_ids: Sequence[str] | None, stop: threading.Event | None
-    ) -> None:
-        self._store = store
-        self._wanted = frozenset(session_ids) if session_ids is not None else None
-        self._stop = stop
-        self._pending: dict[tuple[str, str], Change] = {}
-        self._closed = False
-
-    def _add(self, change: Change) -> None:
-        if self._wanted is None or change.session_id in self._wanted:
-            self._pending[change.session_id, change.kind] = change
-
-    def wait(self, timeout: float | None = None) -> list[Change]:
-        """The changes since the last call, waiting up to `timeout` s; [] on timeout/stop."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        cond = self._store._cond
-        with cond:
-            while not self._pending and not self._closed:
-                if self._stop is not None and self._stop.is_set():
-                    return []
-                left = _STOP_CHECK_S if deadline is None else deadline - time.monotonic()
-                if left <= 0:
-                    return []
-                cond.wait(min(left, _STOP_CHECK_S) if self._stop is not None else left)
-            out = sorted(self._pending.values(), key=lambda c: (c.session_id, c.kind))
-            self._pending.clear()
-            return out
-
-    def close(self) -> None:
-        """Stop watching; idempotent."""
-        with self._store._cond:
-            self._closed = True
-            self._store._watches.discard(self)
-            self._store._cond.notify_all()
-
-
 class MemoryStore:
     """Sessions and blobs in memory, with the file store's semantics (see the module doc)."""
 
@@ -260,7 +218,7 @@ class MemoryStore:
     def _notify(self, kind: ChangeKind, session_id: str) -> None:
         change = Change(kind, session_id)
         for w in self._watches:
-            w._add(change)
+            w.add(change)
         self._cond.notify_all()
 
     def _log(self, session_id: str) -> _Log:
@@ -467,7 +425,7 @@ class MemoryStore:
         self, session_ids: Sequence[str] | None = None, *, stop: threading.Event | None = None
     ) -> MemoryWatch:
         """A watch registered before this returns."""
-        w = MemoryWatch(self, session_ids, stop)
+        w = MemoryWatch(self._cond, session_ids, stop, self._watches.discard)
         with self._cond:
             self._watches.add(w)
         return w

@@ -10,7 +10,8 @@ the others: each node's own /jsz report of the stream's state (messages,
 bytes, first and last seq, with every replica current) must agree, and the
 records are read through a connection to each node in turn (direct gets:
 NATS may answer them from any current replica, so the per-node proof is the
-nodes' own state reports; the reads check content and order).
+nodes' own state reports; the reads check content and order). The same again
+with a writer appending atomic batches (`append_many`) instead of single events.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from natsd import NatsCluster, NatsServer
 
 from p8j.journal import SessionManager
 from p8j.journal.codec import decode_line
+from p8j.journal.ids import new_session_id
+from p8j.journal.store.contract import message, start
+from p8j.journal.store.nats import NatsStore
 
 pytestmark = pytest.mark.slow
 
@@ -148,3 +152,72 @@ def test_acknowledged_events_survive_a_follower_and_the_leader_killed(
     assert [mid for _, _, mid in first] == [f"{writer.sid}:{s}" for s in seqs]
     assert set(acked) <= set(seqs)
     print(f"acked {len(acked)} events; longest stall {max(gaps):.2f} s")
+
+
+class BatchWriter(Writer):
+    """Appends batches of `BATCH` events through the seam (`append_many`: atomic batches)."""
+
+    BATCH = 20
+
+    def __init__(self, url: str) -> None:
+        # Not Writer.__init__: no manager here, the store's writer itself.
+        threading.Thread.__init__(self, daemon=True)
+
+        self.store = NatsStore(url)
+        self.sid = new_session_id()
+        self.writer = self.store.open_writer(self.sid, first=start(self.sid))
+        self.acked = [(0, time.monotonic())]
+        self.error = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            seq = 1
+            while not self.stop.is_set():
+                batch = [message(self.sid, s, f"message {s}") for s in range(seq, seq + self.BATCH)]
+                self.writer.append_many(batch)
+                now = time.monotonic()
+                self.acked.extend((s, now) for s in range(seq, seq + self.BATCH))
+                seq += self.BATCH
+        except BaseException as exc:
+            self.error = exc
+
+
+def test_acknowledged_batches_survive_a_follower_and_the_leader_killed(
+    nats_cluster: NatsCluster,
+) -> None:
+    stream = f"F{os.getpid()}_{next(_names)}"
+    writer = BatchWriter(f"{nats_cluster.url}?stream={stream}&replicas=3&retry={RETRY_S:g}")
+    writer.start()
+    try:
+        writer.wait_for(200)
+        leader = stream_state(nats_cluster.nodes[0], stream)["cluster"]["leader"]
+        follower = next(n.name for n in nats_cluster.nodes if n.name != leader)
+        nats_cluster.kill(follower)
+        writer.wait_for(200)  # two of three: still a quorum
+        stalled_from = len(writer.acked)
+        nats_cluster.kill(leader)  # one of three: no quorum, batches wait
+        nats_cluster.restart(follower, leader)
+        writer.wait_for(200, timeout=RETRY_S * 2)
+        assert len(writer.acked) > stalled_from
+    finally:
+        writer.stop.set()
+        writer.join(timeout=RETRY_S * 2)
+    assert writer.error is None, writer.error
+    gaps = [b[1] - a[1] for a, b in itertools.pairwise(writer.acked)]
+    assert max(gaps) < RETRY_S  # resumed by itself within the retry horizon
+    writer.writer.close()
+    writer.store.close()
+
+    acked = [seq for seq, _ in writer.acked]
+    assert acked == list(range(len(acked)))
+    wait_until(lambda: replicas_level(nats_cluster, stream), 60, "replicas to catch up")
+    subject = f"{stream.lower()}.s.{writer.sid}"
+    copies = {n.name: read_node(n, stream, subject) for n in nats_cluster.nodes}
+    first = copies[nats_cluster.nodes[0].name]
+    for name, records in copies.items():
+        assert records == first, f"{name} differs"
+    seqs = [decode_line(data).seq for _, data, _ in first]
+    assert seqs == list(range(len(seqs)))  # exactly once, in order: no gap, no duplicate
+    assert set(acked) <= set(seqs)
+    print(f"acked {len(acked)} events in batches; longest stall {max(gaps):.2f} s")
