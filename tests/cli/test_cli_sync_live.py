@@ -106,3 +106,35 @@ def test_sync_follow_pushes_through_a_writer_crash_to_nats(
         follow_through_a_crash(home, target, tmp_path)
     finally:
         target.close()
+
+
+def test_sync_to_nats_goes_in_atomic_batches_and_ends_equal(
+    home: Home, tmp_path: Path, nats_url: str
+) -> None:
+    """A real `p8j sync` of a 1,502-event session: two atomic batches, then nothing to do."""
+    from p8j.journal import SessionManager
+    from p8j.journal.store.nats import NatsStore
+
+    mgr = SessionManager(home)
+    sid = mgr.start_session("big").session_id
+    for i in range(1500):
+        mgr.record_message({"role": "user", "content": f"message {i}"})
+    mgr.end_session()
+    env = dict(os.environ, P8J_HOME=str(home.path))
+    argv = [sys.executable, "-m", "p8j.cli", "sync", "--json", "--to", nats_url]
+    passes = [json.loads(subprocess.run(argv, env=env, capture_output=True, check=True).stdout)]
+    passes.append(json.loads(subprocess.run(argv, env=env, capture_output=True, check=True).stdout))
+    assert [p["events"] for p in passes] == [1502, 0]
+    target = NatsStore(nats_url)
+    try:
+        assert whole_records(target, sid) == whole_records(FileStore(home), sid)
+        conn = target.call(target.aconn())
+        stored = target.call(conn.batch(target.config.subject(sid), 1))
+    finally:
+        target.close()
+    # The start creates the log on its own; the other 1,501 went as batches of 1000 and 501.
+    batches = [m.headers.get("Nats-Batch-Id") for m in stored[1:]]
+    assert None not in batches and len(set(batches)) == 2
+    assert [batches.count(b) for b in dict.fromkeys(batches)] == [1000, 501]
+    commits = [m.seq for m in stored if m.headers.get("Nats-Batch-Commit")]
+    assert commits == [stored[1000].seq, stored[-1].seq]
