@@ -26,7 +26,6 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from ...errors import JournalIOError, StalePositionError
 from ..records import RecordCursor
 
 if TYPE_CHECKING:
@@ -90,10 +89,6 @@ class NatsCursor(RecordCursor):
             # would carry the header, so this is still the epoch's log: no lookup.
             self._ends.extend(m.seq for m in got)
             return [m.data for m in got]
-        first = self._store.first_seq(self.session_id)
-        if first is None:
-            raise JournalIOError("no such session log", path=self.path)
-        if first != self.epoch:
-            raise StalePositionError("the log was replaced (rewritten) since", path=self.path)
+        got = self._store.visible(self.session_id, self.epoch, got)  # rewrite.py: stale, or part
         self._ends.extend(m.seq for m in got)
         return [m.data for m in got]
