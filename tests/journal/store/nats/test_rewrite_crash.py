@@ -14,6 +14,7 @@ import contextlib
 import os
 import random
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Literal
 
@@ -31,7 +32,15 @@ from p8j.journal.store.base import Position
 from p8j.journal.store.contract import message, start
 from p8j.journal.store.nats import NatsStore
 from p8j.journal.store.nats import rewrite as rw
-from p8j.replay import list_sessions, load_session, search, verify_session
+from p8j.replay import (
+    FollowedEvent,
+    Follower,
+    FollowNotice,
+    list_sessions,
+    load_session,
+    search,
+    verify_session,
+)
 
 Step = tuple[Literal["publish", "purge"], int, Literal["before", "after"]]
 _N = 4  # records in the test log: start + 3 messages
@@ -279,3 +288,31 @@ def test_kill_9_a_rewriting_process_at_a_random_point(natsd: NatsServer, round_:
             _clean(reader, sid)
     finally:
         drop(url)
+
+
+def test_tail_across_a_crashed_rewrite_and_its_rollback_sees_each_event_once(
+    store: NatsStore, reader: NatsStore
+) -> None:
+    sid, old, new_records = _session(store)
+    follower = Follower(reader, [sid], backlog=None, stop_when_ended=True, rescan_ms=50)
+    items: list[FollowedEvent | FollowNotice] = []
+    thread = threading.Thread(target=lambda: items.extend(follower), daemon=True)
+    thread.start()
+    try:
+        assert follower.ready.wait(20)
+        with _failing(store, ("publish", 1, "after")), pytest.raises(_Crash):
+            store.rewrite(sid, new_records)  # a partial tail: the follower must not show it
+        crashed = list(Follower(reader, [sid], backlog=None, follow=False))
+        assert [i.event for i in crashed if isinstance(i, FollowedEvent)] == old
+        mgr = SessionManager(store=store, redact=False)
+        mgr.resume_session(sid)  # rolls the rewrite back: the old records, a new epoch
+        mgr.record_message({"role": "user", "content": "after"})
+        mgr.end_session()
+        thread.join(20)
+        assert not thread.is_alive()
+    finally:
+        follower.stop()
+        thread.join(20)
+    assert [i for i in items if isinstance(i, FollowNotice)] == []
+    seen = [i.event for i in items if isinstance(i, FollowedEvent)]
+    assert seen[: len(old)] == old and [e.seq for e in seen] == list(range(len(old) + 3))
