@@ -5,8 +5,9 @@ seq of the log's first record and ``offset`` the stream seq of the last record
 consumed (``epoch - 1`` before the first): so a cursor read to the end stands
 at `SessionStore.head`. Each read fetches the records after ``offset`` with
 batched direct gets (no consumer is created), then checks the log is still
-the same incarnation (its first seq is still ``epoch``): a rewritten or
-removed log raises `StalePositionError` / `JournalIOError`. Records that are
+the same incarnation (`NatsStore.visible`: rewrite.py's view, which also
+drops an interrupted rewrite's records): a rewritten or removed log raises
+`StalePositionError` / `JournalIOError`. Records that are
 all appends need no check: a rewrite publishes its new records after the old
 ones, the first with ``P8j-Created``, so a read from ``offset`` past a rewrite
 always includes that record. Verification is

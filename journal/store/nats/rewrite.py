@@ -159,7 +159,7 @@ def rewrite_log(
 ) -> Position:
     """`NatsStore.rewrite` once it holds the lease: check, then `replace`."""
     path = store.place(sid)
-    first, last = store.call(store._ends(sid))
+    first, last = store.call(store._ends(sid, store._seen.get(sid, 0)))
     old = view(first, last)
     if old is None or last is None:
         raise JournalIOError("no such session log", path=path)
