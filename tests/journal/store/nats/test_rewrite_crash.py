@@ -38,9 +38,12 @@ from p8j.replay import (
     FollowNotice,
     list_sessions,
     load_session,
-    search,
     verify_session,
 )
+
+# Not `from p8j.replay import search`: that would make the package's `search` the function
+# for every later `import p8j.replay.search as module` (test_replay_search_index.py).
+from p8j.replay.search import search
 
 Step = tuple[Literal["publish", "purge"], int, Literal["before", "after"]]
 _N = 4  # records in the test log: start + 3 messages
