@@ -5,7 +5,9 @@ journal/store/nats/config.py), else ``$P8J_STORE``; anything else is a usage
 error (exit 2). `check` creates nothing; it prints the server, its JetStream
 sync setting (``--monitor http://HOST:8222`` or ``?monitor=`` reads it; else
 "unknown"), the stream's settings and one line per risk, and exits 1 when
-there is any warning (0 when none), like `p8j verify`. `init` creates the
+there is any warning (0 when none), like `p8j verify`; it also lists the
+sessions an interrupted rewrite left half done (each a warning), and with
+``--repair`` completes or rolls them back. `init` creates the
 stream and buckets (``--replicas N``) or brings an existing stream to the
 recommended settings; running it again changes nothing. Both take --json.
 """
@@ -75,6 +77,13 @@ def _show_check(report: Any) -> None:
         )
     for name, ok in report.buckets.items():
         click.echo(f"{style('bucket', bold=True)}     {name}: {'present' if ok else 'missing'}")
+    for left in report.interrupted:
+        if left["repaired"]:
+            reads = "old" if left["state"] == "uncommitted" else "new"
+            click.echo(
+                f"{style('repaired', bold=True)}   session {left['session_id']}: its interrupted "
+                f"rewrite ({left['state']}) now reads as the {reads} log, leftovers purged"
+            )
     for w in report.warnings:
         click.echo(f"{style('warning', 'yellow', bold=True)}    {w}")
     if not report.warnings:
@@ -83,14 +92,15 @@ def _show_check(report: Any) -> None:
 
 @store.command()
 @click.option("--monitor", metavar="URL", help="The server's monitoring URL (reads its sync).")
+@click.option("--repair", is_flag=True, help="Complete or roll back interrupted rewrites.")
 @shared_options
-def check(monitor: str | None, as_json: bool) -> None:
+def check(monitor: str | None, repair: bool, as_json: bool) -> None:
     """Report a NATS store's settings; exit 1 if any can lose events."""
     from p8j.journal.store.nats.check import check_store
 
     nats_store = _open(store_choice(env=False))
     try:
-        report = check_store(nats_store, monitor)
+        report = check_store(nats_store, monitor, repair)
     finally:
         nats_store.close()
     if as_json:

@@ -7,6 +7,8 @@ Usage::
     child_writer.py hold HOME SID|new             resume (or start); hold it until stdin closes
     child_writer.py efbig HOME                    hit RLIMIT_FSIZE mid-record, then carry on
     child_writer.py race HOME SID ROUNDS K        repeatedly resume SID, record K events, pause
+    child_writer.py rewrite URL SID               rewrite SID on the NATS store at URL (`redacted`),
+                                                  saying ``pub I`` after each acknowledged publish
 
 Every line printed is flushed at once, and a ``seq N`` line is printed only after
 the call that wrote seq N has returned: it is an acknowledgement.
@@ -20,13 +22,20 @@ import resource
 import signal
 import sys
 import time
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
 
 from p8j.journal import (
     JournalIOError,
+    MessageRecorded,
     SessionLockedError,
     SessionManager,
     SessionResumed,
 )
+from p8j.journal.codec import encode_event
+from p8j.journal.events import Event, UnknownEvent
 
 
 def say(*parts: object) -> None:
@@ -127,6 +136,46 @@ def race(home: str, sid: str, rounds: int, k: int) -> None:
     say("done", os.getpid(), contended)
 
 
+def redacted(events: Iterable[Event | UnknownEvent]) -> list[bytes]:
+    """The records a test's rewrite writes: every message's content replaced (no newline)."""
+    out: list[bytes] = []
+    for e in events:
+        assert isinstance(e, Event), e  # the tests write only known events
+        if isinstance(e, MessageRecorded):
+            e = msgspec.structs.replace(e, content=f"redacted {e.seq}")
+        out.append(encode_event(e)[:-1])
+    return out
+
+
+def rewrite(url: str, sid: str) -> None:
+    """Rewrite `sid` with `redacted` records, reporting each publish and the purge."""
+    from p8j.journal.store.nats import NatsStore
+
+    store = NatsStore(url)
+    conn = store.call(store.aconn())
+    publish, purge = conn.publish, conn.purge
+    count = 0
+
+    async def said_publish(*args: Any, **kw: Any) -> int:
+        nonlocal count
+        seq = await publish(*args, **kw)
+        say("pub", count)
+        count += 1
+        return seq
+
+    async def said_purge(*args: Any, **kw: Any) -> None:
+        say("purge")
+        await purge(*args, **kw)
+
+    conn.publish = said_publish  # type: ignore[method-assign]
+    conn.purge = said_purge  # type: ignore[method-assign]
+    records = redacted(store.open_cursor(sid).read())
+    say("records", len(records))
+    store.rewrite(sid, records)
+    say("done")
+    store.close()
+
+
 def main(argv: list[str]) -> None:
     """Dispatch on the mode argument."""
     mode, home = argv[0], argv[1]
@@ -140,6 +189,8 @@ def main(argv: list[str]) -> None:
         efbig(home)
     elif mode == "race":
         race(home, argv[2], int(argv[3]), int(argv[4]))
+    elif mode == "rewrite":
+        rewrite(home, argv[2])
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import msgspec
 import nats
@@ -91,4 +92,83 @@ def test_an_unreachable_server_is_one_line_exit_1(runner: CliRunner) -> None:
     assert result.exit_code == 1
     assert (
         result.output.startswith("p8j: cannot connect to NATS") and result.output.count("\n") == 1
+    )
+
+
+def _interrupted_rewrite(url: str, step: str) -> str:
+    """A session whose rewrite died: after 2 of 4 publishes (uncommitted), or before the purge."""
+    from child_writer import redacted
+
+    from p8j.journal import JournalIOError, SessionManager
+    from p8j.journal.store.nats import NatsStore
+
+    with NatsStore(url) as store:
+        mgr = SessionManager(store=store, redact=False)
+        sid = mgr.start_session("secrets").session_id
+        mgr.record_message({"role": "user", "content": "secret 1"})
+        mgr.record_message({"role": "user", "content": "secret 2"})
+        mgr.pause_session()
+        records = redacted(store.open_cursor(sid).read())
+        conn = store.call(store.aconn())
+        real_publish, calls = conn.publish, 0
+
+        async def dying_publish(*args: Any, **kw: Any) -> int:
+            nonlocal calls
+            calls += 1
+            if calls > 2:
+                raise JournalIOError("injected: the connection is gone")
+            return await real_publish(*args, **kw)
+
+        async def dying_purge(*args: Any, **kw: Any) -> None:
+            raise JournalIOError("injected: the connection is gone")
+
+        if step == "uncommitted":
+            conn.publish = dying_publish  # type: ignore[method-assign]
+        else:
+            conn.purge = dying_purge  # type: ignore[method-assign]
+        with pytest.raises(JournalIOError, match="injected"):
+            store.rewrite(sid, records)
+    return sid
+
+
+@pytest.mark.parametrize("state", ["uncommitted", "unpurged"])
+def test_check_reports_an_interrupted_rewrite_and_repair_clears_it(
+    runner: CliRunner, nats_url: str, state: str
+) -> None:
+    sid = _interrupted_rewrite(nats_url, state)
+    out = runner.invoke(cli, ["store", "check", "--store", nats_url, "--json"])
+    assert out.exit_code == 1, out.output
+    report = msgspec.json.decode(out.output)
+    [left] = report["interrupted"]
+    assert left["session_id"] == sid and left["state"] == state
+    assert not left["held"] and not left["repaired"]
+    [warning] = [w for w in report["warnings"] if sid in w]
+    assert "--repair" in warning and ("old log" if state == "uncommitted" else "new log") in warning
+    text = runner.invoke(cli, ["store", "check", "--store", nats_url])
+    assert f"session {sid}: an interrupted rewrite left {state} records" in text.output
+    fixed = runner.invoke(cli, ["store", "check", "--store", nats_url, "--repair"])
+    assert f"repaired   session {sid}" in fixed.output, fixed.output
+    assert sid not in "".join(line for line in fixed.output.splitlines() if "warning" in line)
+    after = runner.invoke(cli, ["store", "check", "--store", nats_url, "--json"])
+    assert msgspec.json.decode(after.output)["interrupted"] == []
+    assert not any(sid in w for w in msgspec.json.decode(after.output)["warnings"])
+    shown = runner.invoke(cli, ["replay", sid, "--store", nats_url, "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert ("secret 2" in shown.output) == (state == "uncommitted")  # old log, or the new one
+
+
+def test_check_leaves_a_held_session_to_its_holder(runner: CliRunner, nats_url: str) -> None:
+    from p8j.journal.store.nats import NatsStore
+
+    sid = _interrupted_rewrite(nats_url, "uncommitted")
+    with NatsStore(nats_url) as store:
+        lease = store._acquire(sid)  # a rewriter still at work (or dead under its lease)
+        try:
+            out = runner.invoke(cli, ["store", "check", "--store", nats_url, "--repair", "--json"])
+        finally:
+            store.release(lease)
+    [left] = msgspec.json.decode(out.output)["interrupted"]
+    assert left["held"] and not left["repaired"]
+    assert any(
+        sid in w and "check again later" in w for w in msgspec.json.decode(out.output)["warnings"]
     )

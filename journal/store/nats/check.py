@@ -14,6 +14,13 @@ Contract:
   duplicate window shorter than the writers' retry horizon, deletes allowed,
   no direct gets; atomic batches not allowed (slower batched appends); and a
   missing stream or bucket.
+- `interrupted` lists the sessions an interrupted rewrite left leftovers in
+  (rewrite.py's `scan`: ``uncommitted`` reads as the old log, ``unpurged``
+  as the new one), each with ``held`` (a lease is live: the rewrite may
+  still be running, or died less than ``lease`` seconds ago) and
+  ``repaired``; every one not repaired is a warning saying how to fix it.
+  With ``repair``, each one not held is completed or rolled back
+  (`NatsStore.recover`, under its lease) and reported as ``repaired``.
 - `init_store` creates the stream and buckets with the recommended settings
   (config.py) and, for an existing stream, updates the settings that differ
   (storage cannot change: a warning says so); run twice, it changes nothing
@@ -30,7 +37,8 @@ from typing import Any
 import msgspec
 import nats.errors
 
-from ...errors import JournalIOError, StoreConfigError
+from ...errors import JournalIOError, SessionLockedError, StoreConfigError
+from . import rewrite as rw
 from .store import NatsStore
 
 __all__ = ["InitReport", "StoreReport", "check_store", "init_store"]
@@ -49,6 +57,7 @@ class StoreReport(msgspec.Struct):
     state: dict[str, Any] | None
     buckets: dict[str, bool]
     warnings: list[str]
+    interrupted: list[dict[str, Any]] = msgspec.field(default_factory=list)
 
 
 class InitReport(msgspec.Struct):
@@ -140,7 +149,43 @@ def _stream_warnings(store: NatsStore, cfg: dict[str, Any]) -> list[str]:
     return out
 
 
-def check_store(store: NatsStore, monitor: str | None = None) -> StoreReport:
+def _interrupted(
+    store: NatsStore, repair: bool, leases: bool
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Sessions with an interrupted rewrite, repaired if asked and free (module doc)."""
+    found: list[dict[str, Any]] = []
+    warnings: list[str] = []
+
+    async def scan() -> list[rw.Leftover]:
+        return await rw.scan(await store.aconn(create=False))
+
+    for left in store.call(scan()):
+        sid, repaired = left.session_id, False
+        held = leases and store.holder(sid) is not None
+        if repair and not held:
+            try:
+                store.recover(sid)
+                repaired = True
+            except SessionLockedError:
+                held = True  # taken since: its holder recovers it
+        found.append({**msgspec.structs.asdict(left), "held": held, "repaired": repaired})
+        if repaired:
+            continue
+        reads = "the old log" if left.state == "uncommitted" else "the new log"
+        fix = (
+            "a rewrite is running, or died less than the lease ago: check again later"
+            if held
+            else "`p8j store check --repair` completes it (as does resuming, rewriting "
+            "or removing the session)"
+        )
+        warnings.append(
+            f"session {sid}: an interrupted rewrite left {left.state} records (stream seqs "
+            f"{left.first}-{left.last}; readers see {reads}); {fix}"
+        )
+    return found, warnings
+
+
+def check_store(store: NatsStore, monitor: str | None = None, repair: bool = False) -> StoreReport:
     """The store's settings and every risk in them (module doc)."""
     c = store.config
     server = _server(store)
@@ -149,6 +194,7 @@ def check_store(store: NatsStore, monitor: str | None = None) -> StoreReport:
     warnings = _sync_warnings(js)
     info = store.call(_api(store, f"$JS.API.STREAM.INFO.{c.stream}"))
     stream = state = None
+    interrupted: list[dict[str, Any]] = []
     if "error" in info:
         warnings.append(f"stream {c.stream} does not exist: `p8j store init` creates it")
     else:
@@ -162,7 +208,11 @@ def check_store(store: NatsStore, monitor: str | None = None) -> StoreReport:
         buckets[name] = "error" not in reply
         if not buckets[name]:
             warnings.append(f"bucket {name} does not exist: `p8j store init` creates it")
-    return StoreReport(c.url, server, js, stream, state, buckets, warnings)
+    if stream is not None:
+        # holder() would create what is missing: without it, nobody is taken to hold them
+        interrupted, found = _interrupted(store, repair, all(buckets.values()))
+        warnings += found
+    return StoreReport(c.url, server, js, stream, state, buckets, warnings, interrupted)
 
 
 _RECOMMENDED = (

@@ -5,8 +5,9 @@ seq of the log's first record and ``offset`` the stream seq of the last record
 consumed (``epoch - 1`` before the first): so a cursor read to the end stands
 at `SessionStore.head`. Each read fetches the records after ``offset`` with
 batched direct gets (no consumer is created), then checks the log is still
-the same incarnation (its first seq is still ``epoch``): a rewritten or
-removed log raises `StalePositionError` / `JournalIOError`. Records that are
+the same incarnation (`NatsStore.visible`: rewrite.py's view, which also
+drops an interrupted rewrite's records): a rewritten or removed log raises
+`StalePositionError` / `JournalIOError`. Records that are
 all appends need no check: a rewrite publishes its new records after the old
 ones, the first with ``P8j-Created``, so a read from ``offset`` past a rewrite
 always includes that record. Verification is
@@ -26,7 +27,6 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from ...errors import JournalIOError, StalePositionError
 from ..records import RecordCursor
 
 if TYPE_CHECKING:
@@ -90,10 +90,6 @@ class NatsCursor(RecordCursor):
             # would carry the header, so this is still the epoch's log: no lookup.
             self._ends.extend(m.seq for m in got)
             return [m.data for m in got]
-        first = self._store.first_seq(self.session_id)
-        if first is None:
-            raise JournalIOError("no such session log", path=self.path)
-        if first != self.epoch:
-            raise StalePositionError("the log was replaced (rewritten) since", path=self.path)
+        got = self._store.visible(self.session_id, self.epoch, got)  # rewrite.py: stale, or part
         self._ends.extend(m.seq for m in got)
         return [m.data for m in got]

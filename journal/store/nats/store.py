@@ -13,13 +13,16 @@ Contract: the seam's semantics (base.py) with the layout of config.py.
   rewrite, and which is rebuilt from the stream for a session it lacks. The
   store is a `ListingStore`: the catalog keeps its bytes in the same bucket
   and asks the stream what changed since (listing.py).
-- `rewrite` (under the lease) publishes the new records after the old ones,
-  chained by expected sequences, then purges the subject below the first new
-  record: a reader sees the old log or the new one, never a mix, except
-  through a crash between the two steps, which leaves the old records in
-  front (`rewrite` again, or `remove`, clears it; `p8j store check` does not
-  see it). The stream denies single-message deletes (deny_delete) but allows
-  purges by subject, which are what `rewrite` and `remove` use.
+- `rewrite` (under the lease) follows rewrite.py's protocol: the new records
+  go after the old ones, the last one commits them, then the subject is
+  purged below the first. Readers take the log from the subject's last
+  message (`view`): the old log until the commit, the new one after, never
+  a mix, also when a crash (kill -9, a lost connection, a server restart)
+  interrupts any step. The leftovers of such a crash go at the next
+  `rewrite`, `remove`, resume (`open_writer` completes or rolls back the
+  rewrite first) or ``p8j store check --repair``, which also reports them.
+  The stream denies single-message deletes (deny_delete) but allows purges
+  by subject, which are what `rewrite` and `remove` use.
 - A watch notes the stream seq of every record it sees (`saw`); reads and
   `head` wait for a replica that lags behind it (cursor.py's `catch_up`).
 - Nothing is created or contacted until first use; the stream and buckets are
@@ -41,7 +44,6 @@ import nats.errors
 
 from ...codec import encode_event
 from ...errors import (
-    InvalidEventError,
     JournalIOError,
     P8jError,
     RecordTooLargeError,
@@ -55,6 +57,7 @@ from ..fs.lock import LockHolder
 from ..fs.writer import DEFAULT_MAX_RECORD_BYTES, DURABILITY_MODES, Durability
 from ..listing import ListingChanges
 from . import listing
+from . import rewrite as rw
 from .blobs import NatsBlobs
 from .config import NatsConfig
 from .conn import Conflict, Conn, Stored
@@ -155,10 +158,19 @@ class NatsStore:
     async def _last(self, session_id: str) -> Stored | None:
         return await (await self.aconn()).last(self.config.subject(session_id))
 
+    async def _ends(self, session_id: str, seen: int = 0) -> tuple[Stored | None, Stored | None]:
+        conn = await self.aconn()
+        ends = self._first(session_id), last_seen(conn, self.config.subject(session_id), seen)
+        return await asyncio.gather(*ends)
+
     def first_seq(self, session_id: str) -> int | None:
-        """The stream seq of the log's first record, None if there is no log."""
-        first = self.call(self._first(session_id))
-        return first.seq if first is not None else None
+        """The stream seq of the log's first record (rewrite.py's `view`), None if no log."""
+        head = rw.view(*self.call(self._ends(session_id)))
+        return head.epoch if head is not None else None
+
+    def visible(self, session_id: str, epoch: int, got: list[Stored]) -> list[Stored]:
+        """Which of `got` (records through the end) are the log of `epoch` (rewrite.py)."""
+        return rw.visible_in(self, session_id, epoch, got)
 
     def saw(self, session_id: str, seq: int) -> None:
         """Note that a watch saw stream seq `seq` on the session's subject (-1: removed)."""
@@ -286,17 +298,10 @@ class NatsStore:
         """Position(first seq, last seq) of the log; JournalIOError if there is none."""
         validate_session_id(session_id)
 
-        seen = self._seen.get(session_id, 0)
-
-        async def run() -> tuple[Stored | None, Stored | None]:
-            conn = await self.aconn()
-            ends = self._first(session_id), last_seen(conn, self.config.subject(session_id), seen)
-            return await asyncio.gather(*ends)
-
-        first, last = self.call(run())
-        if first is None or last is None:
+        head = rw.view(*self.call(self._ends(session_id, self._seen.get(session_id, 0))))
+        if head is None:
             raise JournalIOError("no such session log", path=self.place(session_id))
-        return Position(first.seq, last.seq)
+        return head
 
     def holder(self, session_id: str) -> LockHolder | None:
         """The live lease's holder, or None (paused, ended, or crashed and expired)."""
@@ -353,14 +358,12 @@ class NatsStore:
         cap: int,
     ) -> NatsWriter:
         path = self.place(sid)
-        head = self.call(self._last(sid))
         if first is None:
-            if head is None:
+            clean = self.call(rw.recover(self, sid))  # an interrupted rewrite's leftovers go first
+            if clean is None:
                 raise JournalIOError("no such session log", path=path)
-            epoch = self.first_seq(sid)
-            assert epoch is not None
-            return NatsWriter(self, sid, lease, epoch, head.seq, durability, cap)
-        if head is not None:
+            return NatsWriter(self, sid, lease, clean.epoch, clean.offset, durability, cap)
+        if self.call(self._last(sid)) is not None:
             raise JournalIOError("session log already exists", path=path)
         subject = self.config.subject(sid)
 
@@ -418,44 +421,22 @@ class NatsStore:
     def rewrite(
         self, session_id: str, records: Iterable[bytes], *, expected: Position | None = None
     ) -> Position:
-        """Replace the log by `records` under the lease (see the module doc); a new epoch."""
-        path = self.place(session_id)
+        """Replace the log by `records` under the lease (rewrite.py); a new epoch."""
         validate_session_id(session_id)
         lease = self._acquire(session_id)
         try:
-            old = self.head(session_id)
-            if expected is not None and old != expected:
-                raise StalePositionError("the log moved since the rewrite was planned", path=path)
-            new_records = []
-            for r in records:
-                if b"\n" in r:
-                    raise InvalidEventError("a record may not contain a newline", path=path)
-                new_records.append(bytes(r))
-            return self._replace(session_id, old, new_records)
+            return rw.rewrite_log(self, session_id, records, expected)
         finally:
             self.release(lease)
 
-    def _replace(self, sid: str, old: Position, records: list[bytes]) -> Position:
-        subject = self.config.subject(sid)
-
-        async def run() -> Position:
-            conn = await self.aconn()
-            last, first = old.offset, 0
-            for i, record in enumerate(records):
-                extra = CREATED if i == 0 else None
-                msg_id = f"{sid}:rw{old.epoch}.{old.offset}:{i}"
-                last = await conn.publish(subject, record, msg_id, last, extra)
-                first = first or last
-            await conn.purge(subject, keep_from=first or last + 1)
-            return Position(first, last)
-
+    def recover(self, session_id: str) -> Position | None:
+        """Complete or roll back an interrupted rewrite under the lease (rewrite.py); the head."""
+        validate_session_id(session_id)
+        lease = self._acquire(session_id)
         try:
-            head = self.call(run())
-        except Conflict as exc:
-            raise StalePositionError("the log changed during the rewrite", path=sid) from exc
-        if records:
-            self.put_summary(sid, head)
-        return head
+            return self.call(rw.recover(self, session_id))
+        finally:
+            self.release(lease)
 
     def remove(self, session_id: str) -> None:
         """Purge a session's log; SessionLockedError while a writer holds it."""
