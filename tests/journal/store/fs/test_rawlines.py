@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from p8j.journal import Home, SessionManager
 from p8j.journal.store.fs import rawlines
-from p8j.journal.store.fs.rawlines import candidate_lines
+from p8j.journal.store.fs.rawlines import BLOB_MARK, Literal, candidate_lines
 from p8j.journal.store.fs.store import FileStore
-from p8j.replay.search_scan import need_test
+from p8j.replay.search_scan import NeedTest, need_test
 
 
 def _log(home: Home, texts: list[str]) -> Path:
@@ -33,7 +35,21 @@ def test_only_lines_with_the_pieces(home: Home) -> None:
         assert data[off : off + len(ln) + 1] == ln + b"\n"  # offsets name the line
 
 
-def test_blocks_without_the_pieces_are_not_split(
+def test_only_the_lines_around_candidates_are_tested(home: Home) -> None:
+    path = _log(home, [f"filler line {i}" for i in range(5000)] + ["needle", "more filler"])
+    tested: list[bytes] = []
+
+    class Counting(NeedTest):
+        def __call__(self, block: bytes | bytearray, start: int, end: int) -> bool:
+            tested.append(bytes(block[start:end]))
+            return super().__call__(block, start, end)
+
+    found = list(candidate_lines(path, Counting("needle", False)))
+    assert len(found) == 1 and b'"content":"needle"' in found[0][1]
+    assert tested == [found[0][1]]  # the finder jumped to it: no other line was tested
+
+
+def test_a_plain_test_skips_blocks_without_the_pieces(
     home: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _log(home, [f"filler line {i}" for i in range(5000)] + ["needle"])
@@ -47,17 +63,24 @@ def test_blocks_without_the_pieces_are_not_split(
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(rawlines, "_lines", counting)
-    found = list(candidate_lines(path, need_test("needle", False)))
+    plain = need_test("needle", False)
+    found = list(candidate_lines(path, lambda b, s, e: plain(b, s, e)))  # no finder
     assert len(found) == 1 and splits == 1  # one block of ~100 was looked into
+    assert found == list(candidate_lines(path, plain))
 
 
-def test_long_lines_and_torn_tails(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rawlines, "BLOCK", 256)
+@pytest.mark.parametrize("block", [256, 1 << 20])
+def test_long_lines_and_torn_tails(home: Home, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    monkeypatch.setattr(rawlines, "BLOCK", block)
     path = _log(home, ["x" * 3000 + " needle", "needle short"])
     with open(path, "ab") as f:
         f.write(b'{"needle": "a torn tail has no newline')
     found = [ln for _, ln in candidate_lines(path, need_test("needle", False))]
     assert len(found) == 2 and found[0].count(b"x") >= 3000
+    data = path.read_bytes()
+    assert [
+        data[off : off + len(ln)] for off, ln in candidate_lines(path, need_test("needle", False))
+    ] == found
 
 
 def test_lines_with_blobs_are_always_candidates(home: Home) -> None:
@@ -74,3 +97,43 @@ def test_the_file_store_scans_and_reads_lines_by_session(home: Home) -> None:
     assert found == list(candidate_lines(path, need_test("needle", False)))
     [(off, ln)] = found
     assert list(store.lines_at(sid, [(off, len(ln))])) == [(off, ln)]
+
+
+def test_a_literal_is_searched_from_its_rarest_byte() -> None:
+    assert Literal(b"ZebraQuokka").head == b"Zebra"  # from "Q": RE2 skips to it with memchr
+    assert Literal(b"the config").head == b"t"  # "h" is rarer than "t", "e", " ", "c", "o", "n"
+    assert Literal(BLOB_MARK).head == b',"blobs":'
+    assert Literal(b"zebra", ignore_case=True).head == b""  # case folding: searched whole
+    with pytest.raises(ValueError):
+        Literal(b"two\nlines")
+
+
+_BYTES = st.binary(max_size=300) | st.text('ab"\\Qqé \n', max_size=300).map(str.encode)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    data=_BYTES,
+    literal=st.text('ab"\\Qqé ', min_size=1, max_size=8).map(str.encode),
+    start=st.integers(0, 310),
+    end=st.integers(0, 310),
+)
+def test_a_literal_finds_what_bytes_find_finds(
+    data: bytes, literal: bytes, start: int, end: int
+) -> None:
+    buf = bytearray(data)
+    lit = Literal(literal)
+    assert lit.find(buf, start, end) == data.find(literal, start, end)
+    pos, found = 0, []
+    while (at := lit.find(data, pos, len(data))) >= 0:
+        found.append(at)
+        pos = at + 1
+    assert found == [i for i in range(len(data)) if data.startswith(literal, i)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.text("abAB xX-", max_size=200), literal=st.text("abAB x-", min_size=1, max_size=6))
+def test_a_case_insensitive_literal_finds_every_case(data: str, literal: str) -> None:
+    lit = Literal(literal.lower().encode(), ignore_case=True)
+    raw = data.encode()
+    assert lit.find(raw, 0, len(raw)) == data.lower().find(literal.lower())
