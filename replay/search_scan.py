@@ -31,8 +31,8 @@ from typing import Any, cast
 from p8j.journal import AnyEvent, CorruptLineError, P8jError, UnknownEvent
 from p8j.journal.cache.search_index import Need
 from p8j.journal.codec import decode_line
+from p8j.journal.literals import Finder, Literal
 from p8j.journal.store.base import Blobs, LineTest, ReadIssue, placeholder, resolve_blobs
-from p8j.journal.store.fs.rawlines import Finder, Literal
 
 __all__ = ["NeedTest", "Test", "blob_line_may_match", "decode_candidate", "need_test"]
 
@@ -44,7 +44,7 @@ class NeedTest:
     """A byte test for what a need says every match holds, with a finder for whole blocks.
 
     Called on a line (or any bytes) it says whether they hold the need; its
-    `finder` (rawlines.py's `FinderTest`) jumps to the next place in a block
+    `finder` (journal/literals.py's `FinderTest`) jumps to the next place in a block
     where a line that holds it may be: for a piece, the piece's next occurrence;
     for an ``and``, the next occurrence of its longest piece (every line that
     holds the need holds it); for an ``or``, the nearest of its branches' places.
@@ -69,7 +69,7 @@ class NeedTest:
         return any(t(block, start, end) for t in self.parts)
 
     def finder(self) -> Finder:
-        """A finder for one block (module docstring of rawlines.py)."""
+        """A finder for one block (`FinderTest.finder`)."""
         if self.literal is not None:
             return self.literal.find
         if self.op == "and":
