@@ -273,6 +273,7 @@ class _Run:
         self.indexed: dict[str, IndexedSession] = {}
         self.result = SearchResult([], [], [], 0)
         self.entries: dict[str, StoreEntry] = {}  # session id -> its log's entry (epoch)
+        self.intact: set[tuple[str, int]] = set()  # blobs found intact (sha256, size)
 
     def room(self) -> int | None:
         """How many more hits the next session may add (None: no cap)."""
@@ -422,7 +423,7 @@ class _Run:
         except CorruptLineError as exc:
             raise _Fallback from exc
         texts = [t for _, _, _, parts in event_fields(event) for t in parts]
-        return blob_line_may_match(event, ln, self.test, texts, store.blobs)
+        return blob_line_may_match(event, ln, self.test, texts, store.blobs, self.intact)
 
     def _blobs_intact(self, store: HomeStore, ln: bytes) -> bool:
         """True if every blob the line refers to is there with its size (no hash check)."""

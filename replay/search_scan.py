@@ -2,10 +2,11 @@
 
 Contract:
 - `need_test` makes the byte test a store's raw line scan (`HomeStore.scan_lines`,
-  journal/store/fs/rawlines.py) skips blocks and lines with: a line may match
-  when it holds what a `Need` says (``-i``: case-insensitively, with RE2 on
-  the bytes); the scan also yields every line that refers to blobs (values
-  stored outside the line).
+  journal/store/fs/rawlines.py) narrows with: a line may match when it holds
+  what a `Need` says (``-i``: case-insensitively, with RE2 on the bytes). It is
+  a `NeedTest`, whose finder lets the scan jump from one place that may match
+  to the next in a whole block and test only the lines there; the scan also
+  yields every line that refers to blobs (values stored outside the line).
 - A piece's bytes appear verbatim in any line whose text holds it because
   pieces hold no character JSON must escape (search_pattern.py) and p8j's
   encoder escapes nothing else: it writes UTF-8, never ``\\uXXXX`` or ``\\/``
@@ -27,66 +28,115 @@ from __future__ import annotations
 import os
 from typing import Any, cast
 
-import re2
-
 from p8j.journal import AnyEvent, CorruptLineError, P8jError, UnknownEvent
 from p8j.journal.cache.search_index import Need
 from p8j.journal.codec import decode_line
+from p8j.journal.literals import Finder, Literal
 from p8j.journal.store.base import Blobs, LineTest, ReadIssue, placeholder, resolve_blobs
 
-__all__ = ["Test", "blob_line_may_match", "decode_candidate", "need_test"]
+__all__ = ["NeedTest", "Test", "blob_line_may_match", "decode_candidate", "need_test"]
 
 # A test of raw bytes: does data[start:end] hold what a need says?
 Test = LineTest
 
 
-def _piece_test(piece: str, ignore_case: bool) -> Test:
-    data = piece.encode("utf-8")
-    if not ignore_case:
-        return lambda block, start, end: block.find(data, start, end) >= 0
-    # RE2 on the raw bytes: several times faster than lower-casing a block to search it.
-    options = re2.Options()
-    options.case_sensitive = False
-    options.log_errors = False
-    options.never_capture = True
-    regex = re2.compile(re2.escape(data), options)
-    return lambda block, start, end: regex.search(block, start, end) is not None
+class NeedTest:
+    """A byte test for what a need says every match holds, with a finder for whole blocks.
+
+    Called on a line (or any bytes) it says whether they hold the need; its
+    `finder` (journal/literals.py's `FinderTest`) jumps to the next place in a block
+    where a line that holds it may be: for a piece, the piece's next occurrence;
+    for an ``and``, the next occurrence of its longest piece (every line that
+    holds the need holds it); for an ``or``, the nearest of its branches' places.
+    """
+
+    def __init__(self, need: Need, ignore_case: bool) -> None:
+        self.literal: Literal | None = None
+        self.op = ""
+        self.parts: list[NeedTest] = []
+        if isinstance(need, str):
+            self.literal = Literal(need.encode("utf-8"), ignore_case=ignore_case)
+        else:
+            self.op, parts = need
+            self.parts = [NeedTest(p, ignore_case) for p in parts]
+
+    def __call__(self, block: bytes | bytearray, start: int, end: int) -> bool:
+        """True if block[start:end] holds what the need says."""
+        if self.literal is not None:
+            return self.literal.find(block, start, end) >= 0
+        if self.op == "and":
+            return all(t(block, start, end) for t in self.parts)
+        return any(t(block, start, end) for t in self.parts)
+
+    def finder(self) -> Finder:
+        """A finder for one block (`FinderTest.finder`)."""
+        if self.literal is not None:
+            return self.literal.find
+        if self.op == "and":
+            pieces = [t.literal for t in self.parts if t.literal is not None]
+            if pieces:
+                return max(pieces, key=lambda lit: len(lit.data)).find
+            return self.parts[0].finder()
+        finds = [t.finder() for t in self.parts]
+        last = [-2] * len(finds)  # each branch's next place; -1: none left in the block
+
+        def find(block: Any, start: int, end: int) -> int:
+            best = -1
+            for i, f in enumerate(finds):
+                at = last[i]
+                if -1 < at < start or at == -2:
+                    at = last[i] = f(block, start, end)
+                if at >= 0 and (best < 0 or at < best):
+                    best = at
+            return best
+
+        return find
 
 
-def need_test(need: Need, ignore_case: bool) -> Test:
+def need_test(need: Need, ignore_case: bool) -> NeedTest:
     """A test of raw bytes (a block or a line) for what `need` says every match holds."""
-    if isinstance(need, str):
-        return _piece_test(need, ignore_case)
-    op, parts = need
-    tests = [need_test(p, ignore_case) for p in parts]
-    if op == "and":
-        return lambda block, start, end: all(t(block, start, end) for t in tests)
-    return lambda block, start, end: any(t(block, start, end) for t in tests)
+    return NeedTest(need, ignore_case)
 
 
 def blob_line_may_match(
-    event: AnyEvent | UnknownEvent, ln: bytes, test: Test, texts: list[str], store: Blobs
+    event: AnyEvent | UnknownEvent,
+    ln: bytes,
+    test: Test,
+    texts: list[str],
+    store: Blobs,
+    intact: set[tuple[str, int]] | None = None,
 ) -> bool:
     """False only if no text of `event` can match once its blobs' values are put back.
 
     `texts` are the event's searchable texts as logged (placeholders in place of
     the values). A blob that is missing or damaged gives True: the reader then
     reports it and searches the placeholder. A value no text holds (an image's
-    bytes) needs no look; a text value (UTF-8 or JSON bytes) is tested on its raw
-    bytes together with the line; a base64 value that a text holds gives True.
+    bytes) needs no look, only a check that it is intact: `intact` keeps the
+    blobs already checked by this search (the same image is often referred to
+    again and again), so each is read and hashed once; a text value (UTF-8 or
+    JSON bytes) is tested on its raw bytes together with the line; a base64
+    value that a text holds gives True.
     """
     parts = [ln]
     searched = "\n".join(texts)
     for ref in getattr(event, "blobs", ()):
+        if placeholder(ref) in searched:
+            if ref.encoding == "base64":
+                return True
+            try:
+                parts.append(store.get(ref.sha256, ref.size))
+            except P8jError:
+                return True
+            continue
+        key = (ref.sha256, ref.size)
+        if intact is not None and key in intact:
+            continue
         try:
-            data = store.get(ref.sha256, ref.size)
+            store.get(ref.sha256, ref.size)
         except P8jError:
             return True
-        if placeholder(ref) not in searched:
-            continue
-        if ref.encoding == "base64":
-            return True
-        parts.append(data)
+        if intact is not None:
+            intact.add(key)
     joined = b"\n".join(parts)
     return test(joined, 0, len(joined))
 

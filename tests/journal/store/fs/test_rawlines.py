@@ -10,7 +10,7 @@ from p8j.journal import Home, SessionManager
 from p8j.journal.store.fs import rawlines
 from p8j.journal.store.fs.rawlines import candidate_lines
 from p8j.journal.store.fs.store import FileStore
-from p8j.replay.search_scan import need_test
+from p8j.replay.search_scan import NeedTest, need_test
 
 
 def _log(home: Home, texts: list[str]) -> Path:
@@ -33,7 +33,21 @@ def test_only_lines_with_the_pieces(home: Home) -> None:
         assert data[off : off + len(ln) + 1] == ln + b"\n"  # offsets name the line
 
 
-def test_blocks_without_the_pieces_are_not_split(
+def test_only_the_lines_around_candidates_are_tested(home: Home) -> None:
+    path = _log(home, [f"filler line {i}" for i in range(5000)] + ["needle", "more filler"])
+    tested: list[bytes] = []
+
+    class Counting(NeedTest):
+        def __call__(self, block: bytes | bytearray, start: int, end: int) -> bool:
+            tested.append(bytes(block[start:end]))
+            return super().__call__(block, start, end)
+
+    found = list(candidate_lines(path, Counting("needle", False)))
+    assert len(found) == 1 and b'"content":"needle"' in found[0][1]
+    assert tested == [found[0][1]]  # the finder jumped to it: no other line was tested
+
+
+def test_a_plain_test_skips_blocks_without_the_pieces(
     home: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _log(home, [f"filler line {i}" for i in range(5000)] + ["needle"])
@@ -47,17 +61,24 @@ def test_blocks_without_the_pieces_are_not_split(
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(rawlines, "_lines", counting)
-    found = list(candidate_lines(path, need_test("needle", False)))
+    plain = need_test("needle", False)
+    found = list(candidate_lines(path, lambda b, s, e: plain(b, s, e)))  # no finder
     assert len(found) == 1 and splits == 1  # one block of ~100 was looked into
+    assert found == list(candidate_lines(path, plain))
 
 
-def test_long_lines_and_torn_tails(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rawlines, "BLOCK", 256)
+@pytest.mark.parametrize("block", [256, 1 << 20])
+def test_long_lines_and_torn_tails(home: Home, monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    monkeypatch.setattr(rawlines, "BLOCK", block)
     path = _log(home, ["x" * 3000 + " needle", "needle short"])
     with open(path, "ab") as f:
         f.write(b'{"needle": "a torn tail has no newline')
     found = [ln for _, ln in candidate_lines(path, need_test("needle", False))]
     assert len(found) == 2 and found[0].count(b"x") >= 3000
+    data = path.read_bytes()
+    assert [
+        data[off : off + len(ln)] for off, ln in candidate_lines(path, need_test("needle", False))
+    ] == found
 
 
 def test_lines_with_blobs_are_always_candidates(home: Home) -> None:
