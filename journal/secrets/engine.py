@@ -42,7 +42,7 @@ import string
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .prefilter import RuleSet
+from .prefilter import RuleSet, utf8
 from .rules import (
     BUILTIN_GATES,
     MARKER_PREFIX,
@@ -128,8 +128,6 @@ _TOKEN_FIELD = re.compile(
     r"|auth[_-]?token|credentials?)"
 )
 _FIELD_CACHE_MAX = 4096
-# Texts longer than this run the generic and assignment rules on their candidate lines only.
-_LOCAL_FROM = 1024
 # Clean texts up to this length are remembered as clean (a bounded set).
 _CACHED_UP_TO = 64
 _CACHE_MAX = 8192
@@ -142,6 +140,9 @@ _LITERALS_UP_TO = 1024
 # A gate character, the rules it lets run outright, and (rule, literals) pairs for the
 # rules that also need one of their literals in the text.
 _Gate = tuple[str, tuple[int, ...], tuple[tuple[int, tuple[str, ...]], ...]]
+# The set's answer for a text (`RuleSet.scan`): the rules to run, and where the line-bound
+# ones among them run (None: on the whole text).
+_Known = tuple[list[int], list[tuple[int, int]] | None]
 
 
 class Redactor:
@@ -315,9 +316,14 @@ class Redactor:
         the previous text never changes how this one reads.
         """
         if prefix and s and _may_cross(prefix, s):
-            # One pass answers both questions when (as nearly always) there is nothing:
-            # a candidate in the window, or in `s` alone, is one in prefix + s.
-            both = None if self._set is None else self._set.hits(prefix + s)
+            # One pass answers both questions: a candidate in the window, or in `s` alone,
+            # is one in prefix + s, so its rules (a superset of `s`'s own) judge `s` too.
+            known = both = None
+            if self._set is not None:
+                data, head = utf8(s), utf8(prefix)
+                if data is not None and head is not None:
+                    known = self._set.scan(s, data, head)
+                    both = known[0]
             if both == []:
                 return s
             hit = self._crossing(prefix, s, both)
@@ -326,51 +332,68 @@ class Redactor:
                 if fired is not None:
                     fired.append(self.rules[idx].id)
                 return self._markers[idx] + self._alone(s[end:], fired)
+            return self._alone(s, fired, known)
         return self._alone(s, fired)
 
-    def _alone(self, s: str, fired: list[str] | None) -> str:
+    def _alone(self, s: str, fired: list[str] | None, known: _Known | None = None) -> str:
         """`_text`, skipped for a short text known to be clean: ids, names and roles repeat.
 
         Only clean texts are remembered, so no secret outlives its call in the cache;
         a full cache starts over, so what repeats now gets back in.
         """
         if len(s) > _CACHED_UP_TO:
-            return self._text(s, fired)
+            return self._text(s, fired, known)
         clean = self._clean
         if s in clean:
             return s
-        out = self._text(s, fired)
+        out = self._text(s, fired, known)
         if out is s:  # nothing fired: every rule that fires replaces something
             if len(clean) >= _CACHE_MAX:
                 clean.clear()
             clean.add(s)
         return out
 
-    def _text(self, s: str, fired: list[str] | None) -> str:
+    def _text(self, s: str, fired: list[str] | None, known: _Known | None = None) -> str:
         """`text` for a text on its own: passes until nothing changes (idempotence).
 
-        One pass nearly always suffices; another runs only after a change, since a
-        marker can end a word a rejected candidate had swallowed. Every change
-        turns secret characters into a marker, which no rule matches again, so
-        this ends; the bound is a guard.
+        `known`: the set's `scan` of `s` (its rules may be a superset), if the
+        caller made it already (with the text before `s`). One pass nearly
+        always suffices; another runs only after a change, since a marker can
+        end a word a rejected candidate had swallowed. Every change turns
+        secret characters into a marker, which no rule matches again, so this
+        ends; the bound is a guard.
         """
         for _ in range(8):
-            out = self._pass(s, fired)
+            out = self._pass(s, fired, known)
             if out is s:
                 break
-            s = out
+            s, known = out, None
         return s
 
-    def _pass(self, s: str, fired: list[str] | None) -> str:
-        """Every applicable rule once, in order, over `s`."""
-        rules = self._applicable(s)
-        local = {} if self._set is None else self._set.local
+    def _pass(self, s: str, fired: list[str] | None, known: _Known | None) -> str:
+        """Every applicable rule once, in order, over `s`: the text is read once by the set.
+
+        On a long text the line-bound rules run only on the lines where one of
+        their candidates matches (`RuleSet.scan`); those are found again only
+        after an earlier rule changed the text.
+        """
+        rset = self._set
+        if known is None and rset is not None:
+            data = utf8(s)
+            if data is not None:
+                known = rset.scan(s, data)
+        rules, lines = (self._gated(s), None) if known is None else known
+        # The line-bound rules, and the lines where one of their candidates matches.
+        local: tuple[int, ...] = ()
+        if lines is not None:
+            assert rset is not None
+            local = tuple(i for i in rules if i in rset.local)
         for idx in rules:
             rule = self.rules[idx]
             mark = self._markers[idx]
             pieces: list[str] | None = None
             last = 0
-            for start, end in self._spans(idx, rule, s, local):
+            for start, end in self._spans(rule, s, lines if idx in local else None):
                 if start < last:
                     continue
                 if self._allowed(s[start:end]):
@@ -385,17 +408,19 @@ class Redactor:
             if pieces is not None:
                 pieces.append(s[last:])
                 s = "".join(pieces)
+                if local:  # found in the text before this change: find them again
+                    assert rset is not None
+                    lines = rset.lines_of(local, s)
         return s  # the same object when nothing changed: callers test identity
 
     def _spans(
-        self, idx: int, rule: Rule, s: str, local: dict[int, object]
+        self, rule: Rule, s: str, lines: list[tuple[int, int]] | None
     ) -> Iterator[tuple[int, int]]:
-        """`rule.spans(s)`; for a rule trying every ``=`` or ``:``, on its candidate lines."""
-        if idx not in local or len(s) <= _LOCAL_FROM:
+        """`rule.spans(s)`; for a line-bound rule, on the candidate `lines` only."""
+        if lines is None:
             yield from rule.spans(s)
             return
-        assert self._set is not None
-        for lo, hi in self._set.lines(idx, s):
+        for lo, hi in lines:
             yield from rule.spans(s, lo, hi)
 
     def _crossing(
