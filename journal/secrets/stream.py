@@ -13,7 +13,8 @@ Contract:
   and runs into the next text is caught in the next one. A text holding none
   of the gate characters, after a carry holding none either, runs no rule; a
   list or dict whose texts (joined in order after the carry) and keys hold no
-  rule's candidate (prefilter.py) is passed over after one RE2 set pass.
+  rule's candidate (prefilter.py) is passed over after one RE2 set pass, and
+  so is a whole message (`message`: its content and other fields at once).
 - Labels (`LABEL_FIELDS`: project name, cwd, role, reasons, timestamps given
   as text) and dict keys are judged alone: a name never joins the texts
   around it, so it neither hides nor invents a secret split between two texts.
@@ -226,27 +227,28 @@ class RedactStream:
         rset = self.redactor._set
         if rset is None:
             return False
-        texts: list[str] = []
+        texts: list[str] = [self.carry]  # the blob's pieces: the carry, then each text
         names: list[str] = [*labels]
         for v in values:
             if type(v) is str:
                 texts.append(v)
             elif not self._gather(v, texts, names):
                 return False
-        if len(texts) == 1:
-            size = longest = len(texts[0])
+        n = len(texts)
+        if n == 2:
+            size = longest = len(texts[1])
         else:
-            size, longest = sum(map(len, texts)), max(map(len, texts), default=0)
+            lengths = list(map(len, texts))
+            size, longest = sum(lengths) - lengths[0], max(lengths[1:], default=0)
         if size > _ONE_TEXT_FROM and 2 * longest > size:
             return False
-        blob = self.carry + "".join(texts)
         if names:
             # A line break before each name: no candidate holds one, so none spans two.
-            blob += "\n" + "\n".join(names)
-        if rset.hits(blob) != []:
+            texts.append("\n" + "\n".join(names))
+        if rset.hits("".join(texts)) != []:
             return False
-        if texts:
-            self._advance(texts[-1])
+        if n > 1:
+            self._advance(texts[n - 1])
         return True
 
     def _gather(self, v: Any, texts: list[str], names: list[str]) -> bool:
