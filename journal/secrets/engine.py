@@ -45,7 +45,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .prefilter import RuleSet, utf8
+from .prefilter import RuleSet, Scan, utf8
 from .rules import (
     BUILTIN_GATES,
     MARKER_PREFIX,
@@ -103,9 +103,6 @@ _LITERALS_UP_TO = 1024
 # A gate character, the rules it lets run outright, and (rule, literals) pairs for the
 # rules that also need one of their literals in the text.
 _Gate = tuple[str, tuple[int, ...], tuple[tuple[int, tuple[str, ...]], ...]]
-# The set's answer for a text (`RuleSet.scan`): the rules to run, and where the line-bound
-# ones among them run (None: on the whole text).
-_Known = tuple[list[int], list[tuple[int, int]] | None]
 
 
 class Redactor:
@@ -298,7 +295,7 @@ class Redactor:
             return self._alone(s, fired, known)
         return self._alone(s, fired)
 
-    def _alone(self, s: str, fired: list[str] | None, known: _Known | None = None) -> str:
+    def _alone(self, s: str, fired: list[str] | None, known: Scan | None = None) -> str:
         """`_text`, skipped for a short text known to be clean: ids, names and roles repeat.
 
         Only clean texts are remembered, so no secret outlives its call in the cache;
@@ -316,7 +313,7 @@ class Redactor:
             clean.add(s)
         return out
 
-    def _text(self, s: str, fired: list[str] | None, known: _Known | None = None) -> str:
+    def _text(self, s: str, fired: list[str] | None, known: Scan | None = None) -> str:
         """`text` for a text on its own: passes until nothing changes (idempotence).
 
         `known`: the set's `scan` of `s` (its rules may be a superset), if the
@@ -333,7 +330,7 @@ class Redactor:
             s, known = out, None
         return s
 
-    def _pass(self, s: str, fired: list[str] | None, known: _Known | None) -> str:
+    def _pass(self, s: str, fired: list[str] | None, known: Scan | None) -> str:
         """Every applicable rule once, in order, over `s`: the text is read once by the set.
 
         On a long text the line-bound rules run only on the lines where one of
@@ -345,12 +342,7 @@ class Redactor:
             data = utf8(s)
             if data is not None:
                 known = rset.scan(s, data)
-        rules, lines = (self._gated(s), None) if known is None else known
-        # The line-bound rules, and the lines where one of their candidates matches.
-        local: tuple[int, ...] = ()
-        if lines is not None:
-            assert rset is not None
-            local = tuple(i for i in rules if i in rset.local)
+        rules, lines, local = (self._gated(s), [], ()) if known is None else known
         for idx in rules:
             rule = self.rules[idx]
             mark = self._markers[idx]

@@ -45,7 +45,17 @@ import re2
 if TYPE_CHECKING:
     from .rules import Rule
 
-__all__ = ["CHUNK", "LOWER_FROM", "RuleSet", "candidate", "ignore_case_literal", "utf8"]
+__all__ = [
+    "CHUNK",
+    "CHUNKED_FROM",
+    "LINES_FROM",
+    "LOWER_FROM",
+    "RuleSet",
+    "Scan",
+    "candidate",
+    "ignore_case_literal",
+    "utf8",
+]
 
 # Besides an ASCII letter's own upper case, the characters whose `str.lower()` holds it
 # (checked over every code point by the tests).
@@ -145,6 +155,12 @@ _BUILTIN: dict[str, str] = {
 
 # A text longer than this (in bytes) is scanned in chunks of whole lines about this long.
 CHUNK = 2048
+CHUNKED_FROM = 8192
+# A text longer than this (in characters) runs the `operators` on their candidate lines.
+LINES_FROM = 1024
+# The set's answer for a text: the rules to run (a superset of those that can match),
+# the lines (start, end) where the rules of the third item run (the others: everywhere).
+Scan = tuple[list[int], list[tuple[int, int]], tuple[int, ...]]
 # Line finders kept for combinations of rules (a text names a few of the possible ones).
 _FINDERS_MAX = 256
 # The built-in patterns whose matches may hold a line break (a private key's body).
@@ -224,6 +240,8 @@ class RuleSet:
         # A text is scanned chunk by chunk (`scan`) only if no candidate holds a line break:
         # a user's keyword might.
         self._chunked = True
+        # Of those, the rules whose patterns try every `=` or `:` (flag, NAME= and generic).
+        operators: list[int] = []
         for idx, rule in enumerate(rules):
             built_in = rule.name_check is not None or rule.literals  # (see `candidate`)
             if not built_in and any("\n" in k for k in rule.keywords):
@@ -232,6 +250,9 @@ class RuleSet:
                 pattern = candidate(rule)
                 if pattern is not None and not rule.pattern.pattern.startswith(_MULTILINE):
                     self.local[idx] = re2.compile(pattern, options)
+                    if _assignment(rule, rule.pattern.pattern) is not None:
+                        operators.append(idx)
+        self.operators = frozenset(operators)
 
     def hits(self, s: str) -> list[int] | None:
         """Rule indices whose candidate matches in `s` (plus those without), in rule order.
@@ -255,24 +276,28 @@ class RuleSet:
         hits.sort()
         return hits
 
-    def scan(
-        self, s: str, data: bytes, head: bytes = b""
-    ) -> tuple[list[int], list[tuple[int, int]] | None]:
-        """`match(head + data)`, and where in `s` the line-bound rules among them can match.
+    def scan(self, s: str, data: bytes, head: bytes = b"") -> Scan:
+        """`match(head + data)`, and where in `s` which of those rules run (see `Scan`).
 
         `data` is `s` encoded; `head` (encoded) is the text before it, for the
-        split-secret check. The hits come first; then, for a text over `CHUNK`
-        bytes, the (start, end) of the lines of `s` where a candidate of a
-        line-bound hit matches: those rules run there only; for a shorter text
-        None (they run on all of it). A long text is read in chunks of whole
-        lines, so the set names the rules of each chunk, and only the chunks
-        naming a line-bound rule are searched for its lines: the text is read
-        once, plus those chunks.
+        split-secret check. A text over `CHUNKED_FROM` bytes is read in chunks
+        of whole lines, so the set names the rules of each chunk, and only the
+        chunks naming a line-bound rule are searched for its lines: the text is
+        read once, plus those chunks; every line-bound rule then runs on those
+        lines only. On a shorter text over `LINES_FROM` characters, only the
+        rules that try every ``=`` or ``:`` (`operators`) do, on the lines one
+        search finds (a literal's rule costs less over the whole of it than
+        line by line).
         """
-        if len(data) <= CHUNK or not self._chunked or self._set is None:
-            return self.match(head + data if head else data), None
+        if len(data) <= CHUNKED_FROM or not self._chunked or self._set is None:
+            hits = self.match(head + data if head else data)
+            by_line = tuple(i for i in hits if i in self.operators)
+            if not by_line or len(s) <= LINES_FROM:
+                return hits, [], ()
+            return hits, self.lines_of(by_line, s, data), by_line
         hits, lines = self._chunks(head + data if head else data, len(head))
-        return hits, lines if len(data) == len(s) else _characters(data, lines)
+        by_line = tuple(i for i in hits if i in self.local)
+        return hits, lines if len(data) == len(s) else _characters(data, lines), by_line
 
     def _chunks(self, data: bytes, cut: int) -> tuple[list[int], list[tuple[int, int]]]:
         """`scan` in byte offsets of ``data[cut:]``."""
