@@ -76,7 +76,7 @@ from .recording import (
     write_large,
 )
 from .secrets.config import default_redactor, redaction_enabled
-from .secrets.stream import PLAIN_ROLES, REDACTED_FIELDS, RedactStream
+from .secrets.stream import REDACTED_FIELDS, RedactStream
 from .session import Session, apply, message_dict
 from .store.base import SessionStore, StoreWriter
 from .store.fs.blobs import DEFAULT_BLOB_THRESHOLD
@@ -365,12 +365,7 @@ class SessionManager(SessionUpkeep):
             ts, when = _now()
             stream = self._redact
             if stream is not None:
-                role = role if role in PLAIN_ROLES else stream.label(role)
-                if content is not UNSET:
-                    content = stream.value(content)
-                if extra:
-                    extra = stream.value(extra)
-                fired = stream.take()
+                role, content, extra, fired = stream.message(role, content, extra)
             event = MessageRecorded(
                 SCHEMA_VERSION,
                 session.session_id,

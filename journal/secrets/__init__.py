@@ -1,7 +1,7 @@
 """p8j.journal.secrets: write-time redaction, scanning and rewriting logs that hold secrets.
 
 Modules: rules (the built-in rule table), prefilter (`RuleSet`, all rules' candidates
-in one RE2 pass), engine (`Redactor`),
+in one RE2 pass), engine (`Redactor`), split (secrets split between two texts),
 stream (`RedactStream`, split secrets, the fields redacted), config
 (redact.json), scan (`scan_session`), rewrite (`redact_session`). Names load
 on first use (PEP 562), so importing one module does not compile every rule.

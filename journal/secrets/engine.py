@@ -14,9 +14,13 @@ Contract:
   characters (most prose; eleven memchr calls) runs no rule. Otherwise one pass
   of an RE2 set (prefilter.py) over the text names the rules whose candidate
   pattern matches in it, in time linear in the text's length; only those run
-  their pattern, and the rules that try every ``=`` or ``:`` (the generic and
-  assignment rules) run only on the lines their candidate matches in, so their
-  cost follows the lines that look like secrets, not every operator. Without
+  their pattern. On a text over 2 kB the set reads it in chunks of whole lines,
+  and every rule whose matches hold no line break (all but the private key's)
+  runs only on the lines of its chunks where a candidate matches, so its cost
+  follows the lines that look like secrets, not every ``=``, ``:`` or literal.
+  The text is encoded and read by the set once: with a prefix, the pass over
+  prefix + text that rules out a split secret also names the text's rules.
+  Without
   the set (``rule_set=False``, or a text holding a lone surrogate), a rule runs
   on a text if the text holds one of its gate characters and one of the
   literals every match of the rule holds (``sk-``, ``eyJ``, ``TOKEN=``) or, for
@@ -29,8 +33,8 @@ Contract:
   bounded set; a text with a secret is never kept.
 - Split secrets: with ``prefix=`` (the end of the text recorded before), a
   secret that starts in the prefix and runs into the text is caught too (its
-  part in the text becomes the marker); everything else is judged on the text
-  alone. The stream (stream.py) keeps that prefix.
+  part in the text becomes the marker; split.py finds it); everything else is
+  judged on the text alone. The stream (stream.py) keeps that prefix.
 - Stateless and thread-safe; user rules and the allow-list come from
   redact.json (config.py).
 """
@@ -38,11 +42,10 @@ Contract:
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .prefilter import RuleSet
+from .prefilter import RuleSet, Scan, utf8
 from .rules import (
     BUILTIN_GATES,
     MARKER_PREFIX,
@@ -52,52 +55,12 @@ from .rules import (
     is_placeholder,
     marker,
 )
+from .split import crossing, may_cross
 
 if TYPE_CHECKING:
     from .config import RedactConfig
 
 __all__ = ["Redactor"]
-
-_DIGIT = re.compile(r"[0-9]")
-_ALPHA = re.compile(r"[A-Za-z]")
-
-
-def _random_part(s: str) -> bool:
-    """A piece of a token rather than a word: digits and letters, or no letters at all."""
-    if not _ALPHA.search(s):
-        return True
-    return bool(_DIGIT.search(s))
-
-
-_CROSS_WINDOW = 4096
-# How far into the next text the split-secret check looks for a rule's gate character
-# and literal: past a literal that starts in the carry, and past the END line after
-# fewer than 64 body characters of a private key (more are caught in that text alone).
-_CROSS_GATE = 128
-_TOKEN_EDGE = frozenset(string.ascii_letters + string.digits + "_-+/=")
-_SCHEMES = ("Bearer", "BEARER", "bearer", "Basic", "basic", "Token", "token")
-_AWAIT_END = frozenset(" \t\"':")
-
-
-def _may_cross(prefix: str, s: str) -> bool:
-    """Can a secret run from the end of `prefix` into `s`? (A cheap test before the real one.)
-
-    Yes for a token split in two, and for a prefix still waiting for its secret:
-    ending in an operator (``=``, ``:``), a scheme (``Bearer``) or a ``--flag``.
-    """
-    last = prefix[-1]
-    if last in _TOKEN_EDGE:
-        if s[0] in _TOKEN_EDGE:
-            return True
-    elif last not in _AWAIT_END:
-        return False  # ".", "?", ")", a newline...: what prose ends with
-    t = prefix.rstrip(" \t\"'")
-    if not t:
-        return False
-    if t[-1] in "=:" or t.endswith(_SCHEMES):
-        return True
-    i = t.rfind("--", max(0, len(t) - 32))
-    return i >= 0 and t[i + 2 :].replace("-", "").isalpha()
 
 
 def _keyword_gate(keywords: tuple[str, ...], *, ignore_case: bool) -> str:
@@ -128,8 +91,6 @@ _TOKEN_FIELD = re.compile(
     r"|auth[_-]?token|credentials?)"
 )
 _FIELD_CACHE_MAX = 4096
-# Texts longer than this run the generic and assignment rules on their candidate lines only.
-_LOCAL_FROM = 1024
 # Clean texts up to this length are remembered as clean (a bounded set).
 _CACHED_UP_TO = 64
 _CACHE_MAX = 8192
@@ -314,63 +275,80 @@ class Redactor:
         becomes the marker); everything else in `s` is judged on `s` alone, so
         the previous text never changes how this one reads.
         """
-        if prefix and s and _may_cross(prefix, s):
-            # One pass answers both questions when (as nearly always) there is nothing:
-            # a candidate in the window, or in `s` alone, is one in prefix + s.
-            both = None if self._set is None else self._set.hits(prefix + s)
+        if prefix and s and may_cross(prefix, s):
+            # One pass answers both questions: a candidate in the window, or in `s` alone,
+            # is one in prefix + s, so its rules (a superset of `s`'s own) judge `s` too.
+            known = both = None
+            if self._set is not None:
+                data, head = utf8(s), utf8(prefix)
+                if data is not None and head is not None:
+                    known = self._set.scan(s, data, head)
+                    both = known[0]
             if both == []:
                 return s
-            hit = self._crossing(prefix, s, both)
+            hit = crossing(self, prefix, s, both)
             if hit is not None:
                 idx, end = hit
                 if fired is not None:
                     fired.append(self.rules[idx].id)
                 return self._markers[idx] + self._alone(s[end:], fired)
+            return self._alone(s, fired, known)
         return self._alone(s, fired)
 
-    def _alone(self, s: str, fired: list[str] | None) -> str:
+    def _alone(self, s: str, fired: list[str] | None, known: Scan | None = None) -> str:
         """`_text`, skipped for a short text known to be clean: ids, names and roles repeat.
 
         Only clean texts are remembered, so no secret outlives its call in the cache;
         a full cache starts over, so what repeats now gets back in.
         """
         if len(s) > _CACHED_UP_TO:
-            return self._text(s, fired)
+            return self._text(s, fired, known)
         clean = self._clean
         if s in clean:
             return s
-        out = self._text(s, fired)
+        out = self._text(s, fired, known)
         if out is s:  # nothing fired: every rule that fires replaces something
             if len(clean) >= _CACHE_MAX:
                 clean.clear()
             clean.add(s)
         return out
 
-    def _text(self, s: str, fired: list[str] | None) -> str:
+    def _text(self, s: str, fired: list[str] | None, known: Scan | None = None) -> str:
         """`text` for a text on its own: passes until nothing changes (idempotence).
 
-        One pass nearly always suffices; another runs only after a change, since a
-        marker can end a word a rejected candidate had swallowed. Every change
-        turns secret characters into a marker, which no rule matches again, so
-        this ends; the bound is a guard.
+        `known`: the set's `scan` of `s` (its rules may be a superset), if the
+        caller made it already (with the text before `s`). One pass nearly
+        always suffices; another runs only after a change, since a marker can
+        end a word a rejected candidate had swallowed. Every change turns
+        secret characters into a marker, which no rule matches again, so this
+        ends; the bound is a guard.
         """
         for _ in range(8):
-            out = self._pass(s, fired)
+            out = self._pass(s, fired, known)
             if out is s:
                 break
-            s = out
+            s, known = out, None
         return s
 
-    def _pass(self, s: str, fired: list[str] | None) -> str:
-        """Every applicable rule once, in order, over `s`."""
-        rules = self._applicable(s)
-        local = {} if self._set is None else self._set.local
+    def _pass(self, s: str, fired: list[str] | None, known: Scan | None) -> str:
+        """Every applicable rule once, in order, over `s`: the text is read once by the set.
+
+        On a long text the line-bound rules run only on the lines where one of
+        their candidates matches (`RuleSet.scan`); those are found again only
+        after an earlier rule changed the text.
+        """
+        rset = self._set
+        if known is None and rset is not None:
+            data = utf8(s)
+            if data is not None:
+                known = rset.scan(s, data)
+        rules, lines, local = (self._gated(s), [], ()) if known is None else known
         for idx in rules:
             rule = self.rules[idx]
             mark = self._markers[idx]
             pieces: list[str] | None = None
             last = 0
-            for start, end in self._spans(idx, rule, s, local):
+            for start, end in self._spans(rule, s, lines if idx in local else None):
                 if start < last:
                     continue
                 if self._allowed(s[start:end]):
@@ -385,70 +363,20 @@ class Redactor:
             if pieces is not None:
                 pieces.append(s[last:])
                 s = "".join(pieces)
+                if local:  # found in the text before this change: find them again
+                    assert rset is not None
+                    lines = rset.lines_of(local, s)
         return s  # the same object when nothing changed: callers test identity
 
     def _spans(
-        self, idx: int, rule: Rule, s: str, local: dict[int, object]
+        self, rule: Rule, s: str, lines: list[tuple[int, int]] | None
     ) -> Iterator[tuple[int, int]]:
-        """`rule.spans(s)`; for a rule trying every ``=`` or ``:``, on its candidate lines."""
-        if idx not in local or len(s) <= _LOCAL_FROM:
+        """`rule.spans(s)`; for a line-bound rule, on the candidate `lines` only."""
+        if lines is None:
             yield from rule.spans(s)
             return
-        assert self._set is not None
-        for lo, hi in self._set.lines(idx, s):
+        for lo, hi in lines:
             yield from rule.spans(s, lo, hi)
-
-    def _crossing(
-        self, prefix: str, s: str, hits: list[int] | None = None
-    ) -> tuple[int, int] | None:
-        """(rule index, end in `s`) of a secret that starts in `prefix` and runs into `s`.
-
-        `hits`: the set's rules for prefix + s, if known (None: as the gate finds them).
-        """
-        cut = len(prefix)
-        window = prefix + s[:_CROSS_WINDOW]
-        gate = prefix + s[:_CROSS_GATE]
-        # A candidate may end far past the gate's window (a long URL password), so the set
-        # looks at the whole window (or more); the rules it names must also pass the gate.
-        if hits:
-            hits = [i for i in hits if self._passes_gate(i, gate)]
-        local = {} if self._set is None else self._set.local
-        for idx in self._gated(gate) if hits is None else hits:
-            rule = self.rules[idx]
-            # A rule whose matches hold no line break crosses on the line of the cut.
-            lo = prefix.rfind("\n") + 1 if idx in local else 0
-            hi = window.find("\n", cut) if idx in local else -1
-            for begin, start, end in rule.matches(window, lo, len(window) if hi < 0 else hi):
-                if begin >= cut:
-                    break
-                if end <= cut:
-                    continue
-                if end == len(window) and len(s) > _CROSS_WINDOW:
-                    # It may run on past the window: measure it on the whole text.
-                    whole = prefix + s
-                    end = next((e for b, _, e in rule.matches(whole, lo) if b == begin), end)
-                part = window[max(start, cut) : end]
-                if self._continues(rule, prefix, part, s) and not self._allowed(
-                    (prefix + s)[start:end]
-                ):
-                    return idx, end - cut
-                break
-        return None
-
-    def _continues(self, rule: Rule, prefix: str, part: str, s: str) -> bool:
-        """Is `part` (the start of `s`) the rest of a secret that began in `prefix`?
-
-        Yes if the rule needs it (the prefix alone holds no complete match that
-        reaches its end: ``export TOKEN=`` then the value). If the prefix's
-        secret was already complete, only if `part` looks random and `s` does
-        not start with a secret of its own (a message that starts with a word,
-        or with its own token, is not a continuation).
-        """
-        if not any(end == len(prefix) for _, end in rule.spans(prefix)):
-            return True
-        if not _random_part(part):
-            return False
-        return not self._text(s, None).startswith(MARKER_PREFIX)
 
     def fields(self, name: str, value: str) -> str | None:
         """The rule id that redacts `value` because of its field `name`, or None."""

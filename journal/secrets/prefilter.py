@@ -21,11 +21,14 @@ Contract:
 - Case-insensitive names are compared as Python's ``str.lower`` compares them:
   each ASCII letter also matches the characters that lower-case to a string
   holding it (KELVIN SIGN for ``k``, I WITH DOT ABOVE for ``i``).
-- `RuleSet.lines(idx, s)`: for the flag, ``NAME=`` and generic rules (`local`),
-  whose matches never hold a line break and whose patterns try every ``=`` or
-  ``:``, the lines of `s` where the rule's candidate matches. Python's
-  ``finditer`` started at a line's start finds there what it finds searching
-  from the start of `s`, so running the rule on those lines only is exact.
+- `RuleSet.lines(idx, s)`: for the built-in rules whose matches never hold a
+  line break (`local`: all but the private key's), the lines of `s` where the
+  rule's candidate matches, found by RE2 (a literal's memchr, where Python's
+  pattern steps through every character; the flag, ``NAME=`` and generic
+  patterns even try every ``=`` or ``:``). Python's ``finditer`` started at a
+  line's start finds there what it finds searching from the start of `s`, so
+  running the rule on those lines only is exact. `lines_of` answers for
+  several rules from one encoding of `s`.
 - A text that is not valid UTF-8 once encoded (a lone surrogate) gives None:
   the caller falls back to its own prefilter. RE2's many-match DFA never gives
   up on a text (it only bails out early on single patterns), and the set's
@@ -42,7 +45,17 @@ import re2
 if TYPE_CHECKING:
     from .rules import Rule
 
-__all__ = ["LOWER_FROM", "RuleSet", "candidate", "ignore_case_literal"]
+__all__ = [
+    "CHUNK",
+    "CHUNKED_FROM",
+    "LINES_FROM",
+    "LOWER_FROM",
+    "RuleSet",
+    "Scan",
+    "candidate",
+    "ignore_case_literal",
+    "utf8",
+]
 
 # Besides an ASCII letter's own upper case, the characters whose `str.lower()` holds it
 # (checked over every code point by the tests).
@@ -140,6 +153,19 @@ _BUILTIN: dict[str, str] = {
     ),
 }
 
+# A text longer than this (in bytes) is scanned in chunks of whole lines about this long.
+CHUNK = 2048
+CHUNKED_FROM = 8192
+# A text longer than this (in characters) runs the `operators` on their candidate lines.
+LINES_FROM = 1024
+# The set's answer for a text: the rules to run (a superset of those that can match),
+# the lines (start, end) where the rules of the third item run (the others: everywhere).
+Scan = tuple[list[int], list[tuple[int, int]], tuple[int, ...]]
+# Line finders kept for combinations of rules (a text names a few of the possible ones).
+_FINDERS_MAX = 256
+# The built-in patterns whose matches may hold a line break (a private key's body).
+_MULTILINE = ("-----BEGIN",)
+
 
 def candidate(rule: Rule) -> str | None:
     """The RE2 candidate pattern of `rule`, or None if it has none (it always runs)."""
@@ -206,27 +232,40 @@ class RuleSet:
         if self._index:
             rset.Compile()
             self._set = rset
-        # Rules whose matches never hold a line break, and whose pattern tries every `=` or
-        # `:` of a text: they run only on the lines where their candidate matches.
+        # Built-in rules whose matches never hold a line break (all but the private key's,
+        # whose body spans lines): on a long text they run only on their candidate lines.
         self.local: dict[int, Any] = {}
+        self._options = options
+        self._finders: dict[tuple[int, ...], Any] = {}
+        # A text is scanned chunk by chunk (`scan`) only if no candidate holds a line break:
+        # a user's keyword might.
+        self._chunked = True
+        # Of those, the rules whose patterns try every `=` or `:` (flag, NAME= and generic).
+        operators: list[int] = []
         for idx, rule in enumerate(rules):
             built_in = rule.name_check is not None or rule.literals  # (see `candidate`)
+            if not built_in and any("\n" in k for k in rule.keywords):
+                self._chunked = False
             if rule.pattern is not None and built_in and idx in self._index:
-                pattern = _assignment(rule, rule.pattern.pattern)
-                if pattern is not None:
+                pattern = candidate(rule)
+                if pattern is not None and not rule.pattern.pattern.startswith(_MULTILINE):
                     self.local[idx] = re2.compile(pattern, options)
+                    if _assignment(rule, rule.pattern.pattern) is not None:
+                        operators.append(idx)
+        self.operators = frozenset(operators)
 
     def hits(self, s: str) -> list[int] | None:
         """Rule indices whose candidate matches in `s` (plus those without), in rule order.
 
         None if `s` holds a lone surrogate (not UTF-8): the caller must judge it another way.
         """
+        data = utf8(s)
+        return None if data is None else self.match(data)
+
+    def match(self, data: bytes) -> list[int]:
+        """`hits` of a text already encoded (`utf8`): each text is encoded once."""
         if self._set is None:
             return list(self.always)
-        try:
-            data = s.encode()
-        except UnicodeEncodeError:
-            return None
         found = self._set.Match(data)
         if found is None:
             return list(self.always)
@@ -237,39 +276,131 @@ class RuleSet:
         hits.sort()
         return hits
 
-    def lines(self, idx: int, s: str) -> list[tuple[int, int]]:
+    def scan(self, s: str, data: bytes, head: bytes = b"") -> Scan:
+        """`match(head + data)`, and where in `s` which of those rules run (see `Scan`).
+
+        `data` is `s` encoded; `head` (encoded) is the text before it, for the
+        split-secret check. A text over `CHUNKED_FROM` bytes is read in chunks
+        of whole lines, so the set names the rules of each chunk, and only the
+        chunks naming a line-bound rule are searched for its lines: the text is
+        read once, plus those chunks; every line-bound rule then runs on those
+        lines only. On a shorter text over `LINES_FROM` characters, only the
+        rules that try every ``=`` or ``:`` (`operators`) do, on the lines one
+        search finds (a literal's rule costs less over the whole of it than
+        line by line).
+        """
+        if len(data) <= CHUNKED_FROM or not self._chunked or self._set is None:
+            hits = self.match(head + data if head else data)
+            by_line = tuple(i for i in hits if i in self.operators)
+            if not by_line or len(s) <= LINES_FROM:
+                return hits, [], ()
+            return hits, self.lines_of(by_line, s, data), by_line
+        hits, lines = self._chunks(head + data if head else data, len(head))
+        by_line = tuple(i for i in hits if i in self.local)
+        return hits, lines if len(data) == len(s) else _characters(data, lines), by_line
+
+    def _chunks(self, data: bytes, cut: int) -> tuple[list[int], list[tuple[int, int]]]:
+        """`scan` in byte offsets of ``data[cut:]``."""
+        size = len(data)
+        view = memoryview(data)
+        found: set[int] = set()
+        lines: list[tuple[int, int]] = []
+        local = self.local
+        pos = 0
+        while pos < size:
+            end = data.find(b"\n", pos + CHUNK)
+            end = size if end < 0 else end + 1
+            got = self._set.Match(view[pos:end])
+            if got:
+                index = self._index
+                rules = [index[i] for i in got]
+                found.update(rules)
+                near = tuple(sorted(i for i in rules if i in local))
+                if near and end > cut:
+                    for lo, hi in self._byte_lines(near, data, max(pos, cut), end):
+                        lines.append((max(lo, cut) - cut, hi - cut))
+            pos = end
+        hits = sorted(found.union(self.always))
+        return hits, lines
+
+    def lines(self, idx: int, s: str, data: bytes | None = None) -> list[tuple[int, int]]:
         """(start, end) of each line of `s` where rule `idx`'s candidate matches (idx in `local`).
 
         Such a rule's matches hold no line break, so `finditer` from a line's start
         finds on that line what it finds there searching from the start of `s`.
+        `data`: `s` encoded, if the caller has it.
         """
-        regexp = self.local[idx]
-        try:
-            data = s.encode()
-        except UnicodeEncodeError:  # not judged by the set: the whole text, then
-            return [(0, len(s))]
-        size = len(data)
-        ascii_only = size == len(s)
+        return self.lines_of((idx,), s, data)
+
+    def lines_of(
+        self, indices: Sequence[int], s: str, data: bytes | None = None
+    ) -> list[tuple[int, int]]:
+        """The lines of `s` where a candidate of one of `indices` (in `local`) matches.
+
+        One RE2 pass over `s` for all of them (their candidates as one pattern), so
+        each rule gets the lines of the others too: running a rule on a line is
+        exact wherever the line is, and these are few.
+        """
+        if data is None:
+            data = utf8(s)
+            if data is None:  # not judged by the set: the whole text, then
+                return [(0, len(s))]
+        found = self._byte_lines(tuple(indices), data)
+        # ASCII: byte offsets are character offsets.
+        return found if len(data) == len(s) else _characters(data, found)
+
+    def _line_finder(self, indices: tuple[int, ...]) -> Any:
+        """One RE2 pattern matching where any of `indices`' candidates does (cached)."""
+        regexp = self._finders.get(indices)
+        if regexp is None:
+            if len(indices) == 1:
+                regexp = self.local[indices[0]]
+            else:
+                joined = "|".join(f"(?:{self.local[i].pattern})" for i in indices)
+                regexp = re2.compile(joined, self._options)
+            if len(self._finders) < _FINDERS_MAX:
+                self._finders[indices] = regexp
+        return regexp
+
+    def _byte_lines(
+        self, indices: tuple[int, ...], data: bytes, pos: int = 0, size: int = -1
+    ) -> list[tuple[int, int]]:
+        """`lines_of` in byte offsets of the encoded text (of its lines in [pos, size))."""
+        regexp = self._line_finder(indices)
+        if size < 0:
+            size = len(data)
         out: list[tuple[int, int]] = []
-        pos = 0
-        done_b = done_c = 0  # a byte offset and its character offset
         while pos < size:
-            found = regexp.search(data, pos)
+            found = regexp.search(data, pos, size)
             if found is None:
                 break
             # Its last character: the first may be the line break before a ``--flag``.
             at = found.end() - 1
             lo = data.rfind(b"\n", 0, at) + 1
-            hi = data.find(b"\n", at)
+            hi = data.find(b"\n", at, size)
             if hi < 0:
                 hi = size
-            if ascii_only:
-                out.append((lo, hi))
-            else:
-                # Cut at line breaks, so at character boundaries: decoding counts them.
-                lo_c = done_c + len(data[done_b:lo].decode())
-                hi_c = lo_c + len(data[lo:hi].decode())
-                out.append((lo_c, hi_c))
-                done_b, done_c = hi, hi_c
+            out.append((lo, hi))
             pos = hi + 1
         return out
+
+
+def _characters(data: bytes, lines: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte offsets of (sorted, disjoint) lines of `data` as character offsets."""
+    # Cut at line breaks, so at character boundaries: decoding counts the characters.
+    out: list[tuple[int, int]] = []
+    done_b = done_c = 0
+    for lo, hi in lines:
+        lo_c = done_c + len(data[done_b:lo].decode())
+        hi_c = lo_c + len(data[lo:hi].decode())
+        out.append((lo_c, hi_c))
+        done_b, done_c = hi, hi_c
+    return out
+
+
+def utf8(s: str) -> bytes | None:
+    """`s` in UTF-8 for the set, or None if it holds a lone surrogate."""
+    try:
+        return s.encode()
+    except UnicodeEncodeError:
+        return None

@@ -137,7 +137,7 @@ class Rule:
     must hold both. `literals` (built-in rules) are a finer prefilter for short
     texts: every match holds one near its start. For a secret split between two
     texts, all three are looked for in the first text's tail plus the start of
-    the second (`_CROSS_GATE`). `groups` names the group holding the secret (0: the
+    the second (split.py's `CROSS_GATE`). `groups` names the group holding the secret (0: the
     whole match, widened `back` characters to the left); with several groups
     they are alternatives and the one that matched is used. `check` vets the
     secret, `name_check(text, match_start)` what precedes it.

@@ -13,7 +13,8 @@ Contract:
   and runs into the next text is caught in the next one. A text holding none
   of the gate characters, after a carry holding none either, runs no rule; a
   list or dict whose texts (joined in order after the carry) and keys hold no
-  rule's candidate (prefilter.py) is passed over after one RE2 set pass.
+  rule's candidate (prefilter.py) is passed over after one RE2 set pass, and
+  so is a whole message (`message`: its content and other fields at once).
 - Labels (`LABEL_FIELDS`: project name, cwd, role, reasons, timestamps given
   as text) and dict keys are judged alone: a name never joins the texts
   around it, so it neither hides nor invents a secret split between two texts.
@@ -24,6 +25,8 @@ Contract:
 from __future__ import annotations
 
 from typing import Any
+
+from msgspec import UNSET
 
 from ..jsontree import Path, TreeRewriter, distinct_key
 from .engine import Redactor
@@ -42,6 +45,8 @@ __all__ = [
 PLAIN_ROLES = frozenset({"user", "assistant", "system", "tool", "developer", "function"})
 
 CARRY_CHARS = 128
+# Values `_gather` passes over (they hold no text): not even a call.
+_SCALARS = frozenset({int, float, bool, type(None)})
 # A structure holding this many characters, most of them in one text, is walked text by
 # text: the set then reads the long text once, not once with the rest and once alone.
 _ONE_TEXT_FROM = 4096
@@ -173,38 +178,28 @@ class RedactStream:
 
     def _walk(self, v: Any) -> Any:
         """`self.tree.value(v)`: a structure with nothing to redact costs one set pass."""
-        if type(v) is not str and self._clean(v):
+        if type(v) is not str and self._clean([v], ()):
             return v
         return self._each(v)
 
-    def _clean(self, v: Any) -> bool:
-        """True (the stream moved on past `v`) if no text, key or field of `v` is redacted.
+    def message(
+        self, role: str, content: Any, extra: dict[str, Any]
+    ) -> tuple[str, Any, dict[str, Any], list[str]]:
+        """(role, content, extra, rule ids fired): what recording a message redacts.
 
-        One pass of the redactor's set over the carry and `v`'s texts in order (so
-        every text, and every carry joined to the text after it, is a part of it),
-        then its keys, each after a line break (no candidate holds one). With no
-        candidate there, each text and key comes back as itself, as `_each` would
-        find one by one; a secret-named field, a lone surrogate or a type other
-        than plain JSON sends `v` the long way.
+        The role is a label (the usual ones are never checked), then the content
+        (unless UNSET) and the extra fields in order, as `label` and `value` would
+        each: one set pass for all of them when nothing is to be redacted.
         """
-        rset = self.redactor._set
-        if rset is None:
-            return False
-        texts: list[str] = []
-        names: list[str] = []
-        if not self._gather(v, texts, names):
-            return False
-        size = sum(map(len, texts))
-        if size > _ONE_TEXT_FROM and 2 * max(map(len, texts)) > size:
-            return False  # mostly one long text: its own pass costs the same, and is exact
-        blob = self.carry + "".join(texts)
-        if names:
-            blob += "\n" + "\n".join(names)
-        if rset.hits(blob) != []:
-            return False
-        if texts:
-            self._advance(texts[-1])
-        return True
+        if role not in PLAIN_ROLES:
+            role = self.label(role)
+        values = [extra] if content is UNSET else [content, extra]
+        if not self._clean(values, ()):
+            if content is not UNSET:
+                content = self._each(content)
+            if extra:
+                extra = self._each(extra)
+        return role, content, extra, self.take()
 
     def clean_all(self, values: list[Any], names: list[str]) -> bool:
         """True (the stream moved on past them) if nothing in `values` nor `names` is redacted.
@@ -214,51 +209,80 @@ class RedactStream:
         all of them (an event's fields at once), exact for the reason `_clean` is.
         False leaves the stream as it was: the caller takes the long way.
         """
+        return self._clean(values, names)
+
+    def _clean(self, values: list[Any], labels: list[str] | tuple[()]) -> bool:
+        """True (the stream moved on past them) if no text, key or field of `values` is redacted.
+
+        One pass of the redactor's set over the carry and the values' texts in
+        order (so every text, and every carry joined to the text after it, is a
+        part of it), then their keys and `labels`, each after a line break (no
+        candidate holds one). With no candidate there, each text and key comes
+        back as itself, as `_each` would find one by one; a secret-named field,
+        a lone surrogate or a type other than plain JSON sends them the long way
+        (False, the stream unchanged). Keys the redactor remembers as clean names
+        are left out. Mostly one long text: False (its own pass costs the same,
+        and is exact, so the text is not read twice when it holds a candidate).
+        """
         rset = self.redactor._set
         if rset is None:
             return False
-        texts: list[str] = []
-        keys: list[str] = []
+        texts: list[str] = [self.carry]  # the blob's pieces: the carry, then each text
+        names: list[str] = [*labels]
         for v in values:
-            if not self._gather(v, texts, keys):
+            if type(v) is str:
+                texts.append(v)
+            elif not self._gather(v, texts, names):
                 return False
-        blob = self.carry + "".join(texts)
-        if keys or names:
-            # A line break before each name: no candidate holds one, so none spans two.
-            blob += "\n" + "\n".join(keys + names)
-        if rset.hits(blob) != []:
+        n = len(texts)
+        if n == 2:
+            size = longest = len(texts[1])
+        else:
+            lengths = list(map(len, texts))
+            size, longest = sum(lengths) - lengths[0], max(lengths[1:], default=0)
+        if size > _ONE_TEXT_FROM and 2 * longest > size:
             return False
-        if texts:
-            self._advance(texts[-1])
+        if names:
+            # A line break before each name: no candidate holds one, so none spans two.
+            texts.append("\n" + "\n".join(names))
+        if rset.hits("".join(texts)) != []:
+            return False
+        if n > 1:
+            self._advance(texts[n - 1])
         return True
 
     def _gather(self, v: Any, texts: list[str], names: list[str]) -> bool:
         """Collect the texts and keys of `v` in walk order; False if `v` needs the long way."""
         kind = type(v)
-        if kind is str:
-            texts.append(v)
-        elif kind is list:
+        if kind is list:
             for item in v:
-                if type(item) is str:  # inlined: most items are
+                kind = type(item)
+                if kind is str:  # inlined: most items are
                     texts.append(item)
-                elif not self._gather(item, texts, names):
+                elif kind not in _SCALARS and not self._gather(item, texts, names):
                     return False
         elif kind is dict:
-            fields = self.redactor.fields
-            plain = self.redactor._field_cache  # 0: a name `fields` never redacts under
+            red = self.redactor
+            known = red._clean  # names `label` passes over: no need to look again
+            plain = red._field_cache  # 0: a name `fields` never redacts under
             for k, item in v.items():
-                if type(k) is not str:
-                    if isinstance(k, str):
-                        return False
-                else:
-                    names.append(k)
-                    if type(item) is str:
-                        if plain.get(k) != 0 and fields(k, item) is not None:
+                kind = type(item)
+                if type(k) is str:
+                    if k not in known:
+                        names.append(k)
+                    if kind is str:
+                        if plain.get(k) != 0 and red.fields(k, item) is not None:
                             return False
                         texts.append(item)
                         continue
-                if not self._gather(item, texts, names):
+                elif isinstance(k, str):
                     return False
+                if kind is str:
+                    texts.append(item)
+                elif kind not in _SCALARS and not self._gather(item, texts, names):
+                    return False
+        elif kind is str:
+            texts.append(v)
         else:
             return not isinstance(v, (str, list, dict))
         return True

@@ -8,6 +8,7 @@ import random
 import string
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import FAKES, b62
@@ -17,7 +18,13 @@ from hypothesis import strategies as st
 from p8j.journal.secrets import rules as rules_module
 from p8j.journal.secrets.config import RedactConfig, UserRule
 from p8j.journal.secrets.engine import Redactor
-from p8j.journal.secrets.prefilter import LOWER_FROM, RuleSet, candidate, ignore_case_literal
+from p8j.journal.secrets.prefilter import (
+    CHUNK,
+    LOWER_FROM,
+    RuleSet,
+    candidate,
+    ignore_case_literal,
+)
 from p8j.journal.secrets.rules import builtin_rules
 from p8j.journal.secrets.stream import RedactStream
 
@@ -86,12 +93,8 @@ _PIECES = [
 def test_every_builtin_rule_has_a_candidate_re2_compiles() -> None:
     assert all(candidate(r) is not None for r in builtin_rules())
     assert REDACTOR._set is not None and REDACTOR._set.always == ()
-    # The rules that try every "=" or ":" run line by line: the assignment rules.
-    assert {IDS[i] for i in REDACTOR._set.local} == {
-        "password-flag",
-        "secret-assignment",
-        "generic-secret",
-    }
+    # Every rule whose matches hold no line break runs line by line: all but the key's.
+    assert {IDS[i] for i in REDACTOR._set.local} == set(IDS) - {"private-key"}
 
 
 def test_lower_from_lists_every_character_that_lower_cases_to_an_ascii_letter() -> None:
@@ -275,3 +278,136 @@ def test_the_real_agent_logs_redact_as_with_the_old_prefilter() -> None:
             assert new.take() == old.take()
             n += 1
     assert n > 1000
+
+
+# -- the fast path (set scan in chunks, candidate lines, one pass per text) against every rule
+# run in full over every text ------------------------------------------------------------------
+
+# Every rule over the whole of every text: no set, no gate, no literal, no keyword, no lines.
+PLAIN = Redactor(
+    [
+        dataclasses.replace(r, gate="", literals=(), keywords=(), ignore_case=False)
+        for r in REDACTOR.rules
+    ],
+    rule_set=False,
+)
+
+
+def _realdata_fragments() -> list[str]:
+    """Pieces of the real agent logs' texts (1 to 3,000 characters), or FILLER if absent."""
+    root = Path(__file__).resolve().parents[4] / "shared" / "realdata"
+    texts: list[str] = []
+
+    def walk(v: object) -> None:
+        if isinstance(v, str):
+            if v:
+                texts.append(v)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+
+    for path in sorted(root.rglob("*.jsonl"))[:12] if root.is_dir() else []:
+        for raw in path.read_bytes().split(b"\n")[:200]:
+            try:
+                walk(json.loads(raw))
+            except ValueError:
+                continue
+    if not texts:
+        texts = [FILLER]
+    rnd = random.Random(13)
+    out = []
+    for _ in range(400):
+        text = rnd.choice(texts)
+        start = rnd.randrange(len(text))
+        out.append(text[start : start + rnd.choice([8, 60, 400, 3000])])
+    # Long non-ASCII and long line-broken texts: the chunked scan's character offsets.
+    out += [t[:6000] for t in texts if len(t) > 2500 and not t.isascii()][:20]
+    return out
+
+
+FRAGMENTS = _realdata_fragments()
+_SECRETS = [c[0] for c in CASES] + [
+    "api_key: " + b62(random.Random(21), 24),
+    "client_secret = '" + b62(random.Random(22), 30) + "'",
+    "--password " + b62(random.Random(23), 16),
+    "https://user:" + b62(random.Random(24), 12) + "@db",
+]
+_MIXED = st.lists(
+    st.one_of(st.sampled_from(FRAGMENTS), st.sampled_from(_SECRETS), st.sampled_from(_PIECES)),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MIXED, st.sampled_from(["", *(f[-128:] for f in FRAGMENTS[:40]), *_SECRETS]))
+def test_the_fast_path_redacts_as_every_rule_over_every_text(parts: list[str], prefix: str) -> None:
+    text = "".join(parts)
+    fired: list[str] = []
+    plain_fired: list[str] = []
+    assert REDACTOR.text(text, fired) == PLAIN.text(text, plain_fired)
+    assert fired == plain_fired
+    assert REDACTOR.text(text, prefix=prefix) == PLAIN.text(text, prefix=prefix)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_MIXED, min_size=1, max_size=4))
+def test_messages_redact_as_every_rule_over_every_text(messages: list[list[str]]) -> None:
+    fast, plain = RedactStream(REDACTOR), RedactStream(PLAIN)
+    for parts in messages:
+        content = [{"type": "text", "text": p} for p in parts[1:]]
+        extra = {"model": "m", "usage": {"input_tokens": 3}, "note": parts[0] if parts else ""}
+        got = fast.message("assistant", content, extra)
+        assert got == plain.message("assistant", content, extra)
+        assert (got[1] is content) == (got[1] == content)  # a clean value comes back as itself
+
+
+class _Counting:
+    """A stand-in for the RE2 set or a line finder that counts the bytes it is given."""
+
+    def __init__(self, inner: Any, seen: list[int]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def Match(self, data: Any) -> Any:
+        self.seen.append(len(data))
+        return self.inner.Match(data)
+
+    def search(self, data: Any, pos: int = 0, end: int = -1) -> Any:
+        self.seen.append((len(data) if end < 0 else end) - pos)
+        return self.inner.search(data, pos, len(data) if end < 0 else end)
+
+
+def test_a_long_text_is_read_once_by_the_set_and_its_candidate_chunks_once_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    red = Redactor()
+    assert red._set is not None
+    scanned: list[int] = []
+    searched: list[int] = []
+    monkeypatch.setattr(red._set, "_set", _Counting(red._set._set, scanned))
+    finder = red._set._line_finder
+    monkeypatch.setattr(red._set, "_line_finder", lambda i: _Counting(finder(i), searched))
+    body = "Ünïcödé 🚀 prose line, nothing to see here at all\n" * 2000
+    # A candidate of the generic rule (and of no other) that its pattern then rejects.
+    text = body + "client_secret: your-client-secret-goes-here\n" + body
+    prefix = "previous message ends with a colon:"
+    assert red.text(text, prefix=prefix) is text
+    assert PLAIN.text(text, prefix=prefix) == text
+    # Before: prefix + text, then the text alone, then each line-bound rule's candidate over
+    # the whole text, each after encoding it again.
+    assert sum(scanned) == len((prefix + text).encode())
+    assert sum(searched) <= 3 * CHUNK + 100
+
+
+def test_a_clean_message_is_one_set_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    red = Redactor()
+    assert red._set is not None
+    scanned: list[int] = []
+    monkeypatch.setattr(red._set, "_set", _Counting(red._set._set, scanned))
+    stream = RedactStream(red)
+    content = [{"type": "text", "text": "Let me read the file."}, {"type": "tool_use", "id": "t1"}]
+    extra = {"model": "claude", "usage": {"input_tokens": 3, "output_tokens": 9}}
+    assert stream.message("assistant", content, extra) == ("assistant", content, extra, [])
+    assert len(scanned) == 1  # before: one pass for the content, one for the other fields
