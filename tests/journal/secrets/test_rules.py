@@ -143,6 +143,9 @@ _LITERALS = [
 ]
 
 
+HANG = 30.0
+
+
 def test_every_rule_is_linear_on_1mb_adversarial_inputs(capsys: pytest.CaptureFixture[str]) -> None:
     inputs = {"a*10**6": "a" * N, "key=+=*10**6": "key=" + "=" * N, "=*10**6": "=" * N}
     for lit in _LITERALS:
@@ -165,9 +168,11 @@ def test_every_rule_is_linear_on_1mb_adversarial_inputs(capsys: pytest.CaptureFi
         print(f"\nall rules on 'a'*10**6 and 'key='+'='*10**6: {spec * 1000:.1f} ms")
         for rid, (spent, name) in sorted(worst.items(), key=lambda x: -x[1][0]):
             print(f"  {rid:22} worst {spent * 1000:7.1f} ms on {name}")
-    # A guard against catastrophic backtracking (seconds to hours), not a benchmark.
-    assert spec < 1.0
-    assert all(spent < 1.0 for spent, _ in worst.values()), worst
+    # A hang guard, not a benchmark (speed is measured in bench/): a rule that
+    # backtracks catastrophically takes minutes to hours on 1 MB, a linear one
+    # about 10 ms. The bound sits far from both, so a loaded machine cannot fail it.
+    assert spec < HANG
+    assert all(spent < HANG for spent, _ in worst.values()), worst
 
 
 @pytest.mark.parametrize(
