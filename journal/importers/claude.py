@@ -7,7 +7,9 @@
   ``<session>/subagents/``), each linked to its parent's source id (the
   ``sessionId`` in its records) and, where the parent records it, to the tool
   call that spawned it (claude_files.py). ``history.jsonl`` (typed-prompt
-  history, not a transcript) is found too and read as skipped lines.
+  history, not a transcript) is found too and read as skipped lines. A file
+  whose first record is a Codex one (``p8j import claude ~/.codex``) is found
+  but skipped as a whole (`SourceFile.skipped`): nothing of it is imported.
 - `read`: one `Mapped` per whole line (claude_map.py maps the record). Blank
   lines are skipped silently; CRLF endings are read as LF; malformed JSON, a
   value that is not an object, a record without a ``type`` and a record
@@ -41,6 +43,7 @@ from ..errors import P8jError
 from ..events import SCHEMA_VERSION, AnyEvent, Origin, SessionStarted, SourceInfo, UnknownEvent
 from .base import Mapped, ReadPoint, SourceFile, event_origin, rebuild_record
 from .claude_files import (
+    Header,
     agent_id_of,
     is_agent_file,
     project_dir,
@@ -72,6 +75,15 @@ def _depth(value: Any, limit: int) -> bool:
         children = node.values() if isinstance(node, dict) else node
         stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
     return False
+
+
+def _foreign(agent: str) -> str:
+    return f"not a Claude Code transcript (its first record is a {agent} one)"
+
+
+def _json_error(exc: Exception) -> str:
+    """msgspec's reason without its own ``JSON is malformed:`` (the caller says that)."""
+    return str(exc).removeprefix("JSON is malformed: ")
 
 
 class ClaudeImporter:
@@ -114,15 +126,18 @@ class ClaudeImporter:
             if is_agent_file(file):
                 agents.append(file)
                 continue
-            source = self._source(file)
+            head = scan_header(file)
+            source = self._source(file, head)
+            if head.foreign is not None:
+                yield SourceFile(path=source.path, source=source, skipped=_foreign(head.foreign))
+                continue
             sessions.setdefault(source.source_id, file)
             yield SourceFile(path=source.path, source=source)
         links: dict[Path, dict[str, str]] = {}
         for file in agents:
             yield self._agent_file(file, sessions, links)
 
-    def _source(self, file: Path) -> SourceInfo:
-        head = scan_header(file)
+    def _source(self, file: Path, head: Header) -> SourceInfo:
         if file.name == HISTORY_FILE:
             return SourceInfo(agent=self.agent, source_id="history", path=str(file.absolute()))
         return SourceInfo(
@@ -136,6 +151,9 @@ class ClaudeImporter:
         self, file: Path, sessions: dict[str, Path], links: dict[Path, dict[str, str]]
     ) -> SourceFile:
         head = scan_header(file)
+        if head.foreign is not None:
+            source = SourceInfo(agent=self.agent, source_id=file.stem, path=str(file.absolute()))
+            return SourceFile(path=source.path, source=source, skipped=_foreign(head.foreign))
         parent_id = head.session_id
         if parent_id is None and file.parent.name == "subagents":
             parent_id = file.parent.parent.name
@@ -194,7 +212,7 @@ class ClaudeImporter:
         try:
             record = _DECODE(raw)
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-            return Mapped(line=line, end=end, skipped=f"malformed JSON: {exc}")
+            return Mapped(line=line, end=end, skipped=f"malformed JSON: {_json_error(exc)}")
         if not isinstance(record, dict):
             return Mapped(line=line, end=end, skipped="not a JSON object")
         kind = record.get("type")

@@ -218,6 +218,30 @@ def test_history_jsonl_is_reported_as_skipped(tmp_path: Path) -> None:
     ]
 
 
+CODEX_ROLLOUT = (
+    FIXTURES.parents[1]
+    / "codex"
+    / "rollout-2026-01-22T10-15-23-019be37c-2706-70c0-8e0e-51985de49079.jsonl"
+)
+
+
+def test_a_codex_rollout_is_skipped_as_a_whole_not_imported(tmp_path: Path) -> None:
+    # `p8j import claude ~/.codex/sessions` (the wrong agent) made one empty session of
+    # raw records per rollout; the file is refused once, as the codex importer refuses ours.
+    tree = tmp_path / "sessions" / "2026" / "01" / "22"
+    tree.mkdir(parents=True)
+    shutil.copy(CODEX_ROLLOUT, tree / CODEX_ROLLOUT.name)
+    (file,) = IMPORTER.discover(tmp_path / "sessions")
+    assert file.skipped == "not a Claude Code transcript (its first record is a Codex one)"
+    (one,) = IMPORTER.discover(tree / CODEX_ROLLOUT.name)
+    assert one.skipped == file.skipped
+
+
+def test_a_malformed_line_says_so_once() -> None:
+    (m,) = read_all(b"hello, not json\n")
+    assert m.skipped is not None and m.skipped.startswith("malformed JSON: invalid character")
+
+
 def _copy_fixtures(tmp_path: Path) -> Path:
     tree = tmp_path / "projects"
     shutil.copytree(FIXTURES, tree)
