@@ -447,7 +447,7 @@ class Follower:
     def run(self) -> Iterator[FollowedEvent | FollowNotice]:
         """The iteration itself (see the module docstring)."""
         store = self.store
-        if is_home_store(store) and not store.home.sessions_dir.is_dir():
+        if is_home_store(store) and not store.home.check().sessions_dir.is_dir():
             raise JournalIOError("no journal here (no sessions directory)", path=store.home.path)
         watcher: StoreWatch | None = None
         if self.follow:
