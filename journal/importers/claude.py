@@ -41,7 +41,7 @@ import msgspec
 from ..codec import MAX_NESTING
 from ..errors import P8jError
 from ..events import SCHEMA_VERSION, AnyEvent, Origin, SessionStarted, SourceInfo, UnknownEvent
-from .base import Mapped, ReadPoint, SourceFile, event_origin, rebuild_record
+from .base import Mapped, ReadPoint, SourceFile, event_origin, malformed_json, rebuild_record
 from .claude_files import (
     Header,
     agent_id_of,
@@ -79,11 +79,6 @@ def _depth(value: Any, limit: int) -> bool:
 
 def _foreign(agent: str) -> str:
     return f"not a Claude Code transcript (its first record is a {agent} one)"
-
-
-def _json_error(exc: Exception) -> str:
-    """msgspec's reason without its own ``JSON is malformed:`` (the caller says that)."""
-    return str(exc).removeprefix("JSON is malformed: ")
 
 
 class ClaudeImporter:
@@ -212,7 +207,7 @@ class ClaudeImporter:
         try:
             record = _DECODE(raw)
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-            return Mapped(line=line, end=end, skipped=f"malformed JSON: {_json_error(exc)}")
+            return Mapped(line=line, end=end, skipped=malformed_json(exc))
         if not isinstance(record, dict):
             return Mapped(line=line, end=end, skipped="not a JSON object")
         kind = record.get("type")
