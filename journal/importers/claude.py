@@ -7,9 +7,10 @@
   ``<session>/subagents/``), each linked to its parent's source id (the
   ``sessionId`` in its records) and, where the parent records it, to the tool
   call that spawned it (claude_files.py). ``history.jsonl`` (typed-prompt
-  history, not a transcript) is found too and read as skipped lines. A file
-  whose first record is a Codex one (``p8j import claude ~/.codex``) is found
-  but skipped as a whole (`SourceFile.skipped`): nothing of it is imported.
+  history, not a transcript) and a file whose first record is a Codex one
+  (``p8j import claude ~/.codex``) are found but skipped as a whole
+  (`SourceFile.skipped`, reported once); `read` still reads a history's lines
+  as skipped ones for a caller that asks.
 - `read`: one `Mapped` per whole line (claude_map.py maps the record). Blank
   lines are skipped silently; CRLF endings are read as LF; malformed JSON, a
   value that is not an object, a record without a ``type`` and a record
@@ -58,6 +59,7 @@ from .claude_map import ClaudeState, map_record, normalize_ts, track
 __all__ = ["HISTORY_FILE", "IMPORTER", "ClaudeImporter"]
 
 HISTORY_FILE = "history.jsonl"
+HISTORY = "Claude Code prompt history (history.jsonl), not a session transcript"
 # The event wraps a record two levels down (event -> origin.rest or record), and
 # the codec refuses lines nested deeper than MAX_NESTING: a deeper record is skipped.
 _MAX_DEPTH = MAX_NESTING - 4
@@ -123,8 +125,9 @@ class ClaudeImporter:
                 continue
             head = scan_header(file)
             source = self._source(file, head)
-            if head.foreign is not None:
-                yield SourceFile(path=source.path, source=source, skipped=_foreign(head.foreign))
+            if head.foreign is not None or file.name == HISTORY_FILE:
+                why = HISTORY if head.foreign is None else _foreign(head.foreign)
+                yield SourceFile(path=source.path, source=source, skipped=why)
                 continue
             sessions.setdefault(source.source_id, file)
             yield SourceFile(path=source.path, source=source)

@@ -128,3 +128,17 @@ def test_the_wrong_agent_writes_nothing_and_names_each_file_once(
         "not a Claude Code transcript (its first record is a Codex one)"
     ]
     assert not p8j_home.sessions_dir.exists() or not list(p8j_home.sessions_dir.iterdir())
+
+
+def test_a_prompt_history_is_reported_once_not_line_by_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    root = tmp_path / ".claude"
+    root.mkdir()
+    (root / "history.jsonl").write_text('{"display": "/plan", "timestamp": 1772788351499}\n' * 500)
+    result = runner.invoke(cli, ["import", "claude", str(root)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"p8j: {root / 'history.jsonl'}: skipped: "
+        "Claude Code prompt history (history.jsonl), not a session transcript"
+    ]

@@ -212,6 +212,8 @@ def test_history_jsonl_is_reported_as_skipped(tmp_path: Path) -> None:
         '{"display": "/plan", "pastedContents": {}, "timestamp": 1772788351499}\n' * 3
     )
     (file,) = IMPORTER.discover(history)
+    # Skipped as a whole, said once (a real one has thousands of lines: one report each).
+    assert file.skipped == "Claude Code prompt history (history.jsonl), not a session transcript"
     mapped = list(IMPORTER.read(file, history.read_bytes(), ReadPoint()))
     assert [(m.line, m.event, m.skipped) for m in mapped] == [
         (n, None, "prompt history, not a transcript") for n in (1, 2, 3)
