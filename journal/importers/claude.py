@@ -21,7 +21,9 @@
   source gives them no agent id, only a tree of ``parentUuid`` links, and one
   file read as one session keeps `native` exact and in order and the resume
   point one offset.
-- `start_event`: the project is the cwd's last folder (the records' cwd, never
+- `start_event`: its time is the first record time (a file of
+  ``file-history-snapshot`` lines only: the first snapshot's); the project is
+  the cwd's last folder (the records' cwd, never
   the importer's own), else the project folder's name decoded; ``source`` is
   (``claude``, session id or agent id, path, CLI version); a sub-agent's
   ``parent_call_id`` and its ``.meta.json`` (in ``metadata["claude_agent"]``).
@@ -238,6 +240,8 @@ class ClaudeImporter:
         head = scan_header(path)
         origin = event_origin(first.event) if first is not None else None
         ts = origin.ts if origin is not None and origin.ts else normalize_ts(head.ts)
+        # A file of snapshots only has no record time: its first snapshot's, not the import's.
+        ts = ts or normalize_ts(head.snapshot_ts)
         if head.cwd:
             project = [p for p in _SEP.split(head.cwd) if p][-1:] or [head.cwd]
             project_name = project[0]

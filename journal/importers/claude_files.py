@@ -63,6 +63,8 @@ class Header:
     ts: str | None = None
     # The agent whose file this is when its first record is not Claude Code's.
     foreign: str | None = None
+    # The first file-history-snapshot's own time: the only one a file of snapshots has.
+    snapshot_ts: str | None = None
 
     def complete(self) -> bool:
         """True once every value a file can state has been found."""
@@ -105,6 +107,11 @@ def scan_header(path: Path) -> Header:
         head.cwd = head.cwd or _text(record.get("cwd"))
         head.version = head.version or _text(record.get("version"))
         head.ts = head.ts or _text(record.get("timestamp"))
+        if head.snapshot_ts is None and record.get("type") == "file-history-snapshot":
+            snapshot = record.get("snapshot")
+            head.snapshot_ts = (
+                _text(snapshot.get("timestamp")) if isinstance(snapshot, dict) else None
+            )
         if head.complete():
             break
     if is_agent_file(path) or not _UUID.fullmatch(path.stem):

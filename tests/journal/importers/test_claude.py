@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from p8j.journal.codec import decode_line, encode_event
 from p8j.journal.errors import P8jError
 from p8j.journal.events import MessageRecorded, SessionStarted
-from p8j.journal.importers.base import Importer, Mapped, ReadPoint, rebuild_record
+from p8j.journal.importers.base import Importer, Mapped, ReadPoint, event_origin, rebuild_record
 from p8j.journal.importers.claude import IMPORTER
 from p8j.journal.importers.claude_map import ClaudeState
 
@@ -308,6 +308,31 @@ def test_start_event_takes_the_project_from_the_records_cwd(tmp_path: Path) -> N
     assert start.source == file.source and start.source.agent == "claude"
     # The first record (a queue-operation) has the first time.
     assert start.origin is not None and start.origin.ts == "2026-01-23T17:34:42.719000Z"
+
+
+def test_a_file_of_snapshots_only_starts_at_its_first_snapshot(tmp_path: Path) -> None:
+    # Such a file (FORMATS.md: a95fea4a) has no record with a top-level timestamp: its
+    # session started "now" (the import's clock) and topped `p8j ls` and `p8j tail`.
+    snap = {
+        "type": "file-history-snapshot",
+        "messageId": "m1",
+        "snapshot": {
+            "messageId": "m1",
+            "trackedFileBackups": {},
+            "timestamp": "2026-02-16T18:47:50.736Z",
+        },
+        "isSnapshotUpdate": False,
+    }
+    later = json.loads(json.dumps(snap))
+    later["snapshot"]["timestamp"] = "2026-02-16T18:49:30.598Z"
+    path = tmp_path / "proj" / "a95fea4a-b88a-4e49-ac07-4cc323d8700c.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(jsonl([snap, later]))
+    (file,) = IMPORTER.discover(path)
+    mapped = list(IMPORTER.read(file, path.read_bytes(), ReadPoint()))
+    start = IMPORTER.start_event(file, mapped[0])
+    assert start.origin is not None and start.origin.ts == "2026-02-16T18:47:50.736000Z"
+    assert all(event_origin(m.event).ts is None for m in mapped)  # type: ignore[union-attr]
 
 
 def test_a_file_without_cwd_never_takes_the_importers_own(
