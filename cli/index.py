@@ -54,7 +54,7 @@ Example:
 @home_option
 def index(rebuild: bool, as_json: bool) -> None:
     """Build or update the full-text search index."""
-    home = current_home()
+    home = current_home().check()  # a home that is a file is named as such, not as empty
     if not home.sessions_dir.is_dir():
         raise CliError(f"no journal at {home.path} (nothing has been recorded there)")
     if rebuild:

@@ -92,6 +92,13 @@ def _store_store(ctx: click.Context, param: click.Parameter, value: str | None) 
     if value is not None:
         if not value:
             raise click.BadParameter("the store is empty", ctx, param)
+        from p8j.journal.errors import StoreConfigError
+        from p8j.journal.store.select import check_store
+
+        try:
+            check_store(value, "--store")
+        except StoreConfigError as exc:  # a value that names no store: a usage error
+            raise click.BadParameter(exc.message.removeprefix("--store: "), ctx, param) from exc
         ctx.meta[_STORE_KEY] = value
 
 
@@ -255,8 +262,10 @@ def current_store(ctx: click.Context | None = None) -> SessionStore:
         from p8j.journal.store.select import as_store
 
         return as_store(Home(ctx.meta.get(_HOME_KEY)))
-    from p8j.journal.store.select import open_store
+    from p8j.journal.store.select import ENV_VAR, check_store, open_store
 
+    if _store_choice(ctx) is None:
+        check_store(value, ENV_VAR)  # its errors name where the value came from
     return open_store(value)
 
 

@@ -176,8 +176,17 @@ def _joined(facts: list[str], width: int | None) -> list[str]:
     return lines
 
 
-def _earlier(n: int, noun: str) -> str:
-    return f"… {plural(n, 'earlier ' + noun)} not shown (--last)"
+def _earlier(n: int, noun: str, why: str = "--last") -> str:
+    return f"… {plural(n, 'earlier ' + noun)} not shown ({why})"
+
+
+def _hidden_by(session: Session, context: str, last: int | None) -> str:
+    """Why earlier messages are left out: --last, the compaction (--context compacted), both."""
+    if context != "compacted" or session.compacted_at is None:
+        return "--last"
+    return "before the last compaction" + (
+        ", and --last" if last is not None else "; --context all"
+    )
 
 
 def _section(name: str, style: Style) -> str:
@@ -219,12 +228,14 @@ def _body(
     width: int | None,
     inline: dict[int, list[str]] | None = None,
     results: dict[str, ContentPart] | None = None,
+    hidden_by: str = "--last",
 ) -> list[str]:
     """The conversation (with `inline` markers before the messages they precede), then the
     commands and executions not already shown in it (tool calls with their `results`)."""
     out = [_section("conversation", style)]
     if session.conversation_omitted:
-        out.append(style(_earlier(session.conversation_omitted, "message"), dim=True))
+        earlier = _earlier(session.conversation_omitted, "message", hidden_by)
+        out.append(style(earlier, dim=True))
     elif not session.conversation_history and not inline:
         out.append(style("(no messages)", dim=True))
     inline = inline or {}
@@ -378,7 +389,8 @@ def replay(
     if children:
         _add_children(inline, session, style, full, width)
     out = _header(session, state, style, as_of, width)
-    out += ["", *_body(session, style, full, width, inline, results)]
+    hidden_by = _hidden_by(session, context, last)
+    out += ["", *_body(session, style, full, width, inline, results, hidden_by)]
     with paged(color=style.enabled):
         click.echo("\n".join(out))
 

@@ -59,17 +59,39 @@ def _show_hits(result: SearchResult, context: int | None, as_json: bool, style: 
             rows.append(row)
         click.echo(_ENC.encode(rows).decode("utf-8"))
         return
-    for i, hit in enumerate(result.hits):
-        around = near.get((hit.session_id, hit.seq), [])
+    for i, group in enumerate(_groups(result.hits, near)):
         if context and i:
             click.echo(style("--", dim=True))
-        for ev in around:
-            if ev.seq < hit.seq:
-                click.echo(_context_line(hit.session_id, ev, style))
-        click.echo(_hit_line(hit, style, style.enabled))
-        for ev in around:
-            if ev.seq > hit.seq:
-                click.echo(_context_line(hit.session_id, ev, style))
+        hit_seqs = {hit.seq for hit, _ in group}
+        around = {ev.seq: ev for _, evs in group for ev in evs if ev.seq not in hit_seqs}
+        lines = [(hit.seq, _hit_line(hit, style, style.enabled)) for hit, _ in group]
+        sid = group[0][0].session_id
+        lines += [(seq, _context_line(sid, ev, style)) for seq, ev in around.items()]
+        for _seq, line in sorted(lines, key=lambda pair: pair[0]):  # stable: hits in order
+            click.echo(line)
+
+
+_Group = list[tuple[SearchHit, list[ContextEvent]]]
+
+
+def _groups(hits: list[SearchHit], near: dict[tuple[str, int], list[ContextEvent]]) -> list[_Group]:
+    """Hits with their context, those of one session whose windows touch in one group.
+
+    As grep -C: an event is printed once even when it is near two hits (or is a hit
+    in one field and context for another), and "--" only separates what is apart.
+    """
+    groups: list[_Group] = []
+    end = -1  # the last seq the current group shows
+    for hit in hits:
+        around = near.get((hit.session_id, hit.seq), [])
+        first = min([hit.seq, *(ev.seq for ev in around)])
+        if groups and groups[-1][0][0].session_id == hit.session_id and first <= end + 1:
+            groups[-1].append((hit, around))
+        else:
+            groups.append([(hit, around)])
+            end = -1
+        end = max([end, hit.seq, *(ev.seq for ev in around)])
+    return groups
 
 
 def _show_sessions(result: SearchResult, counts: bool, as_json: bool) -> None:

@@ -33,10 +33,13 @@ def _open(url: str | None, **overrides: Any) -> Any:
 
     value = url or os.environ.get(ENV_VAR) or ""
     if not value.startswith(("nats://", "tls://")):
+        if not value:
+            raise CliUsageError(
+                "p8j store needs a nats://host:port store: give --store nats://HOST:4222 "
+                f"or set ${ENV_VAR}"
+            )
         where = "--store" if url else f"${ENV_VAR}"
-        raise CliUsageError(
-            f"p8j store needs a nats://host:port store ({where} is {value or 'not set'!r})"
-        )
+        raise CliUsageError(f"p8j store needs a nats://host:port store ({where} is {value!r})")
     if overrides:
         sep = "&" if "?" in value else "?"
         value += sep + "&".join(f"{k}={v}" for k, v in overrides.items())

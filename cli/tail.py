@@ -1,7 +1,8 @@
 """`p8j tail [ID ...]`: follow sessions as other processes append to them, like journalctl -f.
 
 Following every session of a journal that does not exist yet creates it and waits for the
-first session (the only command that creates a journal without writing a session).
+first session (the only command that creates a journal without writing a session);
+``--no-follow`` there prints nothing and exits 0, as ``ls`` does.
 Following sessions by id ends by itself once every one of them has ended (a completed
 session prints its backlog and exits at once). ``--since TIME`` starts the backlog at
 that time instead of the last ``-n`` events (with ``-n`` too: the last N since then).
@@ -200,6 +201,10 @@ def tail(
     """Follow sessions live as they are written."""
     store = current_store()
     home = store.home if is_home_store(store) else None
+    if home is not None and no_follow and not refs and not home.check().exists():
+        # As `ls` says it: nothing recorded here yet is an empty journal, not an error.
+        click.echo(f"No sessions in {escape(str(home.path))} yet. Try `p8j demo`.", err=True)
+        return
     if home is not None and not no_follow and not refs and not home.exists():
         # Following everything on a fresh machine: wait for the first session.
         home.ensure()

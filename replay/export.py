@@ -3,7 +3,9 @@
 Contract:
 - `read_session_events` reads one log through the verifying reader (skipping and
   reporting bad lines unless ``strict``), optionally only up to a seq or a time,
-  and returns the events with the `LoadReport` (issues, torn tail).
+  and returns the events with the `LoadReport` (issues, torn tail). A log
+  without a complete first `SessionStarted` raises `missing_start_error`'s
+  `CorruptLineError` (file, line 1), as loading does.
 - `markdown` renders the events in log order as a transcript: a header with the
   folded session's facts (its state as `p8j ls` shows it when given the home:
   ``live`` or ``crashed`` rather than ``active``), every message (content blocks
@@ -54,7 +56,7 @@ from p8j.journal import (
 from p8j.journal.fidelity import display_time
 from p8j.journal.housekeeping import resolve_in
 from p8j.journal.session import fold
-from p8j.journal.store.base import SessionStore, StoreCursor
+from p8j.journal.store.base import SessionStore, StoreCursor, missing_start_error
 from p8j.journal.timefmt import format_ts
 
 from .bounded import read_bounded
@@ -85,6 +87,10 @@ def read_session_events(
     sid = resolve_in(st, ref, archived=True)
     cursor = open_reader(st, sid, skip_corrupt=not strict)
     events = list(read_bounded(cursor, upto_seq=upto_seq, until=bound))
+    if (events or bound is None) and not (events and isinstance(events[0], SessionStarted)):
+        # A log whose first record never completed: say so with its file and line, as
+        # replay does, rather than let the fold find nothing to start from.
+        raise missing_start_error(cursor)
     return events, load_report(sid, cursor, len(events))
 
 

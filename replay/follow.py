@@ -18,6 +18,10 @@ Contract:
   log that was read and then removed is reported once (a `FollowNotice`) and dropped.
 - ``since`` (a time) leaves out events before it; the backlog is then every
   matching event since that time (``backlog=None``), or the last `backlog` of them.
+- Times are effective times (an imported event's source time). A timeless event
+  (an import's own pause or resume) counts, for ``since`` and the backlog's
+  merge, as of the last event before it in its log that has a time (its own
+  ``ts`` only when none has): where it happened, not when the import ran.
 - Followed sessions: the given ids, or (none given) every session, including
   ones created after the follower started. Completed sessions are not read
   unless the backlog needs them.
@@ -61,7 +65,7 @@ from p8j.journal import (
 )
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.errors import InvalidSessionIdError, StalePositionError
-from p8j.journal.fidelity import display_time
+from p8j.journal.fidelity import event_time
 from p8j.journal.ids import validate_session_id
 from p8j.journal.store.base import (
     ReadIssue,
@@ -152,6 +156,7 @@ class _Tracked:
         "epoch",
         "issues_seen",
         "last_error",
+        "last_time",
         "project",
         "session_id",
         "skip_below",
@@ -166,6 +171,7 @@ class _Tracked:
         self.issues_seen = 0
         self.ended = False
         self.last_error = ""  # a failure is reported once, not at every rescan
+        self.last_time = ""  # the effective time of the last event read that has one
 
 
 class Follower:
@@ -226,8 +232,8 @@ class Follower:
             project is not None and fnmatch.fnmatchcase(project, self.project)
         )
 
-    def _wanted(self, event: AnyEvent | UnknownEvent) -> bool:
-        if self.since is not None and display_time(event) < self.since:
+    def _wanted(self, event: AnyEvent | UnknownEvent, when: str) -> bool:
+        if self.since is not None and when < self.since:
             return False
         return self.types is None or _type_name(event) in self.types
 
@@ -286,6 +292,7 @@ class Follower:
             tracked.epoch = cursor.position.epoch
         try:
             for event, line in read_with_lines(cursor, final=False):
+                tracked.last_time = event_time(event) or tracked.last_time
                 if isinstance(event, SessionStarted):
                     tracked.project = event.project_name
                 elif isinstance(event, SessionEnded):
@@ -294,7 +301,7 @@ class Follower:
                     continue
                 if self.project is not None and not self._project_ok(tracked.project):
                     continue
-                if self._wanted(event):
+                if self._wanted(event, tracked.last_time or event.ts):
                     yield FollowedEvent(tracked.session_id, tracked.project or "", event, line)
         except StalePositionError:
             return  # replaced since its head was read: the next look starts it over
@@ -318,7 +325,7 @@ class Follower:
         """Track the followed sessions, positioned at their ends; yield the backlog."""
         by_recency = sorted(summaries, key=lambda s: s.last_activity or "", reverse=True)
         newest: list[str] = []  # min-heap of the timestamps of the newest `backlog` events
-        per_session: list[list[FollowedEvent]] = []
+        per_session: list[list[tuple[str, FollowedEvent]]] = []
         notices: list[FollowNotice] = []
         for summary in by_recency:
             sid = summary.session_id
@@ -334,29 +341,31 @@ class Follower:
                 continue
             tracked = _Tracked(sid, summary.project_name or None)
             self._tracked[sid] = tracked
-            keep: deque[FollowedEvent] = deque(maxlen=self.backlog or 1)
+            # (when, event): a timeless event (an import's own pause) is placed where
+            # it stands in its log, at the time of the last event before it that has one.
+            keep: deque[tuple[str, FollowedEvent]] = deque(maxlen=self.backlog or 1)
             for item in self._read(tracked):
                 if isinstance(item, FollowNotice):
                     notices.append(item)
                 elif self.backlog:
-                    keep.append(item)
+                    keep.append((tracked.last_time or item.event.ts, item))
             if self.backlog and keep:
                 per_session.append(list(keep))
-                for item in keep:
+                for when, _item in keep:
                     if len(newest) < self.backlog:
-                        heapq.heappush(newest, display_time(item.event))
-                    elif display_time(item.event) > newest[0]:
-                        heapq.heapreplace(newest, display_time(item.event))
+                        heapq.heappush(newest, when)
+                    elif when > newest[0]:
+                        heapq.heapreplace(newest, when)
             if tracked.ended and sid in self._tracked:
                 # Nothing may follow an end: stop watching it (the backlog is kept).
                 del self._tracked[sid]
                 self._ignored.add(sid)
         yield from notices
         if self.backlog:
-            merged: deque[FollowedEvent] = deque(
-                heapq.merge(*per_session, key=lambda e: display_time(e.event)), maxlen=self.backlog
+            merged: deque[tuple[str, FollowedEvent]] = deque(
+                heapq.merge(*per_session, key=lambda pair: pair[0]), maxlen=self.backlog
             )
-            yield from merged
+            yield from (item for _when, item in merged)
 
     def _summaries(self) -> list[SessionSummary]:
         summaries = list_summaries(self.store)
@@ -438,7 +447,7 @@ class Follower:
     def run(self) -> Iterator[FollowedEvent | FollowNotice]:
         """The iteration itself (see the module docstring)."""
         store = self.store
-        if is_home_store(store) and not store.home.sessions_dir.is_dir():
+        if is_home_store(store) and not store.home.check().sessions_dir.is_dir():
             raise JournalIOError("no journal here (no sessions directory)", path=store.home.path)
         watcher: StoreWatch | None = None
         if self.follow:

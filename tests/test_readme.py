@@ -25,6 +25,20 @@ def test_python_examples_run(
     assert (tmp_path / "home" / "sessions").is_dir()
 
 
+@pytest.mark.parametrize("index", range(len(_blocks("python"))))
+def test_python_examples_run_after_the_demo(
+    index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Set-up as the README says (`p8j demo`), then an example in the same default home."""
+    from p8j.cli.demo_sessions import record_demo_sessions
+    from p8j.journal import Home
+
+    monkeypatch.setenv("P8J_HOME", str(tmp_path / "home"))
+    record_demo_sessions(Home(tmp_path / "home"))  # sessions started this very minute
+    code = _blocks("python")[index]
+    exec(compile(code, f"README.md python block {index}", "exec"), {"__name__": "__readme__"})
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     sh = _blocks("sh")
     test_cmd = next(b.strip() for b in sh if "pytest" in b)

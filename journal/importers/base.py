@@ -56,6 +56,7 @@ __all__ = [
     "ReadPoint",
     "SourceFile",
     "event_origin",
+    "malformed_json",
     "rebuild_record",
     "split_record",
 ]
@@ -131,6 +132,11 @@ class Importer(Protocol):
     def native(self, events: Iterable[AnyEvent | UnknownEvent]) -> Iterator[Any]:
         """The source records rebuilt from an imported session's events, in order."""
         ...
+
+
+def malformed_json(exc: Exception) -> str:
+    """The skip reason for a line msgspec cannot decode, without its own repeated prefix."""
+    return "malformed JSON: " + str(exc).removeprefix("JSON is malformed: ")
 
 
 def event_origin(event: object) -> Origin | None:

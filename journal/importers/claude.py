@@ -7,7 +7,10 @@
   ``<session>/subagents/``), each linked to its parent's source id (the
   ``sessionId`` in its records) and, where the parent records it, to the tool
   call that spawned it (claude_files.py). ``history.jsonl`` (typed-prompt
-  history, not a transcript) is found too and read as skipped lines.
+  history, not a transcript) and a file whose first record is a Codex one
+  (``p8j import claude ~/.codex``) are found but skipped as a whole
+  (`SourceFile.skipped`, reported once); `read` still reads a history's lines
+  as skipped ones for a caller that asks.
 - `read`: one `Mapped` per whole line (claude_map.py maps the record). Blank
   lines are skipped silently; CRLF endings are read as LF; malformed JSON, a
   value that is not an object, a record without a ``type`` and a record
@@ -18,7 +21,9 @@
   source gives them no agent id, only a tree of ``parentUuid`` links, and one
   file read as one session keeps `native` exact and in order and the resume
   point one offset.
-- `start_event`: the project is the cwd's last folder (the records' cwd, never
+- `start_event`: its time is the first record time (a file of
+  ``file-history-snapshot`` lines only: the first snapshot's); the project is
+  the cwd's last folder (the records' cwd, never
   the importer's own), else the project folder's name decoded; ``source`` is
   (``claude``, session id or agent id, path, CLI version); a sub-agent's
   ``parent_call_id`` and its ``.meta.json`` (in ``metadata["claude_agent"]``).
@@ -39,8 +44,9 @@ import msgspec
 from ..codec import MAX_NESTING
 from ..errors import P8jError
 from ..events import SCHEMA_VERSION, AnyEvent, Origin, SessionStarted, SourceInfo, UnknownEvent
-from .base import Mapped, ReadPoint, SourceFile, event_origin, rebuild_record
+from .base import Mapped, ReadPoint, SourceFile, event_origin, malformed_json, rebuild_record
 from .claude_files import (
+    Header,
     agent_id_of,
     is_agent_file,
     project_dir,
@@ -55,6 +61,7 @@ from .claude_map import ClaudeState, map_record, normalize_ts, track
 __all__ = ["HISTORY_FILE", "IMPORTER", "ClaudeImporter"]
 
 HISTORY_FILE = "history.jsonl"
+HISTORY = "Claude Code prompt history (history.jsonl), not a session transcript"
 # The event wraps a record two levels down (event -> origin.rest or record), and
 # the codec refuses lines nested deeper than MAX_NESTING: a deeper record is skipped.
 _MAX_DEPTH = MAX_NESTING - 4
@@ -72,6 +79,10 @@ def _depth(value: Any, limit: int) -> bool:
         children = node.values() if isinstance(node, dict) else node
         stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
     return False
+
+
+def _foreign(agent: str) -> str:
+    return f"not a Claude Code transcript (its first record is a {agent} one)"
 
 
 class ClaudeImporter:
@@ -114,15 +125,19 @@ class ClaudeImporter:
             if is_agent_file(file):
                 agents.append(file)
                 continue
-            source = self._source(file)
+            head = scan_header(file)
+            source = self._source(file, head)
+            if head.foreign is not None or file.name == HISTORY_FILE:
+                why = HISTORY if head.foreign is None else _foreign(head.foreign)
+                yield SourceFile(path=source.path, source=source, skipped=why)
+                continue
             sessions.setdefault(source.source_id, file)
             yield SourceFile(path=source.path, source=source)
         links: dict[Path, dict[str, str]] = {}
         for file in agents:
             yield self._agent_file(file, sessions, links)
 
-    def _source(self, file: Path) -> SourceInfo:
-        head = scan_header(file)
+    def _source(self, file: Path, head: Header) -> SourceInfo:
         if file.name == HISTORY_FILE:
             return SourceInfo(agent=self.agent, source_id="history", path=str(file.absolute()))
         return SourceInfo(
@@ -136,6 +151,9 @@ class ClaudeImporter:
         self, file: Path, sessions: dict[str, Path], links: dict[Path, dict[str, str]]
     ) -> SourceFile:
         head = scan_header(file)
+        if head.foreign is not None:
+            source = SourceInfo(agent=self.agent, source_id=file.stem, path=str(file.absolute()))
+            return SourceFile(path=source.path, source=source, skipped=_foreign(head.foreign))
         parent_id = head.session_id
         if parent_id is None and file.parent.name == "subagents":
             parent_id = file.parent.parent.name
@@ -194,7 +212,7 @@ class ClaudeImporter:
         try:
             record = _DECODE(raw)
         except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
-            return Mapped(line=line, end=end, skipped=f"malformed JSON: {exc}")
+            return Mapped(line=line, end=end, skipped=malformed_json(exc))
         if not isinstance(record, dict):
             return Mapped(line=line, end=end, skipped="not a JSON object")
         kind = record.get("type")
@@ -222,6 +240,8 @@ class ClaudeImporter:
         head = scan_header(path)
         origin = event_origin(first.event) if first is not None else None
         ts = origin.ts if origin is not None and origin.ts else normalize_ts(head.ts)
+        # A file of snapshots only has no record time: its first snapshot's, not the import's.
+        ts = ts or normalize_ts(head.snapshot_ts)
         if head.cwd:
             project = [p for p in _SEP.split(head.cwd) if p][-1:] or [head.cwd]
             project_name = project[0]

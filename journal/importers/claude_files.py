@@ -28,6 +28,8 @@ from typing import Any
 
 import msgspec
 
+from .codex_map import WRAPPED as _CODEX_WRAPPED
+
 __all__ = [
     "MAX_SIDE_FILE",
     "Header",
@@ -59,6 +61,10 @@ class Header:
     cwd: str | None = None
     version: str | None = None
     ts: str | None = None
+    # The agent whose file this is when its first record is not Claude Code's.
+    foreign: str | None = None
+    # The first file-history-snapshot's own time: the only one a file of snapshots has.
+    snapshot_ts: str | None = None
 
     def complete(self) -> bool:
         """True once every value a file can state has been found."""
@@ -92,12 +98,20 @@ def _text(value: Any) -> str | None:
 def scan_header(path: Path) -> Header:
     """The `Header` of a Claude Code file: read from the top until every value is found."""
     head = Header()
-    for record in _records(path):
+    for index, record in enumerate(_records(path)):
+        if index == 0 and _is_codex(record):
+            head.foreign = "Codex"
+            return head
         head.session_id = head.session_id or _text(record.get("sessionId"))
         head.agent_id = head.agent_id or _text(record.get("agentId"))
         head.cwd = head.cwd or _text(record.get("cwd"))
         head.version = head.version or _text(record.get("version"))
         head.ts = head.ts or _text(record.get("timestamp"))
+        if head.snapshot_ts is None and record.get("type") == "file-history-snapshot":
+            snapshot = record.get("snapshot")
+            head.snapshot_ts = (
+                _text(snapshot.get("timestamp")) if isinstance(snapshot, dict) else None
+            )
         if head.complete():
             break
     if is_agent_file(path) or not _UUID.fullmatch(path.stem):
@@ -106,6 +120,11 @@ def scan_header(path: Path) -> Header:
     # earlier session (a resume) may carry that one's id, the file is still this one.
     head.session_id = path.stem
     return head
+
+
+def _is_codex(record: dict[str, Any]) -> bool:
+    """A Codex rollout's record: ``{"timestamp", "type": "session_meta"..., "payload": {...}}``."""
+    return record.get("type") in _CODEX_WRAPPED and isinstance(record.get("payload"), dict)
 
 
 def is_agent_file(path: Path) -> bool:

@@ -38,7 +38,7 @@ import msgspec
 from ..codec import MAX_NESTING, check_nesting
 from ..errors import InvalidEventError, JournalIOError
 from ..events import SCHEMA_VERSION, AnyEvent, Origin, SessionStarted, SourceInfo, UnknownEvent
-from .base import Mapped, ReadPoint, SourceFile, event_origin, rebuild_record
+from .base import Mapped, ReadPoint, SourceFile, event_origin, malformed_json, rebuild_record
 from .codex_map import RESPONSE_ITEMS, WRAPPED, CodexState, map_record, record_ts
 
 __all__ = ["IMPORTER", "CodexImporter", "read_source"]
@@ -292,7 +292,7 @@ def _map_line(raw: bytes, line: int, end: int, state: CodexState) -> Mapped:
     try:
         record = msgspec.json.decode(raw)
     except (msgspec.DecodeError, RecursionError) as exc:
-        return Mapped(line=line, end=end, skipped=f"malformed JSON: {exc}")
+        return Mapped(line=line, end=end, skipped=malformed_json(exc))
     if not isinstance(record, dict):
         return Mapped(line=line, end=end, skipped=f"not a JSON object: {type(record).__name__}")
     # The event holds the record two levels down (origin.rest), and p8j must read it back.

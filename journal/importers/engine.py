@@ -45,6 +45,7 @@ from ..events import (
     SCHEMA_VERSION,
     AnyEvent,
     Event,
+    Origin,
     RecordImported,
     SessionEnded,
     SessionPaused,
@@ -249,7 +250,15 @@ class ImportRun:
 
     def _create(self, file: SourceFile, first: Mapped, parent: str | None) -> _Open:
         draft = self.importer.start_event(file, first)
-        sid = derive_id(identity_of(file), _first_ts(file, draft, first))
+        first_ts = _first_ts(file, draft, first)
+        sid = derive_id(identity_of(file), first_ts)
+        if first_ts is not None and (draft.origin is None or draft.origin.ts is None):
+            # No source time of its own (a file of summaries): start when the id says,
+            # the file's mtime, rather than at the import's clock (ls would say "now").
+            origin = draft.origin or Origin()
+            draft = msgspec.structs.replace(
+                draft, origin=msgspec.structs.replace(origin, ts=first_ts)
+            )
         source = draft.source or file.source
         if source.host is None:
             source = msgspec.structs.replace(source, host=socket.gethostname())

@@ -10,12 +10,14 @@ Contract (`open_store`):
   (store/nats, options in its config.py); it needs the extra ``p8j[nats]``
   (nats-py): without it, `StoreConfigError` says to install it. Every other
   scheme raises `StoreConfigError` naming the value and where it came from.
-  Nothing is created or touched by choosing (a NATS store connects on first use).
+  Nothing is created or touched by choosing (a NATS store connects on first use);
+  `check_store` only validates (the CLI's --store, a usage error when bad).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 from ..errors import StoreConfigError
@@ -23,18 +25,19 @@ from .base import SessionStore
 from .fs.layout import Home, check_home_arg
 from .fs.store import FileStore
 
-__all__ = ["ENV_VAR", "as_store", "file_store", "open_store"]
+__all__ = ["ENV_VAR", "as_store", "check_store", "file_store", "open_store"]
 
 ENV_VAR = "P8J_STORE"
 
 
-def _from_string(value: str, source: str) -> SessionStore:
+def _factory(value: str, source: str) -> Callable[[], SessionStore]:
+    """What opens the store `value` names; StoreConfigError (before anything opens) if none."""
     if value == "memory:" or value.startswith("memory:"):
         if value not in ("memory:", "memory://"):
             raise StoreConfigError(f"{source}: a memory store takes no location: {value!r}")
         from .memory import MemoryStore
 
-        return MemoryStore()
+        return MemoryStore
     parts = urlsplit(value)
     scheme = parts.scheme.lower()
     if scheme == "file":
@@ -42,19 +45,30 @@ def _from_string(value: str, source: str) -> SessionStore:
             raise StoreConfigError(f"{source}: a file:// URL names no remote host: {value!r}")
         if not parts.path:
             raise StoreConfigError(f"{source}: a file:// URL needs a path: {value!r}")
-        return FileStore(unquote(parts.path))
+        path = unquote(parts.path)
+        return lambda: FileStore(path)
     if scheme in ("nats", "tls") and "://" in value:
         return _nats(value, source)
     if "://" in value or (scheme and len(scheme) > 1 and value.startswith(scheme + ":")):
         raise StoreConfigError(
-            f"{source}: unknown store {value!r}: expected a path, file:///path or memory:"
+            f"{source}: unknown store {value!r}: expected a path, file:///path or "
+            "nats://host:4222 (or memory:, in a program)"
         )
     if not value.strip():
         raise StoreConfigError(f"{source}: empty store location")
-    return FileStore(value)
+    return lambda: FileStore(value)
 
 
-def _nats(value: str, source: str) -> SessionStore:
+def _from_string(value: str, source: str) -> SessionStore:
+    return _factory(value, source)()
+
+
+def check_store(value: str, source: str = "store") -> None:
+    """Raise `StoreConfigError` if `value` names no store; nothing is opened or created."""
+    _factory(value, source)
+
+
+def _nats(value: str, source: str) -> Callable[[], SessionStore]:
     try:
         import nats  # noqa: F401  (the optional extra)
     except ImportError as exc:
@@ -65,7 +79,8 @@ def _nats(value: str, source: str) -> SessionStore:
     from .nats.config import NatsConfig
     from .nats.store import NatsStore
 
-    return NatsStore(NatsConfig.parse(value, source))
+    config = NatsConfig.parse(value, source)
+    return lambda: NatsStore(config)
 
 
 def open_store(

@@ -106,3 +106,24 @@ def test_md_with_json_is_a_usage_error(runner: CliRunner, p8j_home: Home) -> Non
     for args in (["export", sid, "--json"], ["export", sid, "-f", "json", "--json"]):
         result = runner.invoke(cli, args)
         assert result.exit_code == 0 and json.loads(result.stdout)["session_id"] == sid
+
+
+def test_a_log_without_its_start_is_named_by_every_format(
+    runner: CliRunner, demo_ids: list[str], p8j_home: Home
+) -> None:
+    # `replay` said "no complete SessionStarted record" with the file; `export -f md/json`
+    # said "no events to fold" (no file, no line) and `-f native` "session ? was not ...".
+    sid = "01a2bbbb-bbbb-7bbb-8bbb-bbbbbbbbbbbb"
+    log = p8j_home.sessions_dir / f"{sid}.jsonl"
+    log.write_bytes(b"not json at all\n")
+    log.chmod(0o600)
+    for fmt in ("md", "json", "native"):
+        result = runner.invoke(cli, ["export", sid, "-f", fmt])
+        assert result.exit_code == 1, (fmt, result.output)
+        assert result.stderr.startswith(
+            f"p8j: {log}:1 (byte 0): no complete SessionStarted record (line 1 is corrupt"
+        ), (fmt, result.stderr)
+        assert len(result.stderr.splitlines()) == 1, fmt
+        assert result.stdout == "", fmt
+    replay = runner.invoke(cli, ["replay", sid])
+    assert replay.exit_code == 1 and replay.stderr == result.stderr  # the same words

@@ -119,7 +119,12 @@ def test_replay_children_inline_and_compacted_context(runner: CliRunner, p8j_hom
     assert "dug deep" not in runner.invoke(cli, ["replay", parent]).stdout
     compacted = runner.invoke(cli, ["replay", parent, "--context", "compacted"]).stdout
     assert "find the bug" not in compacted and "after compaction" in compacted
-    assert "… 4 earlier messages not shown" in compacted
+    # They are hidden by the compaction, not by --last (which was not given).
+    assert "… 4 earlier messages not shown (before the last compaction; --context all)" in compacted
+    both = runner.invoke(cli, ["replay", parent, "--context", "compacted", "--last", "1"]).stdout
+    assert "not shown (before the last compaction, and --last)" in both
+    last = runner.invoke(cli, ["replay", parent, "--last", "1"]).stdout
+    assert "earlier messages not shown (--last)" in last
     child_out = runner.invoke(cli, ["replay", child]).stdout
     assert f"child of {parent} (tool call toolu_1)" in child_out
 

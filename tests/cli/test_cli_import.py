@@ -111,3 +111,34 @@ def test_default_places_that_do_not_exist(
     result = runner.invoke(cli, ["import", "codex", "--json"])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["sessions_new"] >= 1
+
+
+def test_the_wrong_agent_writes_nothing_and_names_each_file_once(
+    runner: CliRunner, tmp_path: Path, p8j_home: Home
+) -> None:
+    codex = FIXTURES.parent / "codex"
+    rollout = next(codex.glob("rollout-*.jsonl"))
+    tree = tmp_path / "sessions"
+    tree.mkdir()
+    shutil.copy(rollout, tree / rollout.name)
+    result = runner.invoke(cli, ["import", "claude", str(tree)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"p8j: {tree / rollout.name}: skipped: "
+        "not a Claude Code transcript (its first record is a Codex one)"
+    ]
+    assert not p8j_home.sessions_dir.exists() or not list(p8j_home.sessions_dir.iterdir())
+
+
+def test_a_prompt_history_is_reported_once_not_line_by_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    root = tmp_path / ".claude"
+    root.mkdir()
+    (root / "history.jsonl").write_text('{"display": "/plan", "timestamp": 1772788351499}\n' * 500)
+    result = runner.invoke(cli, ["import", "claude", str(root)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"p8j: {root / 'history.jsonl'}: skipped: "
+        "Claude Code prompt history (history.jsonl), not a session transcript"
+    ]

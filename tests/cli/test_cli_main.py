@@ -143,13 +143,15 @@ def test_missing_home(runner: CliRunner, tmp_path: Path) -> None:
     ls = runner.invoke(cli, ["--home", missing, "ls"])
     assert ls.exit_code == 0 and "No sessions" in ls.stderr
     assert runner.invoke(cli, ["--home", missing, "ls", "--json"]).stdout == "[]\n"
-    for args in (["replay"], ["export"], ["tail", "--no-follow"], ["verify", "latest"]):
+    for args in (["replay"], ["export"], ["tail", "--no-follow", "latest"], ["verify", "latest"]):
         result = runner.invoke(cli, ["--home", missing, *args])
         assert result.exit_code == 1, args
         assert result.stderr.startswith("p8j: ") and result.stderr.count("\n") == 1, args
     search = runner.invoke(cli, ["--home", missing, "search", "x"])
     assert search.exit_code == 1 and search.stderr == ""  # like grep: nothing matched
     assert runner.invoke(cli, ["--home", missing, "verify"]).exit_code == 0
+    tail = runner.invoke(cli, ["--home", missing, "tail", "--no-follow"])  # nothing to show
+    assert tail.exit_code == 0 and tail.stdout == "" and "No sessions" in tail.stderr
     assert not Path(missing).exists()  # reading never creates a journal
 
 

@@ -78,6 +78,22 @@ def test_context_groups_are_separated(runner: CliRunner, p8j_home: Home) -> None
     assert out.stdout.splitlines().count("--") == 1
 
 
+def test_hits_whose_context_overlaps_share_one_group(runner: CliRunner, p8j_home: Home) -> None:
+    # As grep -C: hits near each other print each event once, in order, with no "--"
+    # between them (each hit used to repeat its neighbours, the other hit as context too).
+    sid = _record(p8j_home, "p", ["first", "needle one", "needle two", "fourth", "fifth"])
+    out = runner.invoke(cli, ["--color", "never", "search", "needle", "-C", "1"])
+    marks = [line[:15].split(" ")[0] for line in out.stdout.splitlines()]
+    assert marks == [f"{sid[:13]}-1", f"{sid[:13]}:2", f"{sid[:13]}:3", f"{sid[:13]}-4"]
+    wide = runner.invoke(cli, ["--color", "never", "search", "needle", "-C", "9"]).stdout
+    assert [ln.split(" ")[0] for ln in wide.splitlines()] == [
+        f"{sid[:13]}-0", f"{sid[:13]}-1", f"{sid[:13]}:2", f"{sid[:13]}:3", f"{sid[:13]}-4",
+        f"{sid[:13]}-5", f"{sid[:13]}-6",  # the start and the end too
+    ]  # fmt: skip
+    hits = json.loads(runner.invoke(cli, ["search", "needle", "-C", "1", "--json"]).stdout)
+    assert [[c["seq"] for c in h["context"]] for h in hits] == [[1, 3], [2, 4]]  # JSON: per hit
+
+
 def test_a_catastrophic_pattern_does_not_hang(runner: CliRunner, p8j_home: Home) -> None:
     # Python's re takes minutes (exponential backtracking) on this; RE2 microseconds.
     _record(p8j_home, "p", ["a" * 32 + "!", "aaa"])

@@ -80,9 +80,17 @@ def test_check_names_every_risky_setting_and_init_fixes_them(
     assert [w for w in msgspec.json.decode(out.output)["warnings"] if "replica" not in w] == []
 
 
-def test_store_commands_need_a_nats_url(runner: CliRunner) -> None:
+def test_store_commands_need_a_nats_url(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(cli, ["store", "check", "--store", "/some/path"])
     assert result.exit_code == 2 and "nats://" in result.output
+    assert "--store is '/some/path'" in result.stderr
+    monkeypatch.delenv("P8J_STORE", raising=False)
+    bare = runner.invoke(cli, ["store", "check"])  # it said "($P8J_STORE is 'not set')"
+    assert bare.exit_code == 2
+    assert bare.stderr.startswith(
+        "p8j: p8j store needs a nats://host:port store: give --store nats://HOST:4222 "
+        "or set $P8J_STORE"
+    )
 
 
 def test_an_unreachable_server_is_one_line_exit_1(runner: CliRunner) -> None:

@@ -122,8 +122,10 @@ def test_a_files_only_command_takes_a_file_store(
         ("", 2, "the store is empty"),
         # Port 1 on loopback: nothing listens, so this is a NATS store that is not there.
         ("nats://127.0.0.1:1", 1, "cannot connect to NATS"),
-        ("ftp://x/y", 1, "unknown store"),
-        ("file://remote/x", 1, "remote host"),
+        # A value p8j cannot read as a store is a usage error, as a bad session id is.
+        ("ftp://x/y", 2, "unknown store 'ftp://x/y': expected a path, file:///path or nats://"),
+        ("file://remote/x", 2, "remote host"),
+        ("nats://127.0.0.1:4222?replicas=x", 2, "replicas"),
     ],
 )
 def test_a_bad_store_is_one_line(runner: CliRunner, value: str, code: int, says: str) -> None:
@@ -131,3 +133,15 @@ def test_a_bad_store_is_one_line(runner: CliRunner, value: str, code: int, says:
     assert result.exit_code == code
     [line] = result.stderr.splitlines()
     assert line.startswith("p8j: ") and says in line
+
+
+def test_a_bad_store_in_the_environment_names_it(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("P8J_STORE", "ftp://x/y")
+    result = runner.invoke(cli, ["ls"])
+    assert result.exit_code == 1  # not an argument of this command: a failure, not usage
+    assert result.stderr == (
+        "p8j: P8J_STORE: unknown store 'ftp://x/y': expected a path, file:///path or "
+        "nats://host:4222 (or memory:, in a program)\n"
+    )

@@ -121,3 +121,16 @@ def test_a_completed_session_prints_and_exits(runner: CliRunner, p8j_home: Home)
     assert result.exit_code == 0, result.output
     assert "ended" in result.stdout.splitlines()[-1]
     assert result.stderr == "p8j: it has ended\n"
+
+
+def test_no_follow_on_a_home_not_made_yet_prints_nothing_like_ls(
+    runner: CliRunner, p8j_home: Home
+) -> None:
+    # Every other reading command lists a home that does not exist yet as empty (exit 0);
+    # `tail --no-follow` failed with "no journal here (no sessions directory)".
+    for args in (["tail", "--no-follow"], ["tail", "--no-follow", "--json"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == ""
+        assert result.stderr == f"No sessions in {p8j_home.path} yet. Try `p8j demo`.\n"
+    assert not p8j_home.path.exists()  # and, not following, it made nothing

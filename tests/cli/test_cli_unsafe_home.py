@@ -48,7 +48,7 @@ READ_ONLY: list[list[str]] = [
     ["pick"],
     ["pick", "--json"],
 ]
-UNSAFE = ["symlink", "world-writable", "group-writable", "foreign"]
+UNSAFE = ["symlink", "world-writable", "group-writable", "foreign", "file"]
 
 
 def _args(args: list[str], sid: str) -> list[str]:
@@ -71,6 +71,11 @@ def _make_unsafe(kind: str, home: Home, tmp_path: Path, monkeypatch: pytest.Monk
         link.symlink_to(home.path)
         monkeypatch.setenv("P8J_HOME", str(link))
         return f"{link}: is a symlink"
+    if kind == "file":  # P8J_HOME pointing at a file (tail and index said "no journal here")
+        plain = tmp_path / "not-a-dir"
+        plain.write_text("hello\n")
+        monkeypatch.setenv("P8J_HOME", str(plain))
+        return f"{plain}: expected a directory, found a regular file"
     if kind == "foreign":
         if os.geteuid() == 0:
             os.chown(home.path, 4242, 4242)  # really another user's directory
@@ -104,6 +109,19 @@ def test_every_read_only_command_refuses_an_unsafe_home(
         assert len(lines) == 1 and lines[0].startswith(f"p8j: {expected}"), (shown, lines)
         assert result.stdout == "", shown
     assert _tree(p8j_home.path) == before  # no catalog, no snapshot, nothing created
+
+
+@pytest.mark.parametrize("args", [["index"], ["index", "--json"], ["demo"]])
+def test_a_home_that_is_a_file_is_named_by_commands_that_write_too(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    plain = tmp_path / "not-a-dir"
+    plain.write_text("hello\n")
+    monkeypatch.setenv("P8J_HOME", str(plain))
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.stderr == f"p8j: {plain}: expected a directory, found a regular file\n"
+    assert plain.read_text() == "hello\n"
 
 
 def test_the_unsafe_home_given_by_option_is_refused_too(

@@ -393,3 +393,46 @@ def test_since_starts_the_backlog_at_a_time(rhome: Home) -> None:
 
     assert contents(backlog=None) == ["m4", "m5", "m6", "m7", "SessionEnded"]
     assert contents(backlog=2) == ["m7", "SessionEnded"]
+
+
+def test_timeless_events_take_their_place_in_the_backlog_not_the_import_time(
+    rhome: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An import ends each session with a pause of its own ("import"), which has no
+    # source time: it was merged by the import's clock, so after an import `p8j tail
+    # --no-follow` showed nothing but those pauses, newer than anything that happened.
+    import fidelity_helpers
+    from fidelity_helpers import draft, origin, start, write_session
+
+    from p8j.journal.events import SessionPaused
+
+    old = [
+        start("imported", ts="2026-01-01T09:00:00.000000Z"),
+        *(
+            draft(
+                MessageRecorded,
+                role="user",
+                content=f"old{i}",
+                origin=origin(f"2026-01-01T09:0{i + 1}:00.000000Z", line=i + 1),
+            )
+            for i in range(3)
+        ),
+        draft(SessionPaused, reason="import"),  # timeless: when the import ran
+    ]
+    mgr = SessionManager(rhome)
+    mgr.start_session("native")
+    for i in range(3):
+        mgr.record_message({"role": "user", "content": f"new{i}"})
+    mgr.close()
+    monkeypatch.setattr(fidelity_helpers, "APPEND_TS", now_ts())  # imported after that
+    write_session(rhome, old)
+    items = [i for i in Follower(rhome, backlog=4, follow=False) if isinstance(i, FollowedEvent)]
+    shown = [getattr(i.event, "content", type(i.event).__name__) for i in items]
+    assert shown == ["new0", "new1", "new2", "SessionPaused"]
+    assert [i.project_name for i in items] == ["native"] * 4
+    two = [i for i in Follower(rhome, backlog=9, follow=False) if isinstance(i, FollowedEvent)]
+    projects = [i.project_name for i in two]
+    assert projects[:4] == ["imported"] * 4  # the import's pause right after its last message
+    assert projects[4:] == ["native"] * 5
+    since = [i for i in Follower(rhome, since="2026-06-01T00:00:00Z", follow=False, backlog=None)]
+    assert {getattr(i, "project_name", None) for i in since} == {"native"}

@@ -65,6 +65,19 @@ def resolve_home(home: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_data_path("p8j", appauthor=False))
 
 
+_KINDS = (
+    (stat.S_ISREG, "a regular file"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "another kind of file")
+
+
 def check_dir(path: str | os.PathLike[str], st: os.stat_result) -> None:
     """Raise UnsafePathError unless `st` is a directory of ours that others cannot write."""
     if stat.S_ISLNK(st.st_mode):
@@ -74,7 +87,7 @@ def check_dir(path: str | os.PathLike[str], st: os.stat_result) -> None:
             path=path,
         )
     if not stat.S_ISDIR(st.st_mode):
-        raise UnsafePathError("expected a directory, found another kind of file", path=path)
+        raise UnsafePathError(f"expected a directory, found {_kind(st.st_mode)}", path=path)
     uid = os.geteuid()
     if st.st_uid != uid:
         raise UnsafePathError(

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from p8j.journal.codec import decode_line, encode_event
 from p8j.journal.errors import P8jError
 from p8j.journal.events import MessageRecorded, SessionStarted
-from p8j.journal.importers.base import Importer, Mapped, ReadPoint, rebuild_record
+from p8j.journal.importers.base import Importer, Mapped, ReadPoint, event_origin, rebuild_record
 from p8j.journal.importers.claude import IMPORTER
 from p8j.journal.importers.claude_map import ClaudeState
 
@@ -212,10 +212,36 @@ def test_history_jsonl_is_reported_as_skipped(tmp_path: Path) -> None:
         '{"display": "/plan", "pastedContents": {}, "timestamp": 1772788351499}\n' * 3
     )
     (file,) = IMPORTER.discover(history)
+    # Skipped as a whole, said once (a real one has thousands of lines: one report each).
+    assert file.skipped == "Claude Code prompt history (history.jsonl), not a session transcript"
     mapped = list(IMPORTER.read(file, history.read_bytes(), ReadPoint()))
     assert [(m.line, m.event, m.skipped) for m in mapped] == [
         (n, None, "prompt history, not a transcript") for n in (1, 2, 3)
     ]
+
+
+CODEX_ROLLOUT = (
+    FIXTURES.parents[1]
+    / "codex"
+    / "rollout-2026-01-22T10-15-23-019be37c-2706-70c0-8e0e-51985de49079.jsonl"
+)
+
+
+def test_a_codex_rollout_is_skipped_as_a_whole_not_imported(tmp_path: Path) -> None:
+    # `p8j import claude ~/.codex/sessions` (the wrong agent) made one empty session of
+    # raw records per rollout; the file is refused once, as the codex importer refuses ours.
+    tree = tmp_path / "sessions" / "2026" / "01" / "22"
+    tree.mkdir(parents=True)
+    shutil.copy(CODEX_ROLLOUT, tree / CODEX_ROLLOUT.name)
+    (file,) = IMPORTER.discover(tmp_path / "sessions")
+    assert file.skipped == "not a Claude Code transcript (its first record is a Codex one)"
+    (one,) = IMPORTER.discover(tree / CODEX_ROLLOUT.name)
+    assert one.skipped == file.skipped
+
+
+def test_a_malformed_line_says_so_once() -> None:
+    (m,) = read_all(b"hello, not json\n")
+    assert m.skipped is not None and m.skipped.startswith("malformed JSON: invalid character")
 
 
 def _copy_fixtures(tmp_path: Path) -> Path:
@@ -282,6 +308,31 @@ def test_start_event_takes_the_project_from_the_records_cwd(tmp_path: Path) -> N
     assert start.source == file.source and start.source.agent == "claude"
     # The first record (a queue-operation) has the first time.
     assert start.origin is not None and start.origin.ts == "2026-01-23T17:34:42.719000Z"
+
+
+def test_a_file_of_snapshots_only_starts_at_its_first_snapshot(tmp_path: Path) -> None:
+    # Such a file (FORMATS.md: a95fea4a) has no record with a top-level timestamp: its
+    # session started "now" (the import's clock) and topped `p8j ls` and `p8j tail`.
+    snap = {
+        "type": "file-history-snapshot",
+        "messageId": "m1",
+        "snapshot": {
+            "messageId": "m1",
+            "trackedFileBackups": {},
+            "timestamp": "2026-02-16T18:47:50.736Z",
+        },
+        "isSnapshotUpdate": False,
+    }
+    later = json.loads(json.dumps(snap))
+    later["snapshot"]["timestamp"] = "2026-02-16T18:49:30.598Z"
+    path = tmp_path / "proj" / "a95fea4a-b88a-4e49-ac07-4cc323d8700c.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(jsonl([snap, later]))
+    (file,) = IMPORTER.discover(path)
+    mapped = list(IMPORTER.read(file, path.read_bytes(), ReadPoint()))
+    start = IMPORTER.start_event(file, mapped[0])
+    assert start.origin is not None and start.origin.ts == "2026-02-16T18:47:50.736000Z"
+    assert all(event_origin(m.event).ts is None for m in mapped)  # type: ignore[union-attr]
 
 
 def test_a_file_without_cwd_never_takes_the_importers_own(

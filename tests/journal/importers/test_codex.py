@@ -467,6 +467,8 @@ def test_bad_lines_are_reported_blank_lines_skipped_silently_tail_never_read() -
     assert mapped[4].skipped == "not a JSON object: list"
     assert mapped[5].skipped is not None and "nested deeper" in mapped[5].skipped
     assert mapped[-1].end == data.rindex(b"\n") + 1  # the torn last record is left for later
+    (text,) = read_all(b"hello, not json\n")  # said once, not "malformed JSON: JSON is malformed"
+    assert text.skipped == "malformed JSON: invalid character (byte 0)"
 
 
 # --- state, resume, native ---------------------------------------------------------------

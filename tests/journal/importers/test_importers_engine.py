@@ -364,3 +364,21 @@ def test_the_index_of_past_imports_reads_only_the_head_of_each_log(
     index = sources.SourceIndex(FileStore(home))
     assert index.lookup((CLAUDE_LIKE.agent, "s1", "")) == sid
     assert 0 < sum(read) <= 64 << 10  # its SessionStarted, not a MiB of log
+
+
+def test_a_source_without_any_time_starts_at_its_files_mtime(tmp_path: Path) -> None:
+    # A Claude Code file of `summary` lines only has no record time; its session started
+    # at the import's clock (topping `p8j ls` as "active now") while its id was derived
+    # from the file's mtime. Both now say the mtime: the source's own time, as the id.
+    src = tmp_path / "proj" / "4e27c414-a885-46a0-b5c8-d58e1417377d.jsonl"
+    src.parent.mkdir()
+    src.write_text('{"type":"summary","summary":"A title","leafUuid":"u-1"}\n')
+    when = 1_760_000_000  # 2025-10-09T08:53:20Z
+    os.utime(src, (when, when))
+    home = tmp_path / "home"
+    report = import_path("claude", src, home=home)
+    (sid,) = [s.session_id for s in report.sessions]
+    (summary,) = list_summaries(Home(home))
+    assert summary.start_time == "2025-10-09T08:53:20.000000Z"
+    assert summary.last_activity == summary.start_time  # the title and the pause: timeless
+    assert sid.startswith(f"{when * 1000:012x}"[:8])  # UUIDv7 of that time, as the start
