@@ -8,6 +8,9 @@ catalog's summaries and the read models, so they all agree):
   imported event whose record has no time (``origin`` set, ``origin.ts`` None)
   is *timeless*: None, and aggregates (start, last activity, duration, time
   travel) skip it rather than take the import's own clock for the source's.
+  A title a user or agent gives a session (`SessionTitled` without ``origin``)
+  is timeless too: naming a session is not activity in it, so `p8j title` on a
+  finished or imported session leaves its duration and last activity alone.
   `display_time(event)` is the time to show for one event (never None).
 - `UsageTally`: token usage summed per (UTC day, model) bucket. Records of one
   model response share a ``response_id``: only the last one counts (Claude
@@ -28,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from .events import Origin, SessionCompacted, SessionPaused, SessionResumed, Usage
+from .events import Origin, SessionCompacted, SessionPaused, SessionResumed, SessionTitled, Usage
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -64,6 +67,8 @@ def event_time(event: object) -> str | None:
     if isinstance(origin, Origin):
         return origin.ts
     if type(event) in _IMPORT_MARKS and getattr(event, "reason", None) == IMPORT_REASON:
+        return None
+    if type(event) is SessionTitled:
         return None
     ts: str = getattr(event, "ts")  # noqa: B009  # every event has one; UnknownEvent too
     return ts

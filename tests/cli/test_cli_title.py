@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -68,3 +69,21 @@ def test_fork_errors(runner: CliRunner, p8j_home: Home) -> None:
     assert both.exit_code == 2
     assert runner.invoke(cli, ["fork", parent, "--at", "999"]).exit_code == 1
     assert runner.invoke(cli, ["fork", parent, "--until", "1w"]).exit_code == 1
+
+
+def test_a_title_is_not_activity(runner: CliRunner, p8j_home: Home) -> None:
+    # Naming an imported session (or a finished one) long after it happened must
+    # not stretch its duration to now nor make it the most recent in `ls`.
+    fixture = Path(__file__).parents[1] / "fixtures" / "codex"
+    result = runner.invoke(cli, ["import", "codex", str(fixture)])
+    assert result.exit_code == 0, result.output
+    before = {r["session_id"]: r for r in json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)}
+    sid = next(iter(before))
+    result = runner.invoke(cli, ["title", sid, "Named much later"])
+    assert result.exit_code == 0, result.output
+    after = {r["session_id"]: r for r in json.loads(runner.invoke(cli, ["ls", "--json"]).stdout)}
+    assert after[sid]["title"] == "Named much later"
+    for key in ("last_activity", "duration_s", "start_time", "end_time", "status"):
+        assert after[sid].get(key) == before[sid].get(key), key
+    snapshot = json.loads(runner.invoke(cli, ["replay", sid, "--json"]).stdout)
+    assert snapshot["title"] == "Named much later"
