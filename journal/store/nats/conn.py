@@ -103,11 +103,13 @@ class Conn:
 
     async def connect(self) -> None:
         """Connect (reconnecting forever afterwards); JournalIOError if no server answers."""
+        from . import fetch  # fetch.py builds on this module's Stored
+
         try:
             # Reconnecting forever once connected; the first connect is bounded (the
-            # client would otherwise retry it forever too).
+            # client would otherwise retry it forever too). fetch's client: sinks (reads).
             self.nc = await asyncio.wait_for(
-                nats.connect(
+                fetch.connect(
                     servers=list(self.config.servers),
                     connect_timeout=2,
                     max_reconnect_attempts=-1,

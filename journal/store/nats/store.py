@@ -20,8 +20,8 @@ Contract: the seam's semantics (base.py) with the layout of config.py.
   front (`rewrite` again, or `remove`, clears it; `p8j store check` does not
   see it). The stream denies single-message deletes (deny_delete) but allows
   purges by subject, which are what `rewrite` and `remove` use.
-- A watch notes the stream seq of every record it sees (`saw`); reads and
-  `head` wait for a replica that lags behind it (cursor.py's `catch_up`).
+- A watch keeps the records it sees for reads (kept.py) and notes their
+  seqs (`saw`): `head` and reads wait for a replica behind it (`catch_up`).
 - Nothing is created or contacted until first use; the stream and buckets are
   then created if missing, with the recommended settings (``p8j store init``
   does the same explicitly). `close` releases the connection and its thread.
@@ -59,6 +59,7 @@ from .blobs import NatsBlobs
 from .config import NatsConfig
 from .conn import Conflict, Conn, Stored
 from .cursor import NatsCursor, catch_up, last_seen
+from .kept import forget, noted
 from .lease import Lease, acquire, holder
 from .listing import Summary
 from .loop import Loop
@@ -183,7 +184,7 @@ class NatsStore:
         async def run() -> int:
             return await (await self.aconn()).publish(subject, record, msg_id, expected)
 
-        return self.call(run())
+        return noted(self, self.config.session_of(subject), self.call(run()))
 
     def put_summary(self, session_id: str, head: Position) -> None:
         """Record the session's summary (epoch and head) for listings."""
@@ -198,6 +199,7 @@ class NatsStore:
     def purge(self, session_id: str) -> None:
         """Purge the session's log and delete its summary (watches see ``removed``)."""
         self._seen.pop(session_id, None)
+        forget(self, session_id)
 
         async def run() -> None:
             conn = await self.aconn()
@@ -454,6 +456,7 @@ class NatsStore:
         except Conflict as exc:
             raise StalePositionError("the log changed during the rewrite", path=sid) from exc
         if records:
+            noted(self, sid, head.offset)  # a read through a watch's records includes them
             self.put_summary(sid, head)
         return head
 
