@@ -35,6 +35,7 @@ import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.protocol.parser import AWAITING_CONTROL_LINE, Parser
 
 from ...errors import JournalIOError
 from .conn import Stored
@@ -42,7 +43,7 @@ from .conn import Stored
 if TYPE_CHECKING:
     from .conn import Conn
 
-__all__ = ["RawHeaders", "SinkClient", "connect", "fetch", "sink"]
+__all__ = ["RawHeaders", "SinkClient", "SinkParser", "connect", "fetch", "sink"]
 
 # (reply subject, payload, the raw header block or None)
 Sink = Callable[[bytes, bytes, "bytes | None"], None]
@@ -116,17 +117,67 @@ Mapping.register(RawHeaders)  # a Struct cannot subclass Mapping (metaclasses di
 _headers = cast("Callable[[bytes], Mapping[str, str]]", RawHeaders)
 
 
+class SinkParser(Parser):
+    """nats-py's parser, handing whole frames for sink subscriptions straight to their sinks.
+
+    Runs of MSG/HMSG frames whose subscription has a sink are cut from the
+    buffer here, with no regular expression, per-message coroutine or `Msg`
+    (a partial one waits in the buffer for the rest); at the first other
+    frame nats-py's own `parse` takes the rest of the buffer, so frames are
+    still handled in the order they came.
+    """
+
+    async def parse(self, data: bytes = b"") -> None:
+        """Feed `data`: sink frames here, anything else as nats-py would."""
+        buf = self.buf
+        buf.extend(data)
+        sinks: dict[int, Sink] = self.nc.sinks
+        pos, n, theirs = 0, len(buf), self.state != AWAITING_CONTROL_LINE
+        while not theirs and pos < n:
+            if buf.startswith(b"HMSG ", pos):
+                at, hdr = pos + 5, True
+            elif buf.startswith(b"MSG ", pos):
+                at, hdr = pos + 4, False
+            else:
+                theirs = True
+                break
+            eol = buf.find(b"\r\n", at)
+            if eol < 0:
+                break  # the rest of the line is still to come: wait for it
+            # subject sid [reply] [header size] total size
+            args = bytes(buf[at:eol]).split()
+            fn = sinks.get(int(args[1]))
+            if fn is None:
+                theirs = True
+                break
+            total = int(args[-1])
+            start = eol + 2
+            if start + total + 2 > n:
+                break  # the payload is still to come: wait for it (not nats-py's slow path)
+            size = int(args[-2]) if hdr else 0
+            reply = args[2] if len(args) == (5 if hdr else 4) else b""
+            raw = bytes(buf[start : start + size]) if hdr else None
+            payload = bytes(buf[start + size : start + total])
+            pos = start + total + 2
+            fn(reply, payload, raw)
+        if pos:
+            del buf[:pos]
+        if theirs:
+            await super().parse()
+
+
 class SinkClient(Client):
     """nats-py's client whose sink subscriptions skip its per-message machinery."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sinks: dict[int, Sink] = {}
+        self._ps = SinkParser(self)
 
     async def _process_msg(
         self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes | None
     ) -> None:
-        # nats-py's parser calls this for every MSG/HMSG: a sink's messages stop here.
+        # nats-py's own parser calls this for the frames SinkParser leaves to it.
         fn = self.sinks.get(sid)
         if fn is None:
             await super()._process_msg(sid, subject, reply, data, headers)  # type: ignore[arg-type]
@@ -135,9 +186,12 @@ class SinkClient(Client):
 
 
 def _routes_messages() -> bool:
-    """True if nats-py's parser still hands messages to `_process_msg` as SinkClient expects."""
+    """True if nats-py's client and parser still work as SinkClient and SinkParser expect."""
     want = ["self", "sid", "subject", "reply", "data", "headers"]
-    return list(inspect.signature(Client._process_msg).parameters) == want
+    probe = Parser()
+    return list(inspect.signature(Client._process_msg).parameters) == want and all(
+        hasattr(probe, name) for name in ("buf", "state", "nc")
+    )
 
 
 _SINKS_WORK = _routes_messages()
@@ -222,9 +276,18 @@ async def _batch(conn: Conn, subject: str, start: int, want: int, out: list[Stor
             if not end.done():
                 end.set_result(raw or b"NATS/1.0 000 no headers\r\n\r\n")
             return
-        i = raw.find(_SEQ) + len(_SEQ)
-        seq = int(raw[i : raw.index(b"\r\n", i)])
-        if _int_after(raw, _LAST) != prev and not end.done():
+        try:
+            i = raw.index(_SEQ) + len(_SEQ)
+            seq = int(raw[i : raw.index(b"\r\n", i)])
+            i = raw.index(_LAST) + len(_LAST)  # the seq sent before it in this batch
+            before = int(raw[i : raw.index(b"\r\n", i)])
+        except ValueError as exc:  # not raised into nats-py's reader: to the caller
+            if not end.done():
+                error = JournalIOError(f"NATS direct get on {stream} answered {raw!r}")
+                error.__cause__ = exc
+                end.set_exception(error)
+            return
+        if before != prev and not end.done():
             end.set_exception(_lost(stream, subject, prev, seq))
         prev = seq
         append(Stored(seq, data, _headers(raw)))
