@@ -33,6 +33,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
 from ...errors import JournalIOError
+from . import sink
 from .config import NatsConfig
 
 __all__ = ["Conflict", "Conn", "Stored"]
@@ -103,13 +104,11 @@ class Conn:
 
     async def connect(self) -> None:
         """Connect (reconnecting forever afterwards); JournalIOError if no server answers."""
-        from . import fetch  # fetch.py builds on this module's Stored
-
         try:
             # Reconnecting forever once connected; the first connect is bounded (the
-            # client would otherwise retry it forever too). fetch's client: sinks (reads).
+            # client would otherwise retry it forever too). A client with sinks (reads).
             self.nc = await asyncio.wait_for(
-                fetch.connect(
+                sink.connect(
                     servers=list(self.config.servers),
                     connect_timeout=2,
                     max_reconnect_attempts=-1,
