@@ -45,6 +45,7 @@ class SinkParser(Parser):
         buf.extend(data)
         sinks: dict[int, Sink] = self.nc.sinks
         pos, n, theirs = 0, len(buf), self.state != AWAITING_CONTROL_LINE
+        view = b""  # an immutable copy of buf, made once a whole frame is there
         while not theirs and pos < n:
             if buf.startswith(b"HMSG ", pos):
                 at, hdr = pos + 5, True
@@ -57,7 +58,7 @@ class SinkParser(Parser):
             if eol < 0:
                 break  # the rest of the line is still to come: wait for it
             # subject sid [reply] [header size] total size
-            args = bytes(buf[at:eol]).split()
+            args = buf[at:eol].split()
             fn = sinks.get(int(args[1]))
             if fn is None:
                 theirs = True
@@ -66,12 +67,13 @@ class SinkParser(Parser):
             start = eol + 2
             if start + total + 2 > n:
                 break  # the payload is still to come: wait for it (not nats-py's slow path)
+            if not view:  # one copy per read: its slices are the frames' bytes, one copy each
+                view = bytes(buf)
             size = int(args[-2]) if hdr else 0
-            reply = args[2] if len(args) == (5 if hdr else 4) else b""
-            raw = bytes(buf[start : start + size]) if hdr else None
-            payload = bytes(buf[start + size : start + total])
+            reply = bytes(args[2]) if len(args) == (5 if hdr else 4) else b""
+            raw = view[start : start + size] if hdr else None
             pos = start + total + 2
-            fn(reply, payload, raw)
+            fn(reply, view[start + size : start + total], raw)
         if pos:
             del buf[:pos]
         if theirs:
