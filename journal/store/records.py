@@ -182,11 +182,11 @@ class RecordCursor:
             return None
         return events
 
-    def _verified(self) -> Iterator[tuple[AnyEvent | UnknownEvent | None, bytes]]:
-        """Each fetched record with its verified event (None: skipped and reported).
+    def _chunks(self) -> Iterator[tuple[list[AnyEvent] | None, list[bytes]]]:
+        """The fetched records in chunks, each with its events if verified in bulk, else None.
 
-        The cursor's state (seq, lifecycle) is advanced before each pair is
-        handed out; the caller advances `_index` and `line` after it.
+        A chunk with None is checked record by record by the caller (`_check`),
+        which names any problem and advances the cursor's state itself.
         """
         records = self._fetch(self._index)
         i, n = 0, len(records)
@@ -194,36 +194,53 @@ class RecordCursor:
             if self.state == "active":
                 chunk = records[i : i + _CHUNK]
                 events = self._plain(chunk)
+                i += len(chunk)
                 if events is not None:
-                    for ev, record in zip(events, chunk, strict=True):
-                        self.next_seq = ev.seq + 1
-                        yield ev, record
-                    i += len(chunk)
+                    yield events, chunk
                     continue
-                stop = i + len(chunk)
+                yield None, chunk
             else:
-                stop = i + 1
-            for record in records[i:stop]:  # record by record: names any problem
-                yield self._check(record), record
-            i = stop
+                yield None, records[i : i + 1]
+                i += 1
 
     def read(self, *, final: bool = True) -> Iterator[AnyEvent | UnknownEvent]:
         """Verified events from the position to the end."""
-        for ev, _ in self._verified():
-            if ev is not None:
-                yield ev
-            self._index += 1
-            self.line += 1
+        # One generator (not one feeding another): a replay resumes it once per event.
+        # The cursor's state (seq, lifecycle) moves before an event is handed out,
+        # its index and line after the caller took it.
+        for events, chunk in self._chunks():
+            if events is not None:
+                for ev in events:
+                    self.next_seq = ev.seq + 1
+                    yield ev
+                    self._index += 1
+                    self.line += 1
+                continue
+            for record in chunk:
+                checked = self._check(record)
+                if checked is not None:
+                    yield checked
+                self._index += 1
+                self.line += 1
 
     def read_with_lines(
         self, *, final: bool = True
     ) -> Iterator[tuple[AnyEvent | UnknownEvent, bytes]]:
         """Like `read`, each event with its record as stored, plus a newline."""
-        for ev, record in self._verified():
-            if ev is not None:
-                yield ev, record + b"\n"
-            self._index += 1
-            self.line += 1
+        for events, chunk in self._chunks():
+            if events is not None:
+                for ev, record in zip(events, chunk, strict=True):
+                    self.next_seq = ev.seq + 1
+                    yield ev, record + b"\n"
+                    self._index += 1
+                    self.line += 1
+                continue
+            for record in chunk:
+                checked = self._check(record)
+                if checked is not None:
+                    yield checked, record + b"\n"
+                self._index += 1
+                self.line += 1
 
     def read_blocks(self, *, final: bool = True) -> Iterator[list[AnyEvent | UnknownEvent]]:
         """Like `read`, everything at once (a list, when there is anything)."""

@@ -33,6 +33,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 
 from ...errors import JournalIOError
+from . import sink
 from .config import NatsConfig
 
 __all__ = ["RETRYABLE", "TRY_TIMEOUT_S", "Conflict", "Conn", "Stored"]
@@ -108,9 +109,9 @@ class Conn:
         """Connect (reconnecting forever afterwards); JournalIOError if no server answers."""
         try:
             # Reconnecting forever once connected; the first connect is bounded (the
-            # client would otherwise retry it forever too).
+            # client would otherwise retry it forever too). A client with sinks (reads).
             self.nc = await asyncio.wait_for(
-                nats.connect(
+                sink.connect(
                     servers=list(self.config.servers),
                     connect_timeout=2,
                     max_reconnect_attempts=-1,

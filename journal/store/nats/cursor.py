@@ -3,15 +3,16 @@
 Contract: positions are ``Position(epoch, offset)`` with ``epoch`` the stream
 seq of the log's first record and ``offset`` the stream seq of the last record
 consumed (``epoch - 1`` before the first): so a cursor read to the end stands
-at `SessionStore.head`. Each read fetches the records after ``offset`` with
-batched direct gets (no consumer is created), then checks the log is still
-the same incarnation (`NatsStore.visible`: rewrite.py's view, which also
-drops an interrupted rewrite's records): a rewritten or removed log raises
-`StalePositionError` / `JournalIOError`. Records that are
-all appends need no check: a rewrite publishes its new records after the old
-ones, the first with ``P8j-Created``, so a read from ``offset`` past a rewrite
-always includes that record. Verification is
-`RecordCursor`'s.
+at `SessionStore.head`. Each read takes the records after ``offset`` that the
+store's watch received and kept (kept.py: known complete, no round trip), or
+else fetches them with batched direct gets (fetch.py; no consumer is
+created), then checks the log is still the same incarnation
+(`NatsStore.visible`: rewrite.py's view, which also drops an interrupted
+rewrite's records): a rewritten or removed log raises `StalePositionError` /
+`JournalIOError`. Records that are all appends need no check: a rewrite
+publishes its new records after the old ones, the first with ``P8j-Created``,
+so a read from ``offset`` past a rewrite always includes that record.
+Verification is `RecordCursor`'s.
 
 `catch_up` is the store's read, `last_seen` its head's last record: records
 a watch already saw (their stream seqs go to `NatsStore.saw`) are known to
@@ -28,6 +29,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..records import RecordCursor
+from .fetch import fetch
+from .kept import kept_of
 
 if TYPE_CHECKING:
     from .conn import Conn, Stored
@@ -38,21 +41,17 @@ __all__ = ["NatsCursor", "catch_up", "last_seen"]
 # How long a read keeps asking for records a watch has seen (replicas apply within ms).
 _CATCH_UP_S = 0.5
 _CATCH_UP_PAUSE_S = 0.001
-_CATCH_UP_BATCH = 1000  # up to this many records known to be there: batched gets at once
 
 
 async def catch_up(conn: Conn, subject: str, offset: int, seen: int) -> list[Stored]:
     """The subject's records after stream seq `offset`, through `seen` if it can."""
-    if offset < seen <= offset + _CATCH_UP_BATCH:
-        got = await conn.batch(subject, offset + 1)  # known to exist: no head lookup
-    else:
-        got = await conn.read(subject, offset + 1)
+    got = await fetch(conn, subject, offset + 1)
     deadline = time.monotonic() + _CATCH_UP_S
     # A replica behind the one that delivered to the watch answers with less: ask again
     # (a round trip each, after a pause) until it has caught up.
     while (got[-1].seq if got else offset) < seen and time.monotonic() < deadline:
         await asyncio.sleep(_CATCH_UP_PAUSE_S)
-        got.extend(await conn.batch(subject, (got[-1].seq if got else offset) + 1))
+        got.extend(await fetch(conn, subject, (got[-1].seq if got else offset) + 1))
     return got
 
 
@@ -84,7 +83,10 @@ class NatsCursor(RecordCursor):
         assert self.session_id is not None
         del self._ends[index - self._base + 1 :]
         after = self._ends[-1]
-        got = self._store.read_after(self.session_id, after)
+        kept = kept_of(self._store)  # what a watch received (kept.py): no round trip
+        got = kept.take(self.session_id, after) if kept is not None else None
+        if got is None:
+            got = self._store.read_after(self.session_id, after)
         if got and not any("P8j-Created" in m.headers for m in got):
             # Appends only: a rewrite's (or a new log's) first record after `after`
             # would carry the header, so this is still the epoch's log: no lookup.

@@ -49,6 +49,7 @@ from nats.js import api
 from ...errors import InvalidEventError, JournalIOError, StalePositionError
 from ..base import Position
 from .conn import Conflict, Conn, Stored
+from .kept import noted
 from .listing import Summary
 
 if TYPE_CHECKING:
@@ -175,9 +176,11 @@ def rewrite_log(
         return await replace(await store.aconn(), sid, old, last.seq, new_records)
 
     try:
-        return store.call(run())
+        head = store.call(run())
     except Conflict as exc:
         raise StalePositionError("the log changed during the rewrite", path=path) from exc
+    noted(store, sid, head.offset)  # a read through a watch's kept records includes them
+    return head
 
 
 def visible(got: list[Stored], epoch: int, first_seq: int | None) -> list[Stored] | None:

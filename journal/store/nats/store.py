@@ -23,8 +23,8 @@ Contract: the seam's semantics (base.py) with the layout of config.py.
   rewrite first) or ``p8j store check --repair``, which also reports them.
   The stream denies single-message deletes (deny_delete) but allows purges
   by subject, which are what `rewrite` and `remove` use.
-- A watch notes the stream seq of every record it sees (`saw`); reads and
-  `head` wait for a replica that lags behind it (cursor.py's `catch_up`).
+- A watch keeps the records it sees for reads (kept.py) and notes their
+  seqs (`saw`): `head` and reads wait for a replica behind it (`catch_up`).
 - Nothing is created or contacted until first use; the stream and buckets are
   then created if missing, with the recommended settings (``p8j store init``
   does the same explicitly). `close` releases the connection and its thread.
@@ -62,6 +62,7 @@ from .blobs import NatsBlobs
 from .config import NatsConfig
 from .conn import Conflict, Conn, Stored
 from .cursor import NatsCursor, catch_up, last_seen
+from .kept import forget, noted
 from .lease import Lease, acquire, holder
 from .listing import Summary
 from .loop import Loop
@@ -195,7 +196,7 @@ class NatsStore:
         async def run() -> int:
             return await (await self.aconn()).publish(subject, record, msg_id, expected)
 
-        return self.call(run())
+        return noted(self, self.config.session_of(subject), self.call(run()))
 
     def put_summary(self, session_id: str, head: Position) -> None:
         """Record the session's summary (epoch and head) for listings."""
@@ -210,6 +211,7 @@ class NatsStore:
     def purge(self, session_id: str) -> None:
         """Purge the session's log and delete its summary (watches see ``removed``)."""
         self._seen.pop(session_id, None)
+        forget(self, session_id)
 
         async def run() -> None:
             conn = await self.aconn()
@@ -434,9 +436,12 @@ class NatsStore:
         validate_session_id(session_id)
         lease = self._acquire(session_id)
         try:
-            return self.call(rw.recover(self, session_id))
+            head = self.call(rw.recover(self, session_id))
         finally:
             self.release(lease)
+        if head is not None:
+            noted(self, session_id, head.offset)
+        return head
 
     def remove(self, session_id: str) -> None:
         """Purge a session's log; SessionLockedError while a writer holds it."""

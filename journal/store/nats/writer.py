@@ -38,6 +38,7 @@ from ..base import Position
 from ..fs.writer import Durability
 from .batch import MAX_BATCH, MAX_BATCH_BYTES, AtomicOff, publish_batch
 from .conn import Conflict
+from .kept import noted
 from .lease import Lease
 
 if TYPE_CHECKING:
@@ -182,7 +183,9 @@ class NatsWriter:
 
     def _guarded(self, publish: Callable[[], int], expected: int) -> int:
         try:
-            return publish()
+            # Noted for the watch's kept records (kept.py): a read in this process
+            # then takes kept records only once they reach this acknowledged append.
+            return noted(self._store, self.session_id, publish())
         except Conflict as exc:
             self.fail(f"session {self.session_id} was appended to by another writer")
             raise SessionLockedError(

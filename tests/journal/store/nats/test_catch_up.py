@@ -16,7 +16,7 @@ from p8j.journal.codec import encode_event
 from p8j.journal.errors import StalePositionError
 from p8j.journal.ids import new_session_id
 from p8j.journal.store.contract import message, start
-from p8j.journal.store.nats import NatsStore
+from p8j.journal.store.nats import NatsStore, cursor, fetch
 from p8j.journal.store.nats.conn import Conn, Stored
 
 
@@ -28,17 +28,17 @@ def store(nats_url: str) -> Iterator[NatsStore]:
 
 
 def _lag_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Make the next batched direct get answer with nothing; the starts asked for."""
-    real = Conn.batch
+    """Make the next read's batched direct get answer with nothing; the starts asked for."""
+    real = fetch.fetch
     asked: list[int] = []
 
-    async def lagging(self: Conn, subject: str, start: int, limit: int | None = None) -> Any:
+    async def lagging(conn: Conn, subject: str, start: int) -> Any:
         asked.append(start)
         if len(asked) == 1:
             return list[Stored]()
-        return await real(self, subject, start, limit)
+        return await real(conn, subject, start)
 
-    monkeypatch.setattr(Conn, "batch", lagging)
+    monkeypatch.setattr(cursor, "fetch", lagging)
     return asked
 
 
@@ -49,12 +49,33 @@ def test_a_read_after_a_watched_append_waits_for_a_lagging_replica(
     writer = store.open_writer(sid, first=start(sid))
     cursor = store.open_cursor(sid)
     assert [e.seq for e in cursor.read()] == [0]
+    keeper = store.watch([new_session_id()])  # the store's first watch keeps, not this one's
     watch = store.watch([sid])
     writer.append(message(sid, 1))
     wait_until(lambda: bool(watch.wait(0.1)), 10, "the watch to see the append")
     asked = _lag_once(monkeypatch)
     assert [e.seq for e in cursor.read()] == [1]  # not [] (then the follower's wait times out)
     assert asked.count(asked[0]) >= 2  # it asked again for the same record
+    watch.close()
+    keeper.close()
+    writer.close()
+
+
+def test_a_read_after_a_watched_append_takes_the_record_the_watch_received(
+    store: NatsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = new_session_id()
+    writer = store.open_writer(sid, first=start(sid))
+    watch = store.watch([sid])
+    follower = store.open_cursor(sid)
+    assert [e.seq for e in follower.read()] == [0]
+    asked = _lag_once(monkeypatch)  # any direct get now would answer with nothing
+    for seq in (1, 2):
+        writer.append(message(sid, seq))
+        wait_until(lambda: bool(watch.wait(0.1)), 10, "the watch to see the append")
+        assert [e.seq for e in follower.read()] == [seq]
+    assert asked == []  # no round trip: the records came with the watch
+    assert follower.position == store.head(sid)
     watch.close()
     writer.close()
 
