@@ -87,11 +87,15 @@ from .catalog_file import (
     CATALOG_VERSION,
     CatalogEntry,
     EntryView,
+    Loaded,
     Rows,
+    WholeEntry,
     decode_entries,
     decode_views,
+    decode_whole,
     encode_entries,
     entry_of,
+    make_row,
     summary_of,
     with_summary,
 )
@@ -122,7 +126,7 @@ _SAVE_SHARE = 16
 # A kept catalog is saved again once the store's mark moved this far (records written).
 _KEPT_SAVE_AFTER = 256
 
-Entry = CatalogEntry | EntryView
+Entry = CatalogEntry | EntryView | WholeEntry
 
 
 def __getattr__(name: str) -> Any:
@@ -162,30 +166,21 @@ def _read(home: Home) -> bytes:
     return b"".join(parts)
 
 
-class _Loaded:
-    """A catalog as read: entries (newest first), row tag, JSON metadata, size in bytes."""
-
-    __slots__ = ("entries", "json_metadata", "size", "tag")
-
-    def __init__(
-        self, entries: list[Entry], tag: str, json_metadata: dict[str, bytes], size: int
-    ) -> None:
-        self.entries = entries
-        self.tag = tag
-        self.json_metadata = json_metadata
-        self.size = size
-
-
-def _load(home: Home) -> _Loaded:
-    """The cached entries (views); none if the catalog is missing or unreadable."""
+def _load(home: Home, views: bool = True) -> Loaded:
+    """The cached entries (as views, or with summaries); none if missing or unreadable."""
     try:
         data = _read(home)
     except _READ_ERRORS:
-        return _Loaded([], "", {}, 0)
+        return Loaded([], "", {}, 0)
+    if not views:
+        whole = decode_whole(data)
+        if whole is None:
+            return Loaded([], "", {}, 0)
+        return Loaded(cast("list[Entry]", whole[0]), whole[1], {}, len(data))
     found = decode_views(data)
     if found is None:
-        return _Loaded([], "", {}, 0)
-    return _Loaded(cast("list[Entry]", found[0]), found[1], found[2], len(data))
+        return Loaded([], "", {}, 0)
+    return Loaded(cast("list[Entry]", found[0]), found[1], found[2], len(data))
 
 
 def _save(home: Home, entries: list[Entry], tag: str, json_metadata: dict[str, bytes]) -> None:
@@ -218,16 +213,6 @@ def _cursor(
     return store.open_cursor(sid, skip_corrupt=True, resolve_blobs=False, **at)
 
 
-def _make_row(rows: Rows | None, summary: SessionSummary) -> bytes | None:
-    """The caller's row of `summary` (empty if it declined or failed), None without rows."""
-    if rows is None:
-        return None
-    try:
-        return rows.make(summary) or b""
-    except (ValueError, TypeError, OverflowError, msgspec.EncodeError):
-        return b""  # e.g. text JSON cannot hold: the caller meets it again, unkept
-
-
 def refresh_entry(
     store: SessionStore,
     home: Home | None,
@@ -251,7 +236,7 @@ def refresh_entry(
     except P8jError:  # gone or replaced since its head was read
         summary.problems += 1
         # It covers nothing: read again next time.
-        return entry_of(summary, head.epoch, 0, 1, 0, None, _make_row(rows, summary))
+        return entry_of(summary, head.epoch, 0, 1, 0, None, make_row(rows, summary))
     try:
         for ev in cursor.read(final=True):
             step(summary, ev)
@@ -263,7 +248,7 @@ def refresh_entry(
         end = cast("LogCursor", cursor).offset
     else:
         end = cast("StoreCursor", cursor).position.offset
-    row = _make_row(rows, summary)
+    row = make_row(rows, summary)
     return entry_of(summary, head.epoch, end, cursor.line, cursor.next_seq, cursor.state, row)
 
 
@@ -314,8 +299,10 @@ def list_summaries(where: SessionStore | Home, *, use_cache: bool = True) -> lis
     """
     store, home = _open(where)
     with gc_paused():
-        if use_cache and home is None and _keeps_listing(store):
-            return _list_kept(store, cast("ListingStore", store))
+        from ..store.listing import ListingStore
+
+        if use_cache and home is None and isinstance(store, ListingStore):
+            return _list_kept(store, store)
         return read_summaries(store, home, use_cache and home is not None)
 
 
@@ -347,24 +334,17 @@ def _open(where: SessionStore | Home) -> tuple[SessionStore, Home | None]:
     return store, home
 
 
-def _keeps_listing(store: SessionStore) -> bool:
-    from ..store.listing import ListingStore
-
-    return isinstance(store, ListingStore)
-
-
 def read_summaries(store: SessionStore, home: Home | None, use_cache: bool) -> list[SessionSummary]:
     """The listing from the store's entries (and the home's catalog file if `use_cache`)."""
-    loaded = _load(home) if use_cache and home is not None else _Loaded([], "", {}, 0)
+    loaded = _load(home, views=False) if use_cache and home is not None else Loaded([], "", {}, 0)
     fresh = _refresh(store, home if use_cache else None, loaded, None, home)
-    listing = CatalogListing(store, home, fresh, loaded.json_metadata, False)
-    return [listing.summary(e) for e in fresh]
+    return [cast("CatalogEntry | WholeEntry", e).summary for e in fresh]  # decoded
 
 
 def _refresh(
     store: SessionStore,
     home: Home | None,
-    loaded: _Loaded,
+    loaded: Loaded,
     rows: Rows | None,
     reader: Home | None = None,
 ) -> list[Entry]:
@@ -441,7 +421,7 @@ def _refresh(
     return fresh
 
 
-def _fill_rows(entries: list[Entry], loaded: _Loaded, rows: Rows) -> int:
+def _fill_rows(entries: list[Entry], loaded: Loaded, rows: Rows) -> int:
     """Make the rows `entries` lack (all of them under another tag); how many were made."""
     made = 0
     stale = loaded.tag != rows.tag
@@ -452,7 +432,7 @@ def _fill_rows(entries: list[Entry], loaded: _Loaded, rows: Rows) -> int:
             summary = summary_of(entry, loaded.json_metadata)
         except ValueError:
             continue  # read from its log when asked for; no row kept
-        entries[i] = with_summary(entry, summary, _make_row(rows, summary))
+        entries[i] = with_summary(entry, summary, make_row(rows, summary))
         made += 1
     return made
 

@@ -5,12 +5,13 @@ json_metadata]``, entries newest first (by id), each an array
 ``[session_id, status, activity, project_name, problems, size_bytes, epoch,
 offset, line, next_seq, state, summary, row]``:
 - the leading keys repeat what a listing filters and sorts on (``activity`` is
-  the last activity, else the start time, else ""); ``summary`` is the
-  `SessionSummary`'s msgpack inside a bin, so decoding a catalog (`EntryView`s)
-  skips every summary in O(1) and builds none: a summary is decoded only for
-  the sessions a caller asks about (`summary_of`), or when it must be refreshed.
+  the last activity, else the start time, else ""), so an `EntryView` decoding
+  of a catalog builds no `SessionSummary`: it keeps each summary's msgpack
+  (``summary``, a map) as it is, decoded only for the sessions a caller asks
+  about (`summary_of`) or must refresh. `CatalogEntry` decodes the same bytes
+  with every summary built in one pass (what `list_summaries` returns).
 - ``row`` is a derived encoding of the summary made by the caller's `Rows`
-  (`replay.listing`: the session's JSON row of `p8j ls --json`), in a bin, kept
+  (`replay.listing`: the session's JSON row of `p8j ls --json`), a bin, kept
   so a listing of unchanged sessions encodes nothing: nil when none was made
   yet, empty when the maker declined (a row that depends on more than the
   summary), and valid only under the ``row_tag`` it was made with. Rows are
@@ -40,11 +41,15 @@ __all__ = [
     "CATALOG_VERSION",
     "CatalogEntry",
     "EntryView",
+    "Loaded",
     "Rows",
+    "WholeEntry",
     "decode_entries",
     "decode_views",
+    "decode_whole",
     "encode_entries",
     "entry_of",
+    "make_row",
     "summary_of",
     "with_summary",
 ]
@@ -64,19 +69,19 @@ class Rows(NamedTuple):
     make: Callable[[SessionSummary], bytes | None]  # None: this summary has no fixed row
 
 
-class CatalogEntry(msgspec.Struct, gc=False):
+class CatalogEntry(msgspec.Struct, array_like=True, gc=False):
     """One session's summary and the store position (and reader state) it covers."""
 
     session_id: str
     status: str
     activity: str
     project_name: str
-    problems: int
-    size_bytes: int
-    epoch: int  # with `offset`: the store Position the summary covers
-    offset: int
-    line: int
-    next_seq: int
+    problems: _Count
+    size_bytes: _Count
+    epoch: _Count  # with `offset`: the store Position the summary covers
+    offset: _Count
+    line: _Line
+    next_seq: _Count
     state: str | None
     summary: SessionSummary
     row: bytes | None
@@ -96,7 +101,7 @@ class EntryView(msgspec.Struct, array_like=True, gc=False):
     line: _Line
     next_seq: _Count
     state: str | None
-    summary: msgspec.Raw  # a bin holding the summary's msgpack: decoded on demand
+    summary: msgspec.Raw  # the summary's msgpack: decoded on demand
     row: bytes | None  # a copy is cheaper to use than a view into the catalog
 
 
@@ -108,18 +113,81 @@ class _Catalog(msgspec.Struct, array_like=True, gc=False):
     json_metadata: dict[str, bytes] = {}
 
 
+class WholeEntry(msgspec.Struct, array_like=True, gc=False):
+    """An entry as read with its summary decoded and its row left as it is (`list_summaries`)."""
+
+    session_id: str
+    status: str
+    activity: str
+    project_name: str
+    problems: _Count
+    size_bytes: _Count
+    epoch: _Count
+    offset: _Count
+    line: _Line
+    next_seq: _Count
+    state: str | None
+    summary: SessionSummary
+    row: msgspec.Raw  # a bin or nil, written back as it is
+
+
+class _WholeCatalog(msgspec.Struct, array_like=True, gc=False):
+    version: int
+    row_tag: str
+    entries: list[WholeEntry]
+    json_metadata: dict[str, bytes] = {}
+
+
+class _CatalogOut(msgspec.Struct, array_like=True, gc=False):
+    """A catalog to encode: entries of either kind, written alike."""
+
+    version: int
+    row_tag: str
+    entries: list[Any]
+    json_metadata: dict[str, bytes]
+
+
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(_Catalog)
+_WHOLE_DEC = msgspec.msgpack.Decoder(_WholeCatalog)
 _SUMMARY_DEC = msgspec.msgpack.Decoder(SessionSummary)
+_ROW_DEC = msgspec.msgpack.Decoder(bytes | None)
 _JSON_ENC = msgspec.json.Encoder()
 _JSON_DEC = msgspec.json.Decoder(dict[str, Any])
-_BIN_HEADER = {0xC4: 2, 0xC5: 3, 0xC6: 5}  # bin 8/16/32: type byte and length
 # What msgpack cannot encode although a log holds it (integers beyond 64 bits, a lone
 # surrogate in a log another tool wrote).
 _ENCODE_ERRORS = (OverflowError, TypeError, ValueError, RecursionError)
 # A damaged catalog: msgspec's errors (ValueErrors, as is a UnicodeDecodeError from a
 # damaged string), a nesting too deep.
 _DECODE_ERRORS = (ValueError, RecursionError)
+
+
+class Loaded:
+    """A catalog as read: entries (newest first), row tag, JSON metadata, size in bytes."""
+
+    __slots__ = ("entries", "json_metadata", "size", "tag")
+
+    def __init__(
+        self,
+        entries: list[CatalogEntry | EntryView | WholeEntry],
+        tag: str,
+        json_metadata: dict[str, bytes],
+        size: int,
+    ) -> None:
+        self.entries = entries
+        self.tag = tag
+        self.json_metadata = json_metadata
+        self.size = size
+
+
+def make_row(rows: Rows | None, summary: SessionSummary) -> bytes | None:
+    """The caller's row of `summary` (empty if it declined or failed), None without rows."""
+    if rows is None:
+        return None
+    try:
+        return rows.make(summary) or b""
+    except (ValueError, TypeError, OverflowError, msgspec.EncodeError):
+        return b""  # e.g. text JSON cannot hold: the caller meets it again, unkept
 
 
 def entry_of(
@@ -149,22 +217,14 @@ def entry_of(
     )
 
 
-def _payload(raw: msgspec.Raw) -> memoryview | None:
-    """The bytes inside a bin (no copy), or None if `raw` is no bin."""
-    view = memoryview(raw)
-    skip = _BIN_HEADER.get(view[0]) if view else None
-    return None if skip is None else view[skip:]
-
-
-def summary_of(entry: CatalogEntry | EntryView, json_metadata: dict[str, bytes]) -> SessionSummary:
+def summary_of(
+    entry: CatalogEntry | EntryView | WholeEntry, json_metadata: dict[str, bytes]
+) -> SessionSummary:
     """The entry's summary (decoded from a view: a ValueError if it does not decode)."""
-    if isinstance(entry, CatalogEntry):
+    if not isinstance(entry, EntryView):
         return entry.summary
-    inner = _payload(entry.summary)
-    if inner is None:
-        raise ValueError("a catalog entry's summary is not a bin")
     try:
-        summary = _SUMMARY_DEC.decode(inner)
+        summary = _SUMMARY_DEC.decode(entry.summary)
     except RecursionError as exc:
         raise ValueError("a catalog entry's summary is nested too deep") from exc
     if summary.session_id != entry.session_id:
@@ -191,22 +251,33 @@ def decode_views(data: bytes) -> tuple[list[EntryView], str, dict[str, bytes]] |
 
 def decode_entries(data: bytes) -> list[CatalogEntry] | None:
     """A catalog's entries with their summaries decoded, or None as for `decode_views`."""
-    found = decode_views(data)
+    found = decode_whole(data)
     if found is None:
         return None
-    views, _, json_metadata = found
+    return [with_summary(e, e.summary, _ROW_DEC.decode(e.row)) for e in found[0]]
+
+
+def decode_whole(data: bytes) -> tuple[list[WholeEntry], str] | None:
+    """A catalog's entries (summaries decoded in one pass) and row tag; None as above."""
     try:
         with gc_paused():
-            return [_decoded(view, json_metadata) for view in views]
-    except ValueError:
+            cat = _WHOLE_DEC.decode(data)
+        if cat.version != CATALOG_VERSION:
+            return None
+        if cat.json_metadata:
+            by_id = {e.session_id: e.summary for e in cat.entries}
+            for sid, raw in cat.json_metadata.items():
+                by_id[sid].metadata = _JSON_DEC.decode(raw)
+    except (*_DECODE_ERRORS, KeyError):  # KeyError: metadata for a session it does not list
         return None
+    if any(e.summary.session_id != e.session_id for e in cat.entries):
+        return None
+    return cat.entries, cat.row_tag
 
 
-def _decoded(view: EntryView, json_metadata: dict[str, bytes]) -> CatalogEntry:
-    return with_summary(view, summary_of(view, json_metadata), view.row)
-
-
-def with_summary(view: EntryView, summary: SessionSummary, row: bytes | None) -> CatalogEntry:
+def with_summary(
+    view: EntryView | WholeEntry, summary: SessionSummary, row: bytes | None
+) -> CatalogEntry:
     """`view` in memory with its decoded `summary` and `row`."""
     v = view
     return CatalogEntry(
@@ -217,19 +288,8 @@ def with_summary(view: EntryView, summary: SessionSummary, row: bytes | None) ->
     )
 
 
-def _packed(entry: CatalogEntry, summary: SessionSummary) -> EntryView:
-    """`entry` as written, with `summary` (raises what msgpack raises if it cannot)."""
-    e = entry
-    return EntryView(
-        *(e.session_id, e.status, e.activity, e.project_name, e.problems, e.size_bytes),
-        *(e.epoch, e.offset, e.line, e.next_seq, e.state),
-        msgspec.Raw(_ENC.encode(_ENC.encode(summary))),
-        entry.row,
-    )
-
-
 def encode_entries(
-    entries: list[CatalogEntry] | list[CatalogEntry | EntryView],
+    entries: list[CatalogEntry] | list[CatalogEntry | EntryView | WholeEntry],
     row_tag: str = "",
     json_metadata: dict[str, bytes] | None = None,
 ) -> bytes | None:
@@ -238,28 +298,36 @@ def encode_entries(
     `json_metadata` is that of the views among `entries` (as decoded with them).
     """
     extra: dict[str, bytes] = {}
-    kept: list[EntryView] = []
-    for entry in entries:
-        sid = entry.session_id
-        if isinstance(entry, EntryView):
-            kept.append(entry)
-            if json_metadata and sid in json_metadata:
-                extra[sid] = json_metadata[sid]
-            continue
-        summary = entry.summary
-        try:
-            kept.append(_packed(entry, summary))
-            continue
-        except _ENCODE_ERRORS:
-            pass
-        # Rare: the session holds what msgpack cannot (metadata, usually).
-        try:
-            raw = _JSON_ENC.encode(summary.metadata)
-            kept.append(_packed(entry, msgspec.structs.replace(summary, metadata={})))
-        except (*_ENCODE_ERRORS, msgspec.EncodeError):
-            continue  # not cached: read again on the next listing
-        extra[sid] = raw
+    if json_metadata:
+        extra = {
+            e.session_id: json_metadata[e.session_id]
+            for e in entries
+            if e.session_id in json_metadata
+        }
     try:
-        return _ENC.encode(_Catalog(CATALOG_VERSION, row_tag, kept, extra))
+        return _ENC.encode(_CatalogOut(CATALOG_VERSION, row_tag, list(entries), extra))
+    except _ENCODE_ERRORS:
+        pass
+    # Rare: some session holds what msgpack cannot (metadata, usually). Find it.
+    kept: list[CatalogEntry | EntryView | WholeEntry] = []
+    for entry in entries:
+        try:
+            _ENC.encode(entry)
+        except _ENCODE_ERRORS:
+            assert not isinstance(entry, EntryView)  # a view's summary is bytes already
+            summary = entry.summary
+            bare = msgspec.structs.replace(
+                entry, summary=msgspec.structs.replace(summary, metadata={})
+            )
+            try:
+                raw = _JSON_ENC.encode(summary.metadata)
+                _ENC.encode(bare)
+            except (*_ENCODE_ERRORS, msgspec.EncodeError):
+                continue  # not cached: read again on the next listing
+            extra[entry.session_id] = raw
+            entry = bare
+        kept.append(entry)
+    try:
+        return _ENC.encode(_CatalogOut(CATALOG_VERSION, row_tag, kept, extra))
     except _ENCODE_ERRORS:
         return None

@@ -93,20 +93,31 @@ def test_a_summary_that_does_not_decode_is_read_from_its_log(home: Home) -> None
     data = catalog_file.encode_entries(entries)
     assert data is not None
     views = catalog_file._DEC.decode(data)
-    # Well-formed msgpack of the wrong shape, of another session, and not a bin at all.
-    views.entries[0].summary = msgspec.Raw(msgspec.msgpack.encode(b"\x93\x01\x02\x03"))
-    other = msgspec.msgpack.encode(expected[2])
-    views.entries[1].summary = msgspec.Raw(msgspec.msgpack.encode(other))
-    views.entries[2].summary = msgspec.Raw(msgspec.msgpack.encode("text"))
+    # Well-formed msgpack of the wrong shape, of another session, and of the wrong type.
+    views.entries[0].summary = msgspec.Raw(msgspec.msgpack.encode([1, 2, 3]))
+    views.entries[1].summary = msgspec.Raw(msgspec.msgpack.encode(expected[2]))
+    views.entries[2].summary = msgspec.Raw(msgspec.msgpack.encode({"session_id": 7}))
     (home.cache_dir / CACHE).write_bytes(catalog_file._ENC.encode(views))
     for view in views.entries:
         with pytest.raises(ValueError):
             catalog_file.summary_of(view, {})
-    assert list_summaries(home) == expected  # read from the logs instead
+    shown = catalog.list_catalog(home)
+    assert [shown.summary(e) for e in shown.entries] == expected  # read from the logs instead
     dropped = catalog_file.decode_views((home.cache_dir / CACHE).read_bytes())
     assert dropped is not None and dropped[0] == []  # the next listing rebuilds it
     assert list_summaries(home) == expected
     assert [v.session_id for v in catalog.list_catalog(home).entries] == list(reversed(sids))
+
+
+def test_a_whole_decoding_of_a_damaged_catalog_is_a_rebuild(home: Home) -> None:
+    _sessions(home)
+    expected = list_summaries(home)
+    views = catalog_file._DEC.decode((home.cache_dir / CACHE).read_bytes())
+    views.entries[1].summary = msgspec.Raw(msgspec.msgpack.encode(expected[0]))  # another's
+    data = catalog_file._ENC.encode(views)
+    assert catalog_file.decode_entries(data) is None
+    (home.cache_dir / CACHE).write_bytes(data)
+    assert list_summaries(home) == expected
 
 
 def test_a_catalog_of_another_version_is_rebuilt(

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
 from p8j.journal import Home, SessionManager, UnsafePathError
@@ -95,7 +94,7 @@ def test_an_entry_that_cannot_be_encoded_at_all_is_only_left_out() -> None:
     cat = catalog_file._DEC.decode(data)
     assert [e.session_id for e in cat.entries] == ["a", "c"]
     assert cat.json_metadata == {"c": b'{"n":18446744073709551616}'}
-    inner = catalog_file._SUMMARY_DEC.decode(msgspec.msgpack.decode(cat.entries[1].summary))
+    inner = catalog_file._SUMMARY_DEC.decode(cat.entries[1].summary)
     assert inner.metadata == {}  # kept as JSON beside the entries
     entries = catalog_file.decode_entries(data)
     assert entries is not None and entries[1].summary.metadata == {"n": 2**64}
