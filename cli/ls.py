@@ -224,7 +224,8 @@ def ls(
 ) -> None:
     """List sessions, most recently active first."""
     store = current_store()
-    catalog = listing_catalog(store, archived=archived)
+    # Only --json writes the kept rows: a table or -q reads none (rows.msgpack).
+    catalog = listing_catalog(store, archived=archived, rows=as_json or as_jsonl)
     table_only = not (as_json or as_jsonl or quiet)
     cut = False
     if show_all:

@@ -287,18 +287,19 @@ def archived_summaries(home: Where) -> list[SessionSummary]:
     return out
 
 
-def listing_catalog(home: Where, *, archived: bool = False) -> CatalogListing:
-    """The sessions to list (archived ones with `archived`), with their kept JSON rows."""
+def listing_catalog(home: Where, *, archived: bool = False, rows: bool = True) -> CatalogListing:
+    """The sessions to list (archived ones with `archived`), with their kept JSON `rows`."""
     store = as_store(home)
     if archived:
         return _wrapped(store, archived_summaries(store))
-    return list_catalog(store, ROWS)
+    return list_catalog(store, ROWS if rows else None)
 
 
 def _wrapped(store: SessionStore, summaries: list[SessionSummary]) -> CatalogListing:
     """`summaries` as a listing's entries (no rows kept)."""
-    entries: list[Any] = [entry_of(s, 0, 0, 1, 0, None) for s in summaries]
-    return CatalogListing(store, None, entries, {}, False)
+    return CatalogListing(
+        store, None, [entry_of(s, 0, 0, 1, 0, None) for s in summaries], {}, False
+    )
 
 
 def list_sessions(
@@ -319,7 +320,7 @@ def list_sessions(
     store = as_store(home)
     if catalog is None:
         if summaries is None:
-            catalog = listing_catalog(store, archived=archived)
+            catalog = listing_catalog(store, archived=archived, rows=False)
         else:
             catalog = _wrapped(store, summaries)
     rows: list[SessionListing] = []
@@ -432,10 +433,7 @@ def _ordered(catalog: CatalogListing, sort: str) -> Iterator[Any]:
         return iter(catalog.entries)  # newest first by id: ids are time-ordered
     # RFC 3339 UTC strings of one width sort as the instants they name (`activity`: the
     # last activity, else the start). Stable: ties stay newest first.
-    return iter(sorted(catalog.entries, key=_ACTIVITY, reverse=True))
-
-
-_ACTIVITY = attrgetter("activity")
+    return iter(sorted(catalog.entries, key=attrgetter("activity"), reverse=True))
 
 
 def _normal(path: str | os.PathLike[str]) -> str:

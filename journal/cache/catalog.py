@@ -62,8 +62,9 @@ Contract:
 - `list_catalog` is the listing for `p8j ls`: the same entries, read as
   `EntryView`s (catalog_file.py: the keys a listing filters and sorts on, the
   summary decoded only when asked for) and, with a `Rows`, the caller's derived
-  row of each summary kept beside it (made for an entry refreshed, or missing
-  one; saved once made for 1/16 of the entries). A summary that does not
+  row of each summary kept beside it in ``rows.msgpack`` (made for an entry
+  without a row of its epoch and offset; saved once made for 1/16 of the
+  entries, written like the catalog). A summary that does not
   decode (catalog_file.py) is read from its log instead, and the catalog is
   dropped: the next listing rebuilds it. Other stores (NATS) list as
   `list_summaries` does, without rows.
@@ -91,13 +92,14 @@ from .catalog_file import (
     Rows,
     WholeEntry,
     decode_entries,
+    decode_rows,
     decode_views,
     decode_whole,
     encode_entries,
+    encode_rows,
     entry_of,
     make_row,
     summary_of,
-    with_summary,
 )
 from .gc import gc_paused
 from .summary import SessionSummary, step, summarize
@@ -152,12 +154,12 @@ _NAME = "catalog.msgpack"
 _READ_ERRORS = (P8jError, OSError)
 
 
-def _read(home: Home) -> bytes:
-    """The catalog's bytes, read only if it is a regular file of ours (never blocks on a FIFO)."""
-    fd = home.open_file("cache", _NAME, os.O_RDONLY)
+def _read(home: Home, name: str = _NAME) -> bytes:
+    """A cache file's bytes, read only if it is a regular file of ours (never blocks on a FIFO)."""
+    fd = home.open_file("cache", name, os.O_RDONLY)
     try:
         st = os.fstat(fd)
-        check_file(home.cache_dir / _NAME, st)
+        check_file(home.cache_dir / name, st)
         parts = []
         while piece := os.read(fd, max(st.st_size, 1 << 16)):
             parts.append(piece)
@@ -171,20 +173,20 @@ def _load(home: Home, views: bool = True) -> Loaded:
     try:
         data = _read(home)
     except _READ_ERRORS:
-        return Loaded([], "", {}, 0)
+        return Loaded([], {}, 0)
     if not views:
         whole = decode_whole(data)
         if whole is None:
-            return Loaded([], "", {}, 0)
-        return Loaded(cast("list[Entry]", whole[0]), whole[1], {}, len(data))
+            return Loaded([], {}, 0)
+        return Loaded(cast("list[Entry]", whole), {}, len(data))
     found = decode_views(data)
     if found is None:
-        return Loaded([], "", {}, 0)
-    return Loaded(cast("list[Entry]", found[0]), found[1], found[2], len(data))
+        return Loaded([], {}, 0)
+    return Loaded(cast("list[Entry]", found[0]), found[1], len(data))
 
 
-def _save(home: Home, entries: list[Entry], tag: str, json_metadata: dict[str, bytes]) -> None:
-    data = encode_entries(entries, tag, json_metadata)
+def _save(home: Home, entries: list[Entry], json_metadata: dict[str, bytes]) -> None:
+    data = encode_entries(entries, json_metadata)
     if data is None:
         return
     # The catalog is only a cache: failing to write it costs speed, never data.
@@ -220,7 +222,6 @@ def refresh_entry(
     head: Position,
     old: Entry | None,
     json_metadata: dict[str, bytes] | None = None,
-    rows: Rows | None = None,
 ) -> CatalogEntry:
     """`old` brought up to `head` (read from its position), or `sid` read whole."""
     summary: SessionSummary | None = None
@@ -236,7 +237,7 @@ def refresh_entry(
     except P8jError:  # gone or replaced since its head was read
         summary.problems += 1
         # It covers nothing: read again next time.
-        return entry_of(summary, head.epoch, 0, 1, 0, None, make_row(rows, summary))
+        return entry_of(summary, head.epoch, 0, 1, 0, None)
     try:
         for ev in cursor.read(final=True):
             step(summary, ev)
@@ -248,8 +249,7 @@ def refresh_entry(
         end = cast("LogCursor", cursor).offset
     else:
         end = cast("StoreCursor", cursor).position.offset
-    row = make_row(rows, summary)
-    return entry_of(summary, head.epoch, end, cursor.line, cursor.next_seq, cursor.state, row)
+    return entry_of(summary, head.epoch, end, cursor.line, cursor.next_seq, cursor.state)
 
 
 class CatalogListing:
@@ -266,7 +266,7 @@ class CatalogListing:
         self,
         store: SessionStore,
         home: Home | None,
-        entries: list[Entry],
+        entries: list[CatalogEntry | EntryView],
         json_metadata: dict[str, bytes],
         rows: bool,
     ) -> None:
@@ -287,7 +287,7 @@ class CatalogListing:
 
         if self._home is not None and not self._dropped:
             self._dropped = True  # damaged: the next listing rebuilds it from the logs
-            _save(self._home, [], "", {})
+            _save(self._home, [], {})
         head = Position(entry.epoch, entry.size_bytes)
         return refresh_entry(self._store, self._home, entry.session_id, head, None).summary
 
@@ -315,11 +315,43 @@ def list_catalog(where: SessionStore | Home, rows: Rows | None = None) -> Catalo
     with gc_paused():
         if home is None:  # no catalog file: entries made from the store's summaries
             found = list_summaries(store)
-            made: list[Entry] = [entry_of(s, 0, 0, 1, 0, None) for s in found]
+            made: list[CatalogEntry | EntryView] = [entry_of(s, 0, 0, 1, 0, None) for s in found]
             return CatalogListing(store, None, made, {}, False)
         loaded = _load(home)
-        entries = _refresh(store, home, loaded, rows)
-        return CatalogListing(store, home, entries, loaded.json_metadata, rows is not None)
+        entries = cast("list[CatalogEntry | EntryView]", _refresh(store, home, loaded))  # views
+        listing = CatalogListing(store, home, entries, loaded.json_metadata, rows is not None)
+        if rows is not None:
+            _attach_rows(home, listing, rows)
+        return listing
+
+
+_ROWS_NAME = "rows.msgpack"
+
+
+def _attach_rows(home: Home, listing: CatalogListing, rows: Rows) -> None:
+    """Set every entry's kept row (made for those without one); save them when worth it."""
+    try:
+        kept = decode_rows(_read(home, _ROWS_NAME), rows.tag)
+    except _READ_ERRORS:
+        kept = {}
+    made = 0
+    get = kept.get
+    for entry in listing.entries:
+        have = get(entry.session_id)
+        if have is not None and have.epoch == entry.epoch and have.offset == entry.offset:
+            entry.row = have.row
+            continue
+        try:
+            summary = summary_of(entry, listing._json_metadata)
+        except ValueError:
+            continue  # read from its log when asked for; no row kept
+        entry.row = make_row(rows, summary)
+        made += 1
+    gone = len(kept) > len(listing.entries)
+    if made * _SAVE_SHARE >= len(listing.entries) or (made and not kept) or gone:
+        with contextlib.suppress(P8jError, OSError):
+            data = encode_rows(rows.tag, cast("list[Entry]", listing.entries))
+            home.replace_file("cache", _ROWS_NAME, data)
 
 
 def _open(where: SessionStore | Home) -> tuple[SessionStore, Home | None]:
@@ -336,8 +368,8 @@ def _open(where: SessionStore | Home) -> tuple[SessionStore, Home | None]:
 
 def read_summaries(store: SessionStore, home: Home | None, use_cache: bool) -> list[SessionSummary]:
     """The listing from the store's entries (and the home's catalog file if `use_cache`)."""
-    loaded = _load(home, views=False) if use_cache and home is not None else Loaded([], "", {}, 0)
-    fresh = _refresh(store, home if use_cache else None, loaded, None, home)
+    loaded = _load(home, views=False) if use_cache and home is not None else Loaded([], {}, 0)
+    fresh = _refresh(store, home if use_cache else None, loaded, home)
     return [cast("CatalogEntry | WholeEntry", e).summary for e in fresh]  # decoded
 
 
@@ -345,7 +377,6 @@ def _refresh(
     store: SessionStore,
     home: Home | None,
     loaded: Loaded,
-    rows: Rows | None,
     reader: Home | None = None,
 ) -> list[Entry]:
     """`loaded`'s entries brought up to the store's, saved to `home`'s catalog when worth it.
@@ -367,7 +398,6 @@ def _refresh(
     # Rewrite the catalog when its set of sessions changed or a log was read whole.
     changed = loaded.size == 0
     grown = 0  # log bytes read past cached offsets
-    missing = 0  # entries kept without a row
     ordered = True  # as saved: then an unchanged journal needs no sort
     previous = "~"  # sorts after every id
     for old in loaded.entries:
@@ -381,8 +411,6 @@ def _refresh(
             continue
         if old.status == "completed" and epoch == old.epoch:
             keep(old)  # ended: it can never grow (see the module docstring)
-            if old.row is None:
-                missing += 1
             continue
         entry = found.entry(sid)
         head = entry.head() if entry is not None else None
@@ -392,49 +420,27 @@ def _refresh(
         size = head.offset
         if old.epoch == head.epoch and old.offset == size and old.size_bytes == size:
             keep(old)
-            if old.row is None:
-                missing += 1
             continue
         if old.epoch == head.epoch and old.offset <= size:
             grown += size - old.offset
         else:
             changed = True
-        keep(refresh_entry(store, logs, sid, head, old, meta, rows))
+        keep(refresh_entry(store, logs, sid, head, old, meta))
     added = False
     for sid in epochs:  # what the catalog does not know yet
         entry = found.entry(sid)
         head = entry.head() if entry is not None else None
         if head is None:
             continue
-        keep(refresh_entry(store, logs, sid, head, None, meta, rows))
+        keep(refresh_entry(store, logs, sid, head, None, meta))
         added = True
     if added or not ordered:
         fresh.sort(key=_session_id, reverse=True)
         changed = True
-    made = 0
-    if rows is not None and (missing or loaded.tag != rows.tag):
-        made = _fill_rows(fresh, loaded, rows)
-    worth = changed or grown * _SAVE_SHARE >= loaded.size or made * _SAVE_SHARE >= len(fresh)
+    worth = changed or grown * _SAVE_SHARE >= loaded.size
     if home is not None and (fresh or loaded.entries) and worth:
-        tag = loaded.tag if rows is None else rows.tag
-        _save(home, fresh, tag, meta)
+        _save(home, fresh, meta)
     return fresh
-
-
-def _fill_rows(entries: list[Entry], loaded: Loaded, rows: Rows) -> int:
-    """Make the rows `entries` lack (all of them under another tag); how many were made."""
-    made = 0
-    stale = loaded.tag != rows.tag
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, EntryView) or (not stale and entry.row is not None):
-            continue  # refreshed now (its row made), or kept
-        try:
-            summary = summary_of(entry, loaded.json_metadata)
-        except ValueError:
-            continue  # read from its log when asked for; no row kept
-        entries[i] = with_summary(entry, summary, make_row(rows, summary))
-        made += 1
-    return made
 
 
 def _list_kept(store: SessionStore, keeper: ListingStore) -> list[SessionSummary]:

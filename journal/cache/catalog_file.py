@@ -1,26 +1,29 @@
 """The listing catalog's format: its entries, encoding and decoding (contract: catalog.py's).
 
-Format (msgpack, version `CATALOG_VERSION`): ``[version, row_tag, entries,
+Format (msgpack, version `CATALOG_VERSION`): ``[version, entries,
 json_metadata]``, entries newest first (by id), each an array
 ``[session_id, status, activity, project_name, problems, size_bytes, epoch,
-offset, line, next_seq, state, summary, row]``:
+offset, line, next_seq, state, summary]``:
 - the leading keys repeat what a listing filters and sorts on (``activity`` is
   the last activity, else the start time, else ""), so an `EntryView` decoding
   of a catalog builds no `SessionSummary`: it keeps each summary's msgpack
   (``summary``, a map) as it is, decoded only for the sessions a caller asks
-  about (`summary_of`) or must refresh. `CatalogEntry` decodes the same bytes
+  about (`summary_of`) or must refresh. `WholeEntry` decodes the same bytes
   with every summary built in one pass (what `list_summaries` returns).
-- ``row`` is a derived encoding of the summary made by the caller's `Rows`
-  (`replay.listing`: the session's JSON row of `p8j ls --json`), a bin, kept
-  so a listing of unchanged sessions encodes nothing: nil when none was made
-  yet, empty when the maker declined (a row that depends on more than the
-  summary), and valid only under the ``row_tag`` it was made with. Rows are
-  trusted as the summaries are: the catalog is a file of ours in the home.
 - ``json_metadata`` maps a session id to its metadata as JSON, for metadata
   msgpack cannot hold (integers beyond 64 bits); its summary holds {} then.
 
-A `CatalogEntry` is an entry in memory with its summary (and row) decoded or
-just made; entries of both kinds are written alike. Any catalog of another
+Rows (``rows.msgpack`` beside it, `decode_rows`/`encode_rows`): ``[version,
+tag, {session_id: [epoch, offset, row]}]``, a derived encoding of each summary
+made by a caller's `Rows` (`replay.listing`: the session's JSON row of
+`p8j ls --json`) under ``tag``, valid for the entry of that epoch and offset
+only; empty when the maker declined (a row that depends on more than the
+summary). Kept apart so a listing that needs no row reads none. Rows are
+trusted as the summaries are: files of ours in the home.
+
+A `CatalogEntry` is an entry in memory with its summary decoded or just made;
+entries of every kind are written alike (an entry's ``row``, set in memory, is
+never written to the catalog). Any catalog of another
 version, or that does not decode, is None here: the caller rebuilds it. A
 summary that does not decode (or names another session) is a ValueError from
 `summary_of`. Encoding leaves out an entry
@@ -41,13 +44,16 @@ __all__ = [
     "CATALOG_VERSION",
     "CatalogEntry",
     "EntryView",
+    "KeptRow",
     "Loaded",
     "Rows",
     "WholeEntry",
     "decode_entries",
+    "decode_rows",
     "decode_views",
     "decode_whole",
     "encode_entries",
+    "encode_rows",
     "entry_of",
     "make_row",
     "summary_of",
@@ -55,7 +61,7 @@ __all__ = [
 ]
 
 # 3: cwd, forked_from, title_source; 4: source times, usage, links; 5: import pauses
-# timeless; 6: listing keys first, the summary decoded on demand, a derived row per entry.
+# timeless; 6: listing keys first, the summary decoded on demand (rows in rows.msgpack).
 CATALOG_VERSION = 6
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
@@ -69,7 +75,7 @@ class Rows(NamedTuple):
     make: Callable[[SessionSummary], bytes | None]  # None: this summary has no fixed row
 
 
-class CatalogEntry(msgspec.Struct, array_like=True, gc=False):
+class CatalogEntry(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
     """One session's summary and the store position (and reader state) it covers."""
 
     session_id: str
@@ -84,10 +90,10 @@ class CatalogEntry(msgspec.Struct, array_like=True, gc=False):
     next_seq: _Count
     state: str | None
     summary: SessionSummary
-    row: bytes | None
+    row: bytes | None = None  # in memory only (never set when written: omitted)
 
 
-class EntryView(msgspec.Struct, array_like=True, gc=False):
+class EntryView(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
     """An entry as read: keys, position, the summary and row still encoded (in bins)."""
 
     session_id: str
@@ -102,12 +108,11 @@ class EntryView(msgspec.Struct, array_like=True, gc=False):
     next_seq: _Count
     state: str | None
     summary: msgspec.Raw  # the summary's msgpack: decoded on demand
-    row: bytes | None  # a copy is cheaper to use than a view into the catalog
+    row: bytes | None = None  # the kept row, set in memory (`CatalogListing`)
 
 
 class _Catalog(msgspec.Struct, array_like=True, gc=False):
     version: int
-    row_tag: str
     entries: list[EntryView]  # newest first: an unchanged journal lists without a sort
     # Nearly always empty: loading then costs nothing per entry.
     json_metadata: dict[str, bytes] = {}
@@ -128,12 +133,10 @@ class WholeEntry(msgspec.Struct, array_like=True, gc=False):
     next_seq: _Count
     state: str | None
     summary: SessionSummary
-    row: msgspec.Raw  # a bin or nil, written back as it is
 
 
 class _WholeCatalog(msgspec.Struct, array_like=True, gc=False):
     version: int
-    row_tag: str
     entries: list[WholeEntry]
     json_metadata: dict[str, bytes] = {}
 
@@ -142,7 +145,6 @@ class _CatalogOut(msgspec.Struct, array_like=True, gc=False):
     """A catalog to encode: entries of either kind, written alike."""
 
     version: int
-    row_tag: str
     entries: list[Any]
     json_metadata: dict[str, bytes]
 
@@ -151,7 +153,6 @@ _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(_Catalog)
 _WHOLE_DEC = msgspec.msgpack.Decoder(_WholeCatalog)
 _SUMMARY_DEC = msgspec.msgpack.Decoder(SessionSummary)
-_ROW_DEC = msgspec.msgpack.Decoder(bytes | None)
 _JSON_ENC = msgspec.json.Encoder()
 _JSON_DEC = msgspec.json.Decoder(dict[str, Any])
 # What msgpack cannot encode although a log holds it (integers beyond 64 bits, a lone
@@ -163,19 +164,17 @@ _DECODE_ERRORS = (ValueError, RecursionError)
 
 
 class Loaded:
-    """A catalog as read: entries (newest first), row tag, JSON metadata, size in bytes."""
+    """A catalog as read: entries (newest first), JSON metadata, size in bytes."""
 
-    __slots__ = ("entries", "json_metadata", "size", "tag")
+    __slots__ = ("entries", "json_metadata", "size")
 
     def __init__(
         self,
         entries: list[CatalogEntry | EntryView | WholeEntry],
-        tag: str,
         json_metadata: dict[str, bytes],
         size: int,
     ) -> None:
         self.entries = entries
-        self.tag = tag
         self.json_metadata = json_metadata
         self.size = size
 
@@ -197,9 +196,8 @@ def entry_of(
     line: int,
     next_seq: int,
     state: str | None,
-    row: bytes | None = None,
 ) -> CatalogEntry:
-    """The entry of `summary` covering that position (`row`: its derived row, if made)."""
+    """The entry of `summary` covering that position."""
     return CatalogEntry(
         summary.session_id,
         summary.status,
@@ -213,7 +211,6 @@ def entry_of(
         next_seq,
         state,
         summary,
-        row,
     )
 
 
@@ -236,9 +233,9 @@ def summary_of(
     return summary
 
 
-def decode_views(data: bytes) -> tuple[list[EntryView], str, dict[str, bytes]] | None:
-    """A catalog's entries (newest first), row tag and JSON metadata, or None if it is
-    unreadable or of another version."""
+def decode_views(data: bytes) -> tuple[list[EntryView], dict[str, bytes]] | None:
+    """A catalog's entries (newest first) and JSON metadata, or None if it is unreadable or
+    of another version."""
     try:
         with gc_paused():
             cat = _DEC.decode(data)
@@ -246,7 +243,7 @@ def decode_views(data: bytes) -> tuple[list[EntryView], str, dict[str, bytes]] |
         return None
     if cat.version != CATALOG_VERSION:  # an older layout usually fails to decode anyway
         return None
-    return cat.entries, cat.row_tag, cat.json_metadata
+    return cat.entries, cat.json_metadata
 
 
 def decode_entries(data: bytes) -> list[CatalogEntry] | None:
@@ -254,11 +251,11 @@ def decode_entries(data: bytes) -> list[CatalogEntry] | None:
     found = decode_whole(data)
     if found is None:
         return None
-    return [with_summary(e, e.summary, _ROW_DEC.decode(e.row)) for e in found[0]]
+    return [with_summary(e, e.summary) for e in found]
 
 
-def decode_whole(data: bytes) -> tuple[list[WholeEntry], str] | None:
-    """A catalog's entries (summaries decoded in one pass) and row tag; None as above."""
+def decode_whole(data: bytes) -> list[WholeEntry] | None:
+    """A catalog's entries, summaries decoded in one pass; None as for `decode_views`."""
     try:
         with gc_paused():
             cat = _WHOLE_DEC.decode(data)
@@ -272,25 +269,21 @@ def decode_whole(data: bytes) -> tuple[list[WholeEntry], str] | None:
         return None
     if any(e.summary.session_id != e.session_id for e in cat.entries):
         return None
-    return cat.entries, cat.row_tag
+    return cat.entries
 
 
-def with_summary(
-    view: EntryView | WholeEntry, summary: SessionSummary, row: bytes | None
-) -> CatalogEntry:
-    """`view` in memory with its decoded `summary` and `row`."""
+def with_summary(view: EntryView | WholeEntry, summary: SessionSummary) -> CatalogEntry:
+    """`view` in memory with its decoded `summary`."""
     v = view
     return CatalogEntry(
         *(v.session_id, v.status, v.activity, v.project_name, v.problems, v.size_bytes),
         *(v.epoch, v.offset, v.line, v.next_seq, v.state),
         summary,
-        row,
     )
 
 
 def encode_entries(
     entries: list[CatalogEntry] | list[CatalogEntry | EntryView | WholeEntry],
-    row_tag: str = "",
     json_metadata: dict[str, bytes] | None = None,
 ) -> bytes | None:
     """The catalog's bytes, or None if it cannot be encoded even without its odd entries.
@@ -305,7 +298,7 @@ def encode_entries(
             if e.session_id in json_metadata
         }
     try:
-        return _ENC.encode(_CatalogOut(CATALOG_VERSION, row_tag, list(entries), extra))
+        return _ENC.encode(_CatalogOut(CATALOG_VERSION, list(entries), extra))
     except _ENCODE_ERRORS:
         pass
     # Rare: some session holds what msgpack cannot (metadata, usually). Find it.
@@ -328,6 +321,45 @@ def encode_entries(
             entry = bare
         kept.append(entry)
     try:
-        return _ENC.encode(_CatalogOut(CATALOG_VERSION, row_tag, kept, extra))
+        return _ENC.encode(_CatalogOut(CATALOG_VERSION, kept, extra))
     except _ENCODE_ERRORS:
         return None
+
+
+class KeptRow(msgspec.Struct, array_like=True, gc=False):
+    """A kept row and the entry position (epoch, offset) it was made for."""
+
+    epoch: int
+    offset: int
+    row: bytes
+
+
+class _RowsFile(msgspec.Struct, array_like=True, gc=False):
+    version: int
+    tag: str
+    rows: dict[str, KeptRow]
+
+
+_ROWS_DEC = msgspec.msgpack.Decoder(_RowsFile)
+
+
+def decode_rows(data: bytes, tag: str) -> dict[str, KeptRow]:
+    """The kept rows made under `tag` by session id ({} if another tag, version or unreadable)."""
+    try:
+        with gc_paused():
+            found = _ROWS_DEC.decode(data)
+    except _DECODE_ERRORS:
+        return {}
+    if found.version != CATALOG_VERSION or found.tag != tag:
+        return {}
+    return found.rows
+
+
+def encode_rows(tag: str, entries: list[CatalogEntry | EntryView | WholeEntry]) -> bytes:
+    """The rows file of `entries` (those with a row set) made under `tag`."""
+    rows = {
+        e.session_id: KeptRow(e.epoch, e.offset, e.row)
+        for e in entries
+        if not isinstance(e, WholeEntry) and e.row is not None
+    }
+    return _ENC.encode(_RowsFile(CATALOG_VERSION, tag, rows))

@@ -85,6 +85,14 @@ def test_unchanged_sessions_are_not_built_or_encoded_again(
     assert built == ["active"]  # the crashed one: its state needs the lock probed
 
 
+def test_a_table_listing_reads_and_makes_no_row(mixed: Home) -> None:
+    assert len(list_sessions(mixed)) == 6
+    assert not (mixed.cache_dir / "rows.msgpack").exists()
+    assert not listing_catalog(mixed, rows=False).has_rows
+    sessions_json(mixed)
+    assert (mixed.cache_dir / "rows.msgpack").is_file()
+
+
 def test_a_live_session_is_probed_every_time(rhome: Home) -> None:
     mgr, live = _session(rhome, "alpha", None)
     try:

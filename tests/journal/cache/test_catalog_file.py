@@ -13,6 +13,7 @@ from p8j.journal.cache.catalog import Rows, list_catalog
 from p8j.journal.store.fs import LogCursor
 
 CACHE = "catalog.msgpack"
+ROWS = "rows.msgpack"
 
 
 def _sessions(home: Home, n: int = 3) -> list[str]:
@@ -53,8 +54,8 @@ def test_views_hold_the_keys_and_decode_summaries_on_demand(home: Home) -> None:
     expected = list_summaries(home)
     found = catalog_file.decode_views((home.cache_dir / CACHE).read_bytes())
     assert found is not None
-    views, tag, json_metadata = found
-    assert [v.session_id for v in views] == list(reversed(sids)) and tag == ""
+    views, json_metadata = found
+    assert [v.session_id for v in views] == list(reversed(sids))
     assert [v.status for v in views] == [s.status for s in expected]
     assert [v.activity for v in views] == [s.last_activity for s in expected]
     assert [v.project_name for v in views] == [s.project_name for s in expected]
@@ -70,12 +71,15 @@ def test_rows_are_made_once_and_kept(home: Home, monkeypatch: pytest.MonkeyPatch
     by_id = {e.session_id: e.row for e in first.entries}
     assert by_id == {sids[0]: b"<title 0>", sids[1]: b"", sids[2]: b"<title 2>"}
     saved = (home.cache_dir / CACHE).stat()
+    saved_rows = (home.cache_dir / ROWS).stat()
     made.clear()
     read = _reads(monkeypatch)
     again = list_catalog(home, _rows(made))
     assert made == [] and read == []  # kept: nothing made, no log read, nothing saved
     assert {e.session_id: e.row for e in again.entries} == by_id
     assert (home.cache_dir / CACHE).stat().st_mtime_ns == saved.st_mtime_ns
+    assert (home.cache_dir / ROWS).stat().st_mtime_ns == saved_rows.st_mtime_ns
+    assert all(e.row is None for e in list_catalog(home).entries)  # no Rows: none read
     # A listing without rows (and its save) keeps them for the next listing with rows.
     with SessionManager(home) as mgr:
         mgr.start_session("new")
@@ -83,6 +87,35 @@ def test_rows_are_made_once_and_kept(home: Home, monkeypatch: pytest.MonkeyPatch
     list_summaries(home)
     list_catalog(home, _rows(made))
     assert len(made) == 1  # the new session's only
+    made.clear()
+    with SessionManager(home) as mgr:  # a session grown: its row is of an older position
+        mgr.resume_session(sids[1])
+        mgr.record_message({"role": "user", "content": "more"})
+        mgr.end_session()
+    grown = list_catalog(home, _rows(made))
+    assert made == [sids[1]]
+    assert {e.session_id: e.row for e in grown.entries}[sids[1]] == b"<title 1>"
+    assert list_catalog(
+        home,
+        _rows(made),
+    ).has_rows and made == [sids[1]]
+
+
+def test_rows_of_another_tag_or_unreadable_are_made_again(home: Home) -> None:
+    sids = _sessions(home)
+    made: list[str] = []
+    list_catalog(home, _rows(made))
+    made.clear()
+    list_catalog(home, Rows("another", _rows(made).make))
+    assert sorted(made) == sorted(sids)
+    (home.cache_dir / ROWS).write_bytes(b"\x93garbage")
+    made.clear()
+    assert [e.row for e in list_catalog(home, _rows(made)).entries] == [
+        b"<title 2>",
+        b"",
+        b"<title 0>",
+    ]
+    assert len(made) == 3
 
 
 def test_a_summary_that_does_not_decode_is_read_from_its_log(home: Home) -> None:
