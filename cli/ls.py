@@ -16,11 +16,9 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import click
-import msgspec
 
-from p8j.journal.cache.catalog import SessionSummary, list_summaries
 from p8j.journal.cache.titles import TITLE_MAX
-from p8j.replay.listing import SORTS, SessionListing, archived_summaries, list_sessions
+from p8j.replay.listing import SORTS, SessionListing, list_sessions, listing_catalog, sessions_json
 
 from .options import SINCE, STATE_LIST, count, current_store, shared_options, stdout_style
 
@@ -43,7 +41,6 @@ _STATE_COLORS = {
     "active": "cyan",
     "damaged": "magenta",
 }
-_ENC = msgspec.json.Encoder()
 # The fourth column, between STATE and DURATION, is the time the order is by.
 _HEADERS = ("ID", "PROJECT", "STATE", "DURATION", "MSGS", "CMDS", "EXECS", "TITLE")
 
@@ -128,12 +125,12 @@ def _rows(rows: list[SessionListing], relative: bool, prefix: int, sort: str) ->
     return out
 
 
-def _table(rows: list[SessionListing], summaries: list[SessionSummary], sort: str) -> list[str]:
+def _table(rows: list[SessionListing], ids: list[str], sort: str) -> list[str]:
     from .render import ID_CHARS, is_terminal, table, terminal_width
 
     tty = is_terminal()
     style = stdout_style()
-    prefix = short_ids([s.session_id for s in summaries], ID_CHARS)
+    prefix = short_ids(ids, ID_CHARS)
 
     def state_style(text: str) -> str:
         return style(text, _STATE_COLORS.get(text))
@@ -227,7 +224,8 @@ def ls(
 ) -> None:
     """List sessions, most recently active first."""
     store = current_store()
-    summaries = archived_summaries(store) if archived else list_summaries(store)
+    # Only --json writes the kept rows: a table or -q reads none (rows.msgpack).
+    catalog = listing_catalog(store, archived=archived, rows=as_json or as_jsonl)
     table_only = not (as_json or as_jsonl or quiet)
     cut = False
     if show_all:
@@ -235,6 +233,21 @@ def ls(
     elif limit is None and table_only:
         limit = TABLE_LIMIT  # people read the newest few; scripts get everything
         cut = True
+    if as_json or as_jsonl:
+        # Kept rows written as they are: no row is built or encoded for an unchanged session.
+        out = sessions_json(
+            store,
+            project=project,
+            states=states,
+            since=since,
+            limit=limit,
+            sort=sort,
+            cwd=cwd,
+            catalog=catalog,
+            lines=as_jsonl,
+        )
+        click.echo(out, nl=not as_jsonl)  # bytes: written as they are, no str round trip
+        return
     want = None if limit is None else limit + 1  # one more tells whether there is more
     rows = list_sessions(
         store,
@@ -242,24 +255,19 @@ def ls(
         states=states,
         since=since,
         limit=want,
-        summaries=summaries,
         sort=sort,
         cwd=cwd,
+        catalog=catalog,
     )
     more = limit is not None and len(rows) > limit
     rows = rows[:limit] if limit is not None else rows
-    if as_json:
-        click.echo(_ENC.encode(rows))  # bytes: written as they are, no str round trip
-        return
-    if as_jsonl:
-        click.echo(_ENC.encode_lines(rows), nl=False)
-        return
     if quiet:
         if rows:
             click.echo("\n".join([row.session_id for row in rows]))
         return
     filtered = bool(project or states or since or cwd is not None or limit == 0)
-    _print_table(_place(store), rows, summaries, sort, filtered=filtered)
+    ids = [entry.session_id for entry in catalog.entries]
+    _print_table(_place(store), rows, ids, sort, filtered=filtered)
     if more and cut:
         which = "most recently active" if sort == "activity" else "newest"
         click.echo(f"p8j: showing the {limit} {which} sessions; -n N or --all shows more", err=True)
@@ -275,7 +283,7 @@ def _place(store: SessionStore) -> str:
 def _print_table(
     place: str,
     rows: list[SessionListing],
-    summaries: list[SessionSummary],
+    ids: list[str],
     sort: str,
     *,
     filtered: bool,
@@ -289,4 +297,4 @@ def _print_table(
         else:
             click.echo(f"No sessions in {escape(place)} yet. Try `p8j demo`.", err=True)
         return
-    click.echo("\n".join(_table(rows, summaries, sort)))
+    click.echo("\n".join(_table(rows, ids, sort)))

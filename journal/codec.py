@@ -43,7 +43,9 @@ __all__ = [
 ]
 
 _ENCODER = msgspec.json.Encoder()
-_DECODER: msgspec.json.Decoder[AnyEvent] = msgspec.json.Decoder(AnyEvent)
+# Built on first decode (`_decoder`): its type tree of every event costs ~3 ms, which a
+# command that reads no log (`p8j ls` of an up-to-date catalog) should not pay.
+_DECODER: msgspec.json.Decoder[AnyEvent] | None = None
 _RAW_DECODER = msgspec.json.Decoder(dict[str, Any])
 _KNOWN_TAGS = frozenset(t.__name__ for t in EVENT_TYPES)
 _CRC_KEY = b',"crc":"'
@@ -58,6 +60,13 @@ _crc32 = zlib.crc32
 _BODY = operator.itemgetter(slice(None, -CRC_SUFFIX_LEN))
 _SUFFIX_OF = operator.itemgetter(slice(-CRC_SUFFIX_LEN, None))
 _CLOSES = itertools.repeat(b"}")
+
+
+def _decoder() -> msgspec.json.Decoder[AnyEvent]:
+    global _DECODER
+    if _DECODER is None:
+        _DECODER = msgspec.json.Decoder(AnyEvent)
+    return _DECODER
 
 
 def encode_event(event: Event) -> bytes:
@@ -171,7 +180,7 @@ def decode_line(
             "checksum mismatch or missing crc", path=path, line=lineno, offset=offset, data=line
         )
     try:
-        return _DECODER.decode(line)
+        return (_DECODER or _decoder()).decode(line)
     except _DECODE_ERRORS as exc:
         unknown = _unknown(line)
         if unknown is not None:
@@ -187,7 +196,7 @@ def decode_written(line: bytes) -> AnyEvent:
     A writer folds this, not the event it built, so what it keeps in memory is
     exactly what a replay reads: plain JSON values, nothing shared with the caller.
     """
-    return _DECODER.decode(line)
+    return (_DECODER or _decoder()).decode(line)
 
 
 def decode_block(block: bytes) -> list[AnyEvent]:
@@ -196,4 +205,4 @@ def decode_block(block: bytes) -> list[AnyEvent]:
     Raises msgspec.DecodeError (or RecursionError / UnicodeDecodeError on hostile
     bytes) on any bad line; callers fall back to `decode_line` per line to name it.
     """
-    return _DECODER.decode_lines(block)
+    return (_DECODER or _decoder()).decode_lines(block)

@@ -4,7 +4,7 @@ Contract:
 - `list_sessions` returns `SessionListing`s most recently active first (``sort="activity"``,
   by the last event's time, as Claude Code's ``/resume`` orders them) or newest
   first by start time (``sort="started"``), built
-  from the journal's derived catalog (`p8j.journal.cache.catalog.list_summaries`), so a
+  from the journal's derived catalog (`p8j.journal.cache.catalog.list_catalog`), so a
   listing reads no unchanged log. Filters run on the summaries first; rows
   (lock probe, duration) are built only for sessions that pass them, and with
   `limit`, only for the newest N.
@@ -26,6 +26,11 @@ Contract:
   `limit` keeps the newest N after filtering. With `archived`, only archived
   sessions are listed (read through their archives; they are never cached;
   only a file store has archives).
+- `sessions_json` is `list_sessions` encoded as JSON (an array, or one object a
+  line): the same bytes. A session whose row is fixed by its summary (any not
+  ``active``: no lock to probe) has its row kept in the catalog (`ROWS`), so
+  listing unchanged sessions encodes nothing; ``_ROW_VERSION`` names the row's
+  format with its fields, and rows of another format are made again.
 - Every function takes the store to list (a `SessionStore`; a `Home` or a path
   means the file store there) and reads it only through the store seam.
 - `parse_since` accepts a duration before now (``90s``, ``15m``, ``2h``,
@@ -40,14 +45,22 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
+from operator import attrgetter
 from typing import Any, Literal
 
 import msgspec
 
 from p8j.journal import Home
-from p8j.journal.cache.catalog import SessionSummary, list_summaries, summarize
+from p8j.journal.cache.catalog import (
+    CatalogListing,
+    Rows,
+    SessionSummary,
+    list_catalog,
+    summarize,
+)
+from p8j.journal.cache.catalog_file import entry_of
 from p8j.journal.errors import JournalIOError, P8jError
 from p8j.journal.fidelity import usage_dict
 from p8j.journal.store.base import SessionStore, is_home_store
@@ -55,15 +68,18 @@ from p8j.journal.store.select import as_store
 from p8j.journal.timefmt import format_ts, parse_ts
 
 __all__ = [
+    "ROWS",
     "SORTS",
     "STATES",
     "SessionListing",
     "State",
     "archived_summaries",
     "list_sessions",
+    "listing_catalog",
     "listing_of",
     "parse_since",
     "session_state",
+    "sessions_json",
 ]
 
 State = Literal["live", "crashed", "imported", "paused", "completed", "damaged"]
@@ -231,6 +247,20 @@ def _usage(summary: SessionSummary) -> tuple[dict[str, int] | None, dict[str, di
     return usage_dict(tally.total()), by_model
 
 
+def _row(summary: SessionSummary) -> bytes | None:
+    """The JSON row of a session whose row its summary fixes (not active), else None."""
+    if summary.status == "active":
+        return None  # live or crashed: known only with the write lock probed
+    return _ROW_ENC.encode(listing_of("", summary))  # not active: `home` is not used
+
+
+_ROW_ENC = msgspec.json.Encoder()
+# The kept rows' format: bump when `listing_of` or the row's encoding changes what a row
+# holds (a change of SessionListing's fields changes the tag by itself).
+_ROW_VERSION = 1
+ROWS = Rows(f"listing {_ROW_VERSION}: {' '.join(SessionListing.__struct_fields__)}", _row)
+
+
 def _state_matches(states: frozenset[str], state: str) -> bool:
     if state in states:
         return True
@@ -257,6 +287,21 @@ def archived_summaries(home: Where) -> list[SessionSummary]:
     return out
 
 
+def listing_catalog(home: Where, *, archived: bool = False, rows: bool = True) -> CatalogListing:
+    """The sessions to list (archived ones with `archived`), with their kept JSON `rows`."""
+    store = as_store(home)
+    if archived:
+        return _wrapped(store, archived_summaries(store))
+    return list_catalog(store, ROWS if rows else None)
+
+
+def _wrapped(store: SessionStore, summaries: list[SessionSummary]) -> CatalogListing:
+    """`summaries` as a listing's entries (no rows kept)."""
+    return CatalogListing(
+        store, None, [entry_of(s, 0, 0, 1, 0, None) for s in summaries], {}, False
+    )
+
+
 def list_sessions(
     home: Where,
     *,
@@ -268,49 +313,127 @@ def list_sessions(
     sort: str = "activity",
     cwd: str | os.PathLike[str] | None = None,
     archived: bool = False,
+    catalog: CatalogListing | None = None,
 ) -> list[SessionListing]:
     """Sessions most recently active (or started) first, filtered (see the module docstring)."""
-    if sort not in SORTS:
-        raise ValueError(f"unknown sort {sort!r}: expected one of {', '.join(SORTS)}")
-    wanted = frozenset(states) if states else None
-    if wanted is not None:
-        unknown = sorted(wanted.difference(STATES))
-        if unknown:
-            raise ValueError(f"unknown state {unknown[0]!r}: expected one of {', '.join(STATES)}")
-    bound = format_ts(since) if since is not None else None
-    # What fnmatchcase does per call, compiled once: the filter may see 100k summaries.
-    in_project = re.compile(fnmatch.translate(project)).match if project is not None else None
-    where = _normal(cwd) if cwd is not None else None
+    filters = _Filters(project, states, since, cwd)
     store = as_store(home)
-    if summaries is None:
-        summaries = archived_summaries(store) if archived else list_summaries(store)
-    ordered = summaries
-    if sort == "activity":
-        ordered = sorted(ordered, key=_activity, reverse=True)  # stable: ties stay newest first
+    if catalog is None:
+        if summaries is None:
+            catalog = listing_catalog(store, archived=archived, rows=False)
+        else:
+            catalog = _wrapped(store, summaries)
     rows: list[SessionListing] = []
-    for summary in ordered:
+    for entry in _ordered(catalog, sort):
         if limit is not None and len(rows) >= limit:
             break
-        if in_project is not None and in_project(summary.project_name) is None:
+        if not filters.keeps(catalog, entry):
             continue
-        if where is not None and (summary.cwd is None or _normal(summary.cwd) != where):
-            continue
-        if bound is not None and (summary.last_activity or summary.start_time or "") < bound:
-            continue
-        # A damaged session's state is known only with the lock probed (live or damaged).
-        guess = summary.status if summary.status != "active" else "active-any"
-        if wanted is not None and not summary.problems and not _state_matches(wanted, guess):
-            continue
-        row = listing_of(store, summary)
-        if wanted is not None and not _state_matches(wanted, row.state):
-            continue
-        rows.append(row)
+        row = listing_of(store, catalog.summary(entry))
+        if filters.wanted is None or _state_matches(filters.wanted, row.state):
+            rows.append(row)
     return rows
 
 
-def _activity(summary: SessionSummary) -> str:
-    # RFC 3339 UTC strings of one width sort as the instants they name.
-    return summary.last_activity or summary.start_time or ""
+def sessions_json(
+    home: Where,
+    *,
+    project: str | None = None,
+    states: Iterable[str] | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    sort: str = "activity",
+    cwd: str | os.PathLike[str] | None = None,
+    catalog: CatalogListing | None = None,
+    lines: bool = False,
+) -> bytes:
+    """`list_sessions`'s rows as a JSON array (`lines`: one JSON object a line)."""
+    filters = _Filters(project, states, since, cwd)
+    store = as_store(home)
+    if catalog is None:
+        catalog = listing_catalog(store)
+    wanted = filters.wanted
+    keeps = filters.keeps if filters.active else None
+    kept = catalog.has_rows
+    out: list[bytes] = []
+    for entry in _ordered(catalog, sort):
+        if limit is not None and len(out) >= limit:
+            break
+        if keeps is not None and not keeps(catalog, entry):
+            continue
+        status = entry.status
+        if kept and status != "active":
+            row = entry.row
+            if row:  # its state is fixed by the summary (listing_of's rule)
+                if wanted is None or _state_matches(
+                    wanted, "damaged" if entry.problems else status
+                ):
+                    out.append(row)
+                continue
+        listed = listing_of(store, catalog.summary(entry))
+        if wanted is None or _state_matches(wanted, listed.state):
+            out.append(_ROW_ENC.encode(listed))
+    if lines:
+        return b"\n".join(out) + b"\n" if out else b""
+    return b"[" + b",".join(out) + b"]"
+
+
+class _Filters:
+    """`list_sessions`'s filters, checked on a catalog entry before its row is built."""
+
+    __slots__ = ("active", "bound", "in_project", "wanted", "where")
+
+    def __init__(
+        self,
+        project: str | None,
+        states: Iterable[str] | None,
+        since: datetime | None,
+        cwd: str | os.PathLike[str] | None,
+    ) -> None:
+        self.wanted = frozenset(states) if states else None
+        if self.wanted is not None:
+            unknown = sorted(self.wanted.difference(STATES))
+            if unknown:
+                raise ValueError(
+                    f"unknown state {unknown[0]!r}: expected one of {', '.join(STATES)}"
+                )
+        self.bound = format_ts(since) if since is not None else None
+        # What fnmatchcase does per call, compiled once: the filter may see 100k summaries.
+        self.in_project = (
+            re.compile(fnmatch.translate(project)).match if project is not None else None
+        )
+        self.where = _normal(cwd) if cwd is not None else None
+        self.active = bool(
+            project is not None or self.wanted or since is not None or cwd is not None
+        )
+
+    def keeps(self, catalog: CatalogListing, entry: Any) -> bool:
+        """False if `entry` fails a filter (states: as far as known before the lock probe)."""
+        if self.in_project is not None and self.in_project(entry.project_name) is None:
+            return False
+        if self.bound is not None and entry.activity < self.bound:
+            return False
+        # A damaged session's state is known only with the lock probed (live or damaged).
+        wanted = self.wanted
+        if wanted is not None and not entry.problems:
+            guess = entry.status if entry.status != "active" else "active-any"
+            if not _state_matches(wanted, guess):
+                return False
+        if self.where is not None:
+            cwd = catalog.summary(entry).cwd
+            return cwd is not None and _normal(cwd) == self.where
+        return True
+
+
+def _ordered(catalog: CatalogListing, sort: str) -> Iterator[Any]:
+    """The catalog's entries in listing order (`sort`)."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}: expected one of {', '.join(SORTS)}")
+    if sort == "started":
+        return iter(catalog.entries)  # newest first by id: ids are time-ordered
+    # RFC 3339 UTC strings of one width sort as the instants they name (`activity`: the
+    # last activity, else the start). Stable: ties stay newest first.
+    return iter(sorted(catalog.entries, key=attrgetter("activity"), reverse=True))
 
 
 def _normal(path: str | os.PathLike[str]) -> str:

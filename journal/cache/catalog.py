@@ -59,6 +59,15 @@ Contract:
 - `list_summaries` takes a store or a home (read as its file store); on a
   file store it applies the home rule first (`Home.check`): an unsafe home is
   refused with `UnsafePathError`, also by listing; a missing one lists empty.
+- `list_catalog` is the listing for `p8j ls`: the same entries, read as
+  `EntryView`s (catalog_file.py: the keys a listing filters and sorts on, the
+  summary decoded only when asked for) and, with a `Rows`, the caller's derived
+  row of each summary kept beside it in ``rows.msgpack`` (made for an entry
+  without a row of its epoch and offset; saved once made for 1/16 of the
+  entries, written like the catalog). A summary that does not
+  decode (catalog_file.py) is read from its log instead, and the catalog is
+  dropped: the next listing rebuilds it. Other stores (NATS) list as
+  `list_summaries` does, without rows.
 - Summaries are not tracked by the cycle collector (``gc=False``): they hold
   only strings, numbers and a metadata dict of JSON values, so they form no
   cycle unless a caller puts one in, and listing 100k sessions leaves the
@@ -69,12 +78,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
 from ..errors import P8jError
 from ..store.fs.layout import Home, check_file
+from .catalog_file import (
+    CATALOG_VERSION,
+    CatalogEntry,
+    EntryView,
+    Loaded,
+    Rows,
+    WholeEntry,
+    decode_entries,
+    decode_rows,
+    decode_views,
+    decode_whole,
+    encode_entries,
+    encode_rows,
+    entry_of,
+    make_row,
+    summary_of,
+)
 from .gc import gc_paused
 from .summary import SessionSummary, step, summarize
 from .titles import title_of
@@ -86,42 +112,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CATALOG_VERSION",
+    "CatalogListing",
+    "Rows",
     "SessionSummary",
+    "list_catalog",
     "list_store_summaries",
     "list_summaries",
     "summarize",
     "title_of",
 ]
 
-CATALOG_VERSION = (
-    5  # 3: cwd, forked_from, title_source; 4: source times, usage, links; 5: import pauses timeless
-)
-# Rewrite the catalog once the log bytes read past its offsets reach this share of its size.
+# Rewrite the catalog once the log bytes read past its offsets reach this share of its size
+# (and once rows were made for this share of its entries).
 _SAVE_SHARE = 16
 # A kept catalog is saved again once the store's mark moved this far (records written).
 _KEPT_SAVE_AFTER = 256
 
-
-_Count = Annotated[int, msgspec.Meta(ge=0)]
-
-
-class CatalogEntry(msgspec.Struct, array_like=True, gc=False):
-    """One session's summary and the store position (and reader state) it covers."""
-
-    summary: SessionSummary
-    epoch: _Count  # with `offset`: the store Position the summary covers
-    offset: _Count
-    line: Annotated[int, msgspec.Meta(ge=1)]
-    next_seq: _Count
-    state: str | None
-
-
-class _Catalog(msgspec.Struct, array_like=True, gc=False):
-    version: int
-    entries: list[CatalogEntry]  # newest first: an unchanged journal lists without a sort
-    # Session id -> its metadata as JSON, for metadata msgpack cannot encode (its entry
-    # holds {} instead). Nearly always empty: loading then costs nothing per entry.
-    json_metadata: dict[str, bytes] = {}
+Entry = CatalogEntry | EntryView | WholeEntry
 
 
 def __getattr__(name: str) -> Any:
@@ -142,26 +149,17 @@ def _cursor_type() -> type[LogCursor]:
     return real
 
 
-_ENC = msgspec.msgpack.Encoder()
-_DEC = msgspec.msgpack.Decoder(_Catalog)
-_JSON_ENC = msgspec.json.Encoder()
-_JSON_DEC = msgspec.json.Decoder(dict[str, Any])
 _NAME = "catalog.msgpack"
-# What msgpack cannot encode although a log holds it (integers beyond 64 bits, a lone
-# surrogate in a log another tool wrote).
-_ENCODE_ERRORS = (OverflowError, TypeError, ValueError, RecursionError)
-# Reading a damaged catalog: OS errors, msgspec's errors (ValueErrors, as is a
-# UnicodeDecodeError from a damaged string), a nesting too deep; P8jError for an
-# unsafe cache directory or file.
-_LOAD_ERRORS = (P8jError, OSError, ValueError, RecursionError)
+# Reading the catalog's file: OS errors; P8jError for an unsafe cache directory or file.
+_READ_ERRORS = (P8jError, OSError)
 
 
-def _read(home: Home) -> bytes:
-    """The catalog's bytes, read only if it is a regular file of ours (never blocks on a FIFO)."""
-    fd = home.open_file("cache", _NAME, os.O_RDONLY)
+def _read(home: Home, name: str = _NAME) -> bytes:
+    """A cache file's bytes, read only if it is a regular file of ours (never blocks on a FIFO)."""
+    fd = home.open_file("cache", name, os.O_RDONLY)
     try:
         st = os.fstat(fd)
-        check_file(home.cache_dir / _NAME, st)
+        check_file(home.cache_dir / name, st)
         parts = []
         while piece := os.read(fd, max(st.st_size, 1 << 16)):
             parts.append(piece)
@@ -170,65 +168,25 @@ def _read(home: Home) -> bytes:
     return b"".join(parts)
 
 
-def _load(home: Home) -> tuple[list[CatalogEntry], int]:
-    """The cached entries (newest first) and the catalog's size in bytes."""
+def _load(home: Home, views: bool = True) -> Loaded:
+    """The cached entries (as views, or with summaries); none if missing or unreadable."""
     try:
         data = _read(home)
-    except _LOAD_ERRORS:
-        return [], 0
-    entries = decode_entries(data)
-    return ([], 0) if entries is None else (entries, len(data))
+    except _READ_ERRORS:
+        return Loaded([], {}, 0)
+    if not views:
+        whole = decode_whole(data)
+        if whole is None:
+            return Loaded([], {}, 0)
+        return Loaded(cast("list[Entry]", whole), {}, len(data))
+    found = decode_views(data)
+    if found is None:
+        return Loaded([], {}, 0)
+    return Loaded(cast("list[Entry]", found[0]), found[1], len(data))
 
 
-def decode_entries(data: bytes) -> list[CatalogEntry] | None:
-    """A catalog's entries (newest first), or None if it is unreadable or of another version."""
-    try:
-        with gc_paused():
-            cat = _DEC.decode(data)
-        if cat.version != CATALOG_VERSION:  # an older layout usually fails to decode anyway
-            return None
-        if cat.json_metadata:
-            by_id = {e.summary.session_id: e.summary for e in cat.entries}
-            for sid, raw in cat.json_metadata.items():
-                by_id[sid].metadata = _JSON_DEC.decode(raw)
-    except (*_LOAD_ERRORS, KeyError):  # KeyError: metadata for a session it does not list
-        return None
-    return cat.entries
-
-
-def encode_entries(entries: list[CatalogEntry]) -> bytes | None:
-    """The catalog's bytes, or None if not even a catalog without odd entries encodes."""
-    try:
-        return _ENC.encode(_Catalog(CATALOG_VERSION, entries))
-    except _ENCODE_ERRORS:
-        pass
-    # Rare: some session holds what msgpack cannot. Find it, entry by entry.
-    kept: list[CatalogEntry] = []
-    extra: dict[str, bytes] = {}
-    for entry in entries:
-        try:
-            _ENC.encode(entry)
-        except _ENCODE_ERRORS:
-            summary = entry.summary
-            bare = msgspec.structs.replace(
-                entry, summary=msgspec.structs.replace(summary, metadata={})
-            )
-            try:
-                raw = _JSON_ENC.encode(summary.metadata)
-                _ENC.encode(bare)
-            except (*_ENCODE_ERRORS, msgspec.EncodeError):
-                continue  # not cached: read again on the next listing
-            extra[summary.session_id] = raw
-            entry = bare
-        kept.append(entry)
-    try:
-        return _ENC.encode(_Catalog(CATALOG_VERSION, kept, extra))
-    except _ENCODE_ERRORS:
-        return None
-
-
-def _save(home: Home, entries: list[CatalogEntry]) -> None:
-    data = encode_entries(entries)
+def _save(home: Home, entries: list[Entry], json_metadata: dict[str, bytes]) -> None:
+    data = encode_entries(entries, json_metadata)
     if data is None:
         return
     # The catalog is only a cache: failing to write it costs speed, never data.
@@ -237,7 +195,7 @@ def _save(home: Home, entries: list[CatalogEntry]) -> None:
 
 
 def _cursor(
-    store: SessionStore, home: Home | None, sid: str, old: CatalogEntry | None
+    store: SessionStore, home: Home | None, sid: str, old: Entry | None
 ) -> LogCursor | StoreCursor:
     """A reader of `sid` from where `old` left off (from the start without it)."""
     # Listing needs no blob payloads (a title is one line): never read them.
@@ -258,12 +216,20 @@ def _cursor(
 
 
 def refresh_entry(
-    store: SessionStore, home: Home | None, sid: str, head: Position, old: CatalogEntry | None
+    store: SessionStore,
+    home: Home | None,
+    sid: str,
+    head: Position,
+    old: Entry | None,
+    json_metadata: dict[str, bytes] | None = None,
 ) -> CatalogEntry:
     """`old` brought up to `head` (read from its position), or `sid` read whole."""
+    summary: SessionSummary | None = None
     if old is not None and old.epoch == head.epoch and old.offset <= head.offset:
-        summary = msgspec.structs.replace(old.summary, metadata=dict(old.summary.metadata))
-    else:
+        with contextlib.suppress(ValueError):  # a summary that does not decode: read whole
+            prior = summary_of(old, json_metadata or {})
+            summary = msgspec.structs.replace(prior, metadata=dict(prior.metadata))
+    if summary is None:
         summary = SessionSummary(session_id=sid)
         old = None
     try:
@@ -271,7 +237,7 @@ def refresh_entry(
     except P8jError:  # gone or replaced since its head was read
         summary.problems += 1
         # It covers nothing: read again next time.
-        return CatalogEntry(summary, head.epoch, 0, 1, 0, None)
+        return entry_of(summary, head.epoch, 0, 1, 0, None)
     try:
         for ev in cursor.read(final=True):
             step(summary, ev)
@@ -283,7 +249,47 @@ def refresh_entry(
         end = cast("LogCursor", cursor).offset
     else:
         end = cast("StoreCursor", cursor).position.offset
-    return CatalogEntry(summary, head.epoch, end, cursor.line, cursor.next_seq, cursor.state)
+    return entry_of(summary, head.epoch, end, cursor.line, cursor.next_seq, cursor.state)
+
+
+class CatalogListing:
+    """Every session's catalog entry (newest first, by id); summaries decoded when asked for.
+
+    An entry has ``session_id``, ``status``, ``activity`` (the last activity, else the
+    start, else ""), ``project_name``, ``problems`` and ``row``: the `Rows` maker's row
+    (empty if it declined; None if none was made) when `has_rows`, else meaningless.
+    """
+
+    __slots__ = ("_dropped", "_home", "_json_metadata", "_store", "entries", "has_rows")
+
+    def __init__(
+        self,
+        store: SessionStore,
+        home: Home | None,
+        entries: list[CatalogEntry | EntryView],
+        json_metadata: dict[str, bytes],
+        rows: bool,
+    ) -> None:
+        self.entries = entries
+        self._store = store
+        self._home = home
+        self._json_metadata = json_metadata
+        self.has_rows = rows
+        self._dropped = False
+
+    def summary(self, entry: Entry) -> SessionSummary:
+        """The entry's summary (read from its log if the catalog's copy does not decode)."""
+        try:
+            return summary_of(entry, self._json_metadata)
+        except ValueError:
+            pass
+        from ..store.base import Position
+
+        if self._home is not None and not self._dropped:
+            self._dropped = True  # damaged: the next listing rebuilds it from the logs
+            _save(self._home, [], {})
+        head = Position(entry.epoch, entry.size_bytes)
+        return refresh_entry(self._store, self._home, entry.session_id, head, None).summary
 
 
 def list_summaries(where: SessionStore | Home, *, use_cache: bool = True) -> list[SessionSummary]:
@@ -291,41 +297,111 @@ def list_summaries(where: SessionStore | Home, *, use_cache: bool = True) -> lis
 
     Raises UnsafePathError for an unsafe home (`Home.check`); never fails for the catalog.
     """
+    store, home = _open(where)
+    with gc_paused():
+        from ..store.listing import ListingStore
+
+        if use_cache and home is None and isinstance(store, ListingStore):
+            return _list_kept(store, store)
+        return read_summaries(store, home, use_cache and home is not None)
+
+
+def list_catalog(where: SessionStore | Home, rows: Rows | None = None) -> CatalogListing:
+    """The catalog's entries of every session, fresh, newest first (by id), with `rows`.
+
+    Raises UnsafePathError for an unsafe home (`Home.check`); never fails for the catalog.
+    """
+    store, home = _open(where)
+    with gc_paused():
+        if home is None:  # no catalog file: entries made from the store's summaries
+            found = list_summaries(store)
+            made: list[CatalogEntry | EntryView] = [entry_of(s, 0, 0, 1, 0, None) for s in found]
+            return CatalogListing(store, None, made, {}, False)
+        loaded = _load(home)
+        entries = cast("list[CatalogEntry | EntryView]", _refresh(store, home, loaded))  # views
+        listing = CatalogListing(store, home, entries, loaded.json_metadata, rows is not None)
+        if rows is not None:
+            _attach_rows(home, listing, rows)
+        return listing
+
+
+_ROWS_NAME = "rows.msgpack"
+
+
+def _attach_rows(home: Home, listing: CatalogListing, rows: Rows) -> None:
+    """Set every entry's kept row (made for those without one); save them when worth it."""
+    try:
+        kept = decode_rows(_read(home, _ROWS_NAME), rows.tag)
+    except _READ_ERRORS:
+        kept = {}
+    made = 0
+    get = kept.get
+    for entry in listing.entries:
+        have = get(entry.session_id)
+        if have is not None and have.epoch == entry.epoch and have.offset == entry.offset:
+            entry.row = have.row
+            continue
+        try:
+            summary = summary_of(entry, listing._json_metadata)
+        except ValueError:
+            continue  # read from its log when asked for; no row kept
+        entry.row = make_row(rows, summary)
+        made += 1
+    gone = len(kept) > len(listing.entries)
+    if made * _SAVE_SHARE >= len(listing.entries) or (made and not kept) or gone:
+        with contextlib.suppress(P8jError, OSError):
+            data = encode_rows(rows.tag, cast("list[Entry]", listing.entries))
+            home.replace_file("cache", _ROWS_NAME, data)
+
+
+def _open(where: SessionStore | Home) -> tuple[SessionStore, Home | None]:
+    """The store of `where`, and its home if it is a file store (checked: `Home.check`)."""
     from ..store.base import is_home_store
-    from ..store.listing import ListingStore
     from ..store.select import as_store
 
     store = as_store(where)
     home = store.home if is_home_store(store) else None
     if home is not None:
         home.check()
-    with gc_paused():
-        if use_cache and home is None and isinstance(store, ListingStore):
-            return _list_kept(store, store)  # a store that keeps the catalog itself
-        return read_summaries(store, home, use_cache and home is not None)
+    return store, home
 
 
 def read_summaries(store: SessionStore, home: Home | None, use_cache: bool) -> list[SessionSummary]:
     """The listing from the store's entries (and the home's catalog file if `use_cache`)."""
-    cached, cached_bytes = _load(home) if use_cache and home is not None else ([], 0)
-    if home is not None:  # the directory read once; a known session is one dict pop
+    loaded = _load(home, views=False) if use_cache and home is not None else Loaded([], {}, 0)
+    fresh = _refresh(store, home if use_cache else None, loaded, home)
+    return [cast("CatalogEntry | WholeEntry", e).summary for e in fresh]  # decoded
+
+
+def _refresh(
+    store: SessionStore,
+    home: Home | None,
+    loaded: Loaded,
+    reader: Home | None = None,
+) -> list[Entry]:
+    """`loaded`'s entries brought up to the store's, saved to `home`'s catalog when worth it.
+
+    `reader` is the home whose logs to read when there is no catalog to keep (`home` None).
+    """
+    logs = home or reader
+    if logs is not None:  # the directory read once; a known session is one dict pop
         found = cast("HomeStore", store).entry_map()
     else:
         from ..store.base import EntryMap
 
         found = EntryMap(store.entries())
     epochs = found.epochs
-    fresh: list[CatalogEntry] = []
+    meta = loaded.json_metadata
+    fresh: list[Entry] = []
     keep = fresh.append
     take = epochs.pop
     # Rewrite the catalog when its set of sessions changed or a log was read whole.
-    changed = cached_bytes == 0
+    changed = loaded.size == 0
     grown = 0  # log bytes read past cached offsets
     ordered = True  # as saved: then an unchanged journal needs no sort
     previous = "~"  # sorts after every id
-    for old in cached:
-        summary = old.summary
-        sid = summary.session_id
+    for old in loaded.entries:
+        sid = old.session_id
         if sid >= previous:
             ordered = False
         previous = sid
@@ -333,7 +409,7 @@ def read_summaries(store: SessionStore, home: Home | None, use_cache: bool) -> l
         if epoch is None:
             changed = True  # deleted
             continue
-        if summary.status == "completed" and epoch == old.epoch:
+        if old.status == "completed" and epoch == old.epoch:
             keep(old)  # ended: it can never grow (see the module docstring)
             continue
         entry = found.entry(sid)
@@ -342,29 +418,29 @@ def read_summaries(store: SessionStore, home: Home | None, use_cache: bool) -> l
             changed = True
             continue
         size = head.offset
-        if old.epoch == head.epoch and old.offset == size and summary.size_bytes == size:
+        if old.epoch == head.epoch and old.offset == size and old.size_bytes == size:
             keep(old)
             continue
         if old.epoch == head.epoch and old.offset <= size:
             grown += size - old.offset
         else:
             changed = True
-        keep(refresh_entry(store, home, sid, head, old))
+        keep(refresh_entry(store, logs, sid, head, old, meta))
     added = False
     for sid in epochs:  # what the catalog does not know yet
         entry = found.entry(sid)
         head = entry.head() if entry is not None else None
         if head is None:
             continue
-        keep(refresh_entry(store, home, sid, head, None))
+        keep(refresh_entry(store, logs, sid, head, None, meta))
         added = True
     if added or not ordered:
         fresh.sort(key=_session_id, reverse=True)
         changed = True
-    worth = changed or grown * _SAVE_SHARE >= cached_bytes
-    if home is not None and use_cache and (fresh or cached) and worth:
-        _save(home, fresh)
-    return [e.summary for e in fresh]
+    worth = changed or grown * _SAVE_SHARE >= loaded.size
+    if home is not None and (fresh or loaded.entries) and worth:
+        _save(home, fresh, meta)
+    return fresh
 
 
 def _list_kept(store: SessionStore, keeper: ListingStore) -> list[SessionSummary]:
@@ -376,7 +452,7 @@ def _list_kept(store: SessionStore, keeper: ListingStore) -> list[SessionSummary
         changes = keeper.listing_changes(mark)
     except P8jError:
         return read_summaries(store, None, False)  # the logs say it all, slower
-    by_id = {e.summary.session_id: e for e in cached}
+    by_id = {e.session_id: e for e in cached}
     fresh: list[CatalogEntry] = []
     whole = entries is None or len(by_id) != len(cached)  # read whole, or came or went
     for sid, count in changes.counts.items():
@@ -395,7 +471,7 @@ def _list_kept(store: SessionStore, keeper: ListingStore) -> list[SessionSummary
         fresh.append(refresh_entry(store, None, sid, head, old))
     fresh.sort(key=_session_id, reverse=True)
     if whole or by_id or changes.mark - mark >= _KEPT_SAVE_AFTER:  # by_id: sessions gone
-        data = encode_entries(fresh)
+        data = encode_entries(cast("list[Entry]", fresh))
         if data is not None:
             keeper.save_listing(changes.mark, data)
     return [e.summary for e in fresh]
@@ -406,5 +482,5 @@ def list_store_summaries(store: SessionStore, *, use_cache: bool = True) -> list
     return list_summaries(store, use_cache=use_cache)
 
 
-def _session_id(entry: CatalogEntry) -> str:
-    return entry.summary.session_id
+def _session_id(entry: Entry) -> str:
+    return entry.session_id

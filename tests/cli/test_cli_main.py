@@ -11,7 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from p8j.cli.main import COMMANDS, cli
+from p8j.cli import main as cli_main
+from p8j.cli.main import COMMANDS, SHORT_HELP, cli, short_help
 from p8j.journal import Home
 
 from .cli_helpers import record_simple, run_p8j
@@ -40,6 +41,46 @@ def test_group_help_lists_every_command(runner: CliRunner) -> None:
     assert result.exit_code == 0
     for name in COMMANDS:
         assert f"  {name} " in result.stdout
+
+
+def test_the_help_table_is_each_commands_own_short_help() -> None:
+    """`p8j --help` lists commands from SHORT_HELP: it must say what the commands say."""
+    assert list(SHORT_HELP) == list(COMMANDS)
+    for name in COMMANDS:
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None and not command.hidden
+        for limit in range(0, 130):  # as click cuts it for any terminal width
+            assert short_help(SHORT_HELP[name], limit) == command.get_short_help_str(limit), name
+
+
+def test_group_help_imports_no_command(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from p8j.cli.main import COMMANDS, main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "mods = {target.split(':')[0] for target in COMMANDS.values()}\n"
+        "print('LOADED', sorted(m for m in mods if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=dict(os.environ, P8J_HOME=str(tmp_path), COLUMNS="60"),
+        timeout=60,
+        check=False,
+    )
+    assert b"LOADED []" in done.stderr, done.stderr
+    assert b"  verify " in done.stdout and b"..." in done.stdout  # cut to 60 columns
+
+
+def test_a_command_missing_from_the_help_table_is_listed_from_itself(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = runner.invoke(cli, ["--help"]).stdout
+    monkeypatch.delitem(cli_main.SHORT_HELP, "ls")
+    assert runner.invoke(cli, ["--help"]).stdout == full
 
 
 def test_version(runner: CliRunner) -> None:
@@ -196,11 +237,19 @@ def test_ls_json_imports_no_terminal_rendering(tmp_path: Path) -> None:
         "    pass\n"
         "names = ('p8j.cli.render', 'p8j.replay.content', 'shutil', 'unicodedata',\n"
         "         'click.shell_completion', 'watchfiles',\n"
+        # No log is read: the event decoder (~3 ms to build) is not either.
+        "         'p8j.journal.codec._DECODER',\n"
         # What only writing needs (blob and temp-file names): ~10% of the process.
         "         'secrets', 'random', 'socket', 'hashlib')\n"
+        "import p8j.journal.codec as codec\n"
+        "if codec._DECODER is not None:\n"
+        "    sys.modules['p8j.journal.codec._DECODER'] = codec\n"
         "print('LOADED', [m for m in names if m in sys.modules and m not in before],\n"
         "      file=sys.stderr)\n"
     )
+    from p8j.journal.cache import list_summaries
+
+    list_summaries(Home(tmp_path))  # an up-to-date catalog: the listing reads no log
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

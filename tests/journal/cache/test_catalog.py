@@ -20,7 +20,7 @@ from p8j.journal import (
     SessionStarted,
     SessionSummary,
 )
-from p8j.journal.cache import catalog, list_summaries
+from p8j.journal.cache import catalog, catalog_file, list_summaries
 from p8j.journal.cache.catalog import title_of
 from p8j.journal.codec import encode_event
 from p8j.journal.store.fs import LogCursor
@@ -387,9 +387,9 @@ def test_an_old_or_disordered_catalog_is_not_trusted(home: Home) -> None:
     mgr.close()
     first = list_summaries(home)
     cache = home.cache_dir / "catalog.msgpack"
-    cat = catalog._DEC.decode(cache.read_bytes())
+    cat = catalog_file._DEC.decode(cache.read_bytes())
     cat.entries.reverse()
-    cache.write_bytes(catalog._ENC.encode(cat))
+    cache.write_bytes(catalog_file._ENC.encode(cat))
     assert list_summaries(home) == first  # newest first whatever order the catalog holds
     # The previous layout (a map of id -> entry) with entries that would pass as fresh.
     stale = {

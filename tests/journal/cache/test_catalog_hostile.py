@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from p8j.journal import Home, SessionManager, UnsafePathError
-from p8j.journal.cache import catalog, list_summaries
+from p8j.journal.cache import catalog, catalog_file, list_summaries
 from p8j.journal.store.fs import LogCursor
 
 BIG = {"build_id": 2**64, "low": -(2**63) - 1, "huge": 2**200, "ok": 7}
@@ -38,10 +38,13 @@ def _sessions(home: Home, n: int = 3) -> list[str]:
 def _planted(home: Home) -> bytes:
     """A well-formed catalog of `home` whose every title lies."""
     list_summaries(home)
-    cat = catalog._DEC.decode((home.cache_dir / "catalog.msgpack").read_bytes())
-    for entry in cat.entries:
+    entries = catalog_file.decode_entries((home.cache_dir / "catalog.msgpack").read_bytes())
+    assert entries is not None
+    for entry in entries:
         entry.summary.title = "PLANTED"
-    return catalog._ENC.encode(cat)
+    data = catalog_file.encode_entries(entries)
+    assert data is not None
+    return data
 
 
 def _no_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -80,21 +83,21 @@ def test_integers_msgpack_cannot_hold_are_listed_and_cached(
 
 
 def test_an_entry_that_cannot_be_encoded_at_all_is_only_left_out() -> None:
-    good = catalog.CatalogEntry(
-        catalog.SessionSummary(session_id="a", metadata={"n": 1}), 1, 0, 1, 0, None
-    )
-    bad = catalog.CatalogEntry(
+    entry_of = catalog_file.entry_of
+    good = entry_of(catalog.SessionSummary(session_id="a", metadata={"n": 1}), 1, 0, 1, 0, None)
+    bad = entry_of(
         catalog.SessionSummary(session_id="b", metadata={"o": object()}), 2, 0, 1, 0, None
     )
-    big = catalog.CatalogEntry(
-        catalog.SessionSummary(session_id="c", metadata={"n": 2**64}), 3, 0, 1, 0, None
-    )
-    data = catalog.encode_entries([good, bad, big])
+    big = entry_of(catalog.SessionSummary(session_id="c", metadata={"n": 2**64}), 3, 0, 1, 0, None)
+    data = catalog_file.encode_entries([good, bad, big])
     assert data is not None
-    cat = catalog._DEC.decode(data)
-    assert [e.summary.session_id for e in cat.entries] == ["a", "c"]
-    assert cat.entries[1].summary.metadata == {}  # kept as JSON beside the entries
+    cat = catalog_file._DEC.decode(data)
+    assert [e.session_id for e in cat.entries] == ["a", "c"]
     assert cat.json_metadata == {"c": b'{"n":18446744073709551616}'}
+    inner = catalog_file._SUMMARY_DEC.decode(cat.entries[1].summary)
+    assert inner.metadata == {}  # kept as JSON beside the entries
+    entries = catalog_file.decode_entries(data)
+    assert entries is not None and entries[1].summary.metadata == {"n": 2**64}
 
 
 @pytest.mark.timeout(30)

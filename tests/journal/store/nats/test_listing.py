@@ -15,7 +15,7 @@ import msgspec
 import pytest
 from journal_helpers import wait_until
 
-from p8j.journal.cache import catalog
+from p8j.journal.cache import catalog, catalog_file
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.codec import encode_event
 from p8j.journal.events import SessionEnded
@@ -62,7 +62,7 @@ def _no_log_reads(store: NatsStore, monkeypatch: pytest.MonkeyPatch) -> None:
 def _entries(store: NatsStore) -> tuple[int, list[Any]]:
     kept = store.load_listing()
     assert kept is not None
-    entries = catalog.decode_entries(kept[1])
+    entries = catalog_file.decode_entries(kept[1])
     assert entries is not None
     return kept[0], entries
 
@@ -124,7 +124,7 @@ def test_many_changes_since_the_mark_are_found_from_every_subjects_head(
 
 
 def _save_entries(store: NatsStore, mark: int, entries: list[Any]) -> None:
-    data = catalog.encode_entries(entries)
+    data = catalog_file.encode_entries(entries)
     assert data is not None
     store.save_listing(mark, data)
 
