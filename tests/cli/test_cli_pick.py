@@ -336,7 +336,9 @@ def test_cwd_option_and_activity_order(p8j_home: Home, tmp_path: Path) -> None:
     mgr.end_session()
     mgr.start_session("elsewhere", cwd=str(tmp_path))  # more recently active than `newer`
     mgr.end_session()
-    mgr.set_title("touched last", older)  # the most recently active of those started here
+    mgr.resume_session(older)  # the most recently active of those started here
+    mgr.record_message({"role": "user", "content": "touched last"})
+    mgr.pause_session()
     target = tmp_path / "picked"
     for keys, expected in (("\r", older), ("\x1b[B\r", newer)):
         # One down: without the filter it would be "elsewhere".

@@ -130,7 +130,11 @@ def test_latest_is_the_most_recently_active_session(mgr: SessionManager, home: H
     newer = _completed(mgr, "x")
     assert resolve_session_ref(home, "latest") == newer
     assert layout.resolve_session_ref(home, "latest") == newer
-    mgr.set_title("touched last", older)
+    mgr.set_title("a title is not activity", older)  # journal/fidelity.py
+    assert resolve_session_ref(home, "latest") == newer
+    mgr.resume_session(older)
+    mgr.record_message({"role": "user", "content": "touched last"})
+    mgr.pause_session()
     assert resolve_session_ref(home, "latest") == older  # not the newest started
     assert layout.resolve_session_ref(home, "latest") == newer  # the store knows only ids
     assert mgr.resume_session("latest").session_id == older

@@ -142,12 +142,12 @@ def test_a_batch_that_lost_a_record_on_the_way_is_sent_again_whole(
     real = nc.publish
     dropped: list[str] = []
 
-    async def lossy(subject: str, payload: bytes = b"", **kw: Any) -> None:
+    async def lossy(subject: str, payload: bytes = b"", *args: Any, **kw: Any) -> None:
         headers = kw.get("headers") or {}
         if headers.get("Nats-Batch-Sequence") == "2" and not dropped:
             dropped.append(headers["Nats-Batch-Id"])  # lost between client and server
             return
-        await real(subject, payload, **kw)
+        await real(subject, payload, *args, **kw)
 
     monkeypatch.setattr(nc, "publish", lossy)
     w.append_many([message(sid, s) for s in range(1, 5)])
@@ -167,13 +167,13 @@ def test_a_batch_rides_out_a_server_restart_mid_batch(tmp_path: Path, natsd: Nat
             real = nc.publish
             restarted = threading.Event()
 
-            async def killing(subject: str, payload: bytes = b"", **kw: Any) -> None:
+            async def killing(subject: str, payload: bytes = b"", *args: Any, **kw: Any) -> None:
                 headers = kw.get("headers") or {}
                 if headers.get("Nats-Batch-Sequence") == "3" and not restarted.is_set():
                     restarted.set()
                     server.kill()  # records 1-2 reached it, the rest and the commit did not
                     threading.Thread(target=server.start).start()
-                await real(subject, payload, **kw)
+                await real(subject, payload, *args, **kw)
 
             nc.publish = killing  # type: ignore[method-assign,assignment]
             w.append_many([message(sid, s) for s in range(1, 11)])
