@@ -175,7 +175,7 @@ def test_a_batch_rides_out_a_server_restart_mid_batch(tmp_path: Path, natsd: Nat
                     threading.Thread(target=server.start).start()
                 await real(subject, payload, *args, **kw)
 
-            nc.publish = killing  # type: ignore[method-assign,assignment]
+            nc.publish = killing  # type: ignore[method-assign]
             w.append_many([message(sid, s) for s in range(1, 11)])
             assert restarted.is_set() and not w.failed
             nc.publish = real  # type: ignore[method-assign]
