@@ -224,7 +224,8 @@ def _indexed(
     if not (home.cache_dir / INDEX_FILE).exists():
         return {}
     found = index_candidates(home, pattern.need) or {}
-    # The catalog's sizes say what grew (no stat of every log); a log replaced with
+    # The catalog's sizes say what grew (no stat of every log): on the file store (the
+    # only one indexed) a log's size is its head offset, as the index's. A log replaced with
     # the same size is caught per session by `_covers` and read without the index.
     behind = 0
     for s in summaries:

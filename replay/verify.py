@@ -17,8 +17,9 @@ are session.check_event's (`LinesRemoved` is legal in any state after the start,
 also after ``SessionEnded``). A log with errors has the state ``damaged``
 (unless its writer is live), as in `p8j ls`. Logs are read through the store
 seam (any `SessionStore`; a `Home` means its file store, whose archived
-sessions are read through their archives); ``size_bytes`` is the log's head
-offset (the file store: its size in bytes).
+sessions are read through their archives); ``size_bytes`` is the log's size
+in bytes (the file store: its file's; other stores: its records read, each + 1
+for a newline, as a file would hold them).
 """
 
 from __future__ import annotations
@@ -87,8 +88,11 @@ def _open(store: SessionStore, session_id: str) -> tuple[StoreCursor | None, str
     return cursor, os.fspath(cursor.path), None
 
 
-def _size(store: SessionStore, session_id: str) -> int:
-    try:
+def _size(store: SessionStore, session_id: str, cursor: StoreCursor | None) -> int:
+    if cursor is not None and not is_home_store(store):
+        # Offsets may not count bytes (NATS: sequence numbers): the records read, as lines.
+        return cursor.bytes_read
+    try:  # the file's size: a torn tail's bytes too
         return store.head(session_id).offset
     except P8jError:
         return 0
@@ -112,7 +116,7 @@ def verify_session(home: Where, session_id: str) -> VerifyReport:
     except P8jError as exc:
         errors.append(VerifyIssue("unreadable", exc.line, exc.offset, exc.message))
     status = cursor.state if cursor is not None else None
-    size = _size(store, session_id)
+    size = _size(store, session_id, cursor)
     state = None
     if status is not None:
         state = session_state(store, session_id, status)[0]

@@ -13,7 +13,10 @@ Contract:
   lifecycle state it covers, newest first. The file store (a `HomeStore`)
   keeps that catalog in ``<home>/cache/catalog.msgpack`` (epoch = the log's
   inode, offset = bytes); a `ListingStore` (the NATS store) keeps it itself
-  (see below); any other store keeps none and reads every log.
+  (see below); any other store keeps none and reads every log. A summary's
+  ``size_bytes`` is the log's bytes: the file's size on the file store, else
+  the size before plus the records read since (each + 1 for its newline, as a
+  file holds them), never the store's offset (NATS: a sequence number).
   Listing lists the store's entries once, then:
   - a session whose cached summary is ``completed`` and whose entry has the
     cached epoch (the file store: the directory entry's inode, no stat) is
@@ -244,12 +247,15 @@ def refresh_entry(
     except P8jError:
         summary.problems += 1
     summary.problems += sum(1 for i in cursor.issues if i.kind != "unknown-event")
-    summary.size_bytes = head.offset
     if home is not None:
+        summary.size_bytes = head.offset  # the file's size: a torn tail's bytes too
         end = cast("LogCursor", cursor).offset
     else:
+        # Offsets may not count bytes (NATS: sequence numbers): add the records read.
+        summary.size_bytes = (summary.size_bytes if old is not None else 0) + cursor.bytes_read
         end = cast("StoreCursor", cursor).position.offset
-    return entry_of(summary, head.epoch, end, cursor.line, cursor.next_seq, cursor.state)
+    line, seq, state = cursor.line, cursor.next_seq, cursor.state
+    return entry_of(summary, head.epoch, end, line, seq, state, head.offset)
 
 
 class CatalogListing:
@@ -288,7 +294,7 @@ class CatalogListing:
         if self._home is not None and not self._dropped:
             self._dropped = True  # damaged: the next listing rebuilds it from the logs
             _save(self._home, [], {})
-        head = Position(entry.epoch, entry.size_bytes)
+        head = Position(entry.epoch, entry.head_offset)
         return refresh_entry(self._store, self._home, entry.session_id, head, None).summary
 
 
@@ -418,7 +424,7 @@ def _refresh(
             changed = True
             continue
         size = head.offset
-        if old.epoch == head.epoch and old.offset == size and old.size_bytes == size:
+        if old.epoch == head.epoch and old.offset == size and old.head_offset == size:
             keep(old)
             continue
         if old.epoch == head.epoch and old.offset <= size:

@@ -3,7 +3,13 @@
 Format (msgpack, version `CATALOG_VERSION`): ``[version, entries,
 json_metadata]``, entries newest first (by id), each an array
 ``[session_id, status, activity, project_name, problems, size_bytes, epoch,
-offset, line, next_seq, state, summary]``:
+offset, head_offset, line, next_seq, state, summary]``:
+- ``size_bytes`` is the log's size in bytes: its records, each + 1 for its
+  newline, as the file store holds them (there: the file's size at
+  ``head_offset``). ``epoch``/``offset`` is the store `Position` the summary
+  covers (where its reader stopped) and ``head_offset`` the store's head offset
+  when it was read; offsets are the store's (a NATS stream's are sequence
+  numbers), never compared with ``size_bytes``.
 - the leading keys repeat what a listing filters and sorts on (``activity`` is
   the last activity, else the start time, else ""), so an `EntryView` decoding
   of a catalog builds no `SessionSummary`: it keeps each summary's msgpack
@@ -61,8 +67,9 @@ __all__ = [
 ]
 
 # 3: cwd, forked_from, title_source; 4: source times, usage, links; 5: import pauses
-# timeless; 6: listing keys first, the summary decoded on demand (rows in rows.msgpack).
-CATALOG_VERSION = 6
+# timeless; 6: listing keys first, the summary decoded on demand (rows in rows.msgpack);
+# 7: head_offset apart from size_bytes (a NATS log's size was its stream sequence).
+CATALOG_VERSION = 7
 
 _Count = Annotated[int, msgspec.Meta(ge=0)]
 _Line = Annotated[int, msgspec.Meta(ge=1)]
@@ -86,6 +93,7 @@ class CatalogEntry(msgspec.Struct, array_like=True, gc=False, omit_defaults=True
     size_bytes: _Count
     epoch: _Count  # with `offset`: the store Position the summary covers
     offset: _Count
+    head_offset: _Count  # the store's head offset when read (`size_bytes` counts bytes)
     line: _Line
     next_seq: _Count
     state: str | None
@@ -104,6 +112,7 @@ class EntryView(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
     size_bytes: _Count
     epoch: _Count
     offset: _Count
+    head_offset: _Count
     line: _Line
     next_seq: _Count
     state: str | None
@@ -129,6 +138,7 @@ class WholeEntry(msgspec.Struct, array_like=True, gc=False):
     size_bytes: _Count
     epoch: _Count
     offset: _Count
+    head_offset: _Count
     line: _Line
     next_seq: _Count
     state: str | None
@@ -196,8 +206,9 @@ def entry_of(
     line: int,
     next_seq: int,
     state: str | None,
+    head_offset: int | None = None,
 ) -> CatalogEntry:
-    """The entry of `summary` covering that position."""
+    """The entry of `summary` covering that position, read at `head_offset` (else `offset`)."""
     return CatalogEntry(
         summary.session_id,
         summary.status,
@@ -207,6 +218,7 @@ def entry_of(
         summary.size_bytes,
         epoch,
         offset,
+        offset if head_offset is None else head_offset,
         line,
         next_seq,
         state,
@@ -277,7 +289,7 @@ def with_summary(view: EntryView | WholeEntry, summary: SessionSummary) -> Catal
     v = view
     return CatalogEntry(
         *(v.session_id, v.status, v.activity, v.project_name, v.problems, v.size_bytes),
-        *(v.epoch, v.offset, v.line, v.next_seq, v.state),
+        *(v.epoch, v.offset, v.head_offset, v.line, v.next_seq, v.state),
         summary,
     )
 

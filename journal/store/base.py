@@ -203,6 +203,15 @@ class StoreCursor(Protocol):
         """The first byte (record) not yet consumed: where the next `read` starts."""
         ...
 
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of the records consumed since the cursor was made, each + 1 for its newline.
+
+        As the records take as lines of a file, whatever `position` counts: listings
+        keep a log's size with it (catalog.py), which a message stream's offsets are not.
+        """
+        ...
+
     def read(self, *, final: bool = True) -> Iterator[AnyEvent | UnknownEvent]:
         """Yield verified events from the position on (see cursor.py for `final`)."""
         ...

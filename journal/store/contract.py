@@ -217,6 +217,21 @@ class StoreContract(BatchAppendContract):
         _check(resumed.position == w.position == self.store.head(sid), "resumed position")
         w.close()
 
+    def test_bytes_read_counts_the_records_as_lines(self) -> None:
+        sid, w = self._session(2, keep_open=True)
+        cursor = self.store.open_cursor(sid)
+        whole = sum(len(line) for _, line in cursor.read_with_lines())
+        _check(cursor.bytes_read == whole, f"bytes_read {cursor.bytes_read} for {whole} bytes")
+        later = w.append(message(sid, 3, "later"))
+        list(cursor.read())
+        _check(cursor.bytes_read == whole + len(later), "bytes_read after a resumed read")
+        resumed = self.store.open_cursor(sid, position=cursor.position, next_seq=4, state="active")
+        _check(resumed.bytes_read == 0, "a cursor made at a position has read nothing")
+        w.append(message(sid, 4, "x" * 300))
+        w.close()
+        list(resumed.read())
+        _check(resumed.bytes_read == len(encode_event(message(sid, 4, "x" * 300))), "resumed")
+
     def test_writer_last_record_check_and_fail(self) -> None:
         sid = new_session_id()
         first = start(sid)

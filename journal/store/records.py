@@ -86,6 +86,11 @@ class RecordCursor:
         self._blobs = blobs if resolve_blobs else None
         self.issues: list[ReadIssue] = []
         self.torn: ReadIssue | None = None
+        # `bytes_read`, counted when asked: the bytes consumed before the current fetch,
+        # and that fetch's records (from index `_batch_at`), so reading costs nothing.
+        self._consumed = 0
+        self._batch: list[bytes] = []
+        self._batch_at = index
 
     def _fetch(self, index: int) -> list[bytes]:
         """The records from `index` on (a backend's hook)."""
@@ -104,6 +109,16 @@ class RecordCursor:
     def position(self) -> Position:
         """Where the next read starts."""
         return Position(self.epoch, self.offset)
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of the records consumed since this cursor was made, each + 1 for a newline.
+
+        What the records take as lines of a file (the file store's log size), whatever
+        the backend's offsets count (a message stream's are sequence numbers).
+        """
+        done = self._index - self._batch_at
+        return self._consumed + sum(map(len, self._batch[:done])) + done
 
     def _problem(
         self, kind: IssueKind, message: str, data: bytes, exc: BaseException | None
@@ -188,7 +203,9 @@ class RecordCursor:
         A chunk with None is checked record by record by the caller (`_check`),
         which names any problem and advances the cursor's state itself.
         """
+        self._consumed = self.bytes_read
         records = self._fetch(self._index)
+        self._batch, self._batch_at = records, self._index
         i, n = 0, len(records)
         while i < n:
             if self.state == "active":

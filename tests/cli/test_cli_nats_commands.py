@@ -11,11 +11,16 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sync_helpers import raw_records, record_sessions
 
 from p8j.cli.main import cli
+from p8j.journal import Home, SessionManager
+from p8j.journal.store import FileStore
+from p8j.journal.store.nats import NatsStore
 
 LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy"
 
@@ -74,3 +79,46 @@ def test_p8j_store_names_the_store_for_the_cli(
     # A memory store in the environment is an embedder's: the CLI keeps to the home.
     monkeypatch.setenv("P8J_STORE", "memory:")
     assert json.loads(runner.invoke(cli, ["ls", "--json"]).output) == []
+
+
+def _sizes(runner: CliRunner, *store: str) -> dict[str, int]:
+    result = runner.invoke(cli, ["ls", "--all", "--json", *store])
+    assert result.exit_code == 0, result.output
+    return {s["session_id"]: s["size_bytes"] for s in json.loads(result.output)}
+
+
+def _checked(runner: CliRunner, *args: str) -> Any:
+    result = runner.invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_sizes_on_nats_are_the_logs_bytes_as_on_files(
+    runner: CliRunner, p8j_home: Home, nats_url: str
+) -> None:
+    # A NATS log's offsets are stream sequences: its size is its records' bytes instead.
+    files = FileStore(p8j_home)
+    sids = record_sessions(files)
+    store = ["--store", nats_url]
+    _checked(runner, "sync", "--to", nats_url)
+    on_disk = {sid: p8j_home.log_path(sid).stat().st_size for sid in sids}
+    assert _sizes(runner) == on_disk
+    assert _sizes(runner, *store) == on_disk
+    nats = NatsStore(nats_url)
+    try:
+        assert on_disk == {sid: sum(map(len, raw_records(nats, sid))) for sid in sids}
+    finally:
+        nats.close()
+    assert _checked(runner, "info", *store)["log_bytes"] == sum(on_disk.values())
+    assert _checked(runner, "info")["log_bytes"] == sum(on_disk.values())
+    verified = _checked(runner, "verify", *store)
+    assert {r["session_id"]: r["size_bytes"] for r in verified} == on_disk
+    # Appended to and synced again: the listing kept on NATS adds the new records' bytes.
+    mgr = SessionManager(store=files)
+    mgr.resume_session(sids[0])
+    mgr.record_message({"role": "user", "content": "and then " * 500})
+    mgr.close()
+    _checked(runner, "sync", "--to", nats_url)
+    grown = p8j_home.log_path(sids[0]).stat().st_size
+    assert grown > on_disk[sids[0]] + 4500
+    assert _sizes(runner, *store) == _sizes(runner) == {**on_disk, sids[0]: grown}

@@ -138,6 +138,7 @@ class LogCursor:
         self.session_id = session_id
         self.skip_corrupt = skip_corrupt
         self.offset = offset
+        self._start = offset
         self.line = line
         self.next_seq = next_seq
         self.state = state
@@ -146,6 +147,11 @@ class LogCursor:
         self.issues: list[ReadIssue] = []
         self.torn: ReadIssue | None = None
         self._discarding = False
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of the lines consumed since this cursor was made (newlines included)."""
+        return self.offset - self._start
 
     # -- problems -------------------------------------------------------------
 

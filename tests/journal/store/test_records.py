@@ -140,3 +140,17 @@ def test_bulk_and_one_by_one_agree(at: int, damage: str, skip: bool, stop: int) 
                     break
             states.append((cur.position, cur.line, cur.next_seq, cur.state))
     assert states[0] == states[1]
+
+
+def test_bytes_read_counts_what_was_handed_out_also_when_stopped_part_way() -> None:
+    records = _log(3000)  # more than one fast-path chunk
+    cursor = _ListCursor(records)
+    events = cursor.read()
+    for _ in range(1500):
+        next(events)
+    # Stopped part-way, it resumes at the record handed out last: not counted yet.
+    assert cursor.offset == 1499
+    assert cursor.bytes_read == sum(len(r) + 1 for r in records[:1499])
+    whole = _ListCursor(records)
+    assert len(list(whole.read())) == len(records)
+    assert whole.bytes_read == sum(len(r) + 1 for r in records)

@@ -111,6 +111,51 @@ def test_appends_new_and_removed_sessions_and_a_rewrite_list_as_a_full_read(
     assert {s.session_id for s in _same(store)} == {done, live}
 
 
+def _log_bytes(store: NatsStore, sid: str) -> int:
+    """The session's records as a file holds them: each + 1 for its newline."""
+    return sum(len(line) for _, line in store.open_cursor(sid).read_with_lines())
+
+
+def test_sizes_are_the_records_bytes_kept_across_appends_and_a_rewrite(
+    store: NatsStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not the stream sequence the store's positions count (catalog 7 keeps them apart).
+    def sizes() -> dict[str, int]:
+        return {s.session_id: s.size_bytes for s in _same(store)}
+
+    done = _session(store, 3)
+    live = new_session_id()
+    w = store.open_writer(live, first=start(live))
+    w.append(message(live, 1, "first"))
+    assert sizes() == {done: _log_bytes(store, done), live: _log_bytes(store, live)}
+    assert _log_bytes(store, live) > 200  # far more than its records' stream sequences
+    # Appends: the kept entry is read on from its position, its size added to.
+    w.append(message(live, 2, "x" * 5000))
+    w.append(message(live, 3, "é" * 300))
+    w.close()
+    grown = _log_bytes(store, live)
+    read_from: list[Any] = []
+    real = store.open_cursor
+
+    def spy(sid: str, **kw: Any) -> Any:
+        read_from.append(kw.get("position"))
+        return real(sid, **kw)
+
+    monkeypatch.setattr(store, "open_cursor", spy)
+    listed = {s.session_id: s.size_bytes for s in list_summaries(store)}
+    assert read_from and all(p is not None for p in read_from)  # incremental, not whole
+    assert listed[live] == grown > 5000
+    monkeypatch.undo()
+    assert sizes()[live] == _log_bytes(store, live)
+    # A rewrite of another length: a new epoch, read whole, sized anew.
+    records = [encode_event(start(done, "p"))[:-1]]
+    records.append(encode_event(message(done, 1, "short"))[:-1])
+    store.rewrite(done, records)
+    after = sizes()
+    assert after[done] == _log_bytes(store, done) == sum(len(r) + 1 for r in records)
+    assert after[live] == _log_bytes(store, live)
+
+
 def test_many_changes_since_the_mark_are_found_from_every_subjects_head(
     store: NatsStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
