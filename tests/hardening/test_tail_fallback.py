@@ -113,9 +113,9 @@ def test_tail_polls_when_inotify_is_exhausted_and_says_so_once(tmp_path: Path) -
             r.join(timeout=30)
         tail.stdout.close()
         tail.stderr.close()
-    assert code == 0
     rest = []
     while not err.empty():
         rest.append(err.get())
+    assert code == 0, "".join(rest)
     assert not any("polling" in r for r in rest), rest  # said once
     assert not any("Traceback" in r for r in rest), rest
