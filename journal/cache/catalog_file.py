@@ -82,8 +82,8 @@ class Rows(NamedTuple):
     make: Callable[[SessionSummary], bytes | None]  # None: this summary has no fixed row
 
 
-class CatalogEntry(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
-    """One session's summary and the store position (and reader state) it covers."""
+class _Entry(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
+    """What every entry starts with: the listing keys, then the position and reader state."""
 
     session_id: str
     status: str
@@ -97,25 +97,18 @@ class CatalogEntry(msgspec.Struct, array_like=True, gc=False, omit_defaults=True
     line: _Line
     next_seq: _Count
     state: str | None
+
+
+class CatalogEntry(_Entry, array_like=True, gc=False, omit_defaults=True):
+    """One session's summary and the store position (and reader state) it covers."""
+
     summary: SessionSummary
     row: bytes | None = None  # in memory only (never set when written: omitted)
 
 
-class EntryView(msgspec.Struct, array_like=True, gc=False, omit_defaults=True):
+class EntryView(_Entry, array_like=True, gc=False, omit_defaults=True):
     """An entry as read: keys, position, the summary and row still encoded (in bins)."""
 
-    session_id: str
-    status: str
-    activity: str
-    project_name: str
-    problems: _Count
-    size_bytes: _Count
-    epoch: _Count
-    offset: _Count
-    head_offset: _Count
-    line: _Line
-    next_seq: _Count
-    state: str | None
     summary: msgspec.Raw  # the summary's msgpack: decoded on demand
     row: bytes | None = None  # the kept row, set in memory (`CatalogListing`)
 
@@ -127,21 +120,9 @@ class _Catalog(msgspec.Struct, array_like=True, gc=False):
     json_metadata: dict[str, bytes] = {}
 
 
-class WholeEntry(msgspec.Struct, array_like=True, gc=False):
+class WholeEntry(_Entry, array_like=True, gc=False):
     """An entry as read with its summary decoded and its row left as it is (`list_summaries`)."""
 
-    session_id: str
-    status: str
-    activity: str
-    project_name: str
-    problems: _Count
-    size_bytes: _Count
-    epoch: _Count
-    offset: _Count
-    head_offset: _Count
-    line: _Line
-    next_seq: _Count
-    state: str | None
     summary: SessionSummary
 
 

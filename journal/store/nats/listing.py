@@ -35,12 +35,13 @@ from nats.js import api
 
 from ...errors import JournalIOError
 from ..listing import ListingChanges
+from .conn import Stored
 
 if TYPE_CHECKING:
     from .conn import Conn
     from .store import NatsStore
 
-__all__ = ["Summary", "changes", "load", "save", "summaries"]
+__all__ = ["Summary", "changes", "last_per_subject", "load", "save", "summaries"]
 
 _KEY = "p8j-listing"
 _CHUNK = 512 * 1024  # well under the server's 1 MiB max message size
@@ -107,20 +108,20 @@ async def changes(store: NatsStore, since: int) -> ListingChanges:
             for m in await conn.batch(cfg.subjects, since + 1, mark - since):
                 touched.add(m.headers.get("Nats-Subject", ""))
         else:
-            lasts = await _last_per_subject(conn)
-            touched = {s for s, seq in lasts.items() if seq > since}
+            lasts = await last_per_subject(conn)
+            touched = {s for s, last in lasts.items() if last.seq > since}
     counts = {cfg.session_of(s): n for s, n in subjects.items()}
     return ListingChanges(mark, counts, frozenset(cfg.session_of(s) for s in touched if s))
 
 
-async def _last_per_subject(conn: Conn) -> dict[str, int]:
-    """Every session subject's last stream seq, from a headers-only ordered consumer."""
-    out: dict[str, int] = {}
+async def last_per_subject(conn: Conn) -> dict[str, Stored]:
+    """Every session subject's last message, headers only (an ordered consumer)."""
+    out: dict[str, Stored] = {}
     done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def got(msg: Msg) -> None:
         meta = msg.metadata
-        out[msg.subject] = meta.sequence.stream
+        out[msg.subject] = Stored(meta.sequence.stream, b"", dict(msg.headers or {}))
         if meta.num_pending == 0 and not done.done():
             done.set_result(None)
 

@@ -43,14 +43,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal, NoReturn
 
 import msgspec
-from nats.aio.msg import Msg
-from nats.js import api
 
 from ...errors import InvalidEventError, JournalIOError, StalePositionError
 from ..base import Position
 from .conn import Conflict, Conn, Stored
 from .kept import noted
-from .listing import Summary
+from .listing import Summary, last_per_subject
 
 if TYPE_CHECKING:
     from .store import NatsStore
@@ -74,7 +72,6 @@ __all__ = [
 REWRITE = "P8j-Rewrite"
 COMMIT = "P8j-Commit"
 CREATED = "P8j-Created"
-_NO_PROGRESS_S = 10.0
 
 State = Literal["uncommitted", "unpurged"]
 
@@ -252,7 +249,7 @@ async def scan(conn: Conn) -> list[Leftover]:
     """Every session of the store with an interrupted rewrite (module doc)."""
     if not await conn.subjects():
         return []
-    lasts = await _lasts(conn)
+    lasts = await last_per_subject(conn)
     out: list[Leftover] = []
     for subject, last in sorted(lasts.items()):
         if REWRITE not in last.headers:
@@ -261,36 +258,4 @@ async def scan(conn: Conn) -> list[Leftover]:
         left = leftover(sid, await conn.first(subject), last)
         if left is not None:
             out.append(left)
-    return out
-
-
-async def _lasts(conn: Conn) -> dict[str, Stored]:
-    """Every session subject's last message, headers only (an ordered consumer)."""
-    out: dict[str, Stored] = {}
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    async def got(msg: Msg) -> None:
-        meta = msg.metadata
-        out[msg.subject] = Stored(meta.sequence.stream, b"", dict(msg.headers or {}))
-        if meta.num_pending == 0 and not done.done():
-            done.set_result(None)
-
-    sub = await conn.js.subscribe(
-        conn.config.subjects,
-        stream=conn.config.stream,
-        ordered_consumer=True,
-        headers_only=True,
-        deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
-        cb=got,
-    )
-    try:
-        while not done.done():
-            before = len(out)
-            try:
-                await asyncio.wait_for(asyncio.shield(done), _NO_PROGRESS_S)
-            except asyncio.TimeoutError as exc:
-                if len(out) == before:
-                    raise JournalIOError("NATS stopped delivering the subjects' heads") from exc
-    finally:
-        await sub.unsubscribe()
     return out
