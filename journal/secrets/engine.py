@@ -30,7 +30,10 @@ Contract:
   keywords (or with a case-insensitive keyword of letters only) runs on every
   text and turns the memchr shortcut off. Clean texts up to 64 characters (ids,
   names, roles: they repeat all session long) are remembered as clean in a
-  bounded set; a text with a secret is never kept.
+  bounded set; a text with a secret is never kept. A caller that found no
+  candidate in some names (`remember_clean`: the keys of a message judged in
+  one set pass) adds them too, and to `plain_names` those no field rule
+  redacts under either.
 - Split secrets: with ``prefix=`` (the end of the text recorded before), a
   secret that starts in the prefix and runs into the text is caught too (its
   part in the text becomes the marker; split.py finds it); everything else is
