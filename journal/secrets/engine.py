@@ -30,7 +30,10 @@ Contract:
   keywords (or with a case-insensitive keyword of letters only) runs on every
   text and turns the memchr shortcut off. Clean texts up to 64 characters (ids,
   names, roles: they repeat all session long) are remembered as clean in a
-  bounded set; a text with a secret is never kept.
+  bounded set; a text with a secret is never kept. A caller that found no
+  candidate in some names (`remember_clean`: the keys of a message judged in
+  one set pass) adds them too, and to `plain_names` those no field rule
+  redacts under either.
 - Split secrets: with ``prefix=`` (the end of the text recorded before), a
   secret that starts in the prefix and runs into the text is caught too (its
   part in the text becomes the marker; split.py finds it); everything else is
@@ -136,6 +139,9 @@ class Redactor:
         self._gate_re = None if self._chars is None else re.compile(f"[{re.escape(self._chars)}]")
         self._field_cache: dict[str, int] = {}
         self._clean: set[str] = set()
+        # Names both `name` and `fields` pass over (clean, not a secret's field name): a
+        # dict whose keys are all here needs no look at its keys (stream.py).
+        self.plain_names: set[str] = set()
         self._markers = tuple(marker(r.id) for r in self.rules)
 
     def _tables(self, *, short: bool) -> tuple[_Gate, ...]:
@@ -262,6 +268,19 @@ class Redactor:
             return s
         return self._alone(s, fired)
 
+    def remember_clean(self, names: list[str]) -> None:
+        """Remember `names` as clean names: the caller found no rule's candidate in any of them."""
+        clean, plain = self._clean, self.plain_names
+        for s in names:
+            if len(s) <= _CACHED_UP_TO:
+                if len(clean) >= _CACHE_MAX:
+                    clean.clear()
+                clean.add(s)
+                if self._field_kind(s) == 0:
+                    if len(plain) >= _CACHE_MAX:
+                        plain.clear()
+                    plain.add(s)
+
     def _allowed(self, secret: str) -> bool:
         if secret in self._allow:
             return True
@@ -378,8 +397,8 @@ class Redactor:
         for lo, hi in lines:
             yield from rule.spans(s, lo, hi)
 
-    def fields(self, name: str, value: str) -> str | None:
-        """The rule id that redacts `value` because of its field `name`, or None."""
+    def _field_kind(self, name: str) -> int:
+        """0: `fields` never redacts under `name`; 1: any value; 2: a value that looks random."""
         kind = self._field_cache.get(name)
         if kind is None:
             low = name.lower()
@@ -391,6 +410,11 @@ class Redactor:
                 kind = 0
             if len(self._field_cache) < _FIELD_CACHE_MAX:
                 self._field_cache[name] = kind
+        return kind
+
+    def fields(self, name: str, value: str) -> str | None:
+        """The rule id that redacts `value` because of its field `name`, or None."""
+        kind = self._field_kind(name)
         if kind == 0 or MARKER_PREFIX in value or self._allowed(value):
             return None
         if kind == 1:

@@ -47,8 +47,9 @@ PLAIN_ROLES = frozenset({"user", "assistant", "system", "tool", "developer", "fu
 CARRY_CHARS = 128
 # Values `_gather` passes over (they hold no text): not even a call.
 _SCALARS = frozenset({int, float, bool, type(None)})
-# A structure holding this many characters, most of them in one text, is walked text by
-# text: the set then reads the long text once, not once with the rest and once alone.
+# A structure holding this many characters, most of them in one text: that text is judged
+# on its own (`Redactor.text`, with its carry), the rest in one set pass that holds only the
+# end of it, so the long text is read once even when it holds a candidate.
 _ONE_TEXT_FROM = 4096
 
 # The caller-given fields redacted in each event type (by name; see events.py), in the
@@ -68,6 +69,12 @@ REDACTED_FIELDS: dict[str, tuple[str, ...]] = {
     "RecordImported": ("record", "origin"),
 }
 LABEL_FIELDS = frozenset({"project_name", "cwd", "role", "reason", "started_at"})
+
+
+def _carry(s: str) -> str:
+    """What the stream keeps of `s` for the text after it (see `RedactStream._advance`)."""
+    tail = s[-CARRY_CHARS:]
+    return "" if MARKER_PREFIX in tail else tail
 
 
 class StreamTree(TreeRewriter):
@@ -100,19 +107,32 @@ class StreamTree(TreeRewriter):
 class RedactStream:
     """Redacts one session's texts in record order, catching secrets split between them."""
 
-    __slots__ = ("carry", "fired", "quiet", "redactor", "tree")
+    __slots__ = ("_calm", "carry", "fired", "redactor", "tree")
 
     def __init__(self, redactor: Redactor) -> None:
         self.redactor = redactor
         self.carry = ""
-        self.quiet = True  # the carry holds none of the gate characters
+        # `quiet`, or None until asked: most carries are replaced before anyone asks.
+        self._calm: bool | None = True
         self.fired: list[str] = []
         self.tree = StreamTree(self)
+
+    @property
+    def quiet(self) -> bool:
+        """True if the carry holds none of the gate characters."""
+        calm = self._calm
+        if calm is None:
+            calm = self._calm = self.redactor._quiet(self.carry)
+        return calm
+
+    @quiet.setter
+    def quiet(self, value: bool) -> None:
+        self._calm = value
 
     def reset(self) -> None:
         """Forget the previous text (a new or resumed session starts here)."""
         self.carry = ""
-        self.quiet = True
+        self._calm = True
         self.fired = []
 
     def take(self) -> list[str]:
@@ -140,9 +160,9 @@ class RedactStream:
         """Keep the end of `s` as the carry (after `s` was redacted, or found clean)."""
         tail = s[-CARRY_CHARS:]
         if MARKER_PREFIX in tail:
-            self.carry, self.quiet = "", True
+            self.carry, self._calm = "", True
         else:
-            self.carry, self.quiet = tail, self.redactor._quiet(tail)
+            self.carry, self._calm = tail, None
 
     def label(self, s: str) -> str:
         """Redact a name (a key, a project name, a reason) on its own; the carry stays."""
@@ -221,32 +241,49 @@ class RedactStream:
         back as itself, as `_each` would find one by one; a secret-named field,
         a lone surrogate or a type other than plain JSON sends them the long way
         (False, the stream unchanged). Keys the redactor remembers as clean names
-        are left out. Mostly one long text: False (its own pass costs the same,
-        and is exact, so the text is not read twice when it holds a candidate).
+        are left out, and those found clean are remembered. Mostly one long text:
+        in the blob, only its last `CARRY_CHARS` characters (the carry of the text
+        after it); the text itself is redacted alone after its own carry, as
+        `text` would, and must come back unchanged with nothing fired.
         """
-        rset = self.redactor._set
+        red = self.redactor
+        rset = red._set
         if rset is None:
             return False
         texts: list[str] = [self.carry]  # the blob's pieces: the carry, then each text
-        names: list[str] = [*labels]
+        keys: list[str] = []
+        gather = self._gather
         for v in values:
             if type(v) is str:
                 texts.append(v)
-            elif not self._gather(v, texts, names):
+            elif not gather(v, texts, keys):
                 return False
         n = len(texts)
-        if n == 2:
-            size = longest = len(texts[1])
-        else:
+        size = sum(map(len, texts)) - len(texts[0])
+        big = before = ""
+        if size > _ONE_TEXT_FROM:
             lengths = list(map(len, texts))
-            size, longest = sum(lengths) - lengths[0], max(lengths[1:], default=0)
-        if size > _ONE_TEXT_FROM and 2 * longest > size:
-            return False
-        if names:
-            # A line break before each name: no candidate holds one, so none spans two.
-            texts.append("\n" + "\n".join(names))
+            longest = max(lengths[1:])
+            if 2 * longest > size:
+                at = lengths.index(longest, 1)
+                big, before = texts[at], texts[at - 1]
+                # Its carry, as `_advance` leaves it after the text before.
+                before = before if at == 1 else _carry(before)
+                texts[at] = big[-CARRY_CHARS:]
+        # A line break before each name: no candidate holds one, so none spans two.
+        if labels:
+            texts.append("\n" + "\n".join(labels))
+        if keys:
+            texts.append("\n" + "\n".join(keys))
         if rset.hits("".join(texts)) != []:
             return False
+        if big:
+            fired: list[str] = []
+            if red.text(big, fired, prefix=before) is not big or fired:
+                return False
+        if keys:
+            # Each key alone holds no candidate either: `label` would pass it over.
+            red.remember_clean(keys)
         if n > 1:
             self._advance(texts[n - 1])
         return True
@@ -263,6 +300,15 @@ class RedactStream:
                     return False
         elif kind is dict:
             red = self.redactor
+            if red.plain_names.issuperset(v):
+                # Every key a name known clean, under which no value is a secret: the values.
+                for item in v.values():
+                    kind = type(item)
+                    if kind is str:
+                        texts.append(item)
+                    elif kind not in _SCALARS and not self._gather(item, texts, names):
+                        return False
+                return True
             known = red._clean  # names `label` passes over: no need to look again
             plain = red._field_cache  # 0: a name `fields` never redacts under
             for k, item in v.items():

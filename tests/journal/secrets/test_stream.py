@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-from fakes import FAKES, RECORDING_POSITIONS, Fakes
+from fakes import FAKES, RECORDING_POSITIONS, Fakes, b62
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -298,3 +300,132 @@ def test_a_name_is_redacted_as_a_text_alone_and_only_clean_names_are_kept(name: 
         assert red.name(name, fired) == REDACTOR.text(name, expected)
         assert fired == expected
     assert red._clean <= {name} and (name in red._clean) == (not fired and len(name) <= 64)
+
+
+# -- the one-pass message check (`RedactStream.message`) against every rule over every text ----
+
+# Every rule over the whole of every text: no set, no gate, no literal, no keyword, no lines.
+PLAIN = Redactor(
+    [
+        dataclasses.replace(r, gate="", literals=(), keywords=(), ignore_case=False)
+        for r in REDACTOR.rules
+    ],
+    rule_set=False,
+)
+
+
+def _fragments() -> list[str]:
+    """Pieces of the real agent logs' texts (8 to 3,000 characters), or prose if absent."""
+    root = Path(__file__).resolve().parents[4] / "shared" / "realdata"
+    texts: list[str] = []
+    for path in sorted(root.rglob("*.jsonl"))[:12] if root.is_dir() else []:
+        for raw in path.read_bytes().split(b"\n")[:200]:
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            stack = [record]
+            while stack:
+                v = stack.pop()
+                if isinstance(v, str) and v:
+                    texts.append(v)
+                elif isinstance(v, list):
+                    stack.extend(v)
+                elif isinstance(v, dict):
+                    stack.extend(v.values())
+    texts = texts or ["Let me read the file: key lookup -> cache[k], naïve café 🚀\n" * 40]
+    rnd = random.Random(31)
+    out = []
+    for _ in range(300):
+        text = rnd.choice(texts)
+        start = rnd.randrange(len(text))
+        out.append(text[start : start + rnd.choice([8, 60, 400, 3000])])
+    return out
+
+
+_FRAGMENTS = _fragments()
+_SECRETS = [c[0] for c in CASES] + [
+    "client_secret = '" + b62(random.Random(22), 30) + "'",
+    "export GITHUB_TO",
+    "KEN=" + b62(random.Random(23), 24),
+]
+_KEYS = ["type", "text", "input_tokens", "api_key", "password", "token", "note", "id", "x-y"]
+_PIECE = st.one_of(st.sampled_from(_FRAGMENTS), st.sampled_from(_SECRETS))
+_LEAF = st.one_of(_PIECE, st.integers(0, 9), st.none())
+_TEXT = st.lists(_PIECE, min_size=1, max_size=8).map("".join)  # up to ~20 kB
+_FIELDS = st.dictionaries(st.sampled_from(_KEYS), st.one_of(_LEAF, _TEXT), max_size=4)
+_MESSAGE = st.tuples(
+    st.one_of(_TEXT, st.lists(st.one_of(_FIELDS, _TEXT), max_size=3)),
+    st.dictionaries(st.sampled_from(_KEYS), st.one_of(_LEAF, _FIELDS), max_size=3),
+)
+FAST = Redactor()  # its caches (clean names, plain keys) carry over from example to example
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_MESSAGE, min_size=1, max_size=5))
+@example([({"input_tokens": 3}, {}), ([{"input_tokens": FAKES.generic}], {})])  # int, then str
+@example([("a" * 5000, {"note": "export GITHUB_TO"}), ("KEN=" + FAKES.github, {})])
+@example([(["key: " + FAKES.anthropic[:30], FAKES.anthropic[30:] + "x" * 5000], {})])
+@example([("x" * 3000 + " " + FAKES.github + " " + "y" * 3000, {"id": "m"})])  # inside it
+@example([(["see postgres://admin:", "S3cr3tPassw0rd@db " + "x" * 5000], {})])  # into it
+@example([(["x" * 5000 + " see postgres://admin:", "S3cr3tPassw0rd@db"], {})])  # out of it
+@example([(["[REDACTED:x] export A_TOKEN=", FAKES.password + "x" * 5000 + " " * 200], {})])
+@example([(["a" * 200, "é" * 5000 + "\n" + FAKES.jwt + "\n", "b"], {})])  # non-ASCII lines
+def test_messages_redact_as_every_rule_over_every_text(messages: list[tuple[Any, Any]]) -> None:
+    fast, plain = RedactStream(FAST), RedactStream(PLAIN)
+    for content, extra in messages:
+        got = fast.message("assistant", content, extra)
+        assert got == plain.message("assistant", content, extra)
+        assert (got[1] is content) == (got[1] == content)  # a clean value comes back as itself
+        assert (got[2] is extra) == (got[2] == extra)
+        assert fast.carry == plain.carry  # (PLAIN has no gate: its carry is never quiet)
+
+
+class _Counting:
+    """A stand-in for the RE2 set that counts the bytes each pass reads."""
+
+    def __init__(self, inner: Any, seen: list[int]) -> None:
+        self.inner, self.seen = inner, seen
+
+    def Match(self, data: Any) -> Any:
+        self.seen.append(len(data))
+        return self.inner.Match(data)
+
+
+def _counting_redactor(monkeypatch: pytest.MonkeyPatch) -> tuple[Redactor, list[int]]:
+    red = Redactor()
+    assert red._set is not None
+    scanned: list[int] = []
+    monkeypatch.setattr(red._set, "_set", _Counting(red._set._set, scanned))
+    return red, scanned
+
+
+def test_the_keys_of_a_clean_message_are_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    red, scanned = _counting_redactor(monkeypatch)
+    stream = RedactStream(red)
+    content = [{"type": "text", "text": "Reading it."}]
+    extra = {"model": "m-1", "usage": {"input_tokens": 3, "cache_read_input_tokens": 9}}
+    for _ in range(2):
+        assert stream.message("assistant", content, extra) == ("assistant", content, extra, [])
+    keys = "\ntype\ntext\nmodel\nusage\ninput_tokens\ncache_read_input_tokens"
+    assert scanned[0] == len("" + "text" + "Reading it." + "m-1" + keys)
+    assert scanned[1] == len("m-1" + "text" + "Reading it." + "m-1")  # the carry, the texts
+    assert red.plain_names >= {"type", "text", "model", "usage", "input_tokens"}
+
+
+def test_a_message_with_one_long_text_is_two_set_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    red, scanned = _counting_redactor(monkeypatch)
+    stream = RedactStream(red)
+    stream.message("user", "before", {})
+    # A candidate of the generic rule that its pattern rejects, in a long tool result.
+    body = "CI log line, nothing to see here at all\n" * 90
+    long = body + "cache key: setup-uv-1-x86_64-unknown-linux-gnu-0.7.13\n" + body
+    content = [{"type": "tool_result", "content": long, "tool_use_id": "toolu_01"}]
+    assert stream.message("user", content, {}) == ("user", content, {}, [])
+    assert stream.carry == "toolu_01"
+    # The long text after its carry; the rest (with the end of the long text) in one pass.
+    # Before: one pass for each text (the type, the long text, the id) after its carry.
+    assert scanned[1:] == [
+        len("before" + "tool_result" + long[-128:] + "toolu_01" + "\ntype\ncontent\ntool_use_id"),
+        len("tool_result" + long),
+    ]
