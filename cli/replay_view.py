@@ -40,7 +40,9 @@ _ENC = msgspec.json.Encoder()
 def pair_results(session: Session) -> dict[str, ContentPart]:
     """Call id -> result, for the calls the conversation shows (module docstring)."""
     calls = {c["call_id"] for c in session.tool_calls}
-    parts = [content_parts(m.get("content")) for m in session.conversation_history]
+    # Text content holds no call or result: only block lists are split (most messages are text).
+    contents = (m.get("content") for m in session.conversation_history)
+    parts = [content_parts(c) for c in contents if type(c) is not str]
     for message_parts in parts:
         calls.update(p.id for p in message_parts if p.kind == "tool_use" and p.id)
     results: dict[str, ContentPart] = {}

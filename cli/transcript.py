@@ -118,7 +118,8 @@ def message_lines(
         shown_role += f" ({', '.join(flags)})"
         label += style(f" ({', '.join(flags)})", "magenta", dim=True)
     parts = content_parts(message.get("content"))
-    parts = [p for p in parts if not (p.kind == "tool_result" and p.id in paired)]
+    if paired:  # results shown with their calls (none in most sessions: no pass then)
+        parts = [p for p in parts if not (p.kind == "tool_result" and p.id in paired)]
     if not parts:
         note = "(its results are shown with their calls)" if paired else "(no content)"
         return [f"{label}  " + style(note, dim=True)]

@@ -335,7 +335,11 @@ def _step(session: Session | None, event: Event | UnknownEvent) -> Session:
             f"event for session {event.session_id} applied to session {session.session_id}"
         )
     t = type(event)
-    if t is not LinesRemoved and isinstance(event, Event):
+    # Only an imported event (origin) or a message naming its model can change the
+    # context: the others, nearly every event recorded live, skip the call (+3% a record).
+    if (getattr(event, "origin", None) is not None or getattr(event, "model", None)) and (
+        t is not LinesRemoved and isinstance(event, Event)
+    ):
         _note_context(session, event)
     if t is MessageRecorded:
         assert isinstance(event, MessageRecorded)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
-from fidelity_helpers import draft, origin, start, write_session
+from fidelity_helpers import draft, origin, stamped, start, write_session
 
 from p8j.cli.main import cli
+from p8j.cli.replay_view import pair_results
 from p8j.journal import Home
 from p8j.journal.events import (
     CommandRecorded,
@@ -16,9 +18,12 @@ from p8j.journal.events import (
     MessageRecorded,
     RecordImported,
     SessionCompacted,
+    SessionStarted,
     Usage,
     UsageRecorded,
 )
+from p8j.journal.session import fold
+from p8j.replay.content import ContentPart, content_parts
 
 
 def _at(minute: int, second: int = 0, day: int = 1) -> str:
@@ -276,3 +281,31 @@ def test_replay_shows_tool_calls_recorded_as_commands_in_order(
     assert "the directory is empty" in lines[asked + 3]
     assert "── commands ──" not in out  # shown where they happened
     assert "error  exit 2" in out and "[call_orphan]" in out and "stderr: no rule" in out
+
+
+def test_pairing_results_splits_only_block_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A text message holds no call or result: splitting every one made `p8j replay` of a
+    # 10k-event session cost +12% instructions over 1fd9770 (issue 13's regression pass).
+    split: list[Any] = []
+
+    def counting(content: Any) -> list[ContentPart]:
+        split.append(content)
+        return content_parts(content)
+
+    monkeypatch.setattr("p8j.cli.replay_view.content_parts", counting)
+    call = [{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}}]
+    result = [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "a b"}]
+    session = fold(
+        stamped(
+            [
+                draft(SessionStarted, project_name="p"),
+                draft(MessageRecorded, role="user", content="list the files"),
+                draft(MessageRecorded, role="assistant", content=call),
+                draft(MessageRecorded, role="user", content=result),
+                draft(MessageRecorded, role="assistant", content="two files"),
+            ]
+        )
+    )
+    results = pair_results(session)
+    assert list(results) == ["toolu_1"] and results["toolu_1"].text == "a b"
+    assert split == [call, result]

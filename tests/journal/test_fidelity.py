@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
+import pytest
 from fidelity_helpers import APPEND_TS, draft, origin, stamped, start, write_session
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,17 +15,27 @@ from p8j.journal import Home
 from p8j.journal.cache import snapshots
 from p8j.journal.cache.catalog import list_summaries, summarize
 from p8j.journal.events import (
+    CommandRecorded,
     ExecutionRecorded,
     MessageRecorded,
+    MetadataUpdated,
     RecordImported,
     SessionCompacted,
     SessionPaused,
     SessionResumed,
+    SessionStarted,
     SessionTitled,
     Usage,
     UsageRecorded,
 )
-from p8j.journal.fidelity import IMPORT_REASON, UsageTally, add_usage, display_time, event_time
+from p8j.journal.fidelity import (
+    IMPORT_REASON,
+    UsageTally,
+    add_usage,
+    context_change,
+    display_time,
+    event_time,
+)
 from p8j.journal.session import apply, fold
 from p8j.replay.load import load_session
 
@@ -146,6 +157,40 @@ def test_context_changes_are_kept_in_order_with_where_they_happen() -> None:
         {"seq": 11, "message_index": 6, "model": "sonnet"},
     ]
     assert session.context == {"model": "sonnet", "cwd": "/w2", "git_branch": "dev"}
+
+
+def test_only_an_event_with_an_origin_or_a_model_is_looked_at_for_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Events recorded live carry neither: applying them skipped the context check only
+    # after issue 13's regression pass (it cost every record_command/_execution ~10%).
+    seen: list[int] = []
+
+    def counting(current: dict[str, str], event: Any, index: int) -> Any:
+        seen.append(event.seq)
+        return context_change(current, event, index)
+
+    monkeypatch.setattr("p8j.journal.session.context_change", counting)
+    events = stamped(
+        [
+            draft(SessionStarted, project_name="live"),
+            draft(MessageRecorded, role="user", content="hi"),
+            draft(CommandRecorded, command="ls"),
+            draft(ExecutionRecorded, command="ls", exit_code=0, output="x"),
+            draft(MetadataUpdated, changes={"k": "v"}),
+            draft(MessageRecorded, role="assistant", content="ok", model="opus"),
+            draft(CommandRecorded, command="pwd", origin=origin(None, cwd="/w")),
+            draft(MessageRecorded, role="user", content="more", model=""),
+        ]
+    )
+    session = None
+    for event in events:
+        session = apply(session, event)
+    assert session is not None
+    assert seen == [5, 6]
+    assert session.context == {"model": "opus", "cwd": "/w"}
+    assert [c["seq"] for c in session.context_changes] == [5, 6]
+    assert fold(events).context_changes == session.context_changes
 
 
 def test_compaction_is_kept_and_the_context_after_it_can_be_asked_for(tmp_path: Any) -> None:

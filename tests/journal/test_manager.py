@@ -618,3 +618,24 @@ def test_values_too_deep_to_read_back_are_refused_before_anything_is_written(
     loaded = load_session(sid, home)
     assert loaded.conversation_history[0]["content"] == _nested(MAX_NESTING)
     assert loaded.message_count == 2
+
+
+def test_commands_and_executions_go_straight_to_the_writer(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `_append` inlines recording.append_event: one call less on every record (issue 13's
+    # regression pass); a payload over the blob threshold still goes to a blob.
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("recording.append_event was called")
+
+    monkeypatch.setattr("p8j.journal.recording.append_event", refused)
+    monkeypatch.setattr("p8j.journal.manager.append_event", refused, raising=False)
+    with SessionManager(home, blob_threshold=1024) as mgr:
+        sid = mgr.start_session("p").session_id
+        mgr.record_command("ls -la", cwd="/tmp")
+        mgr.record_execution("make", 0, "x" * 4096)
+        live = mgr.current_session
+    assert live is not None
+    assert live.execution_histories[0]["output"] == "x" * 4096
+    assert load_session(sid, home).execution_histories == live.execution_histories
+    assert list(home.blobs_dir.iterdir())  # the output went to a blob

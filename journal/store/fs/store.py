@@ -73,6 +73,8 @@ class FileWriter:
     def __init__(self, writer: LogWriter) -> None:
         self.log = writer
         self.session_id = writer.session_id
+        # Every record goes through here: the log's own method, not a call that calls it.
+        self.append = writer.append  # type: ignore[method-assign]
         # The writer holds the lock, and p8j replaces a log only under it: the inode stays.
         self._epoch = os.lstat(writer.path).st_ino
 

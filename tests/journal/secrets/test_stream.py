@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import random
 from collections.abc import Callable
@@ -425,7 +426,72 @@ def test_a_message_with_one_long_text_is_two_set_passes(monkeypatch: pytest.Monk
     assert stream.carry == "toolu_01"
     # The long text after its carry; the rest (with the end of the long text) in one pass.
     # Before: one pass for each text (the type, the long text, the id) after its carry.
-    assert scanned[1:] == [
+    # ("before", prose with no gate character, took no pass of its own.)
+    assert scanned == [
         len("before" + "tool_result" + long[-128:] + "toolu_01" + "\ntype\ncontent\ntool_use_id"),
         len("tool_result" + long),
     ]
+
+
+FILLER_PROSE = (
+    "Please refactor the session loader so it streams the log instead of reading it whole. "
+)
+
+
+class _CountingSet:
+    """The RE2 set behind a `RuleSet`, counting the passes made over texts."""
+
+    def __init__(self, inner: Any, passes: list[int]) -> None:
+        self.inner, self.passes = inner, passes
+
+    def Match(self, data: Any) -> Any:
+        self.passes.append(len(data))
+        return self.inner.Match(data)
+
+
+def test_a_message_of_prose_without_a_gate_character_runs_no_set_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The usual short message (bench/test_record.py's): the set pass cost recording +46%
+    # per message with redaction on, where the gate characters alone say it is clean.
+    red = Redactor()
+    assert red._set is not None and red._quiet(FILLER_PROSE)
+    passes: list[int] = []
+    monkeypatch.setattr(red._set, "_set", _CountingSet(red._set._set, passes))
+    stream = RedactStream(red)
+    for i in range(3):
+        text = f"{FILLER_PROSE}#{i}"
+        assert stream.message("user", text, {}) == ("user", text, {}, [])
+        assert (stream.carry, stream.quiet) == (text[-128:], True)
+    assert passes == []
+    # A gate character in the text (or in the carry) still takes the set's way.
+    assert stream.message("user", "key: x", {}) == ("user", "key: x", {}, [])
+    assert len(passes) == 1
+
+
+_PROSE = st.sampled_from(
+    [FILLER_PROSE, "ok", "", "tests pass now.", "see the log", "\n", "a" * 200, "ünïcödé 🚀"]
+)
+_MESSAGE_TEXTS = st.lists(
+    st.one_of(
+        st.lists(_PROSE, min_size=1, max_size=3).map("".join),
+        st.sampled_from(_JSON_PIECES),
+        st.builds(lambda s, k: s[:k], st.sampled_from([c[0] for c in CASES]), st.integers(0, 60)),
+        st.builds(lambda s, k: s[k:], st.sampled_from([c[0] for c in CASES]), st.integers(0, 60)),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MESSAGE_TEXTS)
+@example([FILLER_PROSE + "export GITHUB_TO", "KEN=" + FAKES.github])  # split across messages
+@example(["my key is " + FAKES.anthropic[:30], FAKES.anthropic[30:] + " thanks"])
+def test_a_one_text_message_redacts_as_its_text_in_record_order(texts: list[str]) -> None:
+    fast, slow = RedactStream(REDACTOR), RedactStream(Redactor())
+    for role, text in zip(itertools.cycle(["user", "assistant"]), texts):
+        out = fast.message(role, text, {})
+        assert out == (role, slow.text(text), {}, slow.take())
+        assert (out[1] is text) == (out[1] == text)
+        assert (fast.carry, fast.quiet) == (slow.carry, slow.quiet)

@@ -29,6 +29,7 @@ from p8j.journal import (
 from p8j.journal.ids import new_session_id
 from p8j.journal.store.fs import LogWriter, read_events
 from p8j.journal.store.fs.layout import fsync_dir
+from p8j.journal.store.fs.store import FileStore, FileWriter
 from p8j.journal.store.fs.writer import DEFAULT_MAX_RECORD_BYTES
 from p8j.replay import load_session
 
@@ -305,6 +306,20 @@ def test_short_write_is_rolled_back(
     events, cursor = read_events(path, session_id=sid)
     assert [e.seq for e in events] == [0, 1, 2] and cursor.torn is None
     assert load_session(sid, home) == mgr.current_session
+
+
+def test_a_file_store_writer_appends_with_the_log_writers_own_method(home: Home) -> None:
+    # One call per record, not a wrapper calling it (issue 13's regression pass).
+    sid = new_session_id()
+    writer = FileStore(home).open_writer(sid, first=_start(sid))
+    try:
+        assert isinstance(writer, FileWriter)
+        assert writer.append == writer.log.append
+        line = writer.append(CommandRecorded(SCHEMA_VERSION, sid, 1, "t", command="x"))
+        assert writer.last_record == line
+        assert writer.position.offset == home.log_path(sid).stat().st_size
+    finally:
+        writer.close()
 
 
 def test_writer_refuses_after_close(home: Home) -> None:
