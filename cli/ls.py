@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from p8j.journal.cache.titles import TITLE_MAX
+from p8j.replay.kept import DefaultListing, default_listing
 from p8j.replay.listing import SORTS, SessionListing, list_sessions, listing_catalog, sessions_json
 
 from .options import SINCE, STATE_LIST, count, current_store, shared_options, stdout_style
@@ -224,8 +225,6 @@ def ls(
 ) -> None:
     """List sessions, most recently active first."""
     store = current_store()
-    # Only --json writes the kept rows: a table or -q reads none (rows.msgpack).
-    catalog = listing_catalog(store, archived=archived, rows=as_json or as_jsonl)
     table_only = not (as_json or as_jsonl or quiet)
     cut = False
     if show_all:
@@ -233,6 +232,15 @@ def ls(
     elif limit is None and table_only:
         limit = TABLE_LIMIT  # people read the newest few; scripts get everything
         cut = True
+    unfiltered = project is None and not states and since is None and cwd is None
+    if unfiltered and not archived and sort == "activity":
+        # The default listing, kept between listings (replay/kept.py); None: list as below.
+        kept = default_listing(store)
+        if kept is not None:
+            _print_kept(store, kept, limit, quiet=quiet, lines=as_jsonl, as_json=as_json, cut=cut)
+            return
+    # Only --json writes the kept rows: a table or -q reads none (rows.msgpack).
+    catalog = listing_catalog(store, archived=archived, rows=as_json or as_jsonl)
     if as_json or as_jsonl:
         # Kept rows written as they are: no row is built or encoded for an unchanged session.
         out = sessions_json(
@@ -271,6 +279,35 @@ def ls(
     if more and cut:
         which = "most recently active" if sort == "activity" else "newest"
         click.echo(f"p8j: showing the {limit} {which} sessions; -n N or --all shows more", err=True)
+
+
+def _print_kept(
+    store: SessionStore,
+    kept: DefaultListing,
+    limit: int | None,
+    *,
+    quiet: bool,
+    lines: bool,
+    as_json: bool,
+    cut: bool,
+) -> None:
+    """`ls` of the default listing: what the catalog's path prints, from `kept`."""
+    if as_json or lines:
+        click.echo(kept.json(limit, lines=lines), nl=not lines)
+        return
+    if quiet:
+        ids = kept.session_ids(limit)
+        if ids:
+            click.echo("\n".join(ids))
+        return
+    rows = kept.rows(None if limit is None else limit + 1)  # one more tells whether there is more
+    more = limit is not None and len(rows) > limit
+    _print_table(_place(store), rows[:limit], kept.ids, "activity", filtered=limit == 0)
+    if more and cut:
+        click.echo(
+            f"p8j: showing the {limit} most recently active sessions; -n N or --all shows more",
+            err=True,
+        )
 
 
 def _place(store: SessionStore) -> str:

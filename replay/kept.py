@@ -1,0 +1,147 @@
+"""The default listing (every session, most recently active first), kept between listings.
+
+Contract:
+- `default_listing` is what `list_sessions`/`sessions_json` give with no filter
+  and ``sort="activity"``: the same rows in the same order, as JSON (`DefaultListing.json`,
+  the same bytes as `sessions_json`), as `SessionListing`s (`rows`) or as ids.
+- A file store's home keeps it (``cache/listing.msgpack``,
+  journal/cache/listing_file.py): completed sessions' rows ready in order, and
+  the catalog entry of every other session. While the sessions directory and
+  the catalog are unchanged, a listing reads that one file, stats each session
+  that is not completed (read from its entry's position if it grew) and probes
+  the write lock of each active one (live, crashed or imported: `listing_of`), then
+  merges their rows in by the order key (the last activity, else the start;
+  ties newest id first). No scandir, no catalog, no per-session decoding of
+  the completed sessions, which are nearly all of a journal.
+- Otherwise (none kept, stale, damaged, unsafe), a settled journal (`dir_mark`)
+  is listed from the catalog and kept for next time; one changed less than
+  `SETTLED_NS` ago, or any other store, gives None: the caller lists the slow
+  way (`list_sessions`, `sessions_json`), as the result is the same.
+- The table's rows of completed sessions are decoded from their kept JSON rows:
+  equal to `listing_of`'s wherever JSON holds the value (every field a table
+  shows; metadata JSON cannot hold, as NaN, would be null in ``--json`` too).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from p8j.journal.cache.listing_file import KeptListing, kept_listing
+
+from .listing import ROWS, SessionListing, listing_of
+
+if TYPE_CHECKING:
+    from p8j.journal.store.base import SessionStore
+
+__all__ = ["DefaultListing", "default_listing"]
+
+_ROW_ENC = msgspec.json.Encoder()
+_ROW_DEC = msgspec.json.Decoder(SessionListing)
+
+
+class DefaultListing:
+    """Every session's row, most recently active first: kept rows with fresh ones merged in."""
+
+    __slots__ = ("_kept", "_open", "ids")
+
+    def __init__(self, kept: KeptListing, fresh: list[tuple[int, SessionListing]]) -> None:
+        self._kept = kept
+        self._open = fresh  # (kept rows before it, row), in listing order
+        self.ids: list[str] = [*kept.ids, *(row.session_id for _, row in fresh)]
+
+    def __len__(self) -> int:
+        return len(self._kept.ids) + len(self._open)
+
+    def _pieces(self, limit: int | None) -> list[tuple[int, int] | SessionListing]:
+        """The first `limit` rows as runs of kept rows (start, end) and fresh rows, in order."""
+        left = len(self) if limit is None else limit
+        out: list[tuple[int, int] | SessionListing] = []
+        at = 0
+        for before, row in self._open:
+            if left <= 0:
+                return out
+            if before > at:
+                end = min(before, at + left)
+                out.append((at, end))
+                left -= end - at
+                at = end
+                if left <= 0:
+                    return out
+            out.append(row)
+            left -= 1
+        end = min(len(self._kept.ids), at + left)
+        if end > at:
+            out.append((at, end))
+        return out
+
+    def _span(self, start: int, end: int) -> memoryview:
+        """Kept rows `start` to `end` as they are kept: joined by ``,``."""
+        ends = self._kept.ends
+        return self._kept.rows[0 if start == 0 else ends[start - 1] + 1 : ends[end - 1]]
+
+    def json(self, limit: int | None = None, *, lines: bool = False) -> bytes:
+        """The first `limit` rows as JSON, the bytes `sessions_json` gives (`lines`: JSON lines)."""
+        parts: list[bytes | memoryview] = []
+        for piece in self._pieces(limit):
+            if isinstance(piece, SessionListing):
+                parts.append(_ROW_ENC.encode(piece))
+            elif lines:
+                parts.extend(self._span(i, i + 1) for i in range(*piece))
+            else:
+                parts.append(self._span(*piece))
+        if lines:
+            return b"\n".join(parts) + b"\n" if parts else b""
+        return b"[" + b",".join(parts) + b"]"
+
+    def rows(self, limit: int | None = None) -> list[SessionListing]:
+        """The first `limit` rows, as `list_sessions` gives them."""
+        out: list[SessionListing] = []
+        for piece in self._pieces(limit):
+            if isinstance(piece, SessionListing):
+                out.append(piece)
+            else:
+                out.extend(_ROW_DEC.decode(self._span(i, i + 1)) for i in range(*piece))
+        return out
+
+    def session_ids(self, limit: int | None = None) -> list[str]:
+        """The first `limit` rows' session ids, in order."""
+        out: list[str] = []
+        for piece in self._pieces(limit):
+            if isinstance(piece, SessionListing):
+                out.append(piece.session_id)
+            else:
+                out.extend(self._kept.ids[piece[0] : piece[1]])
+        return out
+
+
+def default_listing(store: SessionStore) -> DefaultListing | None:
+    """The default listing of a file store (module docstring), or None: list the slow way.
+
+    Raises UnsafePathError for an unsafe home, as any listing does.
+    """
+    found = kept_listing(store, ROWS)
+    if found is None:
+        return None
+    kept = found.listing
+    # Every other session's row now (its lock probed), in the listing's order: key, then id.
+    fresh = sorted(
+        (
+            (entry.activity, entry.session_id, listing_of(store, summary))
+            for entry, summary in found.open
+        ),
+        reverse=True,
+    )
+    keys, ids = kept.keys, kept.ids
+    placed: list[tuple[int, SessionListing]] = []
+    for key, sid, row in fresh:
+        lo, hi = 0, len(keys)
+        while lo < hi:  # the first kept row after this one in listing order
+            mid = (lo + hi) // 2
+            if keys[mid] > key or (keys[mid] == key and ids[mid] > sid):
+                lo = mid + 1
+            else:
+                hi = mid
+        placed.append((lo, row))
+    return DefaultListing(kept, placed)
