@@ -123,12 +123,18 @@ def dir_mark(home: Home) -> DirMark | None:
     return DirMark(st.st_dev, st.st_ino, st.st_mtime_ns, settled)
 
 
-def catalog_ino(home: Home) -> int | None:
-    """The inode of the catalog file now, or None if there is none."""
+def catalog_ino(home: Home) -> int:
+    """The inode of the catalog file now; 0 if there is none (or no safe cache to hold one)."""
     try:
-        return os.lstat(home.cache_dir / "catalog.msgpack").st_ino
+        fd = home.open_dir("cache")  # checked, never through a symlink
+    except (P8jError, OSError):
+        return 0
+    try:
+        return os.stat("catalog.msgpack", dir_fd=fd, follow_symlinks=False).st_ino
     except OSError:
-        return None
+        return 0
+    finally:
+        os.close(fd)
 
 
 def load_listing(home: Home, tag: str) -> tuple[KeptListing, DirMark] | None:
@@ -195,12 +201,8 @@ def kept_listing(store: SessionStore, rows: Rows) -> Kept | None:
     return None if fresh is None else Kept(kept, fresh)
 
 
-def _keep(
-    catalog: CatalogListing, tag: str, mark: DirMark, catalog_at: int | None
-) -> KeptListing | None:
-    """The catalog's listing to keep (None if a summary does not decode, or no catalog)."""
-    if catalog_at is None:
-        return None
+def _keep(catalog: CatalogListing, tag: str, mark: DirMark, catalog_at: int) -> KeptListing | None:
+    """The catalog's listing to keep (None if a summary does not decode)."""
     ids: list[str] = []
     keys: list[str] = []
     ends: list[int] = []
