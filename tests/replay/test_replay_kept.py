@@ -252,24 +252,28 @@ def test_real_mtimes_a_new_session_is_never_missed(rhome: Home) -> None:
 def test_the_mark_is_taken_before_the_directory_is_read(
     rhome: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A session created while the catalog lists: kept with the older mark, so seen next time."""
+    """A session created right after the catalog read the directory is seen next time.
+
+    The kept mark is the directory's before that read, so the creation changes it.
+    """
     journal = Journal(rhome)
     journal.new("completed", 0)
     real = catalog.list_catalog
     created: list[str] = []
 
     def racing(*args: Any, **kwargs: Any) -> Any:
+        listed = real(*args, **kwargs)
         if not created:
-            journal.new("completed", 1)  # after the mark, before the scandir
+            journal.new("completed", 1)  # after the scandir, before the listing is kept
             created.append(journal.ids[-1])
-        return real(*args, **kwargs)
+        return listed
 
     monkeypatch.setattr(listing_file, "list_catalog", racing)
     store = as_store(rhome)
     first = default_listing(store)
-    assert first is not None and created[0] in first.session_ids()
+    assert first is not None and created[0] not in first.session_ids()
     second = default_listing(store)  # the kept mark is older than the directory: listed again
-    assert second is not None
+    assert second is not None and created[0] in second.session_ids()
     _assert_same(second, rhome)
 
 
