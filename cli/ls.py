@@ -11,6 +11,7 @@ rows carry ``parent_id`` (and ``parent_call_id``, ``agent``, ``model``,
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from itertools import pairwise
 from typing import TYPE_CHECKING
@@ -293,7 +294,13 @@ def _print_kept(
 ) -> None:
     """`ls` of the default listing: what the catalog's path prints, from `kept`."""
     if as_json or lines:
-        click.echo(kept.json(limit, lines=lines), nl=not lines)
+        sys.stdout.flush()
+        out = sys.stdout.buffer
+        # In parts, as kept: 10k rows are MBs, and joining them costs a copy (~5 ms at 10k).
+        out.writelines(kept.json_parts(limit, lines=lines))
+        if not lines:
+            out.write(b"\n")
+        out.flush()
         return
     if quiet:
         ids = kept.session_ids(limit)

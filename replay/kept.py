@@ -83,17 +83,31 @@ class DefaultListing:
 
     def json(self, limit: int | None = None, *, lines: bool = False) -> bytes:
         """The first `limit` rows as JSON, the bytes `sessions_json` gives (`lines`: JSON lines)."""
-        parts: list[bytes | memoryview] = []
+        return b"".join(self.json_parts(limit, lines=lines))
+
+    def json_parts(
+        self, limit: int | None = None, *, lines: bool = False
+    ) -> list[bytes | memoryview]:
+        """`json`'s bytes in parts, to be written in order (the kept rows are not copied)."""
+        rows: list[bytes | memoryview] = []
         for piece in self._pieces(limit):
             if isinstance(piece, SessionListing):
-                parts.append(_ROW_ENC.encode(piece))
+                rows.append(_ROW_ENC.encode(piece))
             elif lines:
-                parts.extend(self._span(i, i + 1) for i in range(*piece))
+                rows.extend(self._span(i, i + 1) for i in range(*piece))
             else:
-                parts.append(self._span(*piece))
+                rows.append(self._span(*piece))
+        # Not b",".join(rows): that would copy every kept row (MBs) once more.
+        sep = b"\n" if lines else b","
+        out: list[bytes | memoryview] = [] if lines else [b"["]
+        for row in rows:
+            out += (row, sep)
         if lines:
-            return b"\n".join(parts) + b"\n" if parts else b""
-        return b"[" + b",".join(parts) + b"]"
+            return out
+        if rows:
+            out.pop()
+        out.append(b"]")
+        return out
 
     def rows(self, limit: int | None = None) -> list[SessionListing]:
         """The first `limit` rows, as `list_sessions` gives them."""
