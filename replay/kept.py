@@ -44,12 +44,16 @@ _ROW_DEC = msgspec.json.Decoder(SessionListing)
 class DefaultListing:
     """Every session's row, most recently active first: kept rows with fresh ones merged in."""
 
-    __slots__ = ("_kept", "_open", "ids")
+    __slots__ = ("_kept", "_open")
 
     def __init__(self, kept: KeptListing, fresh: list[tuple[int, SessionListing]]) -> None:
         self._kept = kept
         self._open = fresh  # (kept rows before it, row), in listing order
-        self.ids: list[str] = [*kept.ids, *(row.session_id for _, row in fresh)]
+
+    @property
+    def id_chars(self) -> int:
+        """The shortest id prefix (at least 1) that tells every session listed apart."""
+        return self._kept.id_chars
 
     def __len__(self) -> int:
         return len(self._kept.ids) + len(self._open)

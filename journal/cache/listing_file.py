@@ -31,6 +31,7 @@ Contract (``<home>/cache/listing.msgpack``, derived like the catalog: catalog.py
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import stat
 import time
@@ -59,6 +60,7 @@ __all__ = [
     "KeptListing",
     "catalog_ino",
     "dir_mark",
+    "distinct_prefix",
     "kept_listing",
     "load_listing",
     "save_listing",
@@ -97,6 +99,7 @@ class KeptListing(msgspec.Struct, array_like=True, gc=False):
     ends: list[int]  # where each row ends in `rows`
     rows: memoryview  # the fixed rows, joined by b",": a view of the bytes read, not a copy
     open: list[EntryView]  # every other session's catalog entry, newest first
+    id_chars: int  # `distinct_prefix` of every session listed (the kept and the open)
 
 
 class Kept(NamedTuple):
@@ -228,10 +231,24 @@ def _keep(catalog: CatalogListing, tag: str, mark: DirMark, catalog_at: int) -> 
         whole = with_summary(entry, summary) if isinstance(entry, EntryView) else entry
         others.append(msgspec.structs.replace(whole, row=None))
     others.sort(key=_session_id, reverse=True)
+    every = [*ids, *(e.session_id for e in others)]
     return KeptListing(
         *(LISTING_VERSION, tag, mark.dev, mark.ino, mark.mtime_ns, catalog_at),
-        *(ids, keys, ends, memoryview(b",".join(rows)), others),
+        *(ids, keys, ends, memoryview(b",".join(rows)), others, distinct_prefix(every)),
     )
+
+
+def distinct_prefix(ids: list[str], minimum: int = 1) -> int:
+    """The shortest prefix length (at least `minimum`) that tells every id in `ids` apart."""
+    ordered = sorted(ids)  # linear for ids already in order (newest first is reversed order)
+    length = minimum
+    # In sorted order the longest prefix an id shares with any other it shares with a neighbour.
+    for a, b in itertools.pairwise(ordered):
+        if a[:length] == b[:length] and a != b:
+            while a[length : length + 1] == b[length : length + 1]:
+                length += 1
+            length += 1
+    return length
 
 
 def _activity(entry: Any) -> str:
