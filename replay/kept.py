@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["DefaultListing", "default_listing"]
 
 _ROW_ENC = msgspec.json.Encoder()
-_ROW_DEC = msgspec.json.Decoder(SessionListing)
+_ROW_DEC: list[msgspec.json.Decoder[SessionListing]] = []  # built by the table's first row
 
 
 class DefaultListing:
@@ -120,7 +120,10 @@ class DefaultListing:
             if isinstance(piece, SessionListing):
                 out.append(piece)
             else:
-                out.extend(_ROW_DEC.decode(self._span(i, i + 1)) for i in range(*piece))
+                if not _ROW_DEC:
+                    _ROW_DEC.append(msgspec.json.Decoder(SessionListing))
+                decode = _ROW_DEC[0].decode
+                out.extend(decode(self._span(i, i + 1)) for i in range(*piece))
         return out
 
     def session_ids(self, limit: int | None = None) -> list[str]:
