@@ -8,11 +8,12 @@ Contract:
   journal/cache/listing_file.py): completed sessions' rows ready in order, and
   the catalog entry of every other session. While the sessions directory and
   the catalog are unchanged, a listing reads that one file, stats each session
-  that is not completed (read from its entry's position if it grew) and probes
-  the write lock of each active one (live, crashed or imported: `listing_of`), then
-  merges their rows in by the order key (the last activity, else the start;
-  ties newest id first). No scandir, no catalog, no per-session decoding of
-  the completed sessions, which are nearly all of a journal.
+  that is not completed (read from its entry's position if it grew) and merges
+  them in by the order key (the last activity, else the start; ties newest id
+  first); the row of one is built (its summary decoded, the write lock of an
+  active one probed: `listing_of`) only if it is shown (``limit``). No scandir,
+  no catalog, no per-session decoding of the completed sessions, which are
+  nearly all of a journal.
 - Otherwise (none kept, stale, damaged, unsafe), a settled journal (`dir_mark`)
   is listed from the catalog and kept for next time; one changed less than
   `SETTLED_NS` ago, or any other store, gives None: the caller lists the slow
@@ -28,11 +29,12 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from p8j.journal.cache.listing_file import KeptListing, kept_listing
+from p8j.journal.cache.listing_file import Kept, kept_listing
 
 from .listing import ROWS, SessionListing, listing_of
 
 if TYPE_CHECKING:
+    from p8j.journal.cache.catalog_file import CatalogEntry, EntryView
     from p8j.journal.store.base import SessionStore
 
 __all__ = ["DefaultListing", "default_listing"]
@@ -44,11 +46,24 @@ _ROW_DEC: list[msgspec.json.Decoder[SessionListing]] = []  # built by the table'
 class DefaultListing:
     """Every session's row, most recently active first: kept rows with fresh ones merged in."""
 
-    __slots__ = ("_kept", "_open")
+    __slots__ = ("_built", "_found", "_kept", "_open", "_store")
 
-    def __init__(self, kept: KeptListing, fresh: list[tuple[int, SessionListing]]) -> None:
-        self._kept = kept
-        self._open = fresh  # (kept rows before it, row), in listing order
+    def __init__(
+        self, store: SessionStore, found: Kept, placed: list[tuple[int, CatalogEntry | EntryView]]
+    ) -> None:
+        self._store = store
+        self._found = found
+        self._kept = found.listing
+        self._open = placed  # (kept rows before it, entry), in listing order
+        self._built: dict[str, SessionListing] = {}
+
+    def _row(self, entry: CatalogEntry | EntryView) -> SessionListing:
+        """An open session's row, built (its lock probed) when first shown."""
+        row = self._built.get(entry.session_id)
+        if row is None:
+            row = listing_of(self._store, self._found.summary(entry))
+            self._built[entry.session_id] = row
+        return row
 
     @property
     def id_chars(self) -> int:
@@ -63,7 +78,7 @@ class DefaultListing:
         left = len(self) if limit is None else limit
         out: list[tuple[int, int] | SessionListing] = []
         at = 0
-        for before, row in self._open:
+        for before, entry in self._open:
             if left <= 0:
                 return out
             if before > at:
@@ -73,7 +88,7 @@ class DefaultListing:
                 at = end
                 if left <= 0:
                     return out
-            out.append(row)
+            out.append(self._row(entry))
             left -= 1
         end = min(len(self._kept.ids), at + left)
         if end > at:
@@ -146,17 +161,11 @@ def default_listing(store: SessionStore) -> DefaultListing | None:
     if found is None:
         return None
     kept = found.listing
-    # Every other session's row now (its lock probed), in the listing's order: key, then id.
-    fresh = sorted(
-        (
-            (entry.activity, entry.session_id, listing_of(store, summary))
-            for entry, summary in found.open
-        ),
-        reverse=True,
-    )
+    # Every other session in the listing's order (key, then id); rows built when shown.
+    fresh = sorted(((e.activity, e.session_id, e) for e in found.open), key=_order, reverse=True)
     keys, ids = kept.keys, kept.ids
-    placed: list[tuple[int, SessionListing]] = []
-    for key, sid, row in fresh:
+    placed: list[tuple[int, CatalogEntry | EntryView]] = []
+    for key, sid, entry in fresh:
         lo, hi = 0, len(keys)
         while lo < hi:  # the first kept row after this one in listing order
             mid = (lo + hi) // 2
@@ -164,5 +173,9 @@ def default_listing(store: SessionStore) -> DefaultListing | None:
                 lo = mid + 1
             else:
                 hi = mid
-        placed.append((lo, row))
-    return DefaultListing(kept, placed)
+        placed.append((lo, entry))
+    return DefaultListing(store, found, placed)
+
+
+def _order(item: tuple[str, str, object]) -> tuple[str, str]:
+    return item[0], item[1]

@@ -1,31 +1,36 @@
 """The kept listing: a whole listing's fixed rows, in order, valid while the sessions directory is.
 
 Contract (``<home>/cache/listing.msgpack``, derived like the catalog: catalog.py):
-- It holds a caller's listing of every session of a file store (`replay.kept`:
-  the rows of ``p8j ls``, most recently active first), split in two:
-  ``rows``, the fixed rows of completed sessions (each ends with its log: the
-  catalog trusts a completed log by its inode), back to back in listing order,
-  joined by ``,``, with each row's end offset, session id and order key; and
-  ``open``, the catalog entry (`EntryView`, summary still encoded) of every
-  other session, whose row the caller builds on each listing (a write lock to
-  probe, a log that may grow).
+- `kept_listing` gives a caller's listing of every session of a file store
+  (`replay.kept`: the rows of ``p8j ls``, most recently active first: by the
+  catalog entry's ``activity``, ties newest id first), split in two:
+  ``rows``, the fixed rows (a `Rows` maker's) of completed sessions (each ends
+  with its log: the catalog trusts a completed log by its inode), back to back
+  in listing order, joined by ``,``, with each row's end offset, session id and
+  order key; and ``open``, the catalog entry (`EntryView`, summary still
+  encoded) of every other session, given back as of now (`Kept.open`: one
+  lstat each; a log that grew is read on from the entry's position,
+  `refresh_entry`, and the listing is kept again once what was read on reaches
+  1/16 of its size), its summary decoded when the caller asks (`Kept.summary`:
+  the rows it shows, each with a write lock to probe).
+  ``id_chars`` is `distinct_prefix` of every session listed.
 - It is valid for the sessions directory it was made from: its device, inode
   and ``st_mtime_ns``, which every create, unlink and rename in it changes, and
-  for the catalog file it was made beside (its inode: a catalog deleted or
-  rewritten, as ``use_cache=False``'s escape hatch, makes it stale). An open
-  session whose log changed since costs the caller one stat and a read from its
-  entry's position (`refresh_entry`).
+  for the catalog file it was made beside (its inode, 0 for none: a catalog
+  deleted, the escape hatch for a completed log changed in place, or rewritten
+  makes it stale). An open log replaced, cut or gone makes it stale too.
 - Racily clean (as git's index): a directory's mtime is a timestamp of the file
   system's clock, which may tick coarsely, so a session created right after the
   directory was read could leave its mtime unchanged. A listing is kept only if
   the directory was last changed at least `SETTLED_NS` before it was read
   (`dir_mark`, taken before the catalog's scandir); a journal changed more
-  recently is listed the slow way until it has settled.
+  recently gives None (list the slow way) until it has settled.
 - ``tag`` names the caller's row format (with its version); a file of another
-  tag or `LISTING_VERSION`, one that does not decode, is torn, unsafe (a
-  symlinked cache, a FIFO, a foreign file: `Home.open_file`) or stale is None
-  here, and the caller lists from the catalog (and keeps a new one). Written
-  crash-safely (`Home.replace_file`); failing to write it costs speed only.
+  tag or `LISTING_VERSION`, one that does not decode or is torn, unsafe (a
+  symlinked cache, a FIFO, a foreign file: `Home.open_file`) or stale is
+  ignored: a settled journal is listed from the catalog (`list_catalog`) and
+  kept anew. Written crash-safely (`Home.replace_file`); failing to write it
+  costs speed only. Other stores keep none (None).
 """
 
 from __future__ import annotations
@@ -102,11 +107,35 @@ class KeptListing(msgspec.Struct, array_like=True, gc=False):
     id_chars: int  # `distinct_prefix` of every session listed (the kept and the open)
 
 
-class Kept(NamedTuple):
-    """A valid kept listing, and each open session's entry and summary as of now."""
+class Kept:
+    """A valid kept listing, each open session's entry as of now, and their summaries."""
 
-    listing: KeptListing
-    open: list[tuple[CatalogEntry | EntryView, SessionSummary]]
+    __slots__ = ("_home", "_store", "listing", "open")
+
+    def __init__(
+        self,
+        store: SessionStore,
+        home: Home,
+        listing: KeptListing,
+        entries: list[CatalogEntry | EntryView],
+    ) -> None:
+        self.listing = listing
+        self.open = entries  # newest first (by id)
+        self._store = store
+        self._home = home
+
+    def summary(self, entry: CatalogEntry | EntryView) -> SessionSummary:
+        """An open entry's summary (decoded only now; read from its log if it does not decode)."""
+        try:
+            return summary_of(entry, {})
+        except ValueError:
+            pass
+        from ..store.base import Position
+
+        with contextlib.suppress(P8jError, OSError):  # damaged: the next listing keeps a new one
+            self._home.replace_file("cache", LISTING_NAME, b"")
+        head = Position(entry.epoch, entry.head_offset)
+        return refresh_entry(self._store, self._home, entry.session_id, head, None).summary
 
 
 _ENC = msgspec.msgpack.Encoder()
@@ -140,8 +169,8 @@ def catalog_ino(home: Home) -> int:
         os.close(fd)
 
 
-def load_listing(home: Home, tag: str) -> tuple[KeptListing, DirMark] | None:
-    """The kept listing made under `tag` if it is still valid (module docstring), else None."""
+def load_listing(home: Home, tag: str) -> tuple[KeptListing, DirMark, int] | None:
+    """The kept listing made under `tag` if still valid (module docstring), its mark and size."""
     try:
         data = read_cache(home, LISTING_NAME)
     except (P8jError, OSError):
@@ -164,7 +193,7 @@ def load_listing(home: Home, tag: str) -> tuple[KeptListing, DirMark] | None:
         return None
     if catalog_ino(home) != kept.catalog_ino:
         return None
-    return kept, mark
+    return kept, mark, len(data)
 
 
 def save_listing(home: Home, kept: KeptListing) -> None:
@@ -190,9 +219,9 @@ def kept_listing(store: SessionStore, rows: Rows) -> Kept | None:
     home.check()
     found = load_listing(home, rows.tag)
     if found is not None:
-        fresh = _open_now(store, home, found[0], found[1])
+        fresh = _open_now(store, home, found[0], found[1:])
         if fresh is not None:
-            return Kept(found[0], fresh)
+            return fresh
     mark = dir_mark(home)  # before the catalog reads the directory
     if mark is None or not mark.settled:
         return None
@@ -200,8 +229,7 @@ def kept_listing(store: SessionStore, rows: Rows) -> Kept | None:
     if kept is None:
         return None
     save_listing(home, kept)
-    fresh = _open_now(store, home, kept, None)
-    return None if fresh is None else Kept(kept, fresh)
+    return _open_now(store, home, kept, None)
 
 
 def _keep(catalog: CatalogListing, tag: str, mark: DirMark, catalog_at: int) -> KeptListing | None:
@@ -260,10 +288,10 @@ def _session_id(entry: Any) -> str:
 
 
 def _open_now(
-    store: SessionStore, home: Home, kept: KeptListing, mark: DirMark | None
-) -> list[tuple[CatalogEntry | EntryView, SessionSummary]] | None:
-    """Every open session's entry and summary now (a grown log read on); None if one is gone."""
-    out: list[tuple[CatalogEntry | EntryView, SessionSummary]] = []
+    store: SessionStore, home: Home, kept: KeptListing, loaded: tuple[DirMark, int] | None
+) -> Kept | None:
+    """`kept` with every open session's entry now (a grown log read on); None if one is gone."""
+    out: list[CatalogEntry | EntryView] = []
     read = 0
     for view in kept.open:
         entry: CatalogEntry | EntryView = view
@@ -274,15 +302,12 @@ def _open_now(
         if head.offset != entry.head_offset:
             read += head.offset - entry.offset
             entry = refresh_entry(store, home, sid, head, entry)
-        try:
-            out.append((entry, summary_of(entry, {})))
-        except ValueError:
-            return None
-    if mark is not None and read and read * _SAVE_SHARE >= len(kept.rows):
-        # Open logs grew: keep their entries as read now (the directory is as `mark` saw it).
-        bare = [msgspec.structs.replace(e, row=None) for e, _ in out]
+        out.append(entry)
+    if loaded is not None and read and read * _SAVE_SHARE >= loaded[1]:
+        # Open logs grew: keep their entries as read now (the directory is as its mark saw it).
+        bare = [msgspec.structs.replace(e, row=None) for e in out]
         save_listing(home, msgspec.structs.replace(kept, open=bare))
-    return out
+    return Kept(store, home, kept, out)
 
 
 def _head(home: Home, sid: str) -> Position | None:

@@ -358,3 +358,65 @@ def test_a_store_without_a_home_lists_the_slow_way() -> None:
     from p8j.journal import MemoryStore
 
     assert default_listing(MemoryStore()) is None
+
+
+def test_a_small_growth_does_not_keep_a_large_listing_again(rhome: Home) -> None:
+    """Kept again only once what was read on reaches 1/16 of the file, whatever its rows."""
+    journal = Journal(rhome)
+    for i in range(24):
+        journal.new("crashed", i % 4)  # open: kept as entries, no rows
+    journal.new("live", 0)
+    store = as_store(rhome)
+    assert default_listing(store) is not None
+    kept = rhome.cache_dir / LISTING_NAME
+    written = kept.read_bytes()
+    journal.append(0, 0)  # one message: far less than 1/16 of 25 entries
+    listing = default_listing(store)
+    assert listing is not None
+    _assert_same(listing, rhome, via_catalog=False)
+    assert kept.read_bytes() == written
+    journal.close()
+
+
+def test_open_rows_are_built_only_when_shown(rhome: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table's 50 rows probe the locks of the active sessions among them, not of all."""
+    import p8j.replay.kept as kept_module
+    import p8j.replay.listing as listing_module
+
+    journal = Journal(rhome)
+    for _ in range(6):
+        journal.new("crashed", 0)  # the oldest activity: listed last
+    journal.new("completed", 3)
+    journal.new("completed", 3)
+    store = as_store(rhome)
+    assert default_listing(store) is not None
+    built: list[str] = []
+    real = listing_module.listing_of
+
+    def spy(where: Any, summary: Any) -> Any:
+        built.append(summary.session_id)
+        return real(where, summary)
+
+    monkeypatch.setattr(kept_module, "listing_of", spy)
+    listing = default_listing(store)
+    assert listing is not None
+    assert [r.state for r in listing.rows(3)] == ["completed", "completed", "crashed"]
+    assert len(built) == 1
+    assert listing.json() == _ENC.encode(_expected(rhome))
+    assert len(built) == 6  # each built once
+
+
+def test_an_open_summary_that_does_not_decode_is_read_from_its_log(rhome: Home) -> None:
+    journal = Journal(rhome)
+    journal.new("paused", 1)
+    journal.new("completed", 2)
+    store = as_store(rhome)
+    assert default_listing(store) is not None
+    path = rhome.cache_dir / LISTING_NAME
+    fields = msgspec.msgpack.decode(path.read_bytes())
+    fields[10][0][12] = {"session_id": 5}  # the open entry's summary: the wrong type
+    path.write_bytes(msgspec.msgpack.encode(fields))
+    listing = default_listing(store)
+    assert listing is not None
+    _assert_same(listing, rhome)
+    assert default_listing(store) is not None and path.read_bytes() != b""  # kept anew
