@@ -51,7 +51,7 @@ from .catalog_file import EntryView, Rows, summary_of, with_summary
 from .gc import gc_paused
 
 if TYPE_CHECKING:
-    from ..store.base import Position, SessionStore
+    from ..store.base import SessionStore
     from .catalog import CatalogListing
     from .catalog_file import CatalogEntry
     from .summary import SessionSummary
@@ -291,31 +291,33 @@ def _open_now(
     store: SessionStore, home: Home, kept: KeptListing, loaded: tuple[DirMark, int] | None
 ) -> Kept | None:
     """`kept` with every open session's entry now (a grown log read on); None if one is gone."""
+    from ..store.base import Position
+
     out: list[CatalogEntry | EntryView] = []
     read = 0
-    for view in kept.open:
-        entry: CatalogEntry | EntryView = view
-        sid = entry.session_id
-        head = _head(home, sid)
-        if head is None or head.epoch != entry.epoch or head.offset < entry.offset:
-            return None  # gone, replaced or cut: the catalog sorts it out
-        if head.offset != entry.head_offset:
-            read += head.offset - entry.offset
-            entry = refresh_entry(store, home, sid, head, entry)
-        out.append(entry)
+    try:
+        fd = home.open_dir("sessions")  # one lstat per log relative to it: no path to walk
+    except (P8jError, OSError):
+        return None
+    try:
+        for view in kept.open:
+            entry: CatalogEntry | EntryView = view
+            sid = entry.session_id
+            try:
+                st = os.lstat(f"{sid}.jsonl", dir_fd=fd)
+            except OSError:
+                return None  # gone: the catalog sorts it out
+            size = st.st_size
+            if not stat.S_ISREG(st.st_mode) or st.st_ino != entry.epoch or size < entry.offset:
+                return None  # replaced or cut: likewise
+            if size != entry.head_offset:
+                read += size - entry.offset
+                entry = refresh_entry(store, home, sid, Position(st.st_ino, size), entry)
+            out.append(entry)
+    finally:
+        os.close(fd)
     if loaded is not None and read and read * _SAVE_SHARE >= loaded[1]:
         # Open logs grew: keep their entries as read now (the directory is as its mark saw it).
         bare = [msgspec.structs.replace(e, row=None) for e in out]
         save_listing(home, msgspec.structs.replace(kept, open=bare))
     return Kept(store, home, kept, out)
-
-
-def _head(home: Home, sid: str) -> Position | None:
-    """The log's end now (one lstat), or None if it is gone or no regular file."""
-    from ..store.base import Position
-
-    try:
-        st = os.lstat(home.sessions_dir / f"{sid}.jsonl")
-    except OSError:
-        return None
-    return Position(st.st_ino, st.st_size) if stat.S_ISREG(st.st_mode) else None
