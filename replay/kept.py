@@ -25,6 +25,7 @@ Contract:
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -163,17 +164,15 @@ def default_listing(store: SessionStore) -> DefaultListing | None:
     kept = found.listing
     # Every other session in the listing's order (key, then id); rows built when shown.
     fresh = sorted(((e.activity, e.session_id, e) for e in found.open), key=_order, reverse=True)
-    keys, ids = kept.keys, kept.ids
     placed: list[tuple[int, CatalogEntry | EntryView]] = []
-    for key, sid, entry in fresh:
-        lo, hi = 0, len(keys)
-        while lo < hi:  # the first kept row after this one in listing order
-            mid = (lo + hi) // 2
-            if keys[mid] > key or (keys[mid] == key and ids[mid] > sid):
-                lo = mid + 1
-            else:
-                hi = mid
-        placed.append((lo, entry))
+    if fresh and kept.ids:
+        # The kept rows in ascending order, to count those before each one with C's bisect.
+        rising = list(zip(reversed(kept.keys), reversed(kept.ids), strict=True))
+        total = len(rising)
+        for key, sid, entry in fresh:
+            placed.append((total - bisect.bisect_right(rising, (key, sid)), entry))
+    else:
+        placed = [(0, entry) for _, _, entry in fresh]
     return DefaultListing(store, found, placed)
 
 
