@@ -290,7 +290,8 @@ def _print_kept(
         sys.stdout.flush()
         out = sys.stdout.buffer
         # In parts, as kept: 10k rows are MBs, and joining them costs a copy (~5 ms at 10k).
-        out.writelines(kept.json_parts(limit, lines=lines))
+        for part in kept.json_parts(limit, lines=lines):
+            out.write(part)  # not writelines: a stream may copy what write() is given only
         if not lines:
             out.write(b"\n")
         out.flush()

@@ -292,3 +292,4 @@ def test_the_kept_listing_prints_what_the_catalog_does(
         assert result.exit_code == slow.exit_code == 0, result.output
         assert result.stdout == slow.stdout
         assert result.stderr == slow.stderr
+        assert result.output == slow.output  # stdout and stderr as interleaved
