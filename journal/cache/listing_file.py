@@ -295,6 +295,8 @@ def _open_now(
 
     out: list[CatalogEntry | EntryView] = []
     read = 0
+    if not kept.open:
+        return Kept(store, home, kept, out)
     try:
         fd = home.open_dir("sessions")  # one lstat per log relative to it: no path to walk
     except (P8jError, OSError):
