@@ -11,13 +11,15 @@ rows carry ``parent_id`` (and ``parent_call_id``, ``agent``, ``model``,
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
-from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import click
 
+from p8j.journal.cache.listing_file import distinct_prefix
 from p8j.journal.cache.titles import TITLE_MAX
+from p8j.replay.kept import DefaultListing, default_listing
 from p8j.replay.listing import SORTS, SessionListing, list_sessions, listing_catalog, sessions_json
 
 from .options import SINCE, STATE_LIST, count, current_store, shared_options, stdout_style
@@ -57,15 +59,7 @@ def title_cell(title: str, cells: int) -> str:
 
 def short_ids(ids: list[str], minimum: int = 8) -> int:
     """The shortest prefix length (at least `minimum`) that tells every id apart."""
-    ordered = sorted(ids)  # linear for ids already in order (newest first is reversed order)
-    length = minimum
-    # In sorted order the longest prefix an id shares with any other it shares with a neighbour.
-    for a, b in pairwise(ordered):
-        if a[:length] == b[:length] and a != b:
-            while a[length : length + 1] == b[length : length + 1]:
-                length += 1
-            length += 1
-    return length
+    return distinct_prefix(ids, minimum)
 
 
 def nested(rows: list[SessionListing]) -> list[tuple[SessionListing, int]]:
@@ -125,12 +119,11 @@ def _rows(rows: list[SessionListing], relative: bool, prefix: int, sort: str) ->
     return out
 
 
-def _table(rows: list[SessionListing], ids: list[str], sort: str) -> list[str]:
-    from .render import ID_CHARS, is_terminal, table, terminal_width
+def _table(rows: list[SessionListing], prefix: int, sort: str) -> list[str]:
+    from .render import is_terminal, table, terminal_width
 
     tty = is_terminal()
     style = stdout_style()
-    prefix = short_ids(ids, ID_CHARS)
 
     def state_style(text: str) -> str:
         return style(text, _STATE_COLORS.get(text))
@@ -224,8 +217,6 @@ def ls(
 ) -> None:
     """List sessions, most recently active first."""
     store = current_store()
-    # Only --json writes the kept rows: a table or -q reads none (rows.msgpack).
-    catalog = listing_catalog(store, archived=archived, rows=as_json or as_jsonl)
     table_only = not (as_json or as_jsonl or quiet)
     cut = False
     if show_all:
@@ -233,6 +224,15 @@ def ls(
     elif limit is None and table_only:
         limit = TABLE_LIMIT  # people read the newest few; scripts get everything
         cut = True
+    unfiltered = project is None and not states and since is None and cwd is None
+    if unfiltered and not archived and sort == "activity":
+        # The default listing, kept between listings (replay/kept.py); None: list as below.
+        kept = default_listing(store)
+        if kept is not None:
+            _print_kept(store, kept, limit, quiet=quiet, lines=as_jsonl, as_json=as_json, cut=cut)
+            return
+    # Only --json writes the kept rows: a table or -q reads none (rows.msgpack).
+    catalog = listing_catalog(store, archived=archived, rows=as_json or as_jsonl)
     if as_json or as_jsonl:
         # Kept rows written as they are: no row is built or encoded for an unchanged session.
         out = sessions_json(
@@ -266,11 +266,53 @@ def ls(
             click.echo("\n".join([row.session_id for row in rows]))
         return
     filtered = bool(project or states or since or cwd is not None or limit == 0)
-    ids = [entry.session_id for entry in catalog.entries]
-    _print_table(_place(store), rows, ids, sort, filtered=filtered)
+    from .render import ID_CHARS
+
+    prefix = short_ids([entry.session_id for entry in catalog.entries], ID_CHARS)
+    _print_table(_place(store), rows, prefix, sort, filtered=filtered)
     if more and cut:
         which = "most recently active" if sort == "activity" else "newest"
         click.echo(f"p8j: showing the {limit} {which} sessions; -n N or --all shows more", err=True)
+
+
+def _print_kept(
+    store: SessionStore,
+    kept: DefaultListing,
+    limit: int | None,
+    *,
+    quiet: bool,
+    lines: bool,
+    as_json: bool,
+    cut: bool,
+) -> None:
+    """`ls` of the default listing: what the catalog's path prints, from `kept`."""
+    if as_json or lines:
+        sys.stdout.flush()
+        out = sys.stdout.buffer
+        # In parts, as kept: 10k rows are MBs, and joining them costs a copy (~5 ms at 10k).
+        for part in kept.json_parts(limit, lines=lines):
+            out.write(part)  # not writelines: a stream may copy what write() is given only
+        if not lines:
+            out.write(b"\n")
+        out.flush()
+        return
+    if quiet:
+        ids = kept.session_ids(limit)
+        if ids:
+            click.echo("\n".join(ids))
+        return
+    rows = kept.rows(None if limit is None else limit + 1)  # one more tells whether there is more
+    more = limit is not None and len(rows) > limit
+    from .render import ID_CHARS
+
+    # = short_ids(every id, ID_CHARS), kept with the listing: no sort of 10k ids
+    prefix = max(ID_CHARS, kept.id_chars)
+    _print_table(_place(store), rows[:limit], prefix, "activity", filtered=limit == 0)
+    if more and cut:
+        click.echo(
+            f"p8j: showing the {limit} most recently active sessions; -n N or --all shows more",
+            err=True,
+        )
 
 
 def _place(store: SessionStore) -> str:
@@ -283,7 +325,7 @@ def _place(store: SessionStore) -> str:
 def _print_table(
     place: str,
     rows: list[SessionListing],
-    ids: list[str],
+    prefix: int,
     sort: str,
     *,
     filtered: bool,
@@ -297,4 +339,4 @@ def _print_table(
         else:
             click.echo(f"No sessions in {escape(place)} yet. Try `p8j demo`.", err=True)
         return
-    click.echo("\n".join(_table(rows, ids, sort)))
+    click.echo("\n".join(_table(rows, prefix, sort)))

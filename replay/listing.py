@@ -77,6 +77,7 @@ __all__ = [
     "list_sessions",
     "listing_catalog",
     "listing_of",
+    "ordered",
     "parse_since",
     "session_state",
     "sessions_json",
@@ -324,7 +325,7 @@ def list_sessions(
         else:
             catalog = _wrapped(store, summaries)
     rows: list[SessionListing] = []
-    for entry in _ordered(catalog, sort):
+    for entry in ordered(catalog, sort):
         if limit is not None and len(rows) >= limit:
             break
         if not filters.keeps(catalog, entry):
@@ -356,7 +357,7 @@ def sessions_json(
     keeps = filters.keeps if filters.active else None
     kept = catalog.has_rows
     out: list[bytes] = []
-    for entry in _ordered(catalog, sort):
+    for entry in ordered(catalog, sort):
         if limit is not None and len(out) >= limit:
             break
         if keeps is not None and not keeps(catalog, entry):
@@ -425,7 +426,7 @@ class _Filters:
         return True
 
 
-def _ordered(catalog: CatalogListing, sort: str) -> Iterator[Any]:
+def ordered(catalog: CatalogListing, sort: str) -> Iterator[Any]:
     """The catalog's entries in listing order (`sort`)."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}: expected one of {', '.join(SORTS)}")

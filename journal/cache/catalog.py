@@ -157,7 +157,7 @@ _NAME = "catalog.msgpack"
 _READ_ERRORS = (P8jError, OSError)
 
 
-def _read(home: Home, name: str = _NAME) -> bytes:
+def read_cache(home: Home, name: str = _NAME) -> bytes:
     """A cache file's bytes, read only if it is a regular file of ours (never blocks on a FIFO)."""
     fd = home.open_file("cache", name, os.O_RDONLY)
     try:
@@ -174,7 +174,7 @@ def _read(home: Home, name: str = _NAME) -> bytes:
 def _load(home: Home, views: bool = True) -> Loaded:
     """The cached entries (as views, or with summaries); none if missing or unreadable."""
     try:
-        data = _read(home)
+        data = read_cache(home)
     except _READ_ERRORS:
         return Loaded([], {}, 0)
     if not views:
@@ -337,7 +337,7 @@ _ROWS_NAME = "rows.msgpack"
 def _attach_rows(home: Home, listing: CatalogListing, rows: Rows) -> None:
     """Set every entry's kept row (made for those without one); save them when worth it."""
     try:
-        kept = decode_rows(_read(home, _ROWS_NAME), rows.tag)
+        kept = decode_rows(read_cache(home, _ROWS_NAME), rows.tag)
     except _READ_ERRORS:
         kept = {}
     made = 0

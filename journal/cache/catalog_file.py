@@ -38,6 +38,7 @@ that cannot be encoded at all.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any, NamedTuple
 
@@ -141,9 +142,34 @@ class _CatalogOut(msgspec.Struct, array_like=True, gc=False):
 
 
 _ENC = msgspec.msgpack.Encoder()
-_DEC = msgspec.msgpack.Decoder(_Catalog)
-_WHOLE_DEC = msgspec.msgpack.Decoder(_WholeCatalog)
-_SUMMARY_DEC = msgspec.msgpack.Decoder(SessionSummary)
+
+
+# Decoders are built on first use: building one evaluates its types' annotations (~2 ms
+# for these), which `p8j ls` from a kept listing (listing_file.py) never needs.
+@functools.cache
+def _catalog_decoder() -> msgspec.msgpack.Decoder[_Catalog]:
+    return msgspec.msgpack.Decoder(_Catalog)
+
+
+@functools.cache
+def _whole_decoder() -> msgspec.msgpack.Decoder[_WholeCatalog]:
+    return msgspec.msgpack.Decoder(_WholeCatalog)
+
+
+@functools.cache
+def _summary_decoder() -> msgspec.msgpack.Decoder[SessionSummary]:
+    return msgspec.msgpack.Decoder(SessionSummary)
+
+
+def __getattr__(name: str) -> Any:
+    # The decoders' former names (tests decode with them).
+    if name == "_DEC":
+        return _catalog_decoder()
+    if name == "_SUMMARY_DEC":
+        return _summary_decoder()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _JSON_ENC = msgspec.json.Encoder()
 _JSON_DEC = msgspec.json.Decoder(dict[str, Any])
 # What msgpack cannot encode although a log holds it (integers beyond 64 bits, a lone
@@ -214,7 +240,7 @@ def summary_of(
     if not isinstance(entry, EntryView):
         return entry.summary
     try:
-        summary = _SUMMARY_DEC.decode(entry.summary)
+        summary = _summary_decoder().decode(entry.summary)
     except RecursionError as exc:
         raise ValueError("a catalog entry's summary is nested too deep") from exc
     if summary.session_id != entry.session_id:
@@ -231,7 +257,7 @@ def decode_views(data: bytes) -> tuple[list[EntryView], dict[str, bytes]] | None
     of another version."""
     try:
         with gc_paused():
-            cat = _DEC.decode(data)
+            cat = _catalog_decoder().decode(data)
     except _DECODE_ERRORS:
         return None
     if cat.version != CATALOG_VERSION:  # an older layout usually fails to decode anyway
@@ -251,7 +277,7 @@ def decode_whole(data: bytes) -> list[WholeEntry] | None:
     """A catalog's entries, summaries decoded in one pass; None as for `decode_views`."""
     try:
         with gc_paused():
-            cat = _WHOLE_DEC.decode(data)
+            cat = _whole_decoder().decode(data)
         if cat.version != CATALOG_VERSION:
             return None
         if cat.json_metadata:
@@ -333,14 +359,16 @@ class _RowsFile(msgspec.Struct, array_like=True, gc=False):
     rows: dict[str, KeptRow]
 
 
-_ROWS_DEC = msgspec.msgpack.Decoder(_RowsFile)
+@functools.cache
+def _rows_decoder() -> msgspec.msgpack.Decoder[_RowsFile]:
+    return msgspec.msgpack.Decoder(_RowsFile)
 
 
 def decode_rows(data: bytes, tag: str) -> dict[str, KeptRow]:
     """The kept rows made under `tag` by session id ({} if another tag, version or unreadable)."""
     try:
         with gc_paused():
-            found = _ROWS_DEC.decode(data)
+            found = _rows_decoder().decode(data)
     except _DECODE_ERRORS:
         return {}
     if found.version != CATALOG_VERSION or found.tag != tag:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -253,3 +254,42 @@ def test_sort_and_cwd(
     nothing = runner.invoke(cli, ["ls", "--cwd", "/nowhere"])
     assert nothing.exit_code == 0
     assert "No sessions match." in nothing.stderr
+
+
+KEPT_ARGS = [
+    ["ls"],
+    ["ls", "--json"],
+    ["ls", "--jsonl"],
+    ["ls", "-q"],
+    ["ls", "-n", "1"],
+    ["ls", "-n", "0"],
+    ["ls", "--all"],
+    ["ls", "-n", "2", "--json"],
+    ["ls", "-n", "3", "--jsonl"],
+]
+
+
+@pytest.mark.parametrize("args", KEPT_ARGS, ids=" ".join)
+def test_the_kept_listing_prints_what_the_catalog_does(
+    runner: CliRunner,
+    p8j_home: Home,
+    demo_ids: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+) -> None:
+    """ls without filters lists from cache/listing.msgpack: the same output as without it."""
+    import p8j.cli.ls as ls_module
+
+    for i in range(3):
+        record_simple(p8j_home, f"extra{i}")
+    settled = (datetime.now(timezone.utc) - timedelta(hours=1)).timestamp()
+    os.utime(p8j_home.sessions_dir, (settled, settled))  # changed long enough ago to be kept
+    kept = [runner.invoke(cli, args) for _ in range(2)]  # kept by the first, read by the second
+    assert (p8j_home.cache_dir / "listing.msgpack").is_file()
+    monkeypatch.setattr(ls_module, "default_listing", lambda store: None)
+    slow = runner.invoke(cli, args)
+    for result in kept:
+        assert result.exit_code == slow.exit_code == 0, result.output
+        assert result.stdout == slow.stdout
+        assert result.stderr == slow.stderr
+        assert result.output == slow.output  # stdout and stderr as interleaved
