@@ -278,6 +278,12 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         click.echo(f"p8j: {_os_error(exc)}", err=True)
         code = 1
+    # The process ends here. What is alive now would only be traversed once more by the
+    # interpreter's final collection (every module's objects: ~5% of a short command's
+    # instructions, `p8j search` measured with callgrind); frozen, it is left to the exit.
+    import gc
+
+    gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -58,6 +56,9 @@ def paged(color: bool = False) -> Iterator[None]:
     if command is None:
         yield
         return
+    import signal  # here: a command whose output is not paged (a pipe) needs neither
+    import subprocess
+
     env = dict(os.environ)
     env.setdefault("LESS", "FRX")
     env.setdefault("LV", "-c")

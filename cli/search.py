@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import click
 import msgspec
 
-from p8j.journal.housekeeping import resolve_in
 from p8j.replay.search import SearchHit, SearchResult, search
-from p8j.replay.search_context import ContextEvent, hit_context
 from p8j.replay.search_pattern import PatternError, SearchPattern
 
 from .options import SESSION_REF, SINCE, count, current_store, shared_options, stdout_style
 from .pager import paged
 from .render import Style, escape, is_terminal, local_time, truncate
+
+# Loaded where they are needed (-s, -C): a plain search's start-up is most of its time.
+if TYPE_CHECKING:
+    from p8j.replay.search_context import ContextEvent
 
 __all__ = ["search_cmd"]
 
@@ -47,7 +49,11 @@ def _context_line(sid: str, ev: ContextEvent, style: Style) -> str:
 
 
 def _show_hits(result: SearchResult, context: int | None, as_json: bool, style: Style) -> None:
-    near = hit_context(current_store(), result.hits, context) if context else {}
+    near: dict[tuple[str, int], list[ContextEvent]] = {}
+    if context:
+        from p8j.replay.search_context import hit_context
+
+        near = hit_context(current_store(), result.hits, context)
     if as_json:
         if context is None:
             click.echo(_ENC.encode(result.hits).decode("utf-8"))
@@ -71,7 +77,7 @@ def _show_hits(result: SearchResult, context: int | None, as_json: bool, style: 
             click.echo(line)
 
 
-_Group = list[tuple[SearchHit, list[ContextEvent]]]
+_Group: TypeAlias = "list[tuple[SearchHit, list[ContextEvent]]]"
 
 
 def _groups(hits: list[SearchHit], near: dict[tuple[str, int], list[ContextEvent]]) -> list[_Group]:
@@ -188,7 +194,11 @@ def search_cmd(
     except PatternError as exc:
         raise click.BadParameter(exc.message, param_hint="PATTERN") from None
     store = current_store()
-    ids = [resolve_in(store, r, archived=True) for r in refs] if refs else None
+    ids = None
+    if refs:
+        from p8j.journal.housekeeping import resolve_in
+
+        ids = [resolve_in(store, r, archived=True) for r in refs]
     result = search(
         store,
         regex,

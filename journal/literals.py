@@ -9,6 +9,10 @@ Contract:
   rare a byte is comes from a fixed table measured on agent logs (JSON of
   English text and code); a wrong guess costs speed, never a result. A
   case-insensitive literal (ASCII) is searched whole with RE2's case folding.
+  The search calls RE2's own ``Match`` (google-re2's ``_re2`` module) where
+  that is there, not the wrapper's ``search`` (a generator and a match object
+  per call: ~3 us, paid per block of a scan); another google-re2 gets the
+  wrapper, with the same results.
 - `FinderTest` is a line test (store/base.py's `LineTest`) that can also jump
   to the next candidate place in a block (a `Finder`): raw line scans
   (store/fs/rawlines.py) then cut out and test only the lines there.
@@ -57,6 +61,23 @@ def _rank(byte: int) -> int:
     return _RANK.get(byte, len(_COMMON))
 
 
+_UNANCHORED: Any = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+
+
+def _direct_match(regex: Any) -> Callable[[Any, Any, int, int], list[tuple[int, int]]] | None:
+    """The compiled pattern's own ``Match`` (spans; (-1, -1) first if none), if it has one."""
+    match = getattr(getattr(regex, "_regexp", None), "Match", None)
+    if match is None or _UNANCHORED is None:
+        return None
+    try:
+        found = match(_UNANCHORED, b"", 0, 0)
+        if not isinstance(found, list) or len(found[0]) != 2:
+            return None
+    except Exception:  # a google-re2 whose internals differ: the wrapper then
+        return None
+    return match  # type: ignore[no-any-return]
+
+
 class Literal:
     """A literal (bytes, no newline) found fast in buffers (module docstring)."""
 
@@ -77,9 +98,34 @@ class Literal:
             self.skip = max(range(last + 1), key=lambda i: _rank(data[i]))
         self.head = data[: self.skip]
         self._regex = re2.compile(re2.escape(data[self.skip :]), options)
+        self._match = _direct_match(self._regex)
 
     def find(self, buf: Any, start: int, end: int) -> int:
         """The position of the first occurrence in buf[start:end], or -1."""
+        match = self._match
+        if match is None:
+            return self._find_wrapped(buf, start, end)
+        skip = self.skip
+        head = self.head
+        size = len(buf)
+        end = max(0, min(end, size))  # as the wrapper (and bytes.find) clamp them
+        pos = max(0, min(start + skip, size))
+        while pos <= end:
+            at: int = match(_UNANCHORED, buf, pos, end)[0][0]
+            if at < 0:
+                return -1
+            at -= skip
+            if not skip or buf[at : at + skip] == head:
+                return at
+            pos = at + skip + 1
+        return -1
+
+    @property
+    def direct(self) -> bool:
+        """True if `find` calls RE2's own Match (else the wrapper's search)."""
+        return self._match is not None
+
+    def _find_wrapped(self, buf: Any, start: int, end: int) -> int:
         skip = self.skip
         pos = start + skip
         head = self.head

@@ -45,6 +45,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -58,7 +59,6 @@ from p8j.journal import (
 )
 from p8j.journal.cache.catalog import list_summaries
 from p8j.journal.cache.search_index import INDEX_FILE, IndexedSession, index_candidates
-from p8j.journal.cache.search_indexer import IndexStats, update_index
 from p8j.journal.codec import decode_line
 from p8j.journal.fidelity import display_time
 from p8j.journal.store.base import (
@@ -72,10 +72,16 @@ from p8j.journal.store.base import (
 from p8j.journal.store.select import as_store
 
 from .bounded import read_bounded, ts_bound
-from .listing import Where, archived_summaries
 from .search_fields import event_fields
 from .search_pattern import SearchPattern
 from .search_scan import Test, blob_line_may_match, decode_candidate, need_test
+
+# Loaded where they are needed: the indexer (sqlite3) to update an index, listing to add
+# archived sessions someone names; the unindexed scan of `p8j search` needs neither.
+if TYPE_CHECKING:
+    from p8j.journal.cache.search_indexer import IndexStats
+
+    from .listing import Where
 
 __all__ = [
     "INDEX_UPDATE_MAX",
@@ -163,6 +169,8 @@ def update_search_index(
     max_bytes: int | None = None,
 ) -> IndexStats | None:
     """Build or update the full-text index with exactly the fields search looks at."""
+    from p8j.journal.cache.search_indexer import update_index
+
     return update_index(home, event_fields, progress=progress, wait=wait, max_bytes=max_bytes)
 
 
@@ -199,6 +207,8 @@ def search(
     store = as_store(home)
     summaries = list_summaries(store)
     if session_ids is not None:  # an archived session is searched when it is named
+        from .listing import archived_summaries
+
         session_ids = set(session_ids)
         summaries = summaries + [
             s for s in archived_summaries(store) if s.session_id in session_ids

@@ -42,12 +42,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import stat
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
@@ -55,6 +54,11 @@ from ..ids import is_session_id
 from ..store.fs.cursor import LogCursor
 from ..store.fs.layout import Home
 from ..timefmt import format_ts
+
+# sqlite3 loads where an index is opened: search imports this module for its names,
+# and a journal without an index (the unindexed scan) never needs it.
+if TYPE_CHECKING:
+    import sqlite3
 
 __all__ = [
     "INDEX_FILE",
@@ -225,6 +229,8 @@ def open_index(home: Home, *, create: bool, fresh: bool = False) -> sqlite3.Conn
             pass  # another updater created it just now
         except OSError:
             return None
+    import sqlite3
+
     conn: sqlite3.Connection | None = None
     try:
         conn = sqlite3.connect(str(_path(home)), timeout=_BUSY_MS / 1000, isolation_level=None)
@@ -325,6 +331,8 @@ def index_candidates(home: Home, need: Need | None) -> dict[str, IndexedSession]
     query = fts_query(need) if need is not None else None
     if query is None or _safe_files(home) is not True:
         return None
+    import sqlite3
+
     conn = open_index(home, create=False)
     if conn is None:
         return None
@@ -389,6 +397,8 @@ def index_status(home: Home) -> IndexStatus:
     conn = open_index(home, create=False) if _safe_files(home) is True else None
     if conn is None:
         return status
+    import sqlite3
+
     try:
         with contextlib.closing(conn):
             known = conn.execute("SELECT sid, inode, offset, updated FROM sessions").fetchall()

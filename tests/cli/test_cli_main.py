@@ -259,3 +259,22 @@ def test_ls_json_imports_no_terminal_rendering(tmp_path: Path) -> None:
     )
     assert b'"project_name":"light"' in done.stdout, done.stderr
     assert b"LOADED []" in done.stderr, done.stderr
+
+
+def test_main_leaves_its_objects_to_the_exit(tmp_path: Path) -> None:
+    """main() freezes what is alive before exiting: no final collection traverses it."""
+    code = (
+        "import atexit, gc, sys\n"
+        "from p8j.cli.main import main\n"
+        "atexit.register(lambda: print('FROZEN', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+        "main(['search', 'nothing-here'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=dict(os.environ, P8J_HOME=str(tmp_path)),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1  # nothing matched: main still exits through its end
+    assert b"FROZEN True" in done.stderr, done.stderr

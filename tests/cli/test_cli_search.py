@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -111,3 +114,28 @@ def test_corrupt_lines_are_reported(runner: CliRunner, p8j_home: Home) -> None:
     result = runner.invoke(cli, ["search", "findme"])
     assert result.exit_code == 0 and "findme" in result.stdout
     assert "warning: skipped" in result.stderr and ":2 " in result.stderr
+
+
+def test_plain_search_imports_only_what_it_scans_with(demo_ids: list[str], p8j_home: Home) -> None:
+    """`p8j search` without an index: no sqlite3, housekeeping, context reader or pager process."""
+    code = (
+        "import sys\n"
+        "from p8j.cli.main import main\n"
+        "for argv in (['search', 'coupon'], ['search', 'coupon', '--json'], ['search', 'zzqx']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "names = ('sqlite3', 'p8j.journal.housekeeping', 'p8j.journal.cache.search_indexer',\n"
+        "         'p8j.replay.search_context', 'p8j.replay.listing', 'subprocess', 'socket')\n"
+        "print('LOADED', [m for m in names if m in sys.modules], file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env=dict(os.environ, P8J_HOME=str(p8j_home.path)),
+        timeout=60,
+        check=False,
+    )
+    assert b"coupon" in done.stdout, done.stderr
+    assert b"LOADED []" in done.stderr, done.stderr

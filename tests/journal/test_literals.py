@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from p8j.journal import literals
 from p8j.journal.literals import Literal
 from p8j.journal.store.fs.rawlines import BLOB_MARK
 
@@ -48,3 +51,23 @@ def test_a_case_insensitive_literal_finds_every_case(data: str, literal: str) ->
     lit = Literal(literal.lower().encode(), ignore_case=True)
     raw = data.encode()
     assert lit.find(raw, 0, len(raw)) == data.lower().find(literal.lower())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=_BYTES,
+    literal=st.text('ab"\\Qqé ', min_size=1, max_size=8).map(str.encode),
+    start=st.integers(0, 310),
+    end=st.integers(0, 310),
+)
+def test_the_direct_match_and_the_wrapper_find_the_same(
+    data: bytes, literal: bytes, start: int, end: int
+) -> None:
+    direct = Literal(literal)
+    assert direct.direct  # this google-re2 has RE2's own Match: scans call it, not the wrapper
+    with mock.patch.object(literals, "_direct_match", return_value=None):
+        wrapped = Literal(literal)
+    assert not wrapped.direct
+    for buf in (data, bytearray(data), memoryview(data)):
+        assert direct.find(buf, start, end) == wrapped.find(buf, start, end)
+        assert direct.find(buf, start, end) == data.find(literal, start, end)

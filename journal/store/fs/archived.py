@@ -86,12 +86,12 @@ def open_archived(log_path: Path) -> int:
     return mem
 
 
-def open_log_readonly(path: Path) -> int:
+def open_log_readonly(path: str | Path) -> int:
     """Open a log for reading without following symlinks or blocking on FIFOs."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
-        return open_archived(path)  # an archived log reads like a live one (or re-raises)
+        return open_archived(Path(path))  # an archived log reads like a live one (or re-raises)
     except OSError as exc:
         if exc.errno == 40:  # ELOOP: the last component is a symlink
             raise UnsafePathError("refusing to follow a symlink", path=path) from exc

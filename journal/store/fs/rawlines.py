@@ -14,6 +14,8 @@ Contract:
 - Candidate places (a test's finder, the blob marker) are found with
   `Literal` (journal/literals.py): RE2 from each literal's rarest byte on.
 - `lines_at` yields the lines at known (offset, length) places (index candidates).
+- `log_file` is `Home.log_path` as a str (the id checked the same way): a scan
+  of every log builds no `Path` per log (~5 us each).
 - Nothing is decoded or verified here: callers check every line they keep as
   the reader would (replay/search_scan.py).
 """
@@ -25,10 +27,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ...errors import JournalIOError
+from ...ids import validate_session_id
 from ...literals import Finder, Literal
 from .archived import open_log_readonly
+from .layout import LOG_SUFFIX, Home
 
-__all__ = ["BLOB_MARK", "BLOCK", "candidate_lines", "lines_at"]
+__all__ = ["BLOB_MARK", "BLOCK", "candidate_lines", "lines_at", "log_file"]
 
 BLOCK = 1 << 20
 BLOB_MARK = b',"blobs":[{"path":['
@@ -37,7 +41,14 @@ _BLOBS = Literal(BLOB_MARK)
 _POOL: list[bytearray] = []  # read buffers, reused: a fresh one costs its page faults
 
 
-def candidate_lines(path: Path, test: _Test, *, offset: int = 0) -> Iterator[tuple[int, bytes]]:
+def log_file(home: Home, session_id: str) -> str:
+    """The path of a session's log, as `Home.log_path` names it, as a str."""
+    return f"{os.fspath(home.sessions_dir)}/{validate_session_id(session_id)}{LOG_SUFFIX}"
+
+
+def candidate_lines(
+    path: str | Path, test: _Test, *, offset: int = 0
+) -> Iterator[tuple[int, bytes]]:
     """(offset, line) of the lines from `offset` on that may pass `test` (module docstring)."""
     make: Callable[[], Finder] | None = getattr(test, "finder", None)
     fd = _open(path)
@@ -116,7 +127,7 @@ def lines_at(path: Path, places: Sequence[tuple[int, int]]) -> Iterator[tuple[in
         os.close(fd)
 
 
-def _open(path: Path) -> int:
+def _open(path: str | Path) -> int:
     try:
         return open_log_readonly(path)
     except FileNotFoundError as exc:

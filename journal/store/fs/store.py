@@ -398,9 +398,9 @@ class FileStore:
         self, session_id: str, test: LineTest, *, offset: int = 0
     ) -> Iterator[tuple[int, bytes]]:
         """The lines from `offset` on that `test` may accept (rawlines.py)."""
-        from .rawlines import candidate_lines
+        from .rawlines import candidate_lines, log_file
 
-        return candidate_lines(self.home.log_path(session_id), test, offset=offset)
+        return candidate_lines(log_file(self.home, session_id), test, offset=offset)
 
     def lines_at(
         self, session_id: str, places: Sequence[tuple[int, int]]

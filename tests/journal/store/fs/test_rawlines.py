@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from p8j.journal import Home, SessionManager
+from p8j.journal.errors import InvalidSessionIdError
 from p8j.journal.store.fs import rawlines
+from p8j.journal.store.fs.archive import archive_session
+from p8j.journal.store.fs.archived import open_log_readonly
 from p8j.journal.store.fs.rawlines import candidate_lines
 from p8j.journal.store.fs.store import FileStore
 from p8j.replay.search_scan import NeedTest, need_test
@@ -95,3 +98,31 @@ def test_the_file_store_scans_and_reads_lines_by_session(home: Home) -> None:
     assert found == list(candidate_lines(path, need_test("needle", False)))
     [(off, ln)] = found
     assert list(store.lines_at(sid, [(off, len(ln))])) == [(off, ln)]
+
+
+def test_log_file_names_the_log_as_home_does(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _log(home, ["alpha"])
+    sid = path.name.removesuffix(".jsonl")
+    assert rawlines.log_file(home, sid) == str(home.log_path(sid))
+    with pytest.raises(InvalidSessionIdError):
+        rawlines.log_file(home, "../" + sid)  # checked as log_path checks it
+    # The file store's scan builds no Path per log: it opens the str.
+    opened: list[object] = []
+    real = open_log_readonly
+
+    def spy(p: str | Path) -> int:
+        opened.append(p)
+        return real(p)
+
+    monkeypatch.setattr(rawlines, "open_log_readonly", spy)
+    assert list(FileStore(home).scan_lines(sid, need_test("alpha", False)))
+    assert opened == [str(path)]
+
+
+def test_an_archived_log_is_scanned_by_its_str_path(home: Home) -> None:
+    path = _log(home, ["alpha needle"])
+    sid = path.name.removesuffix(".jsonl")
+    before = list(FileStore(home).scan_lines(sid, need_test("needle", False)))
+    archive_session(home, sid)
+    assert not path.exists()
+    assert list(FileStore(home).scan_lines(sid, need_test("needle", False))) == before
