@@ -76,5 +76,8 @@ def _scan(self: Follower) -> Iterator[FollowedEvent | FollowNotice]:
 
 
 Follower._rescan = _scan  # type: ignore[method-assign]
+# As a foreground command gets it: a test run started as a background job (`cmd &` in a
+# script) hands its children SIGINT ignored, and Python then installs no handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.argv[1:] = sys.argv[2:]
 main(sys.argv[1:])
