@@ -6,6 +6,7 @@ first session (the only command that creates a journal without writing a session
 Following sessions by id ends by itself once every one of them has ended (a completed
 session prints its backlog and exits at once). ``--since TIME`` starts the backlog at
 that time instead of the last ``-n`` events (with ``-n`` too: the last N since then).
+Ctrl-C (SIGINT) ends it with exit 0 and nothing on stderr, wherever it lands.
 """
 
 from __future__ import annotations
@@ -199,6 +200,43 @@ def tail(
     as_json: bool,
 ) -> None:
     """Follow sessions live as they are written."""
+    try:
+        _tail(refs, backlog, since, types, project, no_follow, poll, as_json)
+    except KeyboardInterrupt:
+        # Ctrl-C is how a tail ends, wherever it lands (startup, backlog, output, the
+        # sleep between polls): exit 0, no traceback. The follower's own cleanup (closing
+        # the watch) ran as the interrupt passed through it.
+        return
+    except Exception as exc:
+        if not _from_interrupt(exc):
+            raise
+        # Raised by code the interrupt cut in two (a lock-based wait that Ctrl-C left
+        # with its lock released, as threading.Condition.wait can be): still Ctrl-C's end.
+        return
+
+
+def _from_interrupt(exc: BaseException) -> bool:
+    """True if `exc` was raised while a KeyboardInterrupt was being handled."""
+    seen: set[int] = set()
+    context = exc.__context__
+    while context is not None and id(context) not in seen:
+        if isinstance(context, KeyboardInterrupt):
+            return True
+        seen.add(id(context))
+        context = context.__context__
+    return False
+
+
+def _tail(
+    refs: tuple[str, ...],
+    backlog: int | None,
+    since: datetime | None,
+    types: tuple[str, ...],
+    project: str | None,
+    no_follow: bool,
+    poll: bool,
+    as_json: bool,
+) -> None:
     store = current_store()
     home = store.home if is_home_store(store) else None
     if home is not None and no_follow and not refs and not home.check().exists():
@@ -229,16 +267,13 @@ def tail(
     )
     style = stdout_style()
     width = terminal_width() if is_terminal() else None
-    try:
-        for item in follower:
-            if isinstance(item, FollowNotice):
-                click.echo(f"p8j: {escape(item.message)}", err=True)
-            elif as_json:
-                click.echo(item.line, nl=False)
-            else:
-                click.echo(human_line(item, style, width))
-    except KeyboardInterrupt:
-        return
+    for item in follower:
+        if isinstance(item, FollowNotice):
+            click.echo(f"p8j: {escape(item.message)}", err=True)
+        elif as_json:
+            click.echo(item.line, nl=False)
+        else:
+            click.echo(human_line(item, style, width))
     if ids is not None and not no_follow:
         done = "it has" if len(ids) == 1 else f"all {len(ids)} have"
         click.echo(f"p8j: {done} ended", err=True)

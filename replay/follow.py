@@ -38,10 +38,16 @@ Contract:
   says so once): every `poll_delay_ms`, stretched to keep a scan of many
   sessions under ~10% of a core; ``force_polling=True`` polls from the start
   (network file systems, where inotify does not see other hosts' writes).
+- A KeyboardInterrupt (Ctrl-C) in the iterating thread ends the iteration with
+  that KeyboardInterrupt and nothing else, wherever it lands: the polling sleep
+  is one timed lock acquire (in C) that `stop()` cuts short, never
+  `threading.Event.wait`, whose Python-level bookkeeping an interrupt landing
+  between two of its bytecodes turns into ``RuntimeError: release unlocked lock``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import heapq
 import sys
@@ -210,6 +216,8 @@ class Follower:
         self.rescan_ms = rescan_ms
         self.polling = force_polling
         self._stop = threading.Event()
+        self._wake = threading.Lock()  # held until stop() releases it: the polling sleep
+        self._wake.acquire()
         self._watch: StoreWatch | None = None  # closed by stop(): it wakes a blocked wait
         self.ready = threading.Event()
         self._tracked: dict[str, _Tracked] = {}
@@ -218,6 +226,8 @@ class Follower:
     def stop(self) -> None:
         """Ask a running iteration to end (safe from another thread)."""
         self._stop.set()
+        with contextlib.suppress(RuntimeError):  # released already: stop() was called before
+            self._wake.release()
         watch = self._watch
         if watch is not None:
             watch.close()  # the inotify watch blocks in the kernel: wake it now
@@ -442,7 +452,9 @@ class Follower:
             yield from self._rescan()
             spent = time.monotonic() - started
             # Many sessions make a scan expensive: keep polling to at most ~10% of a core.
-            self._stop.wait(max(self.poll_delay_ms / 1000.0, 10 * spent))
+            # Not self._stop.wait(): see the module docstring (Ctrl-C during the sleep).
+            if self._wake.acquire(timeout=max(self.poll_delay_ms / 1000.0, 10 * spent)):
+                return  # stop() released it
 
     def run(self) -> Iterator[FollowedEvent | FollowNotice]:
         """The iteration itself (see the module docstring)."""
