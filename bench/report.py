@@ -119,7 +119,12 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{r['ref_ms']:,.1f} ms | {r['ratio']:.2f}x |"
             )
         else:
-            out.append(f"| {r['name']} | {r['ms']:,.0f} ms | | |")
+            changed = (
+                f" (within a second of a change: {r['just_changed_ms']:,.0f} ms)"
+                if "just_changed_ms" in r
+                else ""
+            )
+            out.append(f"| {r['name']} | {r['ms']:,.0f} ms{changed} | | |")
     for r in _rows(doc, "tail"):
         extra = f", idle CPU {r['idle_cpu_pct']:.2f}% of a core" if "idle_cpu_pct" in r else ""
         out.append(
