@@ -377,18 +377,38 @@ class Conn:
 
     async def _direct(self, subject: str, payload: bytes) -> Stored | None:
         assert self.nc is not None
-        try:
-            msg = await self.nc.request(subject, payload, timeout=TRY_TIMEOUT_S)
-        except nats.errors.NoRespondersError as exc:
-            raise JournalIOError(f"no NATS stream {self.config.stream} answers") from exc
-        except nats.errors.TimeoutError as exc:
-            raise JournalIOError(f"NATS direct get on {subject} timed out") from exc
+        deadline = time.monotonic() + self.config.retry_s
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                msg = await self.nc.request(subject, payload, timeout=TRY_TIMEOUT_S)
+                break
+            except nats.errors.NoRespondersError as exc:
+                # A stream just created, or whose leader just changed, has no direct-get
+                # responders for a moment: wait for them (within the retry horizon), unless
+                # there is no such stream at all.
+                if time.monotonic() + 0.1 > deadline or not await self._stream_exists():
+                    raise JournalIOError(f"no NATS stream {self.config.stream} answers") from exc
+            except nats.errors.TimeoutError as exc:
+                raise JournalIOError(f"NATS direct get on {subject} timed out") from exc
+            await asyncio.sleep(min(0.05 * attempt, 0.5))  # back off between retries
         status = _status(msg)
         if status == "404":
             return None
         if status is not None:
             raise JournalIOError(f"NATS direct get on {subject}: status {status}")
         return _stored(msg)
+
+    async def _stream_exists(self) -> bool:
+        """True unless the server says the stream does not exist (any other error: True)."""
+        try:
+            await self.js.stream_info(self.config.stream)
+        except nats.js.errors.NotFoundError:
+            return False
+        except (nats.errors.Error, asyncio.TimeoutError):
+            return True  # unknown: let the retry horizon decide
+        return True
 
     async def subjects(self) -> dict[str, int]:
         """Every session subject in the stream, with its message count."""

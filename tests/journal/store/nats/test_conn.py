@@ -1,14 +1,19 @@
-"""conn.py's parsing of a consumer delivery's stream sequence agrees with nats-py's."""
+"""conn.py: a delivery's stream sequence as nats-py parses it; direct gets without responders."""
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from typing import Any
 
+import nats.errors
 import pytest
 from nats.aio.msg import Msg
 from nats.errors import NotJSMessageError
 
+from p8j.journal.errors import JournalIOError
+from p8j.journal.ids import new_session_id
+from p8j.journal.store.nats import NatsStore
 from p8j.journal.store.nats.conn import Stored, _stream_seq
 
 
@@ -38,3 +43,48 @@ def test_stored_messages_are_not_tracked_by_the_cycle_collector() -> None:
     stored = Stored(7, b"{}", {"Nats-Msg-Id": "x"})
     assert not gc.is_tracked(stored) and not gc.is_tracked(Stored(8, b"{}"))
     assert Stored(8, b"{}").headers == {} and stored.headers["Nats-Msg-Id"] == "x"
+
+
+@pytest.fixture
+def store(nats_url: str) -> Iterator[NatsStore]:
+    """A NATS store on a stream of its own (a real server)."""
+    with NatsStore(nats_url) as s:
+        yield s
+
+
+def _no_responders_first(store: NatsStore, times: int) -> list[str]:
+    """Make the store's client answer its next `times` direct gets with no responders."""
+    nc = store.call(store.aconn()).nc
+    assert nc is not None
+    real = nc.request
+    asked: list[str] = []
+
+    async def request(subject: str, *args: Any, **kwargs: Any) -> Any:
+        if subject.startswith("$JS.API.DIRECT.GET."):
+            asked.append(subject)
+            if len(asked) <= times:
+                raise nats.errors.NoRespondersError
+        return await real(subject, *args, **kwargs)
+
+    nc.request = request  # type: ignore[method-assign]
+    return asked
+
+
+def test_a_direct_get_waits_for_responders_of_a_stream_that_exists(store: NatsStore) -> None:
+    # A stream just created (or electing a leader) has no direct-get responders for a
+    # moment: CI once failed a cluster test's first session on exactly that.
+    subject = store.config.subject(new_session_id())
+    seq = store.publish(subject, b"rec", f"{subject}:0", None)
+    asked = _no_responders_first(store, 2)
+    last = store.call(store.call(store.aconn()).last(subject))
+    assert last is not None and (last.seq, last.data) == (seq, b"rec")
+    assert len(asked) == 3
+
+
+def test_a_direct_get_on_a_stream_that_is_gone_fails_at_once(store: NatsStore) -> None:
+    conn = store.call(store.aconn())
+    store.call(conn.js.delete_stream(store.config.stream))
+    asked = _no_responders_first(store, 1_000_000)
+    with pytest.raises(JournalIOError, match=r"no NATS stream .* answers"):
+        store.call(conn.last(store.config.subject(new_session_id())))
+    assert len(asked) == 1  # not retried until the horizon: there is no such stream
