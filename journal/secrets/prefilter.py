@@ -298,12 +298,16 @@ class RuleSet:
             if not by_line or len(s) <= LINES_FROM:
                 return hits, [], ()
             return hits, self.lines_of(by_line, s, data), by_line
-        hits, lines = self._chunks(head + data if head else data, len(head))
+        hits, lines = self._chunks(data, head)
         by_line = tuple(i for i in hits if i in self.local)
         return hits, lines if len(data) == len(s) else _characters(data, lines), by_line
 
-    def _chunks(self, data: bytes, cut: int) -> tuple[list[int], list[tuple[int, int]]]:
-        """`scan` in byte offsets of ``data[cut:]``."""
+    def _chunks(self, data: bytes, head: bytes) -> tuple[list[int], list[tuple[int, int]]]:
+        """`scan` in byte offsets of `data`, `head` read before its first chunk.
+
+        Only the first chunk is joined to `head` (not a copy of the whole text): a
+        candidate holds no line break, so it lies within one chunk wherever they end.
+        """
         size = len(data)
         view = memoryview(data)
         found: set[int] = set()
@@ -313,15 +317,14 @@ class RuleSet:
         while pos < size:
             end = data.find(b"\n", pos + CHUNK)
             end = size if end < 0 else end + 1
-            got = self._set.Match(view[pos:end])
+            got = self._set.Match(head + data[:end] if head and not pos else view[pos:end])
             if got:
                 index = self._index
                 rules = [index[i] for i in got]
                 found.update(rules)
                 near = tuple(sorted(i for i in rules if i in local))
-                if near and end > cut:
-                    for lo, hi in self._byte_lines(near, data, max(pos, cut), end):
-                        lines.append((max(lo, cut) - cut, hi - cut))
+                if near:
+                    lines.extend(self._byte_lines(near, data, pos, end))
             pos = end
         hits = sorted(found.union(self.always))
         return hits, lines

@@ -207,6 +207,31 @@ def test_candidate_lines_are_found_by_re2s_own_match(monkeypatch: pytest.MonkeyP
     assert fresh.text(long) == OLD.text(long) != long
 
 
+def test_a_long_text_after_a_carry_is_not_copied_to_join_them() -> None:
+    import tracemalloc
+
+    red = Redactor()
+    assert red._set is not None
+    line = "u api_key: " + b62(random.Random(6), 24)
+    # ASCII: its lines need no conversion to character offsets (`_characters`).
+    text = "plain prose line, nothing to see\n" * 4000 + line + "\n" + "o\n" * 5
+    head = b"the carry ends with a colon:"
+    data = text.encode()
+    assert len(data) > 100_000
+    tracemalloc.start()
+    try:
+        hits, lines, local = red._set.scan(text, data, head)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Before: `head + data`, a copy of the whole text, for the set's first chunk.
+    assert peak < len(data) // 4, peak
+    generic = max(red._set.local)
+    assert generic in hits and generic in local
+    assert [text[lo:hi] for lo, hi in lines] == [line]
+    assert red.text(text, prefix="the carry ends with a colon:") == OLD.text(text) != text
+
+
 def test_a_lone_surrogate_falls_back_to_the_old_prefilter() -> None:
     text = "\ud800 " + CASES[0][0] + FILLER
     assert REDACTOR._set is not None and REDACTOR._set.hits(text) is None
