@@ -78,14 +78,17 @@ def crossing(
     `hits`: the set's rules for prefix + s, if known (None: as the gate finds them).
     """
     cut = len(prefix)
-    window = prefix + s[:CROSS_WINDOW]
     gate = prefix + s[:CROSS_GATE]
     # A candidate may end far past the gate's window (a long URL password), so the set
     # looks at the whole window (or more); the rules it names must also pass the gate.
-    if hits:
-        hits = [i for i in hits if red._passes_gate(i, gate)]
+    hits = red._gated(gate) if hits is None else [i for i in hits if red._passes_gate(i, gate)]
+    if not hits:
+        # Most texts end here (a candidate further on in `s` is no secret from the
+        # carry): the window, up to 16 KB copied twice, is not built (-5% of such a text).
+        return None
+    window = prefix + s[:CROSS_WINDOW]
     local = {} if red._set is None else red._set.local
-    for idx in red._gated(gate) if hits is None else hits:
+    for idx in hits:
         rule = red.rules[idx]
         # A rule whose matches hold no line break crosses on the line of the cut.
         lo = prefix.rfind("\n") + 1 if idx in local else 0

@@ -181,6 +181,57 @@ def test_lines_are_character_offsets_in_non_ascii_text() -> None:
     assert REDACTOR.text(text) == OLD.text(text) != text
 
 
+def test_candidate_lines_are_found_by_re2s_own_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re2
+
+    red = Redactor()
+    assert red._set is not None
+    idx = max(red._set.local)  # the generic ":" rule
+    line = "ü api_key: " + b62(random.Random(5), 24)
+    text = "é🚀 prose\n" * 20 + line + "\n" + "ö word --flag\n" * 10 + line + "\n" + "end"
+    want = [text[lo:hi] for lo, hi in red._set.lines(idx, text)]
+    assert want == [line, line]
+    redacted = red.text(text)
+    assert redacted == OLD.text(text) != text
+
+    def wrapped(*args: Any) -> Any:
+        raise AssertionError("the wrapper's search (a generator and a match object a call)")
+
+    # Before: every line search went through the wrapper.
+    monkeypatch.setattr(re2._Regexp, "search", wrapped)
+    fresh = Redactor()
+    assert fresh._set is not None
+    assert [text[lo:hi] for lo, hi in fresh._set.lines(idx, text)] == want
+    assert fresh.text(text) == redacted
+    long = text + "\n" + "ü prose line with nothing in it\n" * 400 + line
+    assert fresh.text(long) == OLD.text(long) != long
+
+
+def test_a_long_text_after_a_carry_is_not_copied_to_join_them() -> None:
+    import tracemalloc
+
+    red = Redactor()
+    assert red._set is not None
+    line = "u api_key: " + b62(random.Random(6), 24)
+    # ASCII: its lines need no conversion to character offsets (`_characters`).
+    text = "plain prose line, nothing to see\n" * 4000 + line + "\n" + "o\n" * 5
+    head = b"the carry ends with a colon:"
+    data = text.encode()
+    assert len(data) > 100_000
+    tracemalloc.start()
+    try:
+        hits, lines, local = red._set.scan(text, data, head)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # Before: `head + data`, a copy of the whole text, for the set's first chunk.
+    assert peak < len(data) // 4, peak
+    generic = max(red._set.local)
+    assert generic in hits and generic in local
+    assert [text[lo:hi] for lo, hi in lines] == [line]
+    assert red.text(text, prefix="the carry ends with a colon:") == OLD.text(text) != text
+
+
 def test_a_lone_surrogate_falls_back_to_the_old_prefilter() -> None:
     text = "\ud800 " + CASES[0][0] + FILLER
     assert REDACTOR._set is not None and REDACTOR._set.hits(text) is None
@@ -388,7 +439,9 @@ def test_a_long_text_is_read_once_by_the_set_and_its_candidate_chunks_once_more(
     searched: list[int] = []
     monkeypatch.setattr(red._set, "_set", _Counting(red._set._set, scanned))
     finder = red._set._line_finder
-    monkeypatch.setattr(red._set, "_line_finder", lambda i: _Counting(finder(i), searched))
+    monkeypatch.setattr(
+        red._set, "_line_finder", lambda i: (_Counting(finder(i)[0], searched), None)
+    )
     body = "Ünïcödé 🚀 prose line, nothing to see here at all\n" * 2000
     # A candidate of the generic rule (and of no other) that its pattern then rejects.
     text = body + "client_secret: your-client-secret-goes-here\n" + body
