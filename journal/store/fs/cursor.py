@@ -18,7 +18,9 @@ Contract:
 - Memory is bounded by the chunk size plus the longest line; a line longer than
   ``max_line_bytes`` is corrupt.
 - A cursor can be resumed: `read()` continues at the first byte it has not
-  consumed, so a follower can call it again whenever the file grows.
+  consumed, so a follower can call it again whenever the file grows. With
+  ``final=False`` a read ends at the end of the log as its first short read saw
+  it, so a torn tail is never joined to what a resumed writer puts in its place.
 - `read_blocks()` yields the same events as `read()`, a non-empty list per
   block (a block of plain records of an active session is checked in bulk);
   it moves the cursor a block at a time, so it suits readers that take
@@ -233,7 +235,8 @@ class LogCursor:
         try:
             pending = b""
             pos = self.offset
-            while True:
+            short = False
+            while not short:
                 try:
                     data = os.pread(fd, self.chunk_size, pos)
                 except OSError as exc:
@@ -241,6 +244,10 @@ class LogCursor:
                 if not data:
                     break
                 pos += len(data)
+                # A short read is the end of the log as it was. Following, stop there: reading
+                # on would join a torn tail read now to bytes a resumed writer appended after
+                # moving it aside (one line lost as corrupt); the next read starts at the line.
+                short = not final and len(data) < self.chunk_size
                 if self._discarding:
                     nl = data.find(b"\n")
                     if nl < 0:

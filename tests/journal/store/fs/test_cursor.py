@@ -479,3 +479,35 @@ def test_blocks_hand_over_the_events_before_a_bad_line(tmp_path: Path) -> None:
         expected.extend(LogCursor(path, session_id=SID).read())
     assert got == expected and len(got) == 4
     assert cursor.next_seq == 4 and cursor.line == 5
+
+
+def test_a_follow_read_never_joins_a_torn_tail_to_what_replaced_it(tmp_path: Path) -> None:
+    # CI once saw `p8j tail --poll` lose a SessionResumed: its read took a killed writer's
+    # torn line, then (the resumed writer having cut it and appended in between) read on
+    # past it and joined the torn bytes to the rest of the new line: "corrupt", skipped.
+    events = _events(6)
+    path = tmp_path / "log.jsonl"
+    data = _log(path, events)
+    keep = line_ends(data)[2]  # three whole lines, then a killed writer's torn line
+    lost = CommandRecorded(SCHEMA_VERSION, SID, 3, TS, command="cut short " * 9)
+    path.write_bytes(data[:keep] + encode_event(lost)[:40])
+    real_pread = os.pread
+    moved = []
+
+    def pread(fd: int, n: int, pos: int) -> bytes:
+        got = real_pread(fd, n, pos)
+        if not moved and got and not got.endswith(b"\n"):
+            moved.append(pos)  # the resumed writer: the torn bytes moved aside, then appends
+            with open(path, "r+b") as f:
+                f.truncate(keep)
+                f.seek(keep)
+                f.write(data[keep:])
+        return got
+
+    cursor = LogCursor(path, skip_corrupt=True)
+    with mock.patch("os.pread", pread):
+        got = list(cursor.read(final=False))
+    got += list(cursor.read(final=False))
+    assert moved
+    assert got == events
+    assert cursor.issues == []
