@@ -492,7 +492,7 @@ def test_a_follow_read_never_joins_a_torn_tail_to_what_replaced_it(tmp_path: Pat
     lost = CommandRecorded(SCHEMA_VERSION, SID, 3, TS, command="cut short " * 9)
     path.write_bytes(data[:keep] + encode_event(lost)[:40])
     real_pread = os.pread
-    moved = []
+    moved: list[int] = []
 
     def pread(fd: int, n: int, pos: int) -> bytes:
         got = real_pread(fd, n, pos)
