@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import re2
 
-__all__ = ["Finder", "FinderTest", "Literal"]
+__all__ = ["UNANCHORED", "Finder", "FinderTest", "Literal", "direct_match"]
 
 # A position in buffer[start:end] where a candidate line's bytes are, or -1 (`FinderTest`).
 Finder = Callable[[Any, int, int], int]
@@ -61,16 +61,16 @@ def _rank(byte: int) -> int:
     return _RANK.get(byte, len(_COMMON))
 
 
-_UNANCHORED: Any = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+UNANCHORED: Any = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
 
 
-def _direct_match(regex: Any) -> Callable[[Any, Any, int, int], list[tuple[int, int]]] | None:
+def direct_match(regex: Any) -> Callable[[Any, Any, int, int], list[tuple[int, int]]] | None:
     """The compiled pattern's own ``Match`` (spans; (-1, -1) first if none), if it has one."""
     match = getattr(getattr(regex, "_regexp", None), "Match", None)
-    if match is None or _UNANCHORED is None:
+    if match is None or UNANCHORED is None:
         return None
     try:
-        found = match(_UNANCHORED, b"", 0, 0)
+        found = match(UNANCHORED, b"", 0, 0)
         if not isinstance(found, list) or len(found[0]) != 2:
             return None
     except Exception:  # a google-re2 whose internals differ: the wrapper then
@@ -98,7 +98,7 @@ class Literal:
             self.skip = max(range(last + 1), key=lambda i: _rank(data[i]))
         self.head = data[: self.skip]
         self._regex = re2.compile(re2.escape(data[self.skip :]), options)
-        self._match = _direct_match(self._regex)
+        self._match = direct_match(self._regex)
 
     def find(self, buf: Any, start: int, end: int) -> int:
         """The position of the first occurrence in buf[start:end], or -1."""
@@ -111,7 +111,7 @@ class Literal:
         end = max(0, min(end, size))  # as the wrapper (and bytes.find) clamp them
         pos = max(0, min(start + skip, size))
         while pos <= end:
-            at: int = match(_UNANCHORED, buf, pos, end)[0][0]
+            at: int = match(UNANCHORED, buf, pos, end)[0][0]
             if at < 0:
                 return -1
             at -= skip

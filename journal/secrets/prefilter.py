@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 import re2
 
+from ..literals import UNANCHORED, direct_match
+
 if TYPE_CHECKING:
     from .rules import Rule
 
@@ -358,7 +360,7 @@ class RuleSet:
     def _line_finder(self, indices: tuple[int, ...]) -> tuple[Any, Any]:
         """(RE2 pattern, its own ``Match`` or None): where any of `indices`' candidates matches.
 
-        One pattern for all of them, cached; ``Match`` as `_direct_match` finds it.
+        One pattern for all of them, cached; ``Match`` as `direct_match` finds it.
         """
         found = self._finders.get(indices)
         if found is None:
@@ -367,7 +369,7 @@ class RuleSet:
             else:
                 joined = "|".join(f"(?:{self.local[i].pattern})" for i in indices)
                 regexp = re2.compile(joined, self._options)
-            found = (regexp, _direct_match(regexp))
+            found = (regexp, direct_match(regexp))
             if len(self._finders) < _FINDERS_MAX:
                 self._finders[indices] = found
         return found
@@ -384,7 +386,7 @@ class RuleSet:
             # RE2's own Match where it has one: the wrapper's search (a generator, then a
             # match object) cost ~1 us a call, a fifth of searching a 2 KB chunk.
             if match is not None:
-                end: int = match(_UNANCHORED, data, pos, size)[0][1]
+                end: int = match(UNANCHORED, data, pos, size)[0][1]
                 if end < 0:
                     break
             else:
@@ -414,27 +416,6 @@ def _characters(data: bytes, lines: list[tuple[int, int]]) -> list[tuple[int, in
         out.append((lo_c, hi_c))
         done_b, done_c = hi, hi_c
     return out
-
-
-_UNANCHORED: Any = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
-
-
-def _direct_match(regex: Any) -> Any:
-    """The compiled pattern's own ``Match`` (spans; (-1, -1) first if none), or None.
-
-    As literals.py's: the wrapper's `search` builds a generator and a match object
-    a call; None where google-re2's internals differ (the wrapper then).
-    """
-    match = getattr(getattr(regex, "_regexp", None), "Match", None)
-    if match is None or _UNANCHORED is None:
-        return None
-    try:
-        found = match(_UNANCHORED, b"", 0, 0)
-        if not isinstance(found, list) or len(found[0]) != 2:
-            return None
-    except Exception:
-        return None
-    return match
 
 
 def utf8(s: str) -> bytes | None:

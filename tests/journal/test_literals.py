@@ -65,7 +65,7 @@ def test_the_direct_match_and_the_wrapper_find_the_same(
 ) -> None:
     direct = Literal(literal)
     assert direct.direct  # this google-re2 has RE2's own Match: scans call it, not the wrapper
-    with mock.patch.object(literals, "_direct_match", return_value=None):
+    with mock.patch.object(literals, "direct_match", return_value=None):
         wrapped = Literal(literal)
     assert not wrapped.direct
     for buf in (data, bytearray(data), memoryview(data)):
